@@ -1,0 +1,9 @@
+DROP TABLE dois;
+DROP TABLE dataset_transitions;
+DROP TABLE version_files;
+DROP TABLE dataset_versions;
+DROP TABLE datasets;
+DROP TABLE sign_in_failures;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

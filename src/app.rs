@@ -1,0 +1,207 @@
+//! `Archive`: the domain services one running holdfast needs (settings, database,
+//! storage, staging), built once at start and shared by the web layer and the CLI.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::deposit::ingest::{StagedFile, Staging};
+use crate::error::DomainError;
+use crate::storage::{BlobStore, LocalDiskStore, OcflRoot};
+
+#[derive(Clone)]
+pub struct Archive {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub store: Arc<dyn BlobStore>,
+    pub ocfl: Arc<OcflRoot>,
+    pub staging: Arc<Staging>,
+}
+
+/// How many chunks may wait between the network and the disk writer.
+const UPLOAD_QUEUE_CHUNKS: usize = 16;
+
+impl Archive {
+    /// Opens (and if needed creates) everything under the data directory, runs
+    /// migrations and cleans what an earlier crash left in staging.
+    pub async fn open(settings: Settings) -> anyhow::Result<Archive> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                settings.data_dir.display()
+            )
+        })?;
+        let staging_dir = settings.staging_dir();
+        std::fs::create_dir_all(&staging_dir)?;
+        let url = settings.database_url.clone();
+        let pool_size = settings.db_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&url, pool_size)).await??;
+        let store: Arc<dyn BlobStore> = Arc::new(LocalDiskStore::new(settings.ocfl_dir())?);
+        let ocfl = Arc::new(OcflRoot::new(store.clone()));
+        ocfl.init().await?;
+        let staging = Arc::new(Staging::new(staging_dir.clone()));
+        let dir = staging_dir.clone();
+        let removed =
+            tokio::task::spawn_blocking(move || Staging::cleanup_leftovers(&dir)).await??;
+        if removed > 0 {
+            tracing::info!(removed, "removed unfinished uploads left in staging");
+        }
+        let archive = Archive {
+            settings: Arc::new(settings),
+            db,
+            store,
+            ocfl,
+            staging,
+        };
+        archive.sweep_unreferenced_blobs().await?;
+        Ok(archive)
+    }
+
+    /// The staged bytes of a draft file. Names come from our own database, but are
+    /// checked anyway so nothing can point outside the staging folder.
+    pub fn staged_blob_path(&self, name: &str) -> Result<PathBuf, DomainError> {
+        let safe = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            && !name.starts_with('.');
+        if !safe {
+            return Err(DomainError::internal(format!("bad staged blob name {name:?}")));
+        }
+        Ok(self.staging.dir().join(name))
+    }
+
+    /// Deletes staged blobs no draft refers to any more (after replace, remove, publish).
+    pub async fn remove_staged_blobs(&self, names: Vec<String>) {
+        for name in names {
+            if let Ok(path) = self.staged_blob_path(&name) {
+                if let Err(e) = tokio::fs::remove_file(&path).await {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(blob = %name, error = %e, "could not remove a staged blob");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes staged blobs that no database row references (left by a crash between
+    /// staging a file and recording it). Only blobs older than an hour are touched, so
+    /// an upload another process is finishing right now is safe.
+    async fn sweep_unreferenced_blobs(&self) -> anyhow::Result<()> {
+        use crate::db::schema::version_files;
+        use diesel::prelude::*;
+        let referenced: std::collections::HashSet<String> = self
+            .db
+            .run(|conn| {
+                Ok(version_files::table
+                    .filter(version_files::staged_name.is_not_null())
+                    .select(version_files::staged_name.assume_not_null())
+                    .load::<String>(conn)?)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_iter()
+            .collect();
+        let dir = self.staging.dir().to_path_buf();
+        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let mut removed = 0;
+            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().to_string();
+                if !name.ends_with(".blob") || referenced.contains(&name) {
+                    continue;
+                }
+                if entry.metadata()?.modified()? < cutoff {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await??;
+        if removed > 0 {
+            tracing::info!(removed, "removed staged blobs no draft refers to");
+        }
+        Ok(())
+    }
+
+    /// Streams a request body into staging while hashing it. Memory stays bounded by
+    /// the channel: the network side waits when the disk side falls behind.
+    pub async fn stage_stream<S, E>(&self, mut body: S, limit: u64) -> Result<StagedFile, DomainError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.staging.create()?.with_limit(limit);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
+        let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
+            while let Some(chunk) = rx.blocking_recv() {
+                writer.write_chunk(&chunk).map_err(upload_error)?;
+            }
+            writer.finish().map_err(upload_error)
+        });
+        let mut network_error = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    if tx.send(bytes).await.is_err() {
+                        break; // the writer stopped (size limit or disk error); its error wins
+                    }
+                }
+                Err(e) => {
+                    network_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(e) = network_error {
+            // Dropping the writer without finish() removes the partial file.
+            drop(tx);
+            disk.abort();
+            return Err(DomainError::BadRequest(format!(
+                "the upload was interrupted ({e}); nothing was stored, please try again"
+            )));
+        }
+        drop(tx);
+        disk.await
+            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
+    }
+
+    /// Ready to serve: the database answers and storage can be written.
+    pub async fn health(&self) -> Result<(), DomainError> {
+        self.db
+            .run(|conn| {
+                use diesel::prelude::*;
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                    .get_result::<i32>(conn)?;
+                Ok(())
+            })
+            .await?;
+        self.store
+            .check_writable()
+            .await
+            .map_err(|e| DomainError::Unavailable(format!("storage is not writable: {e}")))?;
+        let staging = self.staging.dir().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let probe = staging.join(".health-probe");
+            std::fs::write(&probe, b"ok")?;
+            std::fs::remove_file(&probe)
+        })
+        .await
+        .map_err(DomainError::internal)?
+        .map_err(|e| DomainError::Unavailable(format!("staging is not writable: {e}")))?;
+        Ok(())
+    }
+}
+
+fn upload_error(e: std::io::Error) -> DomainError {
+    if e.kind() == std::io::ErrorKind::FileTooLarge {
+        DomainError::PayloadTooLarge(e.to_string())
+    } else {
+        DomainError::internal(format!("writing upload: {e}"))
+    }
+}

@@ -1,0 +1,215 @@
+//! Settings, loaded once into one typed struct.
+//!
+//! Layers, later wins: built-in defaults, the TOML config file (`--config` or
+//! `HOLDFAST_CONFIG`), `HOLDFAST_*` environment variables, command-line flags. Clap
+//! reads the last two; the file fills whatever they left unset.
+
+use clap::Args;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Options shared by every command that opens the archive (serve, user, token, ...).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (keys in snake_case, e.g. `bind = "0.0.0.0:8080"`).
+    #[arg(long, env = "HOLDFAST_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address and port the web server listens on [default: 127.0.0.1:8080].
+    #[arg(long, env = "HOLDFAST_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Folder for all data: the SQLite database, the OCFL storage root, staging and mail [default: ./holdfast-data].
+    #[arg(long, env = "HOLDFAST_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://PATH` or `postgres://user@host/db` [default: sqlite://DATA_DIR/holdfast.db].
+    #[arg(long, env = "HOLDFAST_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Public URL of this archive, used in links, DOIs' landing pages and mail [default: http://BIND].
+    #[arg(long, env = "HOLDFAST_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+    /// Largest single upload in bytes [default: 107374182400 (100 GiB)].
+    #[arg(long, env = "HOLDFAST_MAX_UPLOAD_BYTES", global = true)]
+    pub max_upload_bytes: Option<u64>,
+    /// Most bytes a zip may expand to when unpacked [default: 53687091200 (50 GiB)].
+    #[arg(long, env = "HOLDFAST_UNZIP_MAX_BYTES", global = true)]
+    pub unzip_max_bytes: Option<u64>,
+    /// Most entries a zip may hold when unpacked [default: 100000].
+    #[arg(long, env = "HOLDFAST_UNZIP_MAX_ENTRIES", global = true)]
+    pub unzip_max_entries: Option<u64>,
+    /// Highest compression ratio (uncompressed/compressed) accepted when unpacking [default: 200].
+    #[arg(long, env = "HOLDFAST_UNZIP_MAX_RATIO", global = true)]
+    pub unzip_max_ratio: Option<u64>,
+    /// Refuse two files in a dataset whose paths differ only by letter case, so the dataset
+    /// can be downloaded onto case-insensitive file systems (Windows, macOS) [default: true].
+    #[arg(long, env = "HOLDFAST_CASE_INSENSITIVE_PATHS", global = true)]
+    pub case_insensitive_paths: Option<bool>,
+    /// DOI prefix the local registrar mints under [default: 10.5072].
+    #[arg(long, env = "HOLDFAST_DOI_PREFIX", global = true)]
+    pub doi_prefix: Option<String>,
+    /// Name of the archive, shown on pages and used as the DataCite publisher [default: holdfast].
+    #[arg(long, env = "HOLDFAST_SITE_NAME", global = true)]
+    pub site_name: Option<String>,
+    /// Whether anyone may create an account on the sign-up page [default: true].
+    #[arg(long, env = "HOLDFAST_OPEN_SIGNUP", global = true)]
+    pub open_signup: Option<bool>,
+    /// Database connection pool size [default: 16].
+    #[arg(long, env = "HOLDFAST_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<u32>,
+    /// Failed sign-ins allowed per account or client address within 15 minutes before sign-in is paused [default: 5].
+    #[arg(long, env = "HOLDFAST_SIGNIN_MAX_FAILURES", global = true)]
+    pub signin_max_failures: Option<u32>,
+}
+
+/// The same settings as read from a config file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    max_upload_bytes: Option<u64>,
+    unzip_max_bytes: Option<u64>,
+    unzip_max_entries: Option<u64>,
+    unzip_max_ratio: Option<u64>,
+    case_insensitive_paths: Option<bool>,
+    doi_prefix: Option<String>,
+    site_name: Option<String>,
+    open_signup: Option<bool>,
+    db_pool_size: Option<u32>,
+    signin_max_failures: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub base_url: String,
+    pub max_upload_bytes: u64,
+    pub unzip_max_bytes: u64,
+    pub unzip_max_entries: u64,
+    pub unzip_max_ratio: u64,
+    pub case_insensitive_paths: bool,
+    pub doi_prefix: String,
+    pub site_name: String,
+    pub open_signup: bool,
+    pub db_pool_size: u32,
+    pub signin_max_failures: u32,
+}
+
+impl Settings {
+    pub fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let bind = pick(args.bind.clone(), file.bind, "127.0.0.1:8080".into());
+        let data_dir = pick(args.data_dir.clone(), file.data_dir, "holdfast-data".into());
+        let default_db = format!("sqlite://{}", data_dir.join("holdfast.db").display());
+        let database_url = pick(args.database_url.clone(), file.database_url, default_db);
+        let base_url = pick(
+            args.base_url.clone(),
+            file.base_url,
+            format!("http://{bind}"),
+        )
+        .trim_end_matches('/')
+        .to_string();
+        let doi_prefix = pick(args.doi_prefix.clone(), file.doi_prefix, "10.5072".into());
+        if !is_doi_prefix(&doi_prefix) {
+            anyhow::bail!("HOLDFAST_DOI_PREFIX '{doi_prefix}' is not a DOI prefix like 10.5072");
+        }
+        Ok(Settings {
+            bind,
+            data_dir,
+            database_url,
+            base_url,
+            max_upload_bytes: pick(args.max_upload_bytes, file.max_upload_bytes, 100 << 30),
+            unzip_max_bytes: pick(args.unzip_max_bytes, file.unzip_max_bytes, 50 << 30),
+            unzip_max_entries: pick(args.unzip_max_entries, file.unzip_max_entries, 100_000),
+            unzip_max_ratio: pick(args.unzip_max_ratio, file.unzip_max_ratio, 200),
+            case_insensitive_paths: pick(
+                args.case_insensitive_paths,
+                file.case_insensitive_paths,
+                true,
+            ),
+            doi_prefix,
+            site_name: pick(args.site_name.clone(), file.site_name, "holdfast".into()),
+            open_signup: pick(args.open_signup, file.open_signup, true),
+            db_pool_size: pick(args.db_pool_size, file.db_pool_size, 16).max(2),
+            signin_max_failures: pick(args.signin_max_failures, file.signin_max_failures, 5)
+                .max(1),
+        })
+    }
+
+    pub fn ocfl_dir(&self) -> PathBuf {
+        self.data_dir.join("ocfl")
+    }
+
+    pub fn staging_dir(&self) -> PathBuf {
+        self.data_dir.join("staging")
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
+    flag_or_env.or(file).unwrap_or(default)
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("config file {} is not valid: {e}", path.display()))
+}
+
+fn is_doi_prefix(prefix: &str) -> bool {
+    let Some(rest) = prefix.strip_prefix("10.") else {
+        return false;
+    };
+    !rest.is_empty() && rest.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_flags_win_over_file() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("holdfast.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nsite_name = \"Flux Archive\"\n")?;
+        let args = SettingsArgs {
+            config: Some(file),
+            bind: Some("127.0.0.1:7000".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(&args)?;
+        assert_eq!(s.bind, "127.0.0.1:7000");
+        assert_eq!(s.site_name, "Flux Archive");
+        assert_eq!(s.base_url, "http://127.0.0.1:7000");
+        assert_eq!(s.doi_prefix, "10.5072");
+        assert!(s.database_url.starts_with("sqlite://"));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_prefix_are_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "bnid = \"x\"\n")?;
+        let args = SettingsArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(Settings::load(&args).is_err());
+        let args = SettingsArgs {
+            doi_prefix: Some("11.5072".into()),
+            ..Default::default()
+        };
+        assert!(Settings::load(&args).is_err());
+        Ok(())
+    }
+}

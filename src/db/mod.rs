@@ -1,0 +1,166 @@
+//! The only module that knows which database backend is in use.
+//!
+//! `AnyConnection` covers SQLite and PostgreSQL with one portable `schema.rs`; the few
+//! statements whose SQL differs (inserts that return the new id) go through
+//! [`insert_returning_id!`]. Diesel is synchronous: request code reaches the pool
+//! through [`Db::run`], which moves the work onto tokio's blocking threads.
+
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+use crate::error::DomainError;
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which backend a database URL names. SQLite accepts any string as a path, so the
+/// backend is chosen from the scheme rather than by trying each in turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The URL diesel's SQLite driver expects: a path (or `file:` URI) without our `sqlite://` prefix.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            // WAL lets readers run beside the single writer; the busy timeout makes writers
+            // queue instead of failing when another connection holds the write lock.
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects, then applies any pending migrations of the URL's backend.
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
+        let backend = Backend::of_url(url);
+        let manager_url = match backend {
+            Backend::Sqlite => sqlite_path(url).to_string(),
+            Backend::Postgres => url.to_string(),
+        };
+        let manager = ConnectionManager::<AnyConnection>::new(manager_url);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(30))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)?;
+        let db = Db { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let applied = conn
+            .run_pending_migrations(migrations)
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(())
+    }
+
+    pub fn get(&self) -> Result<DbConn, DomainError> {
+        self.pool
+            .get()
+            .map_err(|e| DomainError::Unavailable(format!("database unavailable: {e}")))
+    }
+
+    /// Runs synchronous database work on a blocking thread.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DomainError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DomainError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| DomainError::Unavailable(format!("database unavailable: {e}")))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| DomainError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs work inside one transaction on a blocking thread.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, DomainError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DomainError> + Send + 'static,
+    {
+        use diesel::Connection;
+        self.run(move |conn| conn.transaction(work)).await
+    }
+}
+
+/// Inserts one row and returns its generated `id` on either backend (the RETURNING
+/// clause does not compile through the MultiConnection enum, so match on the variant).
+#[macro_export]
+macro_rules! insert_returning_id {
+    ($conn:expr, $table:path, $values:expr) => {{
+        use diesel::prelude::*;
+        use $table as insert_target;
+        match $conn {
+            $crate::db::AnyConnection::Sqlite(c) => diesel::insert_into(insert_target::table)
+                .values($values)
+                .returning(insert_target::id)
+                .get_result::<i64>(c),
+            $crate::db::AnyConnection::Postgresql(c) => diesel::insert_into(insert_target::table)
+                .values($values)
+                .returning(insert_target::id)
+                .get_result::<i64>(c),
+        }
+    }};
+}

@@ -1,0 +1,456 @@
+//! Streaming, hashing, size-limited writes of uploads into a staging folder.
+//!
+//! Everything here is blocking; async callers run it in `spawn_blocking`.
+//! A file is written under a temporary name `.part-<random>` and only renamed
+//! to `<random>.blob` once it is complete, flushed and fsynced, so a crash never
+//! leaves a half-written `.blob`. [`Staging::cleanup_leftovers`] removes the
+//! `.part-*` files a crash may leave behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rand::Rng as _;
+use sha2::{Digest as _, Sha256};
+
+const BUFFER_BYTES: usize = 1 << 20;
+const PART_PREFIX: &str = ".part-";
+const BLOB_SUFFIX: &str = ".blob";
+
+/// A staging folder. Cheap to create; the folder must exist before `create`.
+#[derive(Debug, Clone)]
+pub struct Staging {
+    dir: PathBuf,
+}
+
+/// A complete file in the staging folder. It is not removed on drop: the caller
+/// moves it into storage, or calls [`StagedFile::remove`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256_hex: String,
+    /// The same digest as raw bytes, e.g. for [`verify_content_digest`].
+    pub sha256: [u8; 32],
+}
+
+impl StagedFile {
+    pub fn remove(&self) -> io::Result<()> {
+        fs::remove_file(&self.path)
+    }
+}
+
+/// The error inside the `io::Error` (kind `FileTooLarge`) that
+/// [`StagingWriter::write_chunk`] returns once the size limit is passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the upload is larger than the limit of {limit} bytes")]
+pub struct TooLarge {
+    pub limit: u64,
+}
+
+impl TooLarge {
+    /// The limit, if `err` is a [`TooLarge`] error from this module.
+    pub fn from_io(err: &io::Error) -> Option<u64> {
+        err.get_ref()
+            .and_then(|inner| inner.downcast_ref::<TooLarge>())
+            .map(|t| t.limit)
+    }
+}
+
+impl Staging {
+    pub fn new(dir: PathBuf) -> Staging {
+        Staging { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens a new temporary file for writing (no size limit until `with_limit`).
+    pub fn create(&self) -> io::Result<StagingWriter> {
+        let name = random_name();
+        let temp_path = self.dir.join(format!("{PART_PREFIX}{name}"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        Ok(StagingWriter {
+            dir: self.dir.clone(),
+            name,
+            temp_path: Some(temp_path),
+            file: Some(BufWriter::with_capacity(BUFFER_BYTES, file)),
+            hasher: Sha256::new(),
+            size: 0,
+            limit: None,
+        })
+    }
+
+    /// Removes `.part-*` files left in `dir` by an earlier crash. Call at startup,
+    /// before any upload is running. Returns how many were removed.
+    pub fn cleanup_leftovers(dir: &Path) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let is_part = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(PART_PREFIX));
+            if is_part && entry.file_type()?.is_file() {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn random_name() -> String {
+    format!("{:032x}", rand::thread_rng().gen::<u128>())
+}
+
+/// An upload being written. Dropping it before `finish` removes the temp file.
+#[derive(Debug)]
+pub struct StagingWriter {
+    dir: PathBuf,
+    name: String,
+    /// `Some` while a temp file exists that we are responsible for removing.
+    temp_path: Option<PathBuf>,
+    /// `None` once poisoned (limit passed) or finished.
+    file: Option<BufWriter<File>>,
+    hasher: Sha256,
+    size: u64,
+    limit: Option<u64>,
+}
+
+impl StagingWriter {
+    /// Refuse more than `limit` bytes in total.
+    pub fn with_limit(mut self, limit: u64) -> StagingWriter {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(io::Error::other(
+                "staging writer is no longer usable after an earlier error",
+            ));
+        };
+        let new_size = self.size.saturating_add(chunk.len() as u64);
+        if let Some(limit) = self.limit {
+            if new_size > limit {
+                self.discard();
+                return Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    TooLarge { limit },
+                ));
+            }
+        }
+        if let Err(e) = file.write_all(chunk) {
+            self.discard();
+            return Err(e);
+        }
+        self.hasher.update(chunk);
+        self.size = new_size;
+        Ok(())
+    }
+
+    /// Flushes, fsyncs, renames to `<random>.blob`, fsyncs the folder.
+    pub fn finish(mut self) -> io::Result<StagedFile> {
+        let (Some(buffered), Some(temp_path)) = (self.file.take(), self.temp_path.clone()) else {
+            return Err(io::Error::other(
+                "staging writer is no longer usable after an earlier error",
+            ));
+        };
+        // On any error below, Drop removes the temp file (temp_path is still Some).
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+
+        let final_path = self.dir.join(format!("{}{BLOB_SUFFIX}", self.name));
+        fs::rename(&temp_path, &final_path)?;
+        self.temp_path = None;
+        if let Err(e) = sync_dir(&self.dir) {
+            let _ = fs::remove_file(&final_path);
+            return Err(e);
+        }
+
+        let sha256: [u8; 32] = self.hasher.clone().finalize().into();
+        Ok(StagedFile {
+            path: final_path,
+            size: self.size,
+            sha256_hex: hex::encode(sha256),
+            sha256,
+        })
+    }
+
+    fn discard(&mut self) {
+        if let Some(buffered) = self.file.take() {
+            // into_parts drops the buffer without writing it out.
+            let (file, _unwritten) = buffered.into_parts();
+            drop(file);
+        }
+        if let Some(path) = self.temp_path.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for StagingWriter {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Why a `Content-Digest` header was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("the Content-Digest header does not match the upload: it says sha-256=:{expected_b64}:, the received bytes have sha-256=:{found_b64}:")]
+    Mismatch {
+        expected_b64: String,
+        found_b64: String,
+    },
+    #[error("the Content-Digest header could not be read: {0}")]
+    Malformed(String),
+    #[error("the Content-Digest header has no sha-256 digest (found: {}); please send sha-256", .algorithms.join(", "))]
+    Unsupported { algorithms: Vec<String> },
+}
+
+/// Checks an RFC 9530 `Content-Digest` header value such as
+/// `sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:, sha-512=:...:`
+/// against the digest of the received bytes. Only sha-256 is checked; other
+/// algorithms are ignored if sha-256 is present.
+pub fn verify_content_digest(header: &str, sha256: &[u8; 32]) -> Result<(), DigestError> {
+    let mut algorithms = Vec::new();
+    let mut expected: Option<Vec<u8>> = None;
+
+    for member in header.split(',') {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() {
+            return Err(DigestError::Malformed("empty entry".to_string()));
+        }
+        let Some((key, value)) = member.split_once('=') else {
+            return Err(DigestError::Malformed(format!(
+                "'{member}' is not of the form algorithm=:base64:"
+            )));
+        };
+        let key = key.trim().to_ascii_lowercase();
+        // Structured-field parameters (";param=...") are allowed and ignored.
+        let value = value.split(';').next().unwrap_or("").trim();
+        let Some(b64) = value
+            .strip_prefix(':')
+            .and_then(|v| v.strip_suffix(':'))
+            .filter(|_| value.len() >= 2)
+        else {
+            return Err(DigestError::Malformed(format!(
+                "the value for '{key}' must be wrapped in colons, like :base64:"
+            )));
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| {
+                DigestError::Malformed(format!("the value for '{key}' is not base64 ({e})"))
+            })?;
+        if key == "sha-256" {
+            if bytes.len() != 32 {
+                return Err(DigestError::Malformed(format!(
+                    "a sha-256 digest is 32 bytes, this one is {}",
+                    bytes.len()
+                )));
+            }
+            expected = Some(bytes);
+        }
+        algorithms.push(key);
+    }
+
+    let Some(expected) = expected else {
+        return Err(DigestError::Unsupported { algorithms });
+    };
+    if expected.as_slice() == sha256.as_slice() {
+        Ok(())
+    } else {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Err(DigestError::Mismatch {
+            expected_b64: b64.encode(&expected),
+            found_b64: b64.encode(sha256),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn empty_file_hash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = Staging::new(tmp.path().to_path_buf());
+        let staged = staging.create().unwrap().finish().unwrap();
+        assert_eq!(staged.size, 0);
+        assert_eq!(staged.sha256_hex, EMPTY_SHA256);
+        assert_eq!(hex::encode(staged.sha256), EMPTY_SHA256);
+        assert_eq!(fs::read(&staged.path).unwrap(), b"");
+        let names = entries(tmp.path());
+        assert_eq!(names.len(), 1);
+        assert!(names[0].ends_with(".blob"), "{names:?}");
+    }
+
+    #[test]
+    fn chunked_hash_and_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = Staging::new(tmp.path().to_path_buf());
+        let mut w = staging.create().unwrap().with_limit(3);
+        w.write_chunk(b"a").unwrap();
+        w.write_chunk(b"").unwrap();
+        w.write_chunk(b"bc").unwrap();
+        assert_eq!(w.size(), 3);
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.size, 3);
+        assert_eq!(staged.sha256_hex, ABC_SHA256);
+        assert_eq!(fs::read(&staged.path).unwrap(), b"abc");
+        assert_eq!(staged.path.parent(), Some(tmp.path()));
+    }
+
+    #[test]
+    fn large_write_goes_through_buffer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = Staging::new(tmp.path().to_path_buf());
+        let mut w = staging.create().unwrap();
+        let chunk = vec![7u8; 300_000];
+        for _ in 0..10 {
+            w.write_chunk(&chunk).unwrap();
+        }
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.size, 3_000_000);
+        assert_eq!(fs::metadata(&staged.path).unwrap().len(), 3_000_000);
+        let mut h = Sha256::new();
+        for _ in 0..10 {
+            h.update(&chunk);
+        }
+        assert_eq!(staged.sha256_hex, hex::encode(h.finalize()));
+    }
+
+    #[test]
+    fn limit_exceeded_leaves_no_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = Staging::new(tmp.path().to_path_buf());
+        let mut w = staging.create().unwrap().with_limit(10);
+        w.write_chunk(b"0123456789").unwrap();
+        let err = w.write_chunk(b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(TooLarge::from_io(&err), Some(10));
+        assert!(entries(tmp.path()).is_empty());
+        // Poisoned afterwards; finishing fails and still leaves nothing.
+        assert!(w.write_chunk(b"").is_err());
+        assert!(w.finish().is_err());
+        assert!(entries(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn drop_leaves_no_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staging = Staging::new(tmp.path().to_path_buf());
+        let mut w = staging.create().unwrap();
+        w.write_chunk(b"partial").unwrap();
+        assert_eq!(entries(tmp.path()).len(), 1);
+        assert!(entries(tmp.path())[0].starts_with(".part-"));
+        drop(w);
+        assert!(entries(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn cleanup_leftovers_removes_only_parts() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(".part-abc"), b"x").unwrap();
+        fs::write(tmp.path().join(".part-def"), b"y").unwrap();
+        fs::write(tmp.path().join("keep.blob"), b"z").unwrap();
+        assert_eq!(Staging::cleanup_leftovers(tmp.path()).unwrap(), 2);
+        assert_eq!(entries(tmp.path()), vec!["keep.blob"]);
+    }
+
+    fn abc() -> [u8; 32] {
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(ABC_SHA256, &mut d).unwrap();
+        d
+    }
+    const ABC_B64: &str = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+
+    #[test]
+    fn content_digest_match() {
+        verify_content_digest(&format!("sha-256=:{ABC_B64}:"), &abc()).unwrap();
+        verify_content_digest(&format!("sha-512=:AAAA:, sha-256=:{ABC_B64}:"), &abc()).unwrap();
+        verify_content_digest(&format!("SHA-256=:{ABC_B64}:;x=1"), &abc()).unwrap();
+    }
+
+    #[test]
+    fn content_digest_mismatch() {
+        let empty_b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let err = verify_content_digest(&format!("sha-256=:{empty_b64}:"), &abc()).unwrap_err();
+        assert_eq!(
+            err,
+            DigestError::Mismatch {
+                expected_b64: empty_b64.to_string(),
+                found_b64: ABC_B64.to_string(),
+            }
+        );
+        assert!(err.to_string().contains("does not match"));
+    }
+
+    #[test]
+    fn content_digest_malformed_and_unsupported() {
+        for bad in [
+            "",
+            "sha-256",
+            "sha-256=abc",
+            "sha-256=:not base64!:",
+            "sha-256=:AAAA:", // wrong length
+            "sha-256=:",
+            &format!("sha-256=:{ABC_B64}:,"),
+        ] {
+            assert!(
+                matches!(
+                    verify_content_digest(bad, &abc()),
+                    Err(DigestError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            verify_content_digest("sha-512=:AAAA:", &abc()),
+            Err(DigestError::Unsupported {
+                algorithms: vec!["sha-512".to_string()]
+            })
+        );
+    }
+}

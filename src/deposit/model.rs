@@ -1,0 +1,154 @@
+//! Rows and views of datasets, their versions and files.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use super::metadata::Metadata;
+use crate::db::schema::{dataset_transitions, dataset_versions, datasets, version_files};
+
+/// Where a dataset is in its life. The later issues' review states are listed so stored
+/// values stay stable as the workflow grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetState {
+    Draft,
+    Submitted,
+    Published,
+}
+
+impl DatasetState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetState::Draft => "draft",
+            DatasetState::Submitted => "submitted",
+            DatasetState::Published => "published",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DatasetState::Draft => "Draft",
+            DatasetState::Submitted => "Submitted for review",
+            DatasetState::Published => "Published",
+        }
+    }
+}
+
+impl fmt::Display for DatasetState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DatasetState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "draft" => Ok(DatasetState::Draft),
+            "submitted" => Ok(DatasetState::Submitted),
+            "published" => Ok(DatasetState::Published),
+            other => Err(format!("unknown dataset state '{other}'")),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = datasets)]
+pub struct DatasetRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub state: String,
+    pub concept_doi: Option<String>,
+    pub ocfl_object_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = dataset_versions)]
+pub struct VersionRow {
+    pub id: i64,
+    pub dataset_id: i64,
+    pub number: i32,
+    pub title: String,
+    pub metadata: String,
+    pub doi: Option<String>,
+    pub ocfl_version: Option<i32>,
+    pub published_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug, Serialize)]
+#[diesel(table_name = version_files)]
+pub struct FileRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub version_id: i64,
+    pub path: String,
+    #[serde(skip)]
+    pub case_key: String,
+    pub size: i64,
+    pub sha256: String,
+    pub media_type: String,
+    /// Name of the staged blob while the version is a draft; None once in OCFL storage.
+    #[serde(skip)]
+    pub staged_name: Option<String>,
+    /// Path of the bytes inside the OCFL object once published (e.g. `v1/content/a.csv`).
+    #[serde(skip)]
+    pub content_path: Option<String>,
+    #[serde(skip)]
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug, Serialize)]
+#[diesel(table_name = dataset_transitions)]
+pub struct TransitionRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub dataset_id: i64,
+    pub from_state: String,
+    pub to_state: String,
+    pub actor_id: Option<i64>,
+    pub comment: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Everything a page or the API shows about one version of a dataset.
+#[derive(Clone, Debug)]
+pub struct DatasetView {
+    pub dataset: DatasetRow,
+    pub state: DatasetState,
+    pub owner_name: String,
+    pub version: VersionRow,
+    pub metadata: Metadata,
+    pub files: Vec<FileRow>,
+}
+
+impl DatasetView {
+    pub fn is_published_version(&self) -> bool {
+        self.version.published_at.is_some()
+    }
+
+    pub fn total_bytes(&self) -> i64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// One line of a dataset list ("My datasets", the curator queue).
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetSummary {
+    pub id: i64,
+    pub title: String,
+    pub state: DatasetState,
+    pub owner_name: String,
+    pub version: i32,
+    pub doi: Option<String>,
+    pub updated_at: NaiveDateTime,
+    pub file_count: i64,
+}

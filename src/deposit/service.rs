@@ -1,0 +1,529 @@
+//! Dataset drafts: create, edit metadata, add and remove files, submit.
+//!
+//! Access rule used everywhere: a published version is public; anything else is
+//! visible only to its depositor, curators and admins, and everyone else gets "not
+//! found" (so ids of other people's drafts reveal nothing).
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use super::ingest::{DatasetPath, StagedFile};
+use super::metadata::{self, Metadata};
+use super::model::*;
+use crate::accounts::User;
+use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
+use crate::db::AnyConnection;
+use crate::error::{DomainError, FieldError};
+
+/// Checks and normalises metadata, reporting every bad field at once.
+pub fn checked_metadata(mut m: Metadata) -> Result<Metadata, DomainError> {
+    metadata::normalize(&mut m);
+    metadata::validate(&m).map_err(|errors| {
+        DomainError::Invalid(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(e.field, e.message))
+                .collect(),
+        )
+    })?;
+    Ok(m)
+}
+
+fn title_of(m: &Metadata) -> String {
+    m.titles
+        .first()
+        .map(|t| t.title.clone())
+        .unwrap_or_default()
+}
+
+fn to_json(m: &Metadata) -> Result<String, DomainError> {
+    serde_json::to_string(m).map_err(DomainError::internal)
+}
+
+pub fn parse_stored_metadata(json: &str) -> Result<Metadata, DomainError> {
+    serde_json::from_str(json).map_err(|e| DomainError::internal(format!("stored metadata: {e}")))
+}
+
+pub fn create(conn: &mut AnyConnection, owner: &User, m: Metadata) -> Result<i64, DomainError> {
+    let m = checked_metadata(m)?;
+    let now = Utc::now().naive_utc();
+    let json = to_json(&m)?;
+    conn.transaction(|conn| {
+        let id = crate::insert_returning_id!(
+            conn,
+            crate::db::schema::datasets,
+            (
+                datasets::owner_id.eq(owner.id),
+                datasets::state.eq(DatasetState::Draft.as_str()),
+                datasets::created_at.eq(now),
+                datasets::updated_at.eq(now),
+            )
+        )?;
+        diesel::insert_into(dataset_versions::table)
+            .values((
+                dataset_versions::dataset_id.eq(id),
+                dataset_versions::number.eq(1),
+                dataset_versions::title.eq(title_of(&m)),
+                dataset_versions::metadata.eq(&json),
+                dataset_versions::created_at.eq(now),
+                dataset_versions::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        record_transition(conn, id, None, DatasetState::Draft, Some(owner.id), "created")?;
+        Ok(id)
+    })
+}
+
+pub fn record_transition(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    from: Option<DatasetState>,
+    to: DatasetState,
+    actor_id: Option<i64>,
+    comment: &str,
+) -> Result<(), DomainError> {
+    diesel::insert_into(dataset_transitions::table)
+        .values((
+            dataset_transitions::dataset_id.eq(dataset_id),
+            dataset_transitions::from_state.eq(from.map(|s| s.as_str()).unwrap_or("")),
+            dataset_transitions::to_state.eq(to.as_str()),
+            dataset_transitions::actor_id.eq(actor_id),
+            dataset_transitions::comment.eq(comment),
+            dataset_transitions::created_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn dataset_row(conn: &mut AnyConnection, id: i64) -> Result<DatasetRow, DomainError> {
+    Ok(datasets::table
+        .find(id)
+        .select(DatasetRow::as_select())
+        .first(conn)?)
+}
+
+fn state_of(row: &DatasetRow) -> Result<DatasetState, DomainError> {
+    row.state.parse().map_err(DomainError::internal)
+}
+
+fn can_see_unpublished(viewer: Option<&User>, row: &DatasetRow) -> bool {
+    viewer.is_some_and(|u| u.id == row.owner_id || u.role.can_curate())
+}
+
+fn latest_version(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    published_only: bool,
+) -> Result<Option<VersionRow>, DomainError> {
+    let mut query = dataset_versions::table
+        .filter(dataset_versions::dataset_id.eq(dataset_id))
+        .select(VersionRow::as_select())
+        .order(dataset_versions::number.desc())
+        .into_boxed();
+    if published_only {
+        query = query.filter(dataset_versions::published_at.is_not_null());
+    }
+    Ok(query.first(conn).optional()?)
+}
+
+pub fn files_of(conn: &mut AnyConnection, version_id: i64) -> Result<Vec<FileRow>, DomainError> {
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .order(version_files::path.asc())
+        .select(FileRow::as_select())
+        .load(conn)?)
+}
+
+/// The version a viewer may see: the latest one for its depositor and curators, the
+/// latest published one for everybody else. `number` asks for one version.
+pub fn load_view(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+    number: Option<i32>,
+) -> Result<DatasetView, DomainError> {
+    let dataset = dataset_row(conn, id)?;
+    let insider = can_see_unpublished(viewer, &dataset);
+    let version = match number {
+        Some(n) => dataset_versions::table
+            .filter(dataset_versions::dataset_id.eq(id))
+            .filter(dataset_versions::number.eq(n))
+            .select(VersionRow::as_select())
+            .first(conn)
+            .optional()?
+            .filter(|v| insider || v.published_at.is_some()),
+        None => latest_version(conn, id, !insider)?,
+    }
+    .ok_or(DomainError::NotFound)?;
+    let owner_name: String = users::table
+        .find(dataset.owner_id)
+        .select(users::name)
+        .first(conn)?;
+    let files = files_of(conn, version.id)?;
+    Ok(DatasetView {
+        state: state_of(&dataset)?,
+        metadata: parse_stored_metadata(&version.metadata)?,
+        dataset,
+        owner_name,
+        version,
+        files,
+    })
+}
+
+/// The draft version of a dataset the actor may change, or why not.
+pub fn editable_draft(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+) -> Result<(DatasetRow, VersionRow), DomainError> {
+    let dataset = dataset_row(conn, id)?;
+    if !can_see_unpublished(Some(actor), &dataset) {
+        return Err(DomainError::NotFound);
+    }
+    if dataset.owner_id != actor.id {
+        return Err(DomainError::Forbidden(
+            "only the depositor of this dataset can change it".into(),
+        ));
+    }
+    let state = state_of(&dataset)?;
+    if state != DatasetState::Draft {
+        return Err(DomainError::Conflict(format!(
+            "this dataset is {}; only a draft can be changed",
+            state.label().to_lowercase()
+        )));
+    }
+    let version = latest_version(conn, id, false)?.ok_or(DomainError::NotFound)?;
+    if version.published_at.is_some() {
+        return Err(DomainError::Conflict(
+            "this version is published and cannot be changed".into(),
+        ));
+    }
+    Ok((dataset, version))
+}
+
+pub fn update_metadata(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+    m: Metadata,
+) -> Result<(), DomainError> {
+    let m = checked_metadata(m)?;
+    let json = to_json(&m)?;
+    conn.transaction(|conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        let now = Utc::now().naive_utc();
+        diesel::update(dataset_versions::table.find(version.id))
+            .set((
+                dataset_versions::title.eq(title_of(&m)),
+                dataset_versions::metadata.eq(&json),
+                dataset_versions::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        touch(conn, id)
+    })
+}
+
+fn touch(conn: &mut AnyConnection, id: i64) -> Result<(), DomainError> {
+    diesel::update(datasets::table.find(id))
+        .set(datasets::updated_at.eq(Utc::now().naive_utc()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A file of the draft that a new upload must not collide with, if any.
+fn path_conflict(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    path: &DatasetPath,
+    case_insensitive: bool,
+) -> Result<Option<String>, DomainError> {
+    // A file may not sit where a folder is, nor a folder where a file is (OCFL forbids
+    // `a` and `a/b` in one version, and so do file systems).
+    let ancestors: Vec<String> = {
+        let parts: Vec<&str> = path.as_str().split('/').collect();
+        (1..parts.len()).map(|n| parts[..n].join("/")).collect()
+    };
+    if let Some(existing) = version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .filter(version_files::path.eq_any(&ancestors))
+        .select(version_files::path)
+        .first::<String>(conn)
+        .optional()?
+    {
+        return Ok(Some(format!(
+            "'{path}' would put a file inside '{existing}', which is a file"
+        )));
+    }
+    let folder_prefix = format!("{}/", path.case_key());
+    let pattern = format!("{}%", escape_like(&folder_prefix));
+    let below: Vec<String> = version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .filter(version_files::case_key.like(pattern).escape('\\'))
+        .select(version_files::path)
+        .limit(50)
+        .load(conn)?;
+    let folder = format!("{path}/");
+    if let Some(existing) = below
+        .iter()
+        .find(|p| p.starts_with(&folder) || (case_insensitive && p.to_lowercase().starts_with(&folder_prefix)))
+    {
+        return Ok(Some(format!(
+            "'{path}' is already a folder (it holds '{existing}')"
+        )));
+    }
+    if case_insensitive {
+        if let Some(existing) = version_files::table
+            .filter(version_files::version_id.eq(version_id))
+            .filter(version_files::case_key.eq(path.case_key()))
+            .filter(version_files::path.ne(path.as_str()))
+            .select(version_files::path)
+            .first::<String>(conn)
+            .optional()?
+        {
+            return Ok(Some(format!(
+                "'{path}' differs from '{existing}' only by letter case; rename one of them \
+                 (files that differ only by case clash on Windows and macOS)"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// What adding files did: the rows now in the draft, and staged blobs they replaced
+/// (the caller deletes those once the transaction has committed).
+pub struct AddedFiles {
+    pub files: Vec<FileRow>,
+    pub replaced_blobs: Vec<String>,
+}
+
+/// Adds staged files to a draft in one transaction: all of them or none. A path that
+/// already exists is replaced.
+pub fn add_files(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+    staged: &[(DatasetPath, StagedFile)],
+    case_insensitive: bool,
+) -> Result<AddedFiles, DomainError> {
+    conn.transaction(|conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        let mut errors = Vec::new();
+        let mut replaced_blobs = Vec::new();
+        let now = Utc::now().naive_utc();
+        for (path, file) in staged {
+            if let Some(problem) = path_conflict(conn, version.id, path, case_insensitive)? {
+                errors.push(FieldError::new(path.as_str(), problem));
+                continue;
+            }
+            let existing: Option<FileRow> = version_files::table
+                .filter(version_files::version_id.eq(version.id))
+                .filter(version_files::path.eq(path.as_str()))
+                .select(FileRow::as_select())
+                .first(conn)
+                .optional()?;
+            let blob = blob_name(file)?;
+            let media_type = super::ingest::media_type(path);
+            match existing {
+                Some(old) => {
+                    diesel::update(version_files::table.find(old.id))
+                        .set((
+                            version_files::size.eq(file.size as i64),
+                            version_files::sha256.eq(&file.sha256_hex),
+                            version_files::media_type.eq(&media_type),
+                            version_files::staged_name.eq(&blob),
+                            version_files::created_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    replaced_blobs.extend(old.staged_name);
+                }
+                None => {
+                    diesel::insert_into(version_files::table)
+                        .values((
+                            version_files::version_id.eq(version.id),
+                            version_files::path.eq(path.as_str()),
+                            version_files::case_key.eq(path.case_key()),
+                            version_files::size.eq(file.size as i64),
+                            version_files::sha256.eq(&file.sha256_hex),
+                            version_files::media_type.eq(&media_type),
+                            version_files::staged_name.eq(&blob),
+                            version_files::created_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        touch(conn, id)?;
+        let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
+        let files = version_files::table
+            .filter(version_files::version_id.eq(version.id))
+            .filter(version_files::path.eq_any(paths))
+            .order(version_files::path.asc())
+            .select(FileRow::as_select())
+            .load(conn)?;
+        Ok(AddedFiles {
+            files,
+            replaced_blobs,
+        })
+    })
+}
+
+fn blob_name(file: &StagedFile) -> Result<String, DomainError> {
+    file.path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| DomainError::internal("staged file has no name"))
+}
+
+/// Removes a file from a draft; returns its staged blob for the caller to delete.
+pub fn remove_file(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+    path: &DatasetPath,
+) -> Result<Option<String>, DomainError> {
+    conn.transaction(|conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        let existing: FileRow = version_files::table
+            .filter(version_files::version_id.eq(version.id))
+            .filter(version_files::path.eq(path.as_str()))
+            .select(FileRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                DomainError::invalid("path", format!("the draft has no file '{path}'"))
+            })?;
+        diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
+        touch(conn, id)?;
+        Ok(existing.staged_name)
+    })
+}
+
+/// Hands a draft to the curators.
+pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), DomainError> {
+    conn.transaction(|conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        let metadata = parse_stored_metadata(&version.metadata)?;
+        checked_metadata(metadata)?;
+        let file_count: i64 = version_files::table
+            .filter(version_files::version_id.eq(version.id))
+            .count()
+            .get_result(conn)?;
+        if file_count == 0 {
+            return Err(DomainError::Conflict(
+                "add at least one file before submitting".into(),
+            ));
+        }
+        set_state(conn, id, DatasetState::Draft, DatasetState::Submitted, actor.id, "submitted for review")
+    })
+}
+
+/// Moves a dataset between states if it is still in `from` (a compare-and-set, so two
+/// curators acting at once cannot both succeed).
+pub fn set_state(
+    conn: &mut AnyConnection,
+    id: i64,
+    from: DatasetState,
+    to: DatasetState,
+    actor_id: i64,
+    comment: &str,
+) -> Result<(), DomainError> {
+    let updated = diesel::update(
+        datasets::table
+            .find(id)
+            .filter(datasets::state.eq(from.as_str())),
+    )
+    .set((
+        datasets::state.eq(to.as_str()),
+        datasets::updated_at.eq(Utc::now().naive_utc()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(DomainError::Conflict(format!(
+            "this dataset is no longer {}; reload the page",
+            from.label().to_lowercase()
+        )));
+    }
+    record_transition(conn, id, Some(from), to, Some(actor_id), comment)
+}
+
+fn summaries(
+    conn: &mut AnyConnection,
+    rows: Vec<(DatasetRow, String)>,
+) -> Result<Vec<DatasetSummary>, DomainError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, owner_name) in rows {
+        let Some(version) = latest_version(conn, row.id, false)? else {
+            continue;
+        };
+        let file_count: i64 = version_files::table
+            .filter(version_files::version_id.eq(version.id))
+            .count()
+            .get_result(conn)?;
+        out.push(DatasetSummary {
+            id: row.id,
+            title: version.title,
+            state: state_of(&row)?,
+            owner_name,
+            version: version.number,
+            doi: version.doi,
+            updated_at: row.updated_at,
+            file_count,
+        });
+    }
+    Ok(out)
+}
+
+pub fn list_owned(conn: &mut AnyConnection, owner_id: i64) -> Result<Vec<DatasetSummary>, DomainError> {
+    let rows = datasets::table
+        .inner_join(users::table)
+        .filter(datasets::owner_id.eq(owner_id))
+        .order(datasets::updated_at.desc())
+        .select((DatasetRow::as_select(), users::name))
+        .load(conn)?;
+    summaries(conn, rows)
+}
+
+pub fn list_in_state(
+    conn: &mut AnyConnection,
+    state: DatasetState,
+    limit: i64,
+) -> Result<Vec<DatasetSummary>, DomainError> {
+    let rows = datasets::table
+        .inner_join(users::table)
+        .filter(datasets::state.eq(state.as_str()))
+        .order(datasets::updated_at.asc())
+        .limit(limit)
+        .select((DatasetRow::as_select(), users::name))
+        .load(conn)?;
+    summaries(conn, rows)
+}
+
+pub fn list_recently_published(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<DatasetSummary>, DomainError> {
+    let rows = datasets::table
+        .inner_join(users::table)
+        .filter(datasets::state.eq(DatasetState::Published.as_str()))
+        .order(datasets::updated_at.desc())
+        .limit(limit)
+        .select((DatasetRow::as_select(), users::name))
+        .load(conn)?;
+    summaries(conn, rows)
+}
+
+pub fn transitions(conn: &mut AnyConnection, id: i64) -> Result<Vec<TransitionRow>, DomainError> {
+    Ok(dataset_transitions::table
+        .filter(dataset_transitions::dataset_id.eq(id))
+        .order(dataset_transitions::id.asc())
+        .select(TransitionRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,14 @@
+//! holdfast: a FAIR data archive. See DESIGN.md for the architecture: modules by
+//! domain, a thin web layer, one error policy (`error`).
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod curation;
+pub mod db;
+pub mod deposit;
+pub mod doi;
+pub mod error;
+pub mod storage;
+pub mod web;

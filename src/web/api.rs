@@ -1,0 +1,317 @@
+//! The JSON API under /api. Metadata uses DataCite's JSON attribute names, flattened
+//! beside the archive's own fields (`id`, `state`, `doi`, `files`, `links`), as
+//! DataCite's own REST API does.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::accounts::User;
+use crate::app::Archive;
+use crate::curation;
+use crate::deposit::ingest::verify_content_digest;
+use crate::deposit::metadata::Metadata;
+use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
+use crate::deposit::{service, uploads};
+use crate::error::DomainError;
+use crate::web::auth::{read_body, ApiCaller};
+use crate::web::errors::ApiError;
+use crate::web::pages::datasets::encode_path;
+
+const JSON_LIMIT: usize = 1024 * 1024;
+
+fn links(archive: &Archive, id: i64) -> Value {
+    let base = &archive.settings.base_url;
+    json!({
+        "self": format!("{base}/api/datasets/{id}"),
+        "landing_page": format!("{base}/datasets/{id}"),
+        "files": format!("{base}/api/datasets/{id}/files/"),
+    })
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    path: &'a str,
+    size: i64,
+    sha256: &'a str,
+    media_type: &'a str,
+    download: String,
+}
+
+fn file_json<'a>(archive: &Archive, id: i64, f: &'a FileRow) -> FileJson<'a> {
+    FileJson {
+        path: &f.path,
+        size: f.size,
+        sha256: &f.sha256,
+        media_type: &f.media_type,
+        download: format!(
+            "{}/datasets/{id}/files/{}",
+            archive.settings.base_url,
+            encode_path(&f.path)
+        ),
+    }
+}
+
+fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainError> {
+    let id = view.dataset.id;
+    let mut out = match serde_json::to_value(&view.metadata).map_err(DomainError::internal)? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    out.insert("id".into(), json!(id));
+    out.insert("state".into(), json!(view.state));
+    out.insert("version".into(), json!(view.version.number));
+    let published = view.is_published_version();
+    out.insert(
+        "doi".into(),
+        json!(view.version.doi.as_ref().filter(|_| published)),
+    );
+    out.insert(
+        "concept_doi".into(),
+        json!(view.dataset.concept_doi.as_ref().filter(|_| published)),
+    );
+    out.insert(
+        "published_at".into(),
+        json!(view.version.published_at.map(|t| t.and_utc().to_rfc3339())),
+    );
+    out.insert("created_at".into(), json!(view.dataset.created_at.and_utc().to_rfc3339()));
+    out.insert("updated_at".into(), json!(view.dataset.updated_at.and_utc().to_rfc3339()));
+    let files: Vec<FileJson> = view.files.iter().map(|f| file_json(archive, id, f)).collect();
+    out.insert("files".into(), serde_json::to_value(files).map_err(DomainError::internal)?);
+    out.insert("links".into(), links(archive, id));
+    Ok(Value::Object(out))
+}
+
+async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
+    let view = archive
+        .db
+        .run(move |conn| service::load_view(conn, viewer.as_ref(), id, None))
+        .await?;
+    Ok(dataset_json(archive, &view)?)
+}
+
+/// Parses a metadata document; a body that is not DataCite-shaped JSON is a 422 with
+/// the parser's own words about where it went wrong.
+fn parse_metadata(body: &[u8]) -> Result<Metadata, DomainError> {
+    serde_json::from_slice(body).map_err(|e| {
+        DomainError::invalid(
+            "body",
+            format!("the body is not valid DataCite metadata JSON: {e}"),
+        )
+    })
+}
+
+pub async fn create(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let body = read_body(payload, JSON_LIMIT, "request body").await?;
+    let metadata = parse_metadata(&body)?;
+    let owner = user.clone();
+    let id = archive
+        .db
+        .run(move |conn| service::create(conn, &owner, metadata))
+        .await?;
+    let body = view_json(&archive, Some(user), id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/datasets/{id}")))
+        .json(body))
+}
+
+pub async fn list_mine(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let list: Vec<DatasetSummary> = archive
+        .db
+        .run(move |conn| service::list_owned(conn, user.id))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "datasets": list })))
+}
+
+pub async fn show(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let body = view_json(&archive, caller.0, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn update(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let body = read_body(payload, JSON_LIMIT, "request body").await?;
+    let metadata = parse_metadata(&body)?;
+    let actor = user.clone();
+    archive
+        .db
+        .run(move |conn| service::update_metadata(conn, &actor, id, metadata))
+        .await?;
+    Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    unpack: Option<bool>,
+}
+
+/// Streams the raw body into the draft at `path`. With `Content-Digest: sha-256=:…:`
+/// the bytes must match or nothing is stored.
+pub async fn put_file(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<(i64, String)>,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let (id, raw_path) = path.into_inner();
+    let dataset_path = uploads::parse_path(&raw_path)?;
+    let actor = user.clone();
+    archive
+        .db
+        .run(move |conn| service::editable_draft(conn, &actor, id).map(|_| ()))
+        .await?;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > archive.settings.max_upload_bytes {
+            return Err(DomainError::PayloadTooLarge(format!(
+                "the file is {len} bytes; this archive accepts at most {} bytes per file",
+                archive.settings.max_upload_bytes
+            ))
+            .into());
+        }
+    }
+    let expected_digest = req
+        .headers()
+        .get("Content-Digest")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| DomainError::BadRequest("Content-Digest is not readable text".into()))?;
+    let staged = archive
+        .stage_stream(payload, archive.settings.max_upload_bytes)
+        .await?;
+    if let Some(header_value) = expected_digest {
+        let mut raw = [0u8; 32];
+        let checked = hex::decode_to_slice(&staged.sha256_hex, &mut raw)
+            .map_err(DomainError::internal)
+            .and_then(|()| {
+                verify_content_digest(&header_value, &raw)
+                    .map_err(|e| DomainError::invalid("Content-Digest", e.to_string()))
+            });
+        if let Err(e) = checked {
+            let blob = staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+            archive.remove_staged_blobs(blob.into_iter().collect()).await;
+            return Err(e.into());
+        }
+    }
+    let unpack = query.unpack.unwrap_or(false);
+    if unpack && !dataset_path.as_str().to_lowercase().ends_with(".zip") {
+        let blob = staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+        archive.remove_staged_blobs(blob.into_iter().collect()).await;
+        return Err(DomainError::invalid("unpack", "only a .zip file can be unpacked").into());
+    }
+    let files = uploads::add_uploads(
+        &archive,
+        &user,
+        id,
+        vec![uploads::Upload {
+            path: dataset_path,
+            staged,
+            unpack,
+        }],
+    )
+    .await?;
+    let list: Vec<FileJson> = files.iter().map(|f| file_json(&archive, id, f)).collect();
+    let body = if unpack {
+        json!({ "files": list })
+    } else {
+        match list.into_iter().next() {
+            Some(one) => serde_json::to_value(one).map_err(DomainError::internal)?,
+            None => return Err(DomainError::internal("stored file missing").into()),
+        }
+    };
+    Ok(HttpResponse::build(StatusCode::CREATED).json(body))
+}
+
+pub async fn delete_file(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let (id, raw_path) = path.into_inner();
+    let dataset_path = uploads::parse_path(&raw_path)?;
+    uploads::remove_file(&archive, &user, id, dataset_path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn submit(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let actor = user.clone();
+    archive
+        .db
+        .run(move |conn| service::submit(conn, &actor, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    decision: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+pub async fn review(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let body = read_body(payload, 64 * 1024, "request body").await?;
+    let review: ReviewBody = serde_json::from_slice(&body).map_err(|e| {
+        DomainError::invalid("body", format!("expected {{\"decision\": \"accept\"}}: {e}"))
+    })?;
+    match review.decision.as_str() {
+        "accept" => {
+            curation::accept(&archive, &user, id).await?;
+        }
+        other => {
+            return Err(DomainError::invalid(
+                "decision",
+                format!("'{other}' is not a decision this archive knows; use accept"),
+            )
+            .into())
+        }
+    }
+    Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(DomainError::NotFound.into())
+}

@@ -1,0 +1,276 @@
+//! Who is asking: session cookies for pages, bearer tokens for the API, and the CSRF
+//! token every form carries.
+//!
+//! CSRF uses a double-submit token: a random value in an HttpOnly, SameSite=Lax cookie
+//! that every form repeats in a hidden field. A cross-site page can neither read the
+//! cookie nor make the browser send it on a POST, so a forged or missing token is
+//! refused with 403 before anything changes.
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{http::Method, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+
+use super::errors::{ApiError, PageError};
+use crate::accounts::{sessions, tokens, User};
+use crate::app::Archive;
+use crate::error::DomainError;
+
+pub const SESSION_COOKIE: &str = "hf_session";
+pub const CSRF_COOKIE: &str = "hf_csrf";
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// The CSRF token of this browser, for rendering into forms.
+#[derive(Clone, Debug)]
+pub struct CsrfToken(pub String);
+
+fn plausible_secret(value: &str) -> bool {
+    (20..=100).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Makes sure every browser has a CSRF cookie before it sees a form.
+pub async fn csrf_cookie(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let existing = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| plausible_secret(v));
+    let secure = req
+        .app_data::<web::Data<Archive>>()
+        .is_some_and(|a| a.settings.secure_cookies());
+    let (token, fresh) = match existing {
+        Some(t) => (t, false),
+        None => (sessions::random_secret(), true),
+    };
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut res = next.call(req).await?;
+    if fresh {
+        let cookie = Cookie::build(CSRF_COOKIE, token)
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .finish();
+        res.response_mut().add_cookie(&cookie)?;
+    }
+    Ok(res)
+}
+
+pub fn csrf_token(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses a form whose token does not match this browser's CSRF cookie.
+pub fn verify_csrf(req: &HttpRequest, submitted: Option<&str>) -> Result<(), DomainError> {
+    let cookie = req.cookie(CSRF_COOKIE);
+    let ok = match (cookie, submitted) {
+        (Some(c), Some(s)) => !s.is_empty() && constant_time_eq(c.value().as_bytes(), s.as_bytes()),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "this form has expired or did not come from this site; reload the page and send it again"
+                .into(),
+        ))
+    }
+}
+
+/// Reads a request body of at most `limit` bytes into memory (forms and JSON only;
+/// file uploads stream instead).
+pub async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+    what: &str,
+) -> Result<web::Bytes, DomainError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| DomainError::BadRequest(format!("reading the {what}: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(DomainError::PayloadTooLarge(format!(
+                "the {what} is larger than {} KiB; shorten the longest fields",
+                limit / 1024
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads a URL-encoded form body of at most `limit` bytes, checks its CSRF token and
+/// returns the other fields in order.
+pub async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, String)>, DomainError> {
+    let body = read_body(payload, limit, "form").await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| DomainError::BadRequest(format!("the form could not be read: {e}")))?;
+    let submitted = pairs
+        .iter()
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.as_str());
+    verify_csrf(req, submitted)?;
+    Ok(pairs.into_iter().filter(|(k, _)| k != CSRF_FIELD).collect())
+}
+
+/// The first value of a form field, or "".
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn archive(req: &HttpRequest) -> Result<web::Data<Archive>, DomainError> {
+    req.app_data::<web::Data<Archive>>()
+        .cloned()
+        .ok_or_else(|| DomainError::internal("archive missing from app data"))
+}
+
+async fn user_from_session(req: &HttpRequest) -> Result<Option<User>, DomainError> {
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let token = cookie.value().to_string();
+    if !plausible_secret(&token) {
+        return Ok(None);
+    }
+    archive(req)?
+        .db
+        .run(move |conn| sessions::user_for(conn, &token))
+        .await
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// The signed-in user of a page, if any.
+pub struct Viewer(pub Option<User>);
+
+impl FromRequest for Viewer {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Viewer(user_from_session(&req).await?)) })
+    }
+}
+
+/// A page that needs an account; visitors are sent to sign in.
+pub struct SignedIn(pub User);
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            user_from_session(&req)
+                .await?
+                .map(SignedIn)
+                .ok_or_else(|| PageError(DomainError::Unauthorized("sign in first".into())))
+        })
+    }
+}
+
+/// The caller of an API endpoint: a bearer token, or (for reading only) a browser
+/// session, so cookies never authorise a change through the API.
+pub struct ApiCaller(pub Option<User>);
+
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(token) = bearer_token(&req) {
+                let user = archive(&req)?
+                    .db
+                    .run(move |conn| tokens::authenticate(conn, &token))
+                    .await?;
+                return match user {
+                    Some(u) => Ok(ApiCaller(Some(u))),
+                    None => Err(ApiError(DomainError::Unauthorized(
+                        "the bearer token is not valid or was revoked".into(),
+                    ))),
+                };
+            }
+            let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+            if safe {
+                return Ok(ApiCaller(user_from_session(&req).await?));
+            }
+            Ok(ApiCaller(None))
+        })
+    }
+}
+
+impl ApiCaller {
+    pub fn required(self) -> Result<User, ApiError> {
+        self.0.ok_or_else(|| {
+            ApiError(DomainError::Unauthorized(
+                "send an API token: Authorization: Bearer <token> (create one on your profile page)"
+                    .into(),
+            ))
+        })
+    }
+}
+
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::days(sessions::SESSION_DAYS))
+        .finish()
+}
+
+pub fn expired_session_cookie() -> Cookie<'static> {
+    let mut c = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .finish();
+    c.make_removal();
+    c
+}
+
+/// Client address for sign-in throttling (the socket peer; a proxy setup would pass
+/// the real address in a trusted header, which this deliberately does not read).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,65 @@
+//! The web layer: thin handlers over the domain, one route table, one error policy.
+
+pub mod api;
+pub mod auth;
+pub mod errors;
+pub mod pages;
+mod routes;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+
+use crate::app::Archive;
+
+/// A bound, not yet running web server. Tests bind port 0 and read `port()`.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(archive: Archive) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&archive.settings.bind).map_err(|e| {
+            anyhow::anyhow!("cannot listen on {}: {e}", archive.settings.bind)
+        })?;
+        Self::from_listener(archive, listener)
+    }
+
+    pub fn from_listener(archive: Archive, listener: TcpListener) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(archive);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(auth::csrf_cookie))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+                        )),
+                )
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        // Large uploads and downloads can take a long time; keep the connection open.
+        .client_request_timeout(std::time::Duration::from_secs(60))
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,267 @@
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{FormErrors, PageCtx};
+use crate::accounts::{sessions, tokens, users, Role};
+use crate::app::Archive;
+use crate::error::DomainError;
+use crate::web::auth::{self, field, read_form, SignedIn, Viewer};
+use crate::web::errors::{redirect, render, PageError};
+
+const SMALL_FORM: usize = 16 * 1024;
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUpPage {
+    page: PageCtx,
+    name: String,
+    email: String,
+    errors: FormErrors,
+    open: bool,
+}
+
+pub async fn signup_form(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+) -> Result<HttpResponse, PageError> {
+    render(
+        StatusCode::OK,
+        &SignUpPage {
+            page: PageCtx::new(&req, &archive, viewer.0),
+            name: String::new(),
+            email: String::new(),
+            errors: FormErrors::default(),
+            open: archive.settings.open_signup,
+        },
+    )
+}
+
+pub async fn signup(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form = read_form(&req, payload, SMALL_FORM).await?;
+    if !archive.settings.open_signup {
+        return Err(DomainError::Forbidden(
+            "this archive does not take new sign-ups; ask an administrator for an account".into(),
+        )
+        .into());
+    }
+    let (name, email, password) = (
+        field(&form, "name").to_string(),
+        field(&form, "email").to_string(),
+        field(&form, "password").to_string(),
+    );
+    let (n, e, p) = (name.clone(), email.clone(), password);
+    let created = archive
+        .db
+        .run(move |conn| {
+            let user = users::create(conn, &e, &n, Role::Depositor, &p)?;
+            let token = sessions::start(conn, user.id)?;
+            Ok(token)
+        })
+        .await;
+    match created {
+        Ok(token) => Ok(signed_in_redirect(&archive, token, "/datasets/mine")),
+        Err(DomainError::Invalid(errors)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SignUpPage {
+                page: PageCtx::new(&req, &archive, None),
+                name,
+                email,
+                errors: FormErrors(errors),
+                open: true,
+            },
+        ),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn signed_in_redirect(archive: &Archive, token: String, to: &str) -> HttpResponse {
+    let mut response = redirect(to);
+    // Adding a freshly built cookie cannot fail; ignore the impossible error.
+    let _ = response.add_cookie(&auth::session_cookie(token, archive.settings.secure_cookies()));
+    response
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    page: PageCtx,
+    email: String,
+    message: Option<String>,
+    next: String,
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_string()
+    } else {
+        "/datasets/mine".to_string()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn signin_form(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            page: PageCtx::new(&req, &archive, viewer.0),
+            email: String::new(),
+            message: None,
+            next: safe_next(query.next.as_deref().unwrap_or("")),
+        },
+    )
+}
+
+pub async fn signin(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form = read_form(&req, payload, SMALL_FORM).await?;
+    let email = field(&form, "email").to_string();
+    let password = field(&form, "password").to_string();
+    let next = safe_next(field(&form, "next"));
+    let ip = auth::client_ip(&req);
+    let max = archive.settings.signin_max_failures;
+    let e = email.clone();
+    let result = archive
+        .db
+        .run(move |conn| {
+            let user = users::sign_in(conn, &e, &password, &ip, max)?;
+            sessions::start(conn, user.id)
+        })
+        .await;
+    match result {
+        Ok(token) => Ok(signed_in_redirect(&archive, token, &next)),
+        Err(e @ (DomainError::Unauthorized(_) | DomainError::TooManyRequests(_))) => {
+            let status = crate::web::errors::status_of(&e);
+            render(
+                status,
+                &SignInPage {
+                    page: PageCtx::new(&req, &archive, None),
+                    email,
+                    message: Some(e.to_string()),
+                    next,
+                },
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn signout(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    read_form(&req, payload, SMALL_FORM).await?;
+    if let Some(cookie) = req.cookie(auth::SESSION_COOKIE) {
+        let token = cookie.value().to_string();
+        archive
+            .db
+            .run(move |conn| sessions::end(conn, &token))
+            .await?;
+    }
+    let mut response = redirect("/");
+    let _ = response.add_cookie(&auth::expired_session_cookie());
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    page: PageCtx,
+    tokens: Vec<tokens::ApiToken>,
+    new_token: Option<String>,
+    errors: FormErrors,
+}
+
+async fn profile_page(
+    req: &HttpRequest,
+    archive: &Archive,
+    user: crate::accounts::User,
+    new_token: Option<String>,
+    errors: FormErrors,
+) -> Result<HttpResponse, PageError> {
+    let user_id = user.id;
+    let list = archive
+        .db
+        .run(move |conn| tokens::list_for(conn, user_id))
+        .await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render(
+        status,
+        &ProfilePage {
+            page: PageCtx::new(req, archive, Some(user)),
+            tokens: list,
+            new_token,
+            errors,
+        },
+    )
+}
+
+pub async fn profile(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    profile_page(&req, &archive, user.0, None, FormErrors::default()).await
+}
+
+pub async fn create_token(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form = read_form(&req, payload, SMALL_FORM).await?;
+    let label = field(&form, "label").to_string();
+    let user_id = user.0.id;
+    match archive
+        .db
+        .run(move |conn| tokens::create(conn, user_id, &label))
+        .await
+    {
+        Ok(secret) => profile_page(&req, &archive, user.0, Some(secret), FormErrors::default()).await,
+        Err(DomainError::Invalid(errors)) => {
+            profile_page(&req, &archive, user.0, None, FormErrors(errors)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn revoke_token(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    read_form(&req, payload, SMALL_FORM).await?;
+    let token_id = path.into_inner();
+    let user_id = user.0.id;
+    archive
+        .db
+        .run(move |conn| tokens::revoke(conn, user_id, token_id))
+        .await?;
+    Ok(redirect("/profile"))
+}

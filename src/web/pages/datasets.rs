@@ -1,0 +1,549 @@
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use futures_util::StreamExt;
+
+use super::{human_size, FormErrors, PageCtx};
+use crate::accounts::User;
+use crate::app::Archive;
+use crate::deposit::metadata::{self, form::FormState, vocab};
+use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TransitionRow};
+use crate::deposit::{service, uploads};
+use crate::error::{DomainError, FieldError};
+use crate::web::auth::{field, read_form, verify_csrf, SignedIn, Viewer, CSRF_FIELD};
+use crate::web::errors::{redirect, render, PageError};
+
+/// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.
+const METADATA_FORM_LIMIT: usize = 512 * 1024;
+
+#[derive(Template)]
+#[template(path = "my_datasets.html")]
+struct MyDatasetsPage {
+    page: PageCtx,
+    datasets: Vec<DatasetSummary>,
+}
+
+pub async fn mine(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let owner = user.0.id;
+    let datasets = archive
+        .db
+        .run(move |conn| service::list_owned(conn, owner))
+        .await?;
+    render(
+        StatusCode::OK,
+        &MyDatasetsPage {
+            page: PageCtx::new(&req, &archive, Some(user.0)),
+            datasets,
+        },
+    )
+}
+
+/// The metadata form's values and errors, in the shape the template asks for them.
+pub struct MetadataForm {
+    state: FormState,
+    errors: FormErrors,
+}
+
+impl MetadataForm {
+    fn new(state: FormState, errors: Vec<FieldError>) -> Self {
+        let errors = errors
+            .into_iter()
+            .map(|e| FieldError::new(metadata::form::form_field_for(&e.field), e.message))
+            .collect();
+        MetadataForm {
+            state,
+            errors: FormErrors(errors),
+        }
+    }
+
+    /// Row indexes to show for a list: the filled ones plus `spare` empty ones.
+    pub fn rows(&self, list: &str, spare: usize) -> Vec<usize> {
+        (0..self.state.row_count(list) + spare).collect()
+    }
+
+    pub fn v(&self, list: &str, i: &usize, name: &str) -> &str {
+        self.state.get(&format!("{list}[{i}].{name}"))
+    }
+
+    pub fn s(&self, name: &str) -> &str {
+        self.state.get(name)
+    }
+
+    pub fn e(&self, list: &str, i: &usize, name: &str) -> Option<&str> {
+        self.errors.get(&format!("{list}[{i}].{name}"))
+    }
+
+    pub fn se(&self, name: &str) -> Option<&str> {
+        self.errors.get(name)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    pub fn all_errors(&self) -> &[FieldError] {
+        &self.errors.0
+    }
+
+    pub fn resource_types(&self) -> &'static [&'static str] {
+        vocab::RESOURCE_TYPE_GENERAL
+    }
+
+    pub fn date_types(&self) -> &'static [&'static str] {
+        vocab::DATE_TYPE
+    }
+
+    pub fn related_identifier_types(&self) -> &'static [&'static str] {
+        vocab::RELATED_IDENTIFIER_TYPE
+    }
+
+    pub fn relation_types(&self) -> &'static [&'static str] {
+        vocab::RELATION_TYPE
+    }
+
+    pub fn funder_identifier_types(&self) -> &'static [&'static str] {
+        vocab::FUNDER_IDENTIFIER_TYPE
+    }
+
+    pub fn licenses(&self) -> &'static [vocab::License] {
+        vocab::LICENSES
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dataset_form.html")]
+struct DatasetFormPage {
+    page: PageCtx,
+    /// None while creating a new dataset.
+    dataset_id: Option<i64>,
+    form: MetadataForm,
+}
+
+fn form_page(
+    req: &HttpRequest,
+    archive: &Archive,
+    user: User,
+    dataset_id: Option<i64>,
+    form: MetadataForm,
+) -> Result<HttpResponse, PageError> {
+    let status = if form.has_errors() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &DatasetFormPage {
+            page: PageCtx::new(req, archive, Some(user)),
+            dataset_id,
+            form,
+        },
+    )
+}
+
+pub async fn new_form(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let mut state = FormState::default();
+    // Start the first creator with the depositor's name: the common case.
+    state.set("creators[0].name", &user.0.name);
+    state.set("creators[0].nameType", "Personal");
+    state.set("types.resourceTypeGeneral", "Dataset");
+    state.set("license", "CC-BY-4.0");
+    form_page(&req, &archive, user.0, None, MetadataForm::new(state, Vec::new()))
+}
+
+pub async fn create(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
+    let (parsed, mut errors) = metadata::form::from_form(&pairs);
+    let state = FormState::from_pairs(&pairs);
+    if errors.is_empty() {
+        let owner = user.0.clone();
+        match archive
+            .db
+            .run(move |conn| service::create(conn, &owner, parsed))
+            .await
+        {
+            Ok(id) => return Ok(redirect(&format!("/datasets/{id}"))),
+            Err(DomainError::Invalid(fields)) => errors.extend(fields.into_iter().map(to_local)),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let errors = errors.into_iter().map(from_local).collect();
+    form_page(&req, &archive, user.0, None, MetadataForm::new(state, errors))
+}
+
+fn to_local(e: FieldError) -> metadata::FieldError {
+    metadata::FieldError {
+        field: e.field,
+        message: e.message,
+    }
+}
+
+fn from_local(e: metadata::FieldError) -> FieldError {
+    FieldError::new(e.field, e.message)
+}
+
+pub async fn edit_form(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let actor = user.0.clone();
+    let metadata = archive
+        .db
+        .run(move |conn| {
+            let (_, version) = service::editable_draft(conn, &actor, id)?;
+            service::parse_stored_metadata(&version.metadata)
+        })
+        .await?;
+    let state = metadata::form::to_form(&metadata);
+    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(state, Vec::new()))
+}
+
+pub async fn update(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
+    let (parsed, mut errors) = metadata::form::from_form(&pairs);
+    let state = FormState::from_pairs(&pairs);
+    if errors.is_empty() {
+        let actor = user.0.clone();
+        match archive
+            .db
+            .run(move |conn| service::update_metadata(conn, &actor, id, parsed))
+            .await
+        {
+            Ok(()) => return Ok(redirect(&format!("/datasets/{id}"))),
+            Err(DomainError::Invalid(fields)) => errors.extend(fields.into_iter().map(to_local)),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let errors = errors.into_iter().map(from_local).collect();
+    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(state, errors))
+}
+
+#[derive(Template)]
+#[template(path = "dataset.html")]
+struct DatasetPage {
+    page: PageCtx,
+    view: DatasetView,
+    citation: String,
+    can_edit: bool,
+    can_review: bool,
+    transitions: Vec<TransitionRow>,
+    message: Option<String>,
+    file_base: String,
+}
+
+impl DatasetPage {
+    fn size(&self, bytes: &i64) -> String {
+        human_size(bytes)
+    }
+
+    fn abstract_text(&self) -> &str {
+        self.view
+            .metadata
+            .descriptions
+            .iter()
+            .find(|d| d.description_type == "Abstract")
+            .map(|d| d.description.as_str())
+            .unwrap_or("")
+    }
+
+    fn license(&self) -> Option<&'static vocab::License> {
+        self.view
+            .metadata
+            .rights_list
+            .first()
+            .and_then(|r| r.rights_identifier.as_deref())
+            .and_then(vocab::license)
+    }
+
+    fn keywords(&self) -> String {
+        self.view
+            .metadata
+            .subjects
+            .iter()
+            .map(|s| s.subject.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn encoded(&self, path: &str) -> String {
+        encode_path(path)
+    }
+}
+
+/// Percent-encodes each segment of a dataset path for use in a URL.
+pub fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// An APA-style citation line: Creators (Year). Title (Version n) [Data set]. Publisher. DOI
+pub fn citation(view: &DatasetView, site_name: &str) -> String {
+    let creators: Vec<String> = view
+        .metadata
+        .creators
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let authors = match creators.len() {
+        0 => String::new(),
+        1 => creators[0].clone(),
+        2 => format!("{} & {}", creators[0], creators[1]),
+        n => format!("{}, & {}", creators[..n - 1].join(", "), creators[n - 1]),
+    };
+    let year = view
+        .version
+        .published_at
+        .map(|t| t.format("%Y").to_string())
+        .unwrap_or_else(|| "n.d.".into());
+    let title = view.version.title.trim_end_matches('.');
+    let doi = view
+        .version
+        .doi
+        .as_ref()
+        .filter(|_| view.is_published_version())
+        .map(|d| format!(" https://doi.org/{d}"))
+        .unwrap_or_default();
+    format!(
+        "{authors} ({year}). {title} (Version {}) [Data set]. {site_name}.{doi}",
+        view.version.number
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct MessageQuery {
+    msg: Option<String>,
+}
+
+fn flash(code: Option<&str>) -> Option<String> {
+    match code? {
+        "uploaded" => Some("Files added to the draft.".into()),
+        "removed" => Some("File removed from the draft.".into()),
+        "submitted" => Some("Submitted. A curator will review the dataset.".into()),
+        "published" => Some("Accepted and published.".into()),
+        _ => None,
+    }
+}
+
+async fn show_version(
+    req: &HttpRequest,
+    archive: &Archive,
+    viewer: Option<User>,
+    id: i64,
+    number: Option<i32>,
+    message: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let v = viewer.clone();
+    let (view, transitions) = archive
+        .db
+        .run(move |conn| {
+            let view = service::load_view(conn, v.as_ref(), id, number)?;
+            let insider = v
+                .as_ref()
+                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+            let transitions = if insider {
+                service::transitions(conn, id)?
+            } else {
+                Vec::new()
+            };
+            Ok((view, transitions))
+        })
+        .await?;
+    let is_owner = viewer.as_ref().is_some_and(|u| u.id == view.dataset.owner_id);
+    let can_edit = is_owner && view.state == DatasetState::Draft && !view.is_published_version();
+    let can_review = viewer.as_ref().is_some_and(|u| u.role.can_curate())
+        && view.state == DatasetState::Submitted;
+    let file_base = match number {
+        Some(n) => format!("/datasets/{id}/versions/{n}/files"),
+        None => format!("/datasets/{id}/files"),
+    };
+    let page = DatasetPage {
+        citation: citation(&view, &archive.settings.site_name),
+        page: PageCtx::new(req, archive, viewer),
+        view,
+        can_edit,
+        can_review,
+        transitions,
+        message,
+        file_base,
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn show(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+    path: web::Path<i64>,
+    query: web::Query<MessageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let message = flash(query.msg.as_deref());
+    show_version(&req, &archive, viewer.0, path.into_inner(), None, message).await
+}
+
+pub async fn show_numbered(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+    path: web::Path<(i64, i32)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, n) = path.into_inner();
+    show_version(&req, &archive, viewer.0, id, Some(n), None).await
+}
+
+/// Form upload: several files at once, optionally into a folder, zips optionally
+/// unpacked. Fields must come in the form's order: csrf_token first, then folder and
+/// unpack, then the files; a request whose first field is not a valid token is refused
+/// before any byte is stored.
+pub async fn upload(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    mut multipart: Multipart,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let actor = user.0.clone();
+    archive
+        .db
+        .run(move |conn| service::editable_draft(conn, &actor, id).map(|_| ()))
+        .await?;
+    let mut csrf_checked = false;
+    let mut folder = String::new();
+    let mut unpack = false;
+    let mut received = Vec::new();
+    let result: Result<(), DomainError> = async {
+        while let Some(item) = multipart.next().await {
+            let mut part = item.map_err(|e| DomainError::BadRequest(format!("reading the upload: {e}")))?;
+            let name = part.name().unwrap_or("").to_string();
+            let filename = part
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .map(str::to_string);
+            if !csrf_checked {
+                let value = if name == CSRF_FIELD {
+                    Some(read_small_field(&mut part).await?)
+                } else {
+                    None
+                };
+                verify_csrf(&req, value.as_deref())?;
+                csrf_checked = true;
+                continue;
+            }
+            match (name.as_str(), filename) {
+                ("folder", None) => folder = read_small_field(&mut part).await?,
+                ("unpack", None) => unpack = !read_small_field(&mut part).await?.is_empty(),
+                ("files", Some(filename)) => {
+                    if filename.is_empty() {
+                        continue; // the browser sends an empty part when no file was chosen
+                    }
+                    let dataset_path = uploads::parse_path(&uploads::join_folder(&folder, &filename))?;
+                    let staged = archive
+                        .stage_stream(&mut part, archive.settings.max_upload_bytes)
+                        .await?;
+                    let is_zip = dataset_path.as_str().to_lowercase().ends_with(".zip");
+                    received.push(uploads::Upload {
+                        path: dataset_path,
+                        staged,
+                        unpack: unpack && is_zip,
+                    });
+                }
+                _ => {
+                    return Err(DomainError::BadRequest(format!(
+                        "unexpected form field '{name}'"
+                    )))
+                }
+            }
+        }
+        if !csrf_checked {
+            verify_csrf(&req, None)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let names = received
+            .iter()
+            .filter_map(|u| u.staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .collect();
+        archive.remove_staged_blobs(names).await;
+        return Err(e.into());
+    }
+    uploads::add_uploads(&archive, &user.0, id, received).await?;
+    Ok(redirect(&format!("/datasets/{id}?msg=uploaded")))
+}
+
+/// Reads a small text field of a multipart form (at most 4 KiB).
+async fn read_small_field(part: &mut actix_multipart::Field) -> Result<String, DomainError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = part.next().await {
+        let chunk = chunk.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
+        if bytes.len() + chunk.len() > 4096 {
+            return Err(DomainError::PayloadTooLarge(
+                "a text field of the upload form is longer than 4 KiB".into(),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| DomainError::BadRequest("a form field is not valid UTF-8".into()))
+}
+
+pub async fn remove_file(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let form = read_form(&req, payload, 16 * 1024).await?;
+    let file_path = uploads::parse_path(field(&form, "path"))?;
+    uploads::remove_file(&archive, &user.0, id, file_path).await?;
+    Ok(redirect(&format!("/datasets/{id}?msg=removed")))
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    read_form(&req, payload, 4096).await?;
+    let actor = user.0;
+    archive
+        .db
+        .run(move |conn| service::submit(conn, &actor, id))
+        .await?;
+    Ok(redirect(&format!("/datasets/{id}?msg=submitted")))
+}

@@ -1,0 +1,74 @@
+//! HTML pages. Each handler parses the request, calls the domain, renders a template.
+
+pub mod accounts;
+pub mod admin;
+pub mod curation;
+pub mod datasets;
+pub mod downloads;
+pub mod home;
+
+use actix_web::HttpRequest;
+
+use super::auth::csrf_token;
+use crate::accounts::User;
+use crate::app::Archive;
+
+/// What every page's layout needs.
+pub struct PageCtx {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub site_name: String,
+}
+
+impl PageCtx {
+    pub fn new(req: &HttpRequest, archive: &Archive, user: Option<User>) -> PageCtx {
+        PageCtx {
+            user,
+            csrf: csrf_token(req),
+            site_name: archive.settings.site_name.clone(),
+        }
+    }
+
+    pub fn is_curator(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role.can_curate())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.role == crate::accounts::Role::Admin)
+    }
+}
+
+/// Errors of a form, looked up by field name from templates.
+#[derive(Default)]
+pub struct FormErrors(pub Vec<crate::error::FieldError>);
+
+impl FormErrors {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Human-readable size: 1.5 MB, 20 GB (decimal units, as file managers show).
+pub fn human_size(bytes: &i64) -> String {
+    let b = *bytes as f64;
+    const UNITS: [&str; 6] = ["bytes", "kB", "MB", "GB", "TB", "PB"];
+    if b < 1000.0 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = b;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
