@@ -121,8 +121,11 @@ fn prepare(
     };
     // The published record names its publisher, year, version and DOI.
     let mut metadata = view.metadata.clone();
-    metadata.publisher = Some(publisher.to_string());
-    metadata.publication_year = Some(Utc::now().year().to_string());
+    metadata.publisher = Some(crate::deposit::metadata::Publisher {
+        name: publisher.to_string(),
+        ..Default::default()
+    });
+    metadata.publication_year = Some(Utc::now().year());
     metadata.version = Some(view.version.number.to_string());
     let metadata_json = serde_json::to_string(&metadata).map_err(DomainError::internal)?;
     let published_before: i64 = dataset_versions::table
@@ -154,7 +157,10 @@ async fn commit_to_storage(
         .inventory(&plan.object_id)
         .await
         .map_err(DomainError::internal)?;
-    let head = existing.as_ref().map(|inv| inv.head_number()).unwrap_or(0);
+    let head = match &existing {
+        Some(inv) => inv.head_number().map_err(DomainError::internal)?,
+        None => 0,
+    };
     if head >= plan.ocfl_version {
         // An earlier attempt committed this version before the process stopped.
         let wanted: BTreeMap<&str, &str> = plan

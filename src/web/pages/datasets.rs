@@ -2,6 +2,7 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use std::borrow::Borrow;
 use futures_util::StreamExt;
 
 use super::{human_size, FormErrors, PageCtx};
@@ -66,16 +67,16 @@ impl MetadataForm {
         (0..self.state.row_count(list) + spare).collect()
     }
 
-    pub fn v(&self, list: &str, i: &usize, name: &str) -> &str {
-        self.state.get(&format!("{list}[{i}].{name}"))
+    pub fn v(&self, list: &str, i: impl Borrow<usize>, name: &str) -> &str {
+        self.state.get(&format!("{list}[{}].{name}", i.borrow()))
     }
 
     pub fn s(&self, name: &str) -> &str {
         self.state.get(name)
     }
 
-    pub fn e(&self, list: &str, i: &usize, name: &str) -> Option<&str> {
-        self.errors.get(&format!("{list}[{i}].{name}"))
+    pub fn e(&self, list: &str, i: impl Borrow<usize>, name: &str) -> Option<&str> {
+        self.errors.get(&format!("{list}[{}].{name}", i.borrow()))
     }
 
     pub fn se(&self, name: &str) -> Option<&str> {
@@ -167,29 +168,22 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
     let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
-    let (parsed, mut errors) = metadata::form::from_form(&pairs);
-    let state = FormState::from_pairs(&pairs);
+    let outcome = metadata::check_form(&pairs);
+    let mut errors: Vec<FieldError> = outcome.errors.into_iter().map(from_local).collect();
     if errors.is_empty() {
         let owner = user.0.clone();
+        let parsed = outcome.metadata;
         match archive
             .db
             .run(move |conn| service::create(conn, &owner, parsed))
             .await
         {
             Ok(id) => return Ok(redirect(&format!("/datasets/{id}"))),
-            Err(DomainError::Invalid(fields)) => errors.extend(fields.into_iter().map(to_local)),
+            Err(DomainError::Invalid(fields)) => errors.extend(fields),
             Err(other) => return Err(other.into()),
         }
     }
-    let errors = errors.into_iter().map(from_local).collect();
-    form_page(&req, &archive, user.0, None, MetadataForm::new(state, errors))
-}
-
-fn to_local(e: FieldError) -> metadata::FieldError {
-    metadata::FieldError {
-        field: e.field,
-        message: e.message,
-    }
+    form_page(&req, &archive, user.0, None, MetadataForm::new(outcome.state, errors))
 }
 
 fn from_local(e: metadata::FieldError) -> FieldError {
@@ -224,22 +218,22 @@ pub async fn update(
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
-    let (parsed, mut errors) = metadata::form::from_form(&pairs);
-    let state = FormState::from_pairs(&pairs);
+    let outcome = metadata::check_form(&pairs);
+    let mut errors: Vec<FieldError> = outcome.errors.into_iter().map(from_local).collect();
     if errors.is_empty() {
         let actor = user.0.clone();
+        let parsed = outcome.metadata;
         match archive
             .db
             .run(move |conn| service::update_metadata(conn, &actor, id, parsed))
             .await
         {
             Ok(()) => return Ok(redirect(&format!("/datasets/{id}"))),
-            Err(DomainError::Invalid(fields)) => errors.extend(fields.into_iter().map(to_local)),
+            Err(DomainError::Invalid(fields)) => errors.extend(fields),
             Err(other) => return Err(other.into()),
         }
     }
-    let errors = errors.into_iter().map(from_local).collect();
-    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(state, errors))
+    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(outcome.state, errors))
 }
 
 #[derive(Template)]
@@ -256,8 +250,29 @@ struct DatasetPage {
 }
 
 impl DatasetPage {
-    fn size(&self, bytes: &i64) -> String {
-        human_size(bytes)
+    fn size(&self, bytes: impl Borrow<i64>) -> String {
+        human_size(bytes.borrow())
+    }
+
+    fn geo_text(&self, g: &metadata::GeoLocation) -> String {
+        let fmt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
+        let mut parts = Vec::new();
+        if let Some(place) = &g.geo_location_place {
+            parts.push(place.clone());
+        }
+        if let Some(p) = &g.geo_location_point {
+            parts.push(format!("({}, {})", fmt(p.point_latitude), fmt(p.point_longitude)));
+        }
+        if let Some(b) = &g.geo_location_box {
+            parts.push(format!(
+                "[W {}, E {}, S {}, N {}]",
+                fmt(b.west_bound_longitude),
+                fmt(b.east_bound_longitude),
+                fmt(b.south_bound_latitude),
+                fmt(b.north_bound_latitude)
+            ));
+        }
+        parts.join(" ")
     }
 
     fn abstract_text(&self) -> &str {

@@ -1,0 +1,206 @@
+//! Sign up, sign in, sign out, roles, API tokens.
+
+use crate::helpers::*;
+use holdfast::accounts::Role;
+use reqwest::StatusCode;
+
+#[actix_web::test]
+async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
+    on_each_backend(|app| async move {
+        let browser = app.browser();
+        browser.sign_up("Ada Lovelace", "ada@example.org", "analytical engine").await?;
+        let (status, html) = browser.get_text("/datasets/mine").await?;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Ada Lovelace"), "signed-in name shown");
+
+        // The session cookie is HttpOnly and SameSite=Lax.
+        let r = browser
+            .post_form("/signin", "/signin", &[("email", "ada@example.org"), ("password", "analytical engine")])
+            .await?;
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("hf_session="))
+            .ok_or("no session cookie")?
+            .to_string();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+
+        let r = browser.post_form("/datasets/mine", "/signout", &[]).await?;
+        expect_redirect(&r, "/")?;
+        let r = browser.get("/datasets/mine").await?;
+        expect_redirect(&r, "/signin")?;
+
+        browser.sign_in("ADA@example.org ", "analytical engine").await?;
+        assert_eq!(browser.get("/datasets/mine").await?.status(), StatusCode::OK);
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn sign_up_errors_show_next_to_fields_and_keep_what_was_typed() -> TestResult {
+    on_each_backend(|app| async move {
+        let browser = app.browser();
+        let r = browser
+            .post_form("/signup", "/signup", &[("name", "Grace Hopper"), ("email", "not-an-email"), ("password", "short")])
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await?;
+        assert!(html.contains(r#"id="email-error""#), "email error shown");
+        assert!(html.contains(r#"id="password-error""#), "password error shown");
+        assert!(html.contains(r#"value="Grace Hopper""#), "name kept");
+        assert!(html.contains(r#"value="not-an-email""#), "email kept");
+
+        browser.sign_up("Grace Hopper", "grace@example.org", "compiler compiler").await?;
+        let other = app.browser();
+        let r = other
+            .post_form("/signup", "/signup", &[("name", "Someone"), ("email", "grace@example.org"), ("password", "another password")])
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await?.contains("already exists"));
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
+    on_each_backend(|app| async move {
+        let password = app.user("bob@example.org", Role::Depositor).await?;
+        let browser = app.browser();
+        for _ in 0..5 {
+            let r = browser
+                .post_form("/signin", "/signin", &[("email", "bob@example.org"), ("password", "wrong password!")])
+                .await?;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Even the right password is refused while sign-in is paused.
+        let r = browser
+            .post_form("/signin", "/signin", &[("email", "bob@example.org"), ("password", &password)])
+            .await?;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.text().await?.contains("too many failed sign-ins"));
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn an_admin_lists_users_and_changes_roles() -> TestResult {
+    on_each_backend(|app| async move {
+        let admin_pw = app.user("root@example.org", Role::Admin).await?;
+        app.user("pi@example.org", Role::Depositor).await?;
+        let admin = app.browser();
+        admin.sign_in("root@example.org", &admin_pw).await?;
+        let (status, html) = admin.get_text("/admin/users").await?;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("pi@example.org"));
+
+        let pi_id = app
+            .archive
+            .db
+            .run(|conn| holdfast::accounts::users::find_by_email(conn, "pi@example.org"))
+            .await?
+            .ok_or("pi missing")?
+            .id;
+        let r = admin
+            .post_form("/admin/users", &format!("/admin/users/{pi_id}/role"), &[("role", "curator")])
+            .await?;
+        expect_redirect(&r, "/admin/users")?;
+        let role = app
+            .archive
+            .db
+            .run(move |conn| holdfast::accounts::users::find_by_id(conn, pi_id))
+            .await?
+            .role;
+        assert_eq!(role, Role::Curator);
+
+        // A depositor cannot reach the admin page nor change roles.
+        let dep_pw = app.user("dep@example.org", Role::Depositor).await?;
+        let dep = app.browser();
+        dep.sign_in("dep@example.org", &dep_pw).await?;
+        assert_eq!(dep.get("/admin/users").await?.status(), StatusCode::FORBIDDEN);
+        let r = dep
+            .post_form("/datasets/mine", &format!("/admin/users/{pi_id}/role"), &[("role", "admin")])
+            .await?;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestResult {
+    on_each_backend(|app| async move {
+        let browser = app.browser();
+        browser.sign_up("Token User", "tok@example.org", "token user password").await?;
+        let r = browser
+            .post_form("/profile", "/profile/tokens", &[("label", "upload script")])
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await?;
+        let token = regex::Regex::new(r#"<pre id="new-token">([^<]+)</pre>"#)?
+            .captures(&html)
+            .ok_or("token not shown")?[1]
+            .to_string();
+        assert!(token.starts_with("hf_"));
+
+        // Only a hash is stored.
+        let stored: Vec<String> = app
+            .archive
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                use holdfast::db::schema::api_tokens;
+                Ok(api_tokens::table.select(api_tokens::token_hash).load(conn)?)
+            })
+            .await?;
+        assert_eq!(stored.len(), 1);
+        assert_ne!(stored[0], token);
+        assert!(!stored[0].contains(&token));
+
+        let client = app.client();
+        let r = client.get(app.url("/api/datasets")).bearer_auth(&token).send().await?;
+        assert_eq!(r.status(), StatusCode::OK);
+
+        let token_id: i64 = app
+            .archive
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                use holdfast::db::schema::api_tokens;
+                Ok(api_tokens::table.select(api_tokens::id).first(conn)?)
+            })
+            .await?;
+        let r = browser
+            .post_form("/profile", &format!("/profile/tokens/{token_id}/revoke"), &[])
+            .await?;
+        expect_redirect(&r, "/profile")?;
+        let r = client.get(app.url("/api/datasets")).bearer_auth(&token).send().await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn healthz_answers_ok_when_ready() -> TestResult {
+    on_each_backend(|app| async move {
+        let r = app.client().get(app.url("/healthz")).send().await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        // Storage that cannot be written makes the archive not ready.
+        let staging = app.data_dir.join("staging");
+        std::fs::remove_dir_all(&staging)?;
+        std::fs::write(&staging, b"not a folder")?;
+        let r = app.client().get(app.url("/healthz")).send().await?;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        std::fs::remove_file(&staging)?;
+        std::fs::create_dir(&staging)?;
+        assert_eq!(app.client().get(app.url("/healthz")).send().await?.status(), StatusCode::OK);
+        Ok(())
+    })
+    .await
+}

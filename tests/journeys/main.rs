@@ -1,0 +1,10 @@
+//! The user journeys, against the real server on a random port. Every journey runs on
+//! SQLite, and again on PostgreSQL when HOLDFAST_TEST_DATABASE_URL is set.
+
+mod helpers;
+
+mod accounts;
+mod api;
+mod deposit;
+mod publish;
+mod security;
