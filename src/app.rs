@@ -69,7 +69,9 @@ impl Archive {
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
             && !name.starts_with('.');
         if !safe {
-            return Err(DomainError::internal(format!("bad staged blob name {name:?}")));
+            return Err(DomainError::internal(format!(
+                "bad staged blob name {name:?}"
+            )));
         }
         Ok(self.staging.dir().join(name))
     }
@@ -131,7 +133,11 @@ impl Archive {
 
     /// Streams a request body into staging while hashing it. Memory stays bounded by
     /// the channel: the network side waits when the disk side falls behind.
-    pub async fn stage_stream<S, E>(&self, mut body: S, limit: u64) -> Result<StagedFile, DomainError>
+    pub async fn stage_stream<S, E>(
+        &self,
+        mut body: S,
+        limit: u64,
+    ) -> Result<StagedFile, DomainError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,

@@ -73,10 +73,11 @@ pub enum TokenCommand {
     },
 }
 
-pub fn init_logging() {
+/// Logs to stderr; `HOLDFAST_LOG` (e.g. `debug`, `holdfast=debug,info`) overrides `default`.
+pub fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("HOLDFAST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_web::middleware::logger=info"));
+    let filter =
+        EnvFilter::try_from_env("HOLDFAST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Logs go to stderr so stdout stays clean for what commands print (tokens, passwords).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -86,7 +87,7 @@ pub fn init_logging() {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging("info");
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

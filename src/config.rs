@@ -136,8 +136,7 @@ impl Settings {
             site_name: pick(args.site_name.clone(), file.site_name, "holdfast".into()),
             open_signup: pick(args.open_signup, file.open_signup, true),
             db_pool_size: pick(args.db_pool_size, file.db_pool_size, 16).max(2),
-            signin_max_failures: pick(args.signin_max_failures, file.signin_max_failures, 5)
-                .max(1),
+            signin_max_failures: pick(args.signin_max_failures, file.signin_max_failures, 5).max(1),
         })
     }
 
@@ -169,7 +168,10 @@ fn is_doi_prefix(prefix: &str) -> bool {
     let Some(rest) = prefix.strip_prefix("10.") else {
         return false;
     };
-    !rest.is_empty() && rest.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    !rest.is_empty()
+        && rest
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -180,7 +182,10 @@ mod tests {
     fn defaults_apply_and_flags_win_over_file() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("holdfast.toml");
-        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\nsite_name = \"Flux Archive\"\n")?;
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:9000\"\nsite_name = \"Flux Archive\"\n",
+        )?;
         let args = SettingsArgs {
             config: Some(file),
             bind: Some("127.0.0.1:7000".into()),

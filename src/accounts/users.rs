@@ -289,7 +289,15 @@ mod tests {
             normalize_email("  Ada@Example.ORG ").ok().as_deref(),
             Some("ada@example.org")
         );
-        for bad in ["", "ada", "ada@", "@example.org", "a b@example.org", "ada@localhost", "a@b@c.org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "a b@example.org",
+            "ada@localhost",
+            "a@b@c.org",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -57,9 +57,11 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
         if let AnyConnection::Sqlite(c) = conn {
             // WAL lets readers run beside the single writer; the busy timeout makes writers
             // queue instead of failing when another connection holds the write lock.
+            // busy_timeout comes first: switching to WAL needs a moment of exclusive
+            // access, and several pool connections open at once on a new database.
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }

@@ -69,7 +69,14 @@ pub fn create(conn: &mut AnyConnection, owner: &User, m: Metadata) -> Result<i64
                 dataset_versions::updated_at.eq(now),
             ))
             .execute(conn)?;
-        record_transition(conn, id, None, DatasetState::Draft, Some(owner.id), "created")?;
+        record_transition(
+            conn,
+            id,
+            None,
+            DatasetState::Draft,
+            Some(owner.id),
+            "created",
+        )?;
         Ok(id)
     })
 }
@@ -263,10 +270,9 @@ fn path_conflict(
         .limit(50)
         .load(conn)?;
     let folder = format!("{path}/");
-    if let Some(existing) = below
-        .iter()
-        .find(|p| p.starts_with(&folder) || (case_insensitive && p.to_lowercase().starts_with(&folder_prefix)))
-    {
+    if let Some(existing) = below.iter().find(|p| {
+        p.starts_with(&folder) || (case_insensitive && p.to_lowercase().starts_with(&folder_prefix))
+    }) {
         return Ok(Some(format!(
             "'{path}' is already a folder (it holds '{existing}')"
         )));
@@ -290,7 +296,9 @@ fn path_conflict(
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// What adding files did: the rows now in the draft, and staged blobs they replaced
@@ -421,7 +429,14 @@ pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), Dom
                 "add at least one file before submitting".into(),
             ));
         }
-        set_state(conn, id, DatasetState::Draft, DatasetState::Submitted, actor.id, "submitted for review")
+        set_state(
+            conn,
+            id,
+            DatasetState::Draft,
+            DatasetState::Submitted,
+            actor.id,
+            "submitted for review",
+        )
     })
 }
 
@@ -481,7 +496,10 @@ fn summaries(
     Ok(out)
 }
 
-pub fn list_owned(conn: &mut AnyConnection, owner_id: i64) -> Result<Vec<DatasetSummary>, DomainError> {
+pub fn list_owned(
+    conn: &mut AnyConnection,
+    owner_id: i64,
+) -> Result<Vec<DatasetSummary>, DomainError> {
     let rows = datasets::table
         .inner_join(users::table)
         .filter(datasets::owner_id.eq(owner_id))

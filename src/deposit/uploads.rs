@@ -22,7 +22,10 @@ impl Archive {
             max_total_uncompressed: self.settings.unzip_max_bytes,
             max_entries: self.settings.unzip_max_entries,
             max_ratio: self.settings.unzip_max_ratio,
-            max_entry_size: self.settings.max_upload_bytes.min(self.settings.unzip_max_bytes),
+            max_entry_size: self
+                .settings
+                .max_upload_bytes
+                .min(self.settings.unzip_max_bytes),
             ..UnpackLimits::default()
         }
     }
@@ -31,7 +34,12 @@ impl Archive {
 fn blob_names(files: &[(DatasetPath, StagedFile)]) -> Vec<String> {
     files
         .iter()
-        .filter_map(|(_, f)| f.path.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .filter_map(|(_, f)| {
+            f.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -78,7 +86,12 @@ pub async fn add_uploads(
     }
     let zip_blobs: Vec<String> = zips
         .iter()
-        .filter_map(|f| f.path.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .filter_map(|f| {
+            f.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+        })
         .collect();
     archive.remove_staged_blobs(zip_blobs).await;
     if let Some(e) = failure {
@@ -122,7 +135,9 @@ pub async fn remove_file(
         .db
         .run(move |conn| service::remove_file(conn, &actor, dataset_id, &path))
         .await?;
-    archive.remove_staged_blobs(blob.into_iter().collect()).await;
+    archive
+        .remove_staged_blobs(blob.into_iter().collect())
+        .await;
     Ok(())
 }
 

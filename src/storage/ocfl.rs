@@ -127,7 +127,9 @@ impl Inventory {
             .map(|v| {
                 v.state
                     .iter()
-                    .flat_map(|(digest, paths)| paths.iter().map(move |p| (p.clone(), digest.clone())))
+                    .flat_map(|(digest, paths)| {
+                        paths.iter().map(move |p| (p.clone(), digest.clone()))
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -75,10 +75,23 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
         "published_at".into(),
         json!(view.version.published_at.map(|t| t.and_utc().to_rfc3339())),
     );
-    out.insert("created_at".into(), json!(view.dataset.created_at.and_utc().to_rfc3339()));
-    out.insert("updated_at".into(), json!(view.dataset.updated_at.and_utc().to_rfc3339()));
-    let files: Vec<FileJson> = view.files.iter().map(|f| file_json(archive, id, f)).collect();
-    out.insert("files".into(), serde_json::to_value(files).map_err(DomainError::internal)?);
+    out.insert(
+        "created_at".into(),
+        json!(view.dataset.created_at.and_utc().to_rfc3339()),
+    );
+    out.insert(
+        "updated_at".into(),
+        json!(view.dataset.updated_at.and_utc().to_rfc3339()),
+    );
+    let files: Vec<FileJson> = view
+        .files
+        .iter()
+        .map(|f| file_json(archive, id, f))
+        .collect();
+    out.insert(
+        "files".into(),
+        serde_json::to_value(files).map_err(DomainError::internal)?,
+    );
     out.insert("links".into(), links(archive, id));
     Ok(Value::Object(out))
 }
@@ -215,15 +228,27 @@ pub async fn put_file(
                     .map_err(|e| DomainError::invalid("Content-Digest", e.to_string()))
             });
         if let Err(e) = checked {
-            let blob = staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string);
-            archive.remove_staged_blobs(blob.into_iter().collect()).await;
+            let blob = staged
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string);
+            archive
+                .remove_staged_blobs(blob.into_iter().collect())
+                .await;
             return Err(e.into());
         }
     }
     let unpack = query.unpack.unwrap_or(false);
     if unpack && !dataset_path.as_str().to_lowercase().ends_with(".zip") {
-        let blob = staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string);
-        archive.remove_staged_blobs(blob.into_iter().collect()).await;
+        let blob = staged
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
+        archive
+            .remove_staged_blobs(blob.into_iter().collect())
+            .await;
         return Err(DomainError::invalid("unpack", "only a .zip file can be unpacked").into());
     }
     let files = uploads::add_uploads(
@@ -295,7 +320,10 @@ pub async fn review(
     let id = path.into_inner();
     let body = read_body(payload, 64 * 1024, "request body").await?;
     let review: ReviewBody = serde_json::from_slice(&body).map_err(|e| {
-        DomainError::invalid("body", format!("expected {{\"decision\": \"accept\"}}: {e}"))
+        DomainError::invalid(
+            "body",
+            format!("expected {{\"decision\": \"accept\"}}: {e}"),
+        )
     })?;
     match review.decision.as_str() {
         "accept" => {

@@ -13,9 +13,7 @@ use crate::error::{DomainError, FieldError};
 pub fn status_of(e: &DomainError) -> StatusCode {
     match e {
         DomainError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        DomainError::Invalid(_) | DomainError::Unprocessable(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        DomainError::Invalid(_) | DomainError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         DomainError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
         DomainError::NotFound => StatusCode::NOT_FOUND,

@@ -21,9 +21,8 @@ pub struct Application {
 
 impl Application {
     pub fn build(archive: Archive) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(&archive.settings.bind).map_err(|e| {
-            anyhow::anyhow!("cannot listen on {}: {e}", archive.settings.bind)
-        })?;
+        let listener = TcpListener::bind(&archive.settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", archive.settings.bind))?;
         Self::from_listener(archive, listener)
     }
 

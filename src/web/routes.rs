@@ -4,8 +4,8 @@ use actix_web::web;
 
 use super::api;
 use super::errors::{ApiError, PageError};
-use crate::error::DomainError;
 use super::pages::{accounts, admin, curation, datasets, downloads, home};
+use crate::error::DomainError;
 
 /// A path that does not parse (`/datasets/abc`) is simply not found.
 fn page_path_error(e: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
@@ -22,7 +22,10 @@ fn api_query_error(
     e: actix_web::error::QueryPayloadError,
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError(DomainError::BadRequest(format!("the query string is not valid: {e}"))).into()
+    ApiError(DomainError::BadRequest(format!(
+        "the query string is not valid: {e}"
+    )))
+    .into()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,9 +42,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signout", web::post().to(accounts::signout))
         .route("/profile", web::get().to(accounts::profile))
         .route("/profile/tokens", web::post().to(accounts::create_token))
-        .route("/profile/tokens/{token_id}/revoke", web::post().to(accounts::revoke_token))
+        .route(
+            "/profile/tokens/{token_id}/revoke",
+            web::post().to(accounts::revoke_token),
+        )
         .route("/admin/users", web::get().to(admin::users_page))
-        .route("/admin/users/{user_id}/role", web::post().to(admin::set_role))
+        .route(
+            "/admin/users/{user_id}/role",
+            web::post().to(admin::set_role),
+        )
         // Deposit
         .route("/datasets/mine", web::get().to(datasets::mine))
         .route("/datasets/new", web::get().to(datasets::new_form))
@@ -50,12 +59,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/datasets/{id}/edit", web::get().to(datasets::edit_form))
         .route("/datasets/{id}/edit", web::post().to(datasets::update))
         .route("/datasets/{id}/files", web::post().to(datasets::upload))
-        .route("/datasets/{id}/files/delete", web::post().to(datasets::remove_file))
+        .route(
+            "/datasets/{id}/files/delete",
+            web::post().to(datasets::remove_file),
+        )
         .route("/datasets/{id}/submit", web::post().to(datasets::submit))
-        .route("/datasets/{id}/versions/{n}", web::get().to(datasets::show_numbered))
+        .route(
+            "/datasets/{id}/versions/{n}",
+            web::get().to(datasets::show_numbered),
+        )
         // Downloads (GET and HEAD)
-        .route("/datasets/{id}/files/{path:.+}", web::get().to(downloads::download))
-        .route("/datasets/{id}/files/{path:.+}", web::head().to(downloads::download))
+        .route(
+            "/datasets/{id}/files/{path:.+}",
+            web::get().to(downloads::download),
+        )
+        .route(
+            "/datasets/{id}/files/{path:.+}",
+            web::head().to(downloads::download),
+        )
         .route(
             "/datasets/{id}/versions/{n}/files/{path:.+}",
             web::get().to(downloads::download_numbered),
@@ -76,8 +97,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))
                 .route("/datasets/{id}", web::put().to(api::update))
-                .route("/datasets/{id}/files/{path:.+}", web::put().to(api::put_file))
-                .route("/datasets/{id}/files/{path:.+}", web::delete().to(api::delete_file))
+                .route(
+                    "/datasets/{id}/files/{path:.+}",
+                    web::put().to(api::put_file),
+                )
+                .route(
+                    "/datasets/{id}/files/{path:.+}",
+                    web::delete().to(api::delete_file),
+                )
                 .route("/datasets/{id}/submit", web::post().to(api::submit))
                 .route("/datasets/{id}/review", web::post().to(api::review))
                 .default_service(web::to(api::not_found)),

@@ -8,14 +8,23 @@ use reqwest::StatusCode;
 async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
     on_each_backend(|app| async move {
         let browser = app.browser();
-        browser.sign_up("Ada Lovelace", "ada@example.org", "analytical engine").await?;
+        browser
+            .sign_up("Ada Lovelace", "ada@example.org", "analytical engine")
+            .await?;
         let (status, html) = browser.get_text("/datasets/mine").await?;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("Ada Lovelace"), "signed-in name shown");
 
         // The session cookie is HttpOnly and SameSite=Lax.
         let r = browser
-            .post_form("/signin", "/signin", &[("email", "ada@example.org"), ("password", "analytical engine")])
+            .post_form(
+                "/signin",
+                "/signin",
+                &[
+                    ("email", "ada@example.org"),
+                    ("password", "analytical engine"),
+                ],
+            )
             .await?;
         let cookie = r
             .headers()
@@ -33,8 +42,13 @@ async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
         let r = browser.get("/datasets/mine").await?;
         expect_redirect(&r, "/signin")?;
 
-        browser.sign_in("ADA@example.org ", "analytical engine").await?;
-        assert_eq!(browser.get("/datasets/mine").await?.status(), StatusCode::OK);
+        browser
+            .sign_in("ADA@example.org ", "analytical engine")
+            .await?;
+        assert_eq!(
+            browser.get("/datasets/mine").await?.status(),
+            StatusCode::OK
+        );
         Ok(())
     })
     .await
@@ -45,19 +59,40 @@ async fn sign_up_errors_show_next_to_fields_and_keep_what_was_typed() -> TestRes
     on_each_backend(|app| async move {
         let browser = app.browser();
         let r = browser
-            .post_form("/signup", "/signup", &[("name", "Grace Hopper"), ("email", "not-an-email"), ("password", "short")])
+            .post_form(
+                "/signup",
+                "/signup",
+                &[
+                    ("name", "Grace Hopper"),
+                    ("email", "not-an-email"),
+                    ("password", "short"),
+                ],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = r.text().await?;
         assert!(html.contains(r#"id="email-error""#), "email error shown");
-        assert!(html.contains(r#"id="password-error""#), "password error shown");
+        assert!(
+            html.contains(r#"id="password-error""#),
+            "password error shown"
+        );
         assert!(html.contains(r#"value="Grace Hopper""#), "name kept");
         assert!(html.contains(r#"value="not-an-email""#), "email kept");
 
-        browser.sign_up("Grace Hopper", "grace@example.org", "compiler compiler").await?;
+        browser
+            .sign_up("Grace Hopper", "grace@example.org", "compiler compiler")
+            .await?;
         let other = app.browser();
         let r = other
-            .post_form("/signup", "/signup", &[("name", "Someone"), ("email", "grace@example.org"), ("password", "another password")])
+            .post_form(
+                "/signup",
+                "/signup",
+                &[
+                    ("name", "Someone"),
+                    ("email", "grace@example.org"),
+                    ("password", "another password"),
+                ],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.text().await?.contains("already exists"));
@@ -73,13 +108,24 @@ async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
         let browser = app.browser();
         for _ in 0..5 {
             let r = browser
-                .post_form("/signin", "/signin", &[("email", "bob@example.org"), ("password", "wrong password!")])
+                .post_form(
+                    "/signin",
+                    "/signin",
+                    &[
+                        ("email", "bob@example.org"),
+                        ("password", "wrong password!"),
+                    ],
+                )
                 .await?;
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         }
         // Even the right password is refused while sign-in is paused.
         let r = browser
-            .post_form("/signin", "/signin", &[("email", "bob@example.org"), ("password", &password)])
+            .post_form(
+                "/signin",
+                "/signin",
+                &[("email", "bob@example.org"), ("password", &password)],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(r.text().await?.contains("too many failed sign-ins"));
@@ -107,7 +153,11 @@ async fn an_admin_lists_users_and_changes_roles() -> TestResult {
             .ok_or("pi missing")?
             .id;
         let r = admin
-            .post_form("/admin/users", &format!("/admin/users/{pi_id}/role"), &[("role", "curator")])
+            .post_form(
+                "/admin/users",
+                &format!("/admin/users/{pi_id}/role"),
+                &[("role", "curator")],
+            )
             .await?;
         expect_redirect(&r, "/admin/users")?;
         let role = app
@@ -122,9 +172,16 @@ async fn an_admin_lists_users_and_changes_roles() -> TestResult {
         let dep_pw = app.user("dep@example.org", Role::Depositor).await?;
         let dep = app.browser();
         dep.sign_in("dep@example.org", &dep_pw).await?;
-        assert_eq!(dep.get("/admin/users").await?.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            dep.get("/admin/users").await?.status(),
+            StatusCode::FORBIDDEN
+        );
         let r = dep
-            .post_form("/datasets/mine", &format!("/admin/users/{pi_id}/role"), &[("role", "admin")])
+            .post_form(
+                "/datasets/mine",
+                &format!("/admin/users/{pi_id}/role"),
+                &[("role", "admin")],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         Ok(())
@@ -136,7 +193,9 @@ async fn an_admin_lists_users_and_changes_roles() -> TestResult {
 async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestResult {
     on_each_backend(|app| async move {
         let browser = app.browser();
-        browser.sign_up("Token User", "tok@example.org", "token user password").await?;
+        browser
+            .sign_up("Token User", "tok@example.org", "token user password")
+            .await?;
         let r = browser
             .post_form("/profile", "/profile/tokens", &[("label", "upload script")])
             .await?;
@@ -155,7 +214,9 @@ async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestRe
             .run(|conn| {
                 use diesel::prelude::*;
                 use holdfast::db::schema::api_tokens;
-                Ok(api_tokens::table.select(api_tokens::token_hash).load(conn)?)
+                Ok(api_tokens::table
+                    .select(api_tokens::token_hash)
+                    .load(conn)?)
             })
             .await?;
         assert_eq!(stored.len(), 1);
@@ -163,7 +224,11 @@ async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestRe
         assert!(!stored[0].contains(&token));
 
         let client = app.client();
-        let r = client.get(app.url("/api/datasets")).bearer_auth(&token).send().await?;
+        let r = client
+            .get(app.url("/api/datasets"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
 
         let token_id: i64 = app
@@ -176,10 +241,18 @@ async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestRe
             })
             .await?;
         let r = browser
-            .post_form("/profile", &format!("/profile/tokens/{token_id}/revoke"), &[])
+            .post_form(
+                "/profile",
+                &format!("/profile/tokens/{token_id}/revoke"),
+                &[],
+            )
             .await?;
         expect_redirect(&r, "/profile")?;
-        let r = client.get(app.url("/api/datasets")).bearer_auth(&token).send().await?;
+        let r = client
+            .get(app.url("/api/datasets"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         Ok(())
     })
@@ -199,7 +272,10 @@ async fn healthz_answers_ok_when_ready() -> TestResult {
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         std::fs::remove_file(&staging)?;
         std::fs::create_dir(&staging)?;
-        assert_eq!(app.client().get(app.url("/healthz")).send().await?.status(), StatusCode::OK);
+        assert_eq!(
+            app.client().get(app.url("/healthz")).send().await?.status(),
+            StatusCode::OK
+        );
         Ok(())
     })
     .await

@@ -13,21 +13,35 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
         let client = app.client();
 
         // Without a token: 401 with a hint.
-        let r = client.post(app.url("/api/datasets")).json(&minimal_json("x")).send().await?;
+        let r = client
+            .post(app.url("/api/datasets"))
+            .json(&minimal_json("x"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert!(r.json::<serde_json::Value>().await?["error"].as_str().is_some_and(|e| e.contains("Bearer")));
+        assert!(r.json::<serde_json::Value>().await?["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Bearer")));
 
-        let r = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("API dataset")).send().await?;
+        let r = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("API dataset"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::CREATED);
         let created: serde_json::Value = r.json().await?;
         let id = created["id"].as_i64().ok_or("no id")?;
         assert_eq!(created["state"], "draft");
-        assert!(created["links"]["self"].as_str().is_some_and(|l| l.ends_with(&format!("/api/datasets/{id}"))));
+        assert!(created["links"]["self"]
+            .as_str()
+            .is_some_and(|l| l.ends_with(&format!("/api/datasets/{id}"))));
         assert!(created["links"]["landing_page"].as_str().is_some());
 
         // Upload with a matching Content-Digest.
         let body = b"TIMESTAMP,FC\n201901010000,1.5\n".to_vec();
-        let digest = base64::engine::general_purpose::STANDARD.encode(hex::decode(sha256_hex(&body))?);
+        let digest =
+            base64::engine::general_purpose::STANDARD.encode(hex::decode(sha256_hex(&body))?);
         let r = client
             .put(app.url(&format!("/api/datasets/{id}/files/data/fluxes%202019.csv")))
             .bearer_auth(&dep)
@@ -65,45 +79,101 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
         // Unpack a zip through the API.
         let zip = zip_of(&[("a/b/c.txt", b"c"), ("d.txt", b"d")]);
         let r = client
-            .put(app.url(&format!("/api/datasets/{id}/files/extra/bundle.zip?unpack=true")))
+            .put(app.url(&format!(
+                "/api/datasets/{id}/files/extra/bundle.zip?unpack=true"
+            )))
             .bearer_auth(&dep)
             .body(zip)
             .send()
             .await?;
         assert_eq!(r.status(), StatusCode::CREATED);
         let unpacked: serde_json::Value = r.json().await?;
-        let paths: Vec<&str> = unpacked["files"].as_array().ok_or("files")?.iter().filter_map(|f| f["path"].as_str()).collect();
+        let paths: Vec<&str> = unpacked["files"]
+            .as_array()
+            .ok_or("files")?
+            .iter()
+            .filter_map(|f| f["path"].as_str())
+            .collect();
         assert_eq!(paths, vec!["extra/a/b/c.txt", "extra/d.txt"]);
 
         // Delete one.
-        let r = client.delete(app.url(&format!("/api/datasets/{id}/files/extra/d.txt"))).bearer_auth(&dep).send().await?;
+        let r = client
+            .delete(app.url(&format!("/api/datasets/{id}/files/extra/d.txt")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let r = client.delete(app.url(&format!("/api/datasets/{id}/files/extra/d.txt"))).bearer_auth(&dep).send().await?;
+        let r = client
+            .delete(app.url(&format!("/api/datasets/{id}/files/extra/d.txt")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-        let shown: serde_json::Value = client.get(app.url(&format!("/api/datasets/{id}"))).bearer_auth(&dep).send().await?.json().await?;
-        let paths: Vec<&str> = shown["files"].as_array().ok_or("files")?.iter().filter_map(|f| f["path"].as_str()).collect();
+        let shown: serde_json::Value = client
+            .get(app.url(&format!("/api/datasets/{id}")))
+            .bearer_auth(&dep)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let paths: Vec<&str> = shown["files"]
+            .as_array()
+            .ok_or("files")?
+            .iter()
+            .filter_map(|f| f["path"].as_str())
+            .collect();
         assert_eq!(paths, vec!["data/fluxes 2019.csv", "extra/a/b/c.txt"]);
         assert_eq!(shown["files"][0]["media_type"], "text/csv");
         assert!(shown["doi"].is_null());
         assert_eq!(shown["titles"][0]["title"], "API dataset");
 
         // Update the metadata.
-        let r = client.put(app.url(&format!("/api/datasets/{id}"))).bearer_auth(&dep).json(&minimal_json("API dataset, renamed")).send().await?;
+        let r = client
+            .put(app.url(&format!("/api/datasets/{id}")))
+            .bearer_auth(&dep)
+            .json(&minimal_json("API dataset, renamed"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.json::<serde_json::Value>().await?["titles"][0]["title"], "API dataset, renamed");
+        assert_eq!(
+            r.json::<serde_json::Value>().await?["titles"][0]["title"],
+            "API dataset, renamed"
+        );
 
-        client.post(app.url(&format!("/api/datasets/{id}/submit"))).bearer_auth(&dep).send().await?;
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "accept", "comment": "looks good"})).send().await?;
+        client
+            .post(app.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "accept", "comment": "looks good"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
 
-        let published: serde_json::Value = client.get(app.url(&format!("/api/datasets/{id}"))).send().await?.json().await?;
+        let published: serde_json::Value = client
+            .get(app.url(&format!("/api/datasets/{id}")))
+            .send()
+            .await?
+            .json()
+            .await?;
         assert_eq!(published["state"], "published");
-        assert!(published["doi"].as_str().is_some_and(|d| d.starts_with("10.5072/")));
+        assert!(published["doi"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("10.5072/")));
         assert_eq!(published["publisher"], "holdfast");
         assert!(published["publicationYear"].as_i64().is_some());
-        let download = published["files"][0]["download"].as_str().ok_or("download link")?.to_string();
-        assert_eq!(client.get(download).send().await?.bytes().await?.as_ref(), body.as_slice());
+        let download = published["files"][0]["download"]
+            .as_str()
+            .ok_or("download link")?
+            .to_string();
+        assert_eq!(
+            client.get(download).send().await?.bytes().await?.as_ref(),
+            body.as_slice()
+        );
         Ok(())
     })
     .await

@@ -45,12 +45,13 @@ pub struct TestApp {
     pub archive: Archive,
     pub data_dir: PathBuf,
     _dir: tempfile::TempDir,
-    pub backend: Backend,
 }
 
 fn random_suffix() -> String {
     let mut rng = rand::thread_rng();
-    (0..10).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
+    (0..10)
+        .map(|_| (b'a' + rng.gen_range(0..26)) as char)
+        .collect()
 }
 
 /// A PostgreSQL URL whose connections use a new, empty schema of their own.
@@ -72,15 +73,18 @@ impl TestApp {
         backend: Backend,
         adjust: impl FnOnce(&mut SettingsArgs),
     ) -> Result<TestApp, Box<dyn std::error::Error>> {
-        holdfast::cli::init_logging();
+        holdfast::cli::init_logging("warn");
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_schema()?),
         };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let bound = listener.local_addr()?;
         let mut args = SettingsArgs {
-            bind: Some("127.0.0.1:0".into()),
+            bind: Some(bound.to_string()),
+            base_url: Some(format!("http://{bound}")),
             data_dir: Some(data_dir.clone()),
             database_url,
             db_pool_size: Some(4),
@@ -89,7 +93,6 @@ impl TestApp {
         adjust(&mut args);
         let settings = Settings::load(&args)?;
         let archive = Archive::open(settings).await?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let app = Application::from_listener(archive.clone(), listener)?;
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
@@ -98,7 +101,6 @@ impl TestApp {
             archive,
             data_dir,
             _dir: dir,
-            backend,
         })
     }
 
@@ -127,7 +129,11 @@ impl TestApp {
     }
 
     /// Creates an account directly in the database.
-    pub async fn user(&self, email: &str, role: holdfast::accounts::Role) -> Result<String, Box<dyn std::error::Error>> {
+    pub async fn user(
+        &self,
+        email: &str,
+        role: holdfast::accounts::Role,
+    ) -> Result<String, Box<dyn std::error::Error>> {
         let email = email.to_string();
         let password = "a long enough password".to_string();
         let p = password.clone();
@@ -141,7 +147,11 @@ impl TestApp {
     }
 
     /// An API token for a new account with the given role.
-    pub async fn token_for(&self, email: &str, role: holdfast::accounts::Role) -> Result<String, Box<dyn std::error::Error>> {
+    pub async fn token_for(
+        &self,
+        email: &str,
+        role: holdfast::accounts::Role,
+    ) -> Result<String, Box<dyn std::error::Error>> {
         self.user(email, role).await?;
         let email = email.to_string();
         Ok(self
@@ -172,10 +182,16 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 impl Browser {
     pub async fn get(&self, path: &str) -> reqwest::Result<Response> {
-        self.client.get(format!("{}{}", self.base, path)).send().await
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
     }
 
-    pub async fn get_text(&self, path: &str) -> Result<(StatusCode, String), Box<dyn std::error::Error>> {
+    pub async fn get_text(
+        &self,
+        path: &str,
+    ) -> Result<(StatusCode, String), Box<dyn std::error::Error>> {
         let r = self.get(path).await?;
         let status = r.status();
         Ok((status, r.text().await?))
@@ -219,14 +235,21 @@ impl Browser {
 
     pub async fn sign_in(&self, email: &str, password: &str) -> TestResult {
         let r = self
-            .post_form("/signin", "/signin", &[("email", email), ("password", password)])
+            .post_form(
+                "/signin",
+                "/signin",
+                &[("email", email), ("password", password)],
+            )
             .await?;
         expect_redirect(&r, "/datasets/mine")?;
         Ok(())
     }
 
     /// Creates a dataset through the form; returns its id.
-    pub async fn create_dataset(&self, fields: &[(&str, &str)]) -> Result<i64, Box<dyn std::error::Error>> {
+    pub async fn create_dataset(
+        &self,
+        fields: &[(&str, &str)],
+    ) -> Result<i64, Box<dyn std::error::Error>> {
         let r = self.post_form("/datasets/new", "/datasets", fields).await?;
         let location = expect_redirect_prefix(&r, "/datasets/")?;
         Ok(location.trim_start_matches("/datasets/").parse()?)
@@ -248,7 +271,10 @@ impl Browser {
             form = form.text("unpack", "1");
         }
         for (name, bytes) in files {
-            form = form.part("files", reqwest::multipart::Part::bytes(bytes).file_name(name));
+            form = form.part(
+                "files",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
         }
         Ok(self
             .client
@@ -268,12 +294,20 @@ pub fn location(r: &Response) -> Option<String> {
 
 pub fn expect_redirect(r: &Response, to: &str) -> TestResult {
     if r.status() != StatusCode::SEE_OTHER || location(r).as_deref() != Some(to) {
-        return Err(format!("expected 303 to {to}, got {} to {:?}", r.status(), location(r)).into());
+        return Err(format!(
+            "expected 303 to {to}, got {} to {:?}",
+            r.status(),
+            location(r)
+        )
+        .into());
     }
     Ok(())
 }
 
-pub fn expect_redirect_prefix(r: &Response, prefix: &str) -> Result<String, Box<dyn std::error::Error>> {
+pub fn expect_redirect_prefix(
+    r: &Response,
+    prefix: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
     match location(r) {
         Some(l) if r.status() == StatusCode::SEE_OTHER && l.starts_with(prefix) => Ok(l),
         other => Err(format!("expected 303 to {prefix}…, got {} to {other:?}", r.status()).into()),
@@ -281,12 +315,15 @@ pub fn expect_redirect_prefix(r: &Response, prefix: &str) -> Result<String, Box<
 }
 
 /// The minimal valid metadata form.
-pub fn minimal_form<'a>(title: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn minimal_form(title: &str) -> Vec<(&str, &str)> {
     vec![
         ("titles[0].title", title),
         ("creators[0].name", "Doe, Jane"),
         ("creators[0].nameType", "Personal"),
-        ("descriptions[0].description", "Half-hourly fluxes of CO2, water and energy."),
+        (
+            "descriptions[0].description",
+            "Half-hourly fluxes of CO2, water and energy.",
+        ),
         ("types.resourceTypeGeneral", "Dataset"),
         ("license", "CC-BY-4.0"),
     ]
@@ -319,14 +356,20 @@ pub fn validate_ocfl_root(root: &Path) -> TestResult {
         return Err(format!("no OCFL object under {}", root.display()).into());
     }
     for object in objects {
-        let out = std::process::Command::new(&validator).arg(&object).output()?;
+        let out = std::process::Command::new(&validator)
+            .arg(&object)
+            .output()?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         if !out.status.success() || text.contains("[E") {
-            return Err(format!("ocfl-validate.py says {} is invalid:\n{text}", object.display()).into());
+            return Err(format!(
+                "ocfl-validate.py says {} is invalid:\n{text}",
+                object.display()
+            )
+            .into());
         }
     }
     Ok(())
@@ -352,8 +395,8 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut w = zip::ZipWriter::new(&mut buf);
-        let opts: zip::write::SimpleFileOptions =
-            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let opts: zip::write::SimpleFileOptions = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (name, bytes) in entries {
             w.start_file(*name, opts).expect("zip entry");
             w.write_all(bytes).expect("zip write");

@@ -8,94 +8,237 @@ use reqwest::{header, StatusCode};
 async fn a_deposit_is_accepted_published_in_ocfl_and_downloaded_byte_for_byte() -> TestResult {
     on_each_backend(|app| async move {
         let depositor = app.browser();
-        depositor.sign_up("Jane Doe", "jane@example.org", "a fine password").await?;
-        let id = depositor.create_dataset(&minimal_form("Harvard Forest fluxes 2019")).await?;
+        depositor
+            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+            .await?;
+        let id = depositor
+            .create_dataset(&minimal_form("Harvard Forest fluxes 2019"))
+            .await?;
 
         // A larger file goes through many chunks of the streaming path.
-        let big: Vec<u8> = (0..24 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let big: Vec<u8> = (0..24 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
         let csv = b"TIMESTAMP,FC\n201901010000,1.5\n".to_vec();
-        let zip = zip_of(&[("met/ta.csv", b"TA\n12.5\n"), ("met/readme.txt", b"air temperature")]);
-        depositor.upload(id, "", false, vec![("big.bin".into(), big.clone()), ("fluxes.csv".into(), csv.clone())]).await?;
-        depositor.upload(id, "data/nested/deeper", false, vec![("copy.csv".into(), csv.clone())]).await?;
-        let r = depositor.upload(id, "", true, vec![("aux.zip".into(), zip)]).await?;
+        let zip = zip_of(&[
+            ("met/ta.csv", b"TA\n12.5\n"),
+            ("met/readme.txt", b"air temperature"),
+        ]);
+        depositor
+            .upload(
+                id,
+                "",
+                false,
+                vec![
+                    ("big.bin".into(), big.clone()),
+                    ("fluxes.csv".into(), csv.clone()),
+                ],
+            )
+            .await?;
+        depositor
+            .upload(
+                id,
+                "data/nested/deeper",
+                false,
+                vec![("copy.csv".into(), csv.clone())],
+            )
+            .await?;
+        let r = depositor
+            .upload(id, "", true, vec![("aux.zip".into(), zip)])
+            .await?;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
-        let r = depositor.post_form(&format!("/datasets/{id}"), &format!("/datasets/{id}/submit"), &[]).await?;
+        let r = depositor
+            .post_form(
+                &format!("/datasets/{id}"),
+                &format!("/datasets/{id}/submit"),
+                &[],
+            )
+            .await?;
         expect_redirect(&r, &format!("/datasets/{id}?msg=submitted"))?;
         // Submitted drafts cannot be changed.
-        let r = depositor.upload(id, "", false, vec![("late.csv".into(), csv.clone())]).await?;
+        let r = depositor
+            .upload(id, "", false, vec![("late.csv".into(), csv.clone())])
+            .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
 
         // Before publication the public sees nothing.
-        assert_eq!(app.client().get(app.url(&format!("/datasets/{id}"))).send().await?.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.client()
+                .get(app.url(&format!("/datasets/{id}")))
+                .send()
+                .await?
+                .status(),
+            StatusCode::NOT_FOUND
+        );
 
         let curator_pw = app.user("cura@example.org", Role::Curator).await?;
         let curator = app.browser();
         curator.sign_in("cura@example.org", &curator_pw).await?;
         let (status, queue) = curator.get_text("/curation").await?;
         assert_eq!(status, StatusCode::OK);
-        assert!(queue.contains("Harvard Forest fluxes 2019"), "queue lists the submission");
+        assert!(
+            queue.contains("Harvard Forest fluxes 2019"),
+            "queue lists the submission"
+        );
         let r = curator
-            .post_form(&format!("/datasets/{id}"), &format!("/datasets/{id}/review"), &[("decision", "accept")])
+            .post_form(
+                &format!("/datasets/{id}"),
+                &format!("/datasets/{id}/review"),
+                &[("decision", "accept")],
+            )
             .await?;
         expect_redirect(&r, &format!("/datasets/{id}?msg=published"))?;
 
         // The public landing page.
         let public = app.client();
-        let r = public.get(app.url(&format!("/datasets/{id}"))).send().await?;
+        let r = public
+            .get(app.url(&format!("/datasets/{id}")))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         let html = r.text().await?;
-        let doi = regex::Regex::new(r#"id="doi">(10\.5072/[^<]+)<"#)?.captures(&html).ok_or("no DOI on the landing page")?[1].to_string();
+        let doi = regex::Regex::new(r#"id="doi">(10\.5072/[^<]+)<"#)?
+            .captures(&html)
+            .ok_or("no DOI on the landing page")?[1]
+            .to_string();
         let suffix = doi.trim_start_matches("10.5072/");
-        assert!(holdfast::doi::suffix_is_valid(suffix), "DOI suffix {suffix} carries a valid check character");
-        for expected in ["Harvard Forest fluxes 2019", "Doe, Jane", "Half-hourly fluxes", "Creative Commons Attribution 4.0", "Cite as", "(Version 1) [Data set]", "data/nested/deeper/copy.csv", "met/ta.csv", &sha256_hex(&big)] {
+        assert!(
+            holdfast::doi::suffix_is_valid(suffix),
+            "DOI suffix {suffix} carries a valid check character"
+        );
+        for expected in [
+            "Harvard Forest fluxes 2019",
+            "Doe, Jane",
+            "Half-hourly fluxes",
+            "Creative Commons Attribution 4.0",
+            "Cite as",
+            "(Version 1) [Data set]",
+            "data/nested/deeper/copy.csv",
+            "met/ta.csv",
+            &sha256_hex(&big),
+        ] {
             assert!(html.contains(expected), "landing page shows {expected}");
         }
-        assert!(html.contains(&format!("https://doi.org/{doi}")), "citation has the DOI");
-        assert!(!html.contains("Accept and publish"), "no review controls for the public");
+        assert!(
+            html.contains(&format!("https://doi.org/{doi}")),
+            "citation has the DOI"
+        );
+        assert!(
+            !html.contains("Accept and publish"),
+            "no review controls for the public"
+        );
 
         // Downloads are byte-identical, with length and digest headers.
-        let r = public.get(app.url(&format!("/datasets/{id}/files/big.bin"))).send().await?;
+        let r = public
+            .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()[header::CONTENT_LENGTH], big.len().to_string().as_str());
-        let digest = r.headers().get("content-digest").ok_or("no Content-Digest")?.to_str()?.to_string();
+        assert_eq!(
+            r.headers()[header::CONTENT_LENGTH],
+            big.len().to_string().as_str()
+        );
+        let digest = r
+            .headers()
+            .get("content-digest")
+            .ok_or("no Content-Digest")?
+            .to_str()?
+            .to_string();
         use base64::Engine;
-        let expected_b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(sha256_hex(&big))?);
+        let expected_b64 =
+            base64::engine::general_purpose::STANDARD.encode(hex::decode(sha256_hex(&big))?);
         assert_eq!(digest, format!("sha-256=:{expected_b64}:"));
-        assert!(r.bytes().await?.as_ref() == big.as_slice(), "big.bin is byte-identical");
-        for (path, bytes) in [("fluxes.csv", &csv[..]), ("data/nested/deeper/copy.csv", &csv[..]), ("met/ta.csv", b"TA\n12.5\n")] {
-            let got = public.get(app.url(&format!("/datasets/{id}/files/{path}"))).send().await?.bytes().await?;
+        assert!(
+            r.bytes().await?.as_ref() == big.as_slice(),
+            "big.bin is byte-identical"
+        );
+        for (path, bytes) in [
+            ("fluxes.csv", &csv[..]),
+            ("data/nested/deeper/copy.csv", &csv[..]),
+            ("met/ta.csv", b"TA\n12.5\n"),
+        ] {
+            let got = public
+                .get(app.url(&format!("/datasets/{id}/files/{path}")))
+                .send()
+                .await?
+                .bytes()
+                .await?;
             assert_eq!(got.as_ref(), bytes, "{path}");
         }
 
         // Range requests.
-        let r = public.get(app.url(&format!("/datasets/{id}/files/big.bin"))).header(header::RANGE, "bytes=1000-1999").send().await?;
+        let r = public
+            .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+            .header(header::RANGE, "bytes=1000-1999")
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-        assert_eq!(r.headers()[header::CONTENT_RANGE], format!("bytes 1000-1999/{}", big.len()).as_str());
+        assert_eq!(
+            r.headers()[header::CONTENT_RANGE],
+            format!("bytes 1000-1999/{}", big.len()).as_str()
+        );
         assert_eq!(r.bytes().await?.as_ref(), &big[1000..2000]);
-        let r = public.get(app.url(&format!("/datasets/{id}/files/big.bin"))).header(header::RANGE, "bytes=-10").send().await?;
+        let r = public
+            .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+            .header(header::RANGE, "bytes=-10")
+            .send()
+            .await?;
         assert_eq!(r.bytes().await?.as_ref(), &big[big.len() - 10..]);
-        let r = public.get(app.url(&format!("/datasets/{id}/files/big.bin"))).header(header::RANGE, format!("bytes={}-", big.len())).send().await?;
+        let r = public
+            .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+            .header(header::RANGE, format!("bytes={}-", big.len()))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-        let r = public.head(app.url(&format!("/datasets/{id}/files/fluxes.csv"))).send().await?;
+        let r = public
+            .head(app.url(&format!("/datasets/{id}/files/fluxes.csv")))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()[header::CONTENT_LENGTH], csv.len().to_string().as_str());
+        assert_eq!(
+            r.headers()[header::CONTENT_LENGTH],
+            csv.len().to_string().as_str()
+        );
 
         // The OCFL root: layout 0004, each object valid by ocfl-py, content deduplicated.
         let root = app.ocfl_root();
-        assert_eq!(std::fs::read_to_string(root.join("0=ocfl_1.1"))?, "ocfl_1.1\n");
-        let layout: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("ocfl_layout.json"))?)?;
+        assert_eq!(
+            std::fs::read_to_string(root.join("0=ocfl_1.1"))?,
+            "ocfl_1.1\n"
+        );
+        let layout: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("ocfl_layout.json"))?)?;
         assert_eq!(layout["extension"], "0004-hashed-n-tuple-storage-layout");
         validate_ocfl_root(&root)?;
-        let object = root.join(app.archive.ocfl.object_root(&format!("doi:{}", concept_doi(&app, id).await?)));
-        let inventory: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(object.join("inventory.json"))?)?;
+        let object = root.join(
+            app.archive
+                .ocfl
+                .object_root(&format!("doi:{}", concept_doi(&app, id).await?)),
+        );
+        let inventory: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(object.join("inventory.json"))?)?;
         assert_eq!(inventory["digestAlgorithm"], "sha256");
         assert_eq!(inventory["head"], "v1");
-        assert_eq!(inventory["manifest"][sha256_hex(&csv)].as_array().map(|a| a.len()), Some(1), "identical files stored once");
-        assert_eq!(inventory["versions"]["v1"]["state"][sha256_hex(&csv)].as_array().map(|a| a.len()), Some(2));
+        assert_eq!(
+            inventory["manifest"][sha256_hex(&csv)]
+                .as_array()
+                .map(|a| a.len()),
+            Some(1),
+            "identical files stored once"
+        );
+        assert_eq!(
+            inventory["versions"]["v1"]["state"][sha256_hex(&csv)]
+                .as_array()
+                .map(|a| a.len()),
+            Some(2)
+        );
 
         // Staging is empty again: published bytes live only in OCFL.
-        let left = std::fs::read_dir(app.data_dir.join("staging"))?.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".blob")).count();
+        let left = std::fs::read_dir(app.data_dir.join("staging"))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".blob"))
+            .count();
         assert_eq!(left, 0);
 
         // My datasets shows it as published, with its DOI.
@@ -113,7 +256,10 @@ async fn concept_doi(app: &TestApp, id: i64) -> Result<String, Box<dyn std::erro
         .run(move |conn| {
             use diesel::prelude::*;
             use holdfast::db::schema::datasets;
-            Ok(datasets::table.find(id).select(datasets::concept_doi.assume_not_null()).first::<String>(conn)?)
+            Ok(datasets::table
+                .find(id)
+                .select(datasets::concept_doi.assume_not_null())
+                .first::<String>(conn)?)
         })
         .await?)
 }
@@ -124,35 +270,84 @@ async fn only_curators_accept_and_only_submitted_datasets() -> TestResult {
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let cur = app.token_for("cur@example.org", Role::Curator).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Review rules")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
+        let id = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("Review rules"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await?["id"]
+            .as_i64()
+            .ok_or("id")?;
 
         // Nothing to submit yet.
-        let r = client.post(app.url(&format!("/api/datasets/{id}/submit"))).bearer_auth(&dep).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
-        client.put(app.url(&format!("/api/datasets/{id}/files/a.txt"))).bearer_auth(&dep).body("a").send().await?;
+        client
+            .put(app.url(&format!("/api/datasets/{id}/files/a.txt")))
+            .bearer_auth(&dep)
+            .body("a")
+            .send()
+            .await?;
 
         // A draft cannot be accepted.
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "accept"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
 
-        let r = client.post(app.url(&format!("/api/datasets/{id}/submit"))).bearer_auth(&dep).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.json::<serde_json::Value>().await?["state"], "submitted");
 
         // The depositor cannot accept their own dataset.
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&dep).json(&serde_json::json!({"decision": "accept"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&dep)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "maybe"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "maybe"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "accept"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         let json: serde_json::Value = r.json().await?;
         assert_eq!(json["state"], "published");
-        assert!(json["doi"].as_str().is_some_and(|d| d.starts_with("10.5072/")));
+        assert!(json["doi"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("10.5072/")));
 
         // Accepting twice is refused; the version is not written twice.
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "accept"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
         validate_ocfl_root(&app.ocfl_root())?;
         Ok(())
@@ -166,9 +361,27 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let cur = app.token_for("cur@example.org", Role::Curator).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Interrupted")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
-        client.put(app.url(&format!("/api/datasets/{id}/files/a.txt"))).bearer_auth(&dep).body("alpha").send().await?;
-        client.post(app.url(&format!("/api/datasets/{id}/submit"))).bearer_auth(&dep).send().await?;
+        let id = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("Interrupted"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await?["id"]
+            .as_i64()
+            .ok_or("id")?;
+        client
+            .put(app.url(&format!("/api/datasets/{id}/files/a.txt")))
+            .bearer_auth(&dep)
+            .body("alpha")
+            .send()
+            .await?;
+        client
+            .post(app.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
 
         // Simulate a crash after the OCFL commit and before the database commit: write
         // the version to storage ourselves, as accept would, and leave the database as is.
@@ -181,9 +394,18 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
                 .run(move |conn| {
                     use diesel::prelude::*;
                     use holdfast::db::schema::datasets;
-                    let doi = holdfast::doi::reserve(conn, &prefix, id, None, &format!("{base}/datasets/{id}"))?;
+                    let doi = holdfast::doi::reserve(
+                        conn,
+                        &prefix,
+                        id,
+                        None,
+                        &format!("{base}/datasets/{id}"),
+                    )?;
                     diesel::update(datasets::table.find(id))
-                        .set((datasets::concept_doi.eq(&doi), datasets::ocfl_object_id.eq(format!("doi:{doi}"))))
+                        .set((
+                            datasets::concept_doi.eq(&doi),
+                            datasets::ocfl_object_id.eq(format!("doi:{doi}")),
+                        ))
                         .execute(conn)?;
                     Ok(format!("doi:{doi}"))
                 })
@@ -195,7 +417,9 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
             .run(move |conn| {
                 use diesel::prelude::*;
                 use holdfast::db::schema::version_files;
-                Ok(version_files::table.select(version_files::staged_name.assume_not_null()).first::<String>(conn)?)
+                Ok(version_files::table
+                    .select(version_files::staged_name.assume_not_null())
+                    .first::<String>(conn)?)
             })
             .await?;
         app.archive
@@ -210,18 +434,35 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
                     files: vec![holdfast::storage::NewFile {
                         logical_path: "a.txt".into(),
                         sha256: sha256_hex(b"alpha"),
-                        source: holdfast::storage::FileSource::Local(app.archive.staged_blob_path(&staged)?),
+                        source: holdfast::storage::FileSource::Local(
+                            app.archive.staged_blob_path(&staged)?,
+                        ),
                     }],
                 },
             )
             .await?;
 
         // The curator tries again: the publication completes without a second version.
-        let r = client.post(app.url(&format!("/api/datasets/{id}/review"))).bearer_auth(&cur).json(&serde_json::json!({"decision": "accept"})).send().await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(&cur)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
-        let inventory = app.archive.ocfl.inventory(&object_id).await?.ok_or("no inventory")?;
+        let inventory = app
+            .archive
+            .ocfl
+            .inventory(&object_id)
+            .await?
+            .ok_or("no inventory")?;
         assert_eq!(inventory.head, "v1");
-        let got = client.get(app.url(&format!("/datasets/{id}/files/a.txt"))).send().await?.bytes().await?;
+        let got = client
+            .get(app.url(&format!("/datasets/{id}/files/a.txt")))
+            .send()
+            .await?
+            .bytes()
+            .await?;
         assert_eq!(got.as_ref(), b"alpha");
         validate_ocfl_root(&app.ocfl_root())?;
         Ok(())

@@ -30,7 +30,11 @@ async fn file_count(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
 
 fn staged_blobs(app: &TestApp) -> usize {
     std::fs::read_dir(app.data_dir.join("staging"))
-        .map(|d| d.filter_map(|e| e.ok()).filter(|e| !e.file_name().to_string_lossy().starts_with(".health")).count())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with(".health"))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -38,36 +42,74 @@ fn staged_blobs(app: &TestApp) -> usize {
 async fn forged_or_missing_csrf_tokens_are_refused_and_change_nothing() -> TestResult {
     on_each_backend(|app| async move {
         let browser = app.browser();
-        browser.sign_up("Jane Doe", "jane@example.org", "a fine password").await?;
+        browser
+            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+            .await?;
         let id = browser.create_dataset(&minimal_form("CSRF target")).await?;
 
-        let mut forged: Vec<(&str, &str)> = vec![("csrf_token", "forged-token-forged-token-forged")];
+        let mut forged: Vec<(&str, &str)> =
+            vec![("csrf_token", "forged-token-forged-token-forged")];
         forged.extend(minimal_form("Forged"));
-        let r = browser.client.post(app.url("/datasets")).form(&forged).send().await?;
+        let r = browser
+            .client
+            .post(app.url("/datasets"))
+            .form(&forged)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(r.text().await?.contains("did not come from this site"));
-        let r = browser.client.post(app.url("/datasets")).form(&minimal_form("Missing")).send().await?;
+        let r = browser
+            .client
+            .post(app.url("/datasets"))
+            .form(&minimal_form("Missing"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(dataset_count(&app).await?, 1);
 
         // Multipart upload: a forged token is refused before any byte is stored.
         let form = reqwest::multipart::Form::new()
             .text("csrf_token", "forged-token-forged-token-forged")
-            .part("files", reqwest::multipart::Part::bytes(vec![1u8; 1000]).file_name("x.bin"));
-        let r = browser.client.post(app.url(&format!("/datasets/{id}/files"))).multipart(form).send().await?;
+            .part(
+                "files",
+                reqwest::multipart::Part::bytes(vec![1u8; 1000]).file_name("x.bin"),
+            );
+        let r = browser
+            .client
+            .post(app.url(&format!("/datasets/{id}/files")))
+            .multipart(form)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let form = reqwest::multipart::Form::new().part("files", reqwest::multipart::Part::bytes(vec![1u8; 1000]).file_name("x.bin"));
-        let r = browser.client.post(app.url(&format!("/datasets/{id}/files"))).multipart(form).send().await?;
+        let form = reqwest::multipart::Form::new().part(
+            "files",
+            reqwest::multipart::Part::bytes(vec![1u8; 1000]).file_name("x.bin"),
+        );
+        let r = browser
+            .client
+            .post(app.url(&format!("/datasets/{id}/files")))
+            .multipart(form)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(file_count(&app).await?, 0);
         assert_eq!(staged_blobs(&app), 0);
 
         // Sign-out and submit are forms too.
-        let r = browser.client.post(app.url(&format!("/datasets/{id}/submit"))).form(&[("csrf_token", "nope-nope-nope-nope-nope")]).send().await?;
+        let r = browser
+            .client
+            .post(app.url(&format!("/datasets/{id}/submit")))
+            .form(&[("csrf_token", "nope-nope-nope-nope-nope")])
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let r = browser.client.post(app.url("/signout")).send().await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert_eq!(browser.get("/datasets/mine").await?.status(), StatusCode::OK, "still signed in");
+        assert_eq!(
+            browser.get("/datasets/mine").await?.status(),
+            StatusCode::OK,
+            "still signed in"
+        );
         Ok(())
     })
     .await
@@ -78,11 +120,35 @@ async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
     on_each_backend(|app| async move {
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Paths")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
-        for bad in ["..%2F..%2Fetc%2Fpasswd", "a/../../b", "a%00b", "a%0Ab", "a//b", "%2Fabs", "C:%5Cwin.txt", "dir/"] {
-            let r = client.put(app.url(&format!("/api/datasets/{id}/files/{bad}"))).bearer_auth(&dep).body("x").send().await?;
+        let id = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("Paths"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await?["id"]
+            .as_i64()
+            .ok_or("id")?;
+        for bad in [
+            "..%2F..%2Fetc%2Fpasswd",
+            "a/../../b",
+            "a%00b",
+            "a%0Ab",
+            "a//b",
+            "%2Fabs",
+            "C:%5Cwin.txt",
+            "dir/",
+        ] {
+            let r = client
+                .put(app.url(&format!("/api/datasets/{id}/files/{bad}")))
+                .bearer_auth(&dep)
+                .body("x")
+                .send()
+                .await?;
             assert!(
-                r.status() == StatusCode::UNPROCESSABLE_ENTITY || r.status() == StatusCode::NOT_FOUND,
+                r.status() == StatusCode::UNPROCESSABLE_ENTITY
+                    || r.status() == StatusCode::NOT_FOUND,
                 "{bad}: {}",
                 r.status()
             );
@@ -95,9 +161,19 @@ async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
         assert_eq!(staged_blobs(&app), 0);
 
         // A file where a folder is, a folder where a file is, and case-only twins.
-        client.put(app.url(&format!("/api/datasets/{id}/files/data/a.csv"))).bearer_auth(&dep).body("1").send().await?;
+        client
+            .put(app.url(&format!("/api/datasets/{id}/files/data/a.csv")))
+            .bearer_auth(&dep)
+            .body("1")
+            .send()
+            .await?;
         for clash in ["data", "data/a.csv/b.csv", "DATA/A.csv"] {
-            let r = client.put(app.url(&format!("/api/datasets/{id}/files/{clash}"))).bearer_auth(&dep).body("2").send().await?;
+            let r = client
+                .put(app.url(&format!("/api/datasets/{id}/files/{clash}")))
+                .bearer_auth(&dep)
+                .body("2")
+                .send()
+                .await?;
             assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{clash}");
         }
         assert_eq!(file_count(&app).await?, 1);
@@ -117,9 +193,22 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
         .await?;
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Zips")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
+        let id = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("Zips"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await?["id"]
+            .as_i64()
+            .ok_or("id")?;
         let put_zip = |zip: Vec<u8>| {
-            client.put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true"))).bearer_auth(&dep).body(zip).send()
+            client
+                .put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true")))
+                .bearer_auth(&dep)
+                .body(zip)
+                .send()
         };
 
         let slip = zip_of(&[("ok.txt", b"fine"), ("../../etc/passwd", b"root")]);
@@ -134,8 +223,13 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
         let text = r.text().await?;
         assert!(text.contains("limit") || text.contains("ratio"), "{text}");
 
-        let many: Vec<(String, Vec<u8>)> = (0..11).map(|i| (format!("f{i}.txt"), b"x".to_vec())).collect();
-        let entries: Vec<(&str, &[u8])> = many.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+        let many: Vec<(String, Vec<u8>)> = (0..11)
+            .map(|i| (format!("f{i}.txt"), b"x".to_vec()))
+            .collect();
+        let entries: Vec<(&str, &[u8])> = many
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
         let r = put_zip(zip_of(&entries)).await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -143,7 +237,11 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
         assert_eq!(file_count(&app).await?, 0, "{backend:?}");
-        assert_eq!(staged_blobs(&app), 0, "{backend:?}: no staged bytes left behind");
+        assert_eq!(
+            staged_blobs(&app),
+            0,
+            "{backend:?}: no staged bytes left behind"
+        );
     }
     Ok(())
 }
@@ -153,27 +251,49 @@ async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
     for backend in backends() {
         let app = TestApp::spawn_with(backend, |s| s.max_upload_bytes = Some(1024 * 1024)).await?;
         let browser = app.browser();
-        browser.sign_up("Jane Doe", "jane@example.org", "a fine password").await?;
+        browser
+            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+            .await?;
         let huge = "x".repeat(10 * 1024 * 1024);
         let mut fields = minimal_form("Huge");
         fields.push(("descriptions[0].description", &huge));
-        let r = browser.post_form("/datasets/new", "/datasets", &fields).await?;
+        let r = browser
+            .post_form("/datasets/new", "/datasets", &fields)
+            .await?;
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert!(r.text().await?.contains("larger than"));
         assert_eq!(dataset_count(&app).await?, 0);
 
         // A long but acceptable form field still gets a field error, not a crash.
         let long_title = "t".repeat(5000);
-        let r = browser.post_form("/datasets/new", "/datasets", &minimal_form(&long_title)).await?;
+        let r = browser
+            .post_form("/datasets/new", "/datasets", &minimal_form(&long_title))
+            .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Limits")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
-        let r = client.put(app.url(&format!("/api/datasets/{id}/files/big.bin"))).bearer_auth(&dep).body(vec![0u8; 2 * 1024 * 1024]).send().await?;
+        let id = client
+            .post(app.url("/api/datasets"))
+            .bearer_auth(&dep)
+            .json(&minimal_json("Limits"))
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await?["id"]
+            .as_i64()
+            .ok_or("id")?;
+        let r = client
+            .put(app.url(&format!("/api/datasets/{id}/files/big.bin")))
+            .bearer_auth(&dep)
+            .body(vec![0u8; 2 * 1024 * 1024])
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         // Without a Content-Length the limit is enforced while streaming.
-        let stream = futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 * 1024])));
+        let stream = futures_util::stream::iter(
+            (0..40).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 * 1024])),
+        );
         let r = client
             .put(app.url(&format!("/api/datasets/{id}/files/big2.bin")))
             .bearer_auth(&dep)
@@ -191,8 +311,17 @@ async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
 async fn unknown_and_malformed_ids_are_not_found() -> TestResult {
     on_each_backend(|app| async move {
         let client = app.client();
-        for path in ["/datasets/999999", "/datasets/abc", "/datasets/1/files/x", "/datasets/-1/versions/1"] {
-            assert_eq!(client.get(app.url(path)).send().await?.status(), StatusCode::NOT_FOUND, "{path}");
+        for path in [
+            "/datasets/999999",
+            "/datasets/abc",
+            "/datasets/1/files/x",
+            "/datasets/-1/versions/1",
+        ] {
+            assert_eq!(
+                client.get(app.url(path)).send().await?.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
         for path in ["/api/datasets/999999", "/api/datasets/abc", "/api/nothing"] {
             let r = client.get(app.url(path)).send().await?;

@@ -468,14 +468,11 @@ impl Check {
             );
             self.language(&format!("{p}.lang"), &d.lang);
         }
-        let is_dataset = m
-            .types
-            .as_ref()
-            .is_some_and(|t| t.resource_type_general.trim() == "Dataset");
+        // Every record needs an abstract: landing pages, citations and search use it.
         let has_abstract = ds
             .iter()
             .any(|d| d.description_type.trim() == "Abstract" && !d.description.trim().is_empty());
-        if is_dataset && !has_abstract {
+        if !has_abstract {
             self.add(
                 "descriptions",
                 "Add an abstract: a short description of the dataset",

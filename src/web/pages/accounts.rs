@@ -83,7 +83,10 @@ pub async fn signup(
 fn signed_in_redirect(archive: &Archive, token: String, to: &str) -> HttpResponse {
     let mut response = redirect(to);
     // Adding a freshly built cookie cannot fail; ignore the impossible error.
-    let _ = response.add_cookie(&auth::session_cookie(token, archive.settings.secure_cookies()));
+    let _ = response.add_cookie(&auth::session_cookie(
+        token,
+        archive.settings.secure_cookies(),
+    ));
     response
 }
 
@@ -241,7 +244,9 @@ pub async fn create_token(
         .run(move |conn| tokens::create(conn, user_id, &label))
         .await
     {
-        Ok(secret) => profile_page(&req, &archive, user.0, Some(secret), FormErrors::default()).await,
+        Ok(secret) => {
+            profile_page(&req, &archive, user.0, Some(secret), FormErrors::default()).await
+        }
         Err(DomainError::Invalid(errors)) => {
             profile_page(&req, &archive, user.0, None, FormErrors(errors)).await
         }

@@ -2,8 +2,8 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use std::borrow::Borrow;
 use futures_util::StreamExt;
+use std::borrow::Borrow;
 
 use super::{human_size, FormErrors, PageCtx};
 use crate::accounts::User;
@@ -51,11 +51,8 @@ pub struct MetadataForm {
 }
 
 impl MetadataForm {
+    /// `errors` must already name form fields (see `form_errors`).
     fn new(state: FormState, errors: Vec<FieldError>) -> Self {
-        let errors = errors
-            .into_iter()
-            .map(|e| FieldError::new(metadata::form::form_field_for(&e.field), e.message))
-            .collect();
         MetadataForm {
             state,
             errors: FormErrors(errors),
@@ -158,7 +155,13 @@ pub async fn new_form(
     state.set("creators[0].nameType", "Personal");
     state.set("types.resourceTypeGeneral", "Dataset");
     state.set("license", "CC-BY-4.0");
-    form_page(&req, &archive, user.0, None, MetadataForm::new(state, Vec::new()))
+    form_page(
+        &req,
+        &archive,
+        user.0,
+        None,
+        MetadataForm::new(state, Vec::new()),
+    )
 }
 
 pub async fn create(
@@ -179,11 +182,24 @@ pub async fn create(
             .await
         {
             Ok(id) => return Ok(redirect(&format!("/datasets/{id}"))),
-            Err(DomainError::Invalid(fields)) => errors.extend(fields),
+            Err(DomainError::Invalid(fields)) => errors.extend(form_errors(fields)),
             Err(other) => return Err(other.into()),
         }
     }
-    form_page(&req, &archive, user.0, None, MetadataForm::new(outcome.state, errors))
+    form_page(
+        &req,
+        &archive,
+        user.0,
+        None,
+        MetadataForm::new(outcome.state, errors),
+    )
+}
+
+/// Renames errors found on stored metadata (DataCite paths) to the form's field names.
+fn form_errors(fields: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
+    fields
+        .into_iter()
+        .map(|e| FieldError::new(metadata::form::form_field_for(&e.field), e.message))
 }
 
 fn from_local(e: metadata::FieldError) -> FieldError {
@@ -206,7 +222,13 @@ pub async fn edit_form(
         })
         .await?;
     let state = metadata::form::to_form(&metadata);
-    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(state, Vec::new()))
+    form_page(
+        &req,
+        &archive,
+        user.0,
+        Some(id),
+        MetadataForm::new(state, Vec::new()),
+    )
 }
 
 pub async fn update(
@@ -229,11 +251,17 @@ pub async fn update(
             .await
         {
             Ok(()) => return Ok(redirect(&format!("/datasets/{id}"))),
-            Err(DomainError::Invalid(fields)) => errors.extend(fields),
+            Err(DomainError::Invalid(fields)) => errors.extend(form_errors(fields)),
             Err(other) => return Err(other.into()),
         }
     }
-    form_page(&req, &archive, user.0, Some(id), MetadataForm::new(outcome.state, errors))
+    form_page(
+        &req,
+        &archive,
+        user.0,
+        Some(id),
+        MetadataForm::new(outcome.state, errors),
+    )
 }
 
 #[derive(Template)]
@@ -261,7 +289,11 @@ impl DatasetPage {
             parts.push(place.clone());
         }
         if let Some(p) = &g.geo_location_point {
-            parts.push(format!("({}, {})", fmt(p.point_latitude), fmt(p.point_longitude)));
+            parts.push(format!(
+                "({}, {})",
+                fmt(p.point_latitude),
+                fmt(p.point_longitude)
+            ));
         }
         if let Some(b) = &g.geo_location_box {
             parts.push(format!(
@@ -392,7 +424,9 @@ async fn show_version(
             Ok((view, transitions))
         })
         .await?;
-    let is_owner = viewer.as_ref().is_some_and(|u| u.id == view.dataset.owner_id);
+    let is_owner = viewer
+        .as_ref()
+        .is_some_and(|u| u.id == view.dataset.owner_id);
     let can_edit = is_owner && view.state == DatasetState::Draft && !view.is_published_version();
     let can_review = viewer.as_ref().is_some_and(|u| u.role.can_curate())
         && view.state == DatasetState::Submitted;
@@ -457,7 +491,8 @@ pub async fn upload(
     let mut received = Vec::new();
     let result: Result<(), DomainError> = async {
         while let Some(item) = multipart.next().await {
-            let mut part = item.map_err(|e| DomainError::BadRequest(format!("reading the upload: {e}")))?;
+            let mut part =
+                item.map_err(|e| DomainError::BadRequest(format!("reading the upload: {e}")))?;
             let name = part.name().unwrap_or("").to_string();
             let filename = part
                 .content_disposition()
@@ -480,7 +515,8 @@ pub async fn upload(
                     if filename.is_empty() {
                         continue; // the browser sends an empty part when no file was chosen
                     }
-                    let dataset_path = uploads::parse_path(&uploads::join_folder(&folder, &filename))?;
+                    let dataset_path =
+                        uploads::parse_path(&uploads::join_folder(&folder, &filename))?;
                     let staged = archive
                         .stage_stream(&mut part, archive.settings.max_upload_bytes)
                         .await?;
@@ -507,7 +543,13 @@ pub async fn upload(
     if let Err(e) = result {
         let names = received
             .iter()
-            .filter_map(|u| u.staged.path.file_name().and_then(|n| n.to_str()).map(str::to_string))
+            .filter_map(|u| {
+                u.staged
+                    .path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
+            })
             .collect();
         archive.remove_staged_blobs(names).await;
         return Err(e.into());

@@ -70,13 +70,22 @@ fn content_disposition(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-async fn open_local(path: std::path::PathBuf, range: Option<Range<u64>>) -> Result<ByteStream, DomainError> {
+async fn open_local(
+    path: std::path::PathBuf,
+    range: Option<Range<u64>>,
+) -> Result<ByteStream, DomainError> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let mut file = tokio::fs::File::open(&path).await?;
     let (start, len) = match &range {
@@ -85,7 +94,10 @@ async fn open_local(path: std::path::PathBuf, range: Option<Range<u64>>) -> Resu
     };
     file.seek(std::io::SeekFrom::Start(start)).await?;
     let reader = file.take(len);
-    Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
+    Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+        reader,
+        256 * 1024,
+    )))
 }
 
 async fn serve(
@@ -113,7 +125,9 @@ async fn serve(
         .await?;
     let size = u64::try_from(file.size).map_err(DomainError::internal)?;
     let range = parse_range(
-        req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok()),
         size,
     );
     let digest_b64 = hex::decode(&file.sha256)
@@ -161,17 +175,14 @@ async fn serve(
     }
     let stream = match (&file.content_path, &file.staged_name) {
         (Some(content_path), _) if view.is_published_version() => {
-            let object_id = view
-                .dataset
-                .ocfl_object_id
-                .clone()
-                .ok_or_else(|| DomainError::internal("published dataset without OCFL object"))?;
+            let object_id =
+                view.dataset.ocfl_object_id.clone().ok_or_else(|| {
+                    DomainError::internal("published dataset without OCFL object")
+                })?;
             let key = format!("{}/{content_path}", archive.ocfl.object_root(&object_id));
-            archive
-                .store
-                .get_range(&key, wanted)
-                .await
-                .map_err(|e| DomainError::Unavailable(format!("the stored file cannot be read right now: {e}")))?
+            archive.store.get_range(&key, wanted).await.map_err(|e| {
+                DomainError::Unavailable(format!("the stored file cannot be read right now: {e}"))
+            })?
         }
         (_, Some(blob)) => open_local(archive.staged_blob_path(blob)?, wanted).await?,
         _ => return Err(DomainError::internal(format!("file {} has no bytes", file.id)).into()),
@@ -206,16 +217,40 @@ mod tests {
     #[test]
     fn ranges_follow_rfc_9110() {
         assert_eq!(parse_range(None, 10), RangeRequest::Full);
-        assert_eq!(parse_range(Some("bytes=0-3"), 10), RangeRequest::Partial(0..4));
-        assert_eq!(parse_range(Some("bytes=5-"), 10), RangeRequest::Partial(5..10));
-        assert_eq!(parse_range(Some("bytes=-3"), 10), RangeRequest::Partial(7..10));
-        assert_eq!(parse_range(Some("bytes=-30"), 10), RangeRequest::Partial(0..10));
-        assert_eq!(parse_range(Some("bytes=8-100"), 10), RangeRequest::Partial(8..10));
-        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeRequest::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=-0"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(
+            parse_range(Some("bytes=0-3"), 10),
+            RangeRequest::Partial(0..4)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=5-"), 10),
+            RangeRequest::Partial(5..10)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-3"), 10),
+            RangeRequest::Partial(7..10)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-30"), 10),
+            RangeRequest::Partial(0..10)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=8-100"), 10),
+            RangeRequest::Partial(8..10)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=10-"), 10),
+            RangeRequest::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-0"), 10),
+            RangeRequest::Unsatisfiable
+        );
         assert_eq!(parse_range(Some("bytes=4-2"), 10), RangeRequest::Full);
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeRequest::Full);
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeRequest::Full);
-        assert_eq!(parse_range(Some("bytes=0-0"), 0), RangeRequest::Unsatisfiable);
+        assert_eq!(
+            parse_range(Some("bytes=0-0"), 0),
+            RangeRequest::Unsatisfiable
+        );
     }
 }
