@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -144,9 +145,16 @@ impl Archive {
     {
         let mut writer = self.staging.create()?.with_limit(limit);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
+        // Set only when the body arrived whole; otherwise the writer discards its file.
+        let body_complete = Arc::new(AtomicBool::new(false));
+        let complete = body_complete.clone();
         let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
             while let Some(chunk) = rx.blocking_recv() {
                 writer.write_chunk(&chunk).map_err(upload_error)?;
+            }
+            if !complete.load(Ordering::Acquire) {
+                // Dropping the writer without finish() removes the partial file.
+                return Err(DomainError::BadRequest("the upload was interrupted".into()));
             }
             writer.finish().map_err(upload_error)
         });
@@ -164,17 +172,19 @@ impl Archive {
                 }
             }
         }
-        if let Some(e) = network_error {
-            // Dropping the writer without finish() removes the partial file.
-            drop(tx);
-            disk.abort();
-            return Err(DomainError::BadRequest(format!(
-                "the upload was interrupted ({e}); nothing was stored, please try again"
-            )));
+        if network_error.is_none() {
+            body_complete.store(true, Ordering::Release);
         }
         drop(tx);
-        disk.await
-            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
+        let written = disk
+            .await
+            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
+        match network_error {
+            Some(e) => Err(DomainError::BadRequest(format!(
+                "the upload was interrupted ({e}); nothing was stored, please try again"
+            ))),
+            None => written,
+        }
     }
 
     /// Ready to serve: the database answers and storage can be written.

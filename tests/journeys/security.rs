@@ -332,3 +332,43 @@ async fn unknown_and_malformed_ids_are_not_found() -> TestResult {
     })
     .await
 }
+
+#[actix_web::test]
+async fn an_interrupted_upload_leaves_no_file_and_no_row() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    on_each_backend(|app| async move {
+        let dep = app.token_for("dep@example.org", Role::Depositor).await?;
+        let client = app.client();
+        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Interrupted upload")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
+
+        // Announce 8 MB, send 1 MB, then drop the connection.
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+        let head = format!(
+            "PUT /api/datasets/{id}/files/cut.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {dep}\r\nContent-Length: {}\r\n\r\n",
+            8 * 1024 * 1024
+        );
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&vec![42u8; 1024 * 1024]).await?;
+        stream.flush().await?;
+        drop(stream);
+
+        // The server notices the dropped connection and cleans up; poll briefly.
+        let mut clean = false;
+        for _ in 0..50 {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+            if staged_blobs(&app) == 0 {
+                clean = true;
+                break;
+            }
+        }
+        assert!(clean, "no partial upload left in staging");
+        assert_eq!(file_count(&app).await?, 0, "no row for the interrupted file");
+
+        // The same upload, complete, works afterwards.
+        let r = client.put(app.url(&format!("/api/datasets/{id}/files/cut.bin"))).bearer_auth(&dep).body(vec![42u8; 8 * 1024 * 1024]).send().await?;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        Ok(())
+    })
+    .await
+}
