@@ -153,6 +153,16 @@ async fn commit_to_storage(
     curator: &User,
 ) -> Result<BTreeMap<String, String>, DomainError> {
     let ocfl = &archive.ocfl;
+    // A crash inside an earlier commit can leave an uncommitted version directory or a
+    // root inventory without its sidecar; bring the object back to its last committed
+    // state before looking at it.
+    let recovered = ocfl
+        .recover_object(&plan.object_id)
+        .await
+        .map_err(DomainError::internal)?;
+    if recovered.changed() {
+        tracing::warn!(object = %plan.object_id, ?recovered, "recovered an OCFL object left by an interrupted commit");
+    }
     let existing = ocfl
         .inventory(&plan.object_id)
         .await

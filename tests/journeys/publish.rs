@@ -442,6 +442,10 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
             )
             .await?;
 
+        // ...and the crash came between replacing the root inventory and its sidecar.
+        let object_dir = app.ocfl_root().join(app.archive.ocfl.object_root(&object_id));
+        std::fs::remove_file(object_dir.join("inventory.json.sha256"))?;
+
         // The curator tries again: the publication completes without a second version.
         let r = client
             .post(app.url(&format!("/api/datasets/{id}/review")))
