@@ -9,11 +9,13 @@
 //!   is turned into a response, and never shown to the user.
 //! - `anyhow` is used only off the request path (start-up, the CLI).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One problem with one input field; `field` names the form field or JSON path.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One problem with one input field; `field` names the form field or a DataCite-style
+/// JSON path such as `creators[1].nameIdentifiers[0].nameIdentifier` (`""` means the
+/// record as a whole).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -24,6 +26,16 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
         }
     }
 }

@@ -18,14 +18,7 @@ use crate::error::{DomainError, FieldError};
 /// Checks and normalises metadata, reporting every bad field at once.
 pub fn checked_metadata(mut m: Metadata) -> Result<Metadata, DomainError> {
     metadata::normalize(&mut m);
-    metadata::validate(&m).map_err(|errors| {
-        DomainError::Invalid(
-            errors
-                .into_iter()
-                .map(|e| FieldError::new(e.field, e.message))
-                .collect(),
-        )
-    })?;
+    metadata::validate(&m).map_err(DomainError::Invalid)?;
     Ok(m)
 }
 

@@ -165,6 +165,27 @@ impl TestApp {
             .await?)
     }
 
+    /// Creates a draft with minimal metadata through the API; returns its id.
+    pub async fn api_draft(
+        &self,
+        token: &str,
+        title: &str,
+    ) -> Result<i64, Box<dyn std::error::Error>> {
+        let r = self
+            .client()
+            .post(self.url("/api/datasets"))
+            .bearer_auth(token)
+            .json(&minimal_json(title))
+            .send()
+            .await?;
+        if r.status() != StatusCode::CREATED {
+            return Err(format!("creating a draft: {}", r.status()).into());
+        }
+        r.json::<serde_json::Value>().await?["id"]
+            .as_i64()
+            .ok_or_else(|| "no id in the answer".into())
+    }
+
     pub fn ocfl_root(&self) -> PathBuf {
         self.data_dir.join("ocfl")
     }

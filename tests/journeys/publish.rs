@@ -270,16 +270,7 @@ async fn only_curators_accept_and_only_submitted_datasets() -> TestResult {
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let cur = app.token_for("cur@example.org", Role::Curator).await?;
         let client = app.client();
-        let id = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&dep)
-            .json(&minimal_json("Review rules"))
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?["id"]
-            .as_i64()
-            .ok_or("id")?;
+        let id = app.api_draft(&dep, "Review rules").await?;
 
         // Nothing to submit yet.
         let r = client
@@ -361,16 +352,7 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let cur = app.token_for("cur@example.org", Role::Curator).await?;
         let client = app.client();
-        let id = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&dep)
-            .json(&minimal_json("Interrupted"))
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?["id"]
-            .as_i64()
-            .ok_or("id")?;
+        let id = app.api_draft(&dep, "Interrupted").await?;
         client
             .put(app.url(&format!("/api/datasets/{id}/files/a.txt")))
             .bearer_auth(&dep)
@@ -443,7 +425,9 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
             .await?;
 
         // ...and the crash came between replacing the root inventory and its sidecar.
-        let object_dir = app.ocfl_root().join(app.archive.ocfl.object_root(&object_id));
+        let object_dir = app
+            .ocfl_root()
+            .join(app.archive.ocfl.object_root(&object_id));
         std::fs::remove_file(object_dir.join("inventory.json.sha256"))?;
 
         // The curator tries again: the publication completes without a second version.

@@ -120,16 +120,7 @@ async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
     on_each_backend(|app| async move {
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&dep)
-            .json(&minimal_json("Paths"))
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?["id"]
-            .as_i64()
-            .ok_or("id")?;
+        let id = app.api_draft(&dep, "Paths").await?;
         for bad in [
             "..%2F..%2Fetc%2Fpasswd",
             "a/../../b",
@@ -193,16 +184,7 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
         .await?;
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&dep)
-            .json(&minimal_json("Zips"))
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?["id"]
-            .as_i64()
-            .ok_or("id")?;
+        let id = app.api_draft(&dep, "Zips").await?;
         let put_zip = |zip: Vec<u8>| {
             client
                 .put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true")))
@@ -273,16 +255,7 @@ async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
 
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&dep)
-            .json(&minimal_json("Limits"))
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?["id"]
-            .as_i64()
-            .ok_or("id")?;
+        let id = app.api_draft(&dep, "Limits").await?;
         let r = client
             .put(app.url(&format!("/api/datasets/{id}/files/big.bin")))
             .bearer_auth(&dep)
@@ -339,7 +312,7 @@ async fn an_interrupted_upload_leaves_no_file_and_no_row() -> TestResult {
     on_each_backend(|app| async move {
         let dep = app.token_for("dep@example.org", Role::Depositor).await?;
         let client = app.client();
-        let id = client.post(app.url("/api/datasets")).bearer_auth(&dep).json(&minimal_json("Interrupted upload")).send().await?.json::<serde_json::Value>().await?["id"].as_i64().ok_or("id")?;
+        let id = app.api_draft(&dep, "Interrupted upload").await?;
 
         // Announce 8 MB, send 1 MB, then drop the connection.
         let addr = app.base.trim_start_matches("http://").to_string();

@@ -19,10 +19,6 @@ pub mod vocab;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 pub use self::form::{
     check_form, form_field_for, from_form, to_form, FormOutcome, FormState, MAX_FORM_ROWS,
 };
@@ -35,32 +31,4 @@ pub use self::model::{
 pub use self::normalize::normalize;
 pub use self::validate::validate;
 
-/// One problem with the metadata, for showing next to a field.
-///
-/// `field` is a DataCite-style path such as `creators[1].nameIdentifiers[0].nameIdentifier`
-/// (from [`validate`]) or a form input name such as `creators[1].orcid` (from the form
-/// functions); `""` means the record as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.field, self.message)
-        }
-    }
-}
+pub use crate::error::FieldError;

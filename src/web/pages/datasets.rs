@@ -172,7 +172,7 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
     let outcome = metadata::check_form(&pairs);
-    let mut errors: Vec<FieldError> = outcome.errors.into_iter().map(from_local).collect();
+    let mut errors = outcome.errors;
     if errors.is_empty() {
         let owner = user.0.clone();
         let parsed = outcome.metadata;
@@ -200,10 +200,6 @@ fn form_errors(fields: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
     fields
         .into_iter()
         .map(|e| FieldError::new(metadata::form::form_field_for(&e.field), e.message))
-}
-
-fn from_local(e: metadata::FieldError) -> FieldError {
-    FieldError::new(e.field, e.message)
 }
 
 pub async fn edit_form(
@@ -241,7 +237,7 @@ pub async fn update(
     let id = path.into_inner();
     let pairs = read_form(&req, payload, METADATA_FORM_LIMIT).await?;
     let outcome = metadata::check_form(&pairs);
-    let mut errors: Vec<FieldError> = outcome.errors.into_iter().map(from_local).collect();
+    let mut errors = outcome.errors;
     if errors.is_empty() {
         let actor = user.0.clone();
         let parsed = outcome.metadata;
