@@ -143,14 +143,14 @@ impl Archive {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut writer = self.staging.create()?.with_limit(limit);
+        let mut writer = self.staging.create_pipelined()?.with_limit(limit);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
         // Set only when the body arrived whole; otherwise the writer discards its file.
         let body_complete = Arc::new(AtomicBool::new(false));
         let complete = body_complete.clone();
         let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
             while let Some(chunk) = rx.blocking_recv() {
-                writer.write_chunk(&chunk).map_err(upload_error)?;
+                writer.write_bytes(chunk).map_err(upload_error)?;
             }
             if !complete.load(Ordering::Acquire) {
                 // Dropping the writer without finish() removes the partial file.
