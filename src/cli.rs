@@ -35,6 +35,52 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check CSV files and folders against data standards, offline (no database needed).
+    ///
+    /// Without --standard, each file is checked against every standard whose file
+    /// pattern it matches. With --standard, files named on the command line get exactly
+    /// those standards, and files found in folders those of them whose pattern matches.
+    /// Exit code: 0 no errors, 1 errors found, 2 could not run.
+    Validate(ValidateArgs),
+    /// Work with the standards files.
+    #[command(subcommand)]
+    Standards(StandardsCommand),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// A standard to apply (repeatable), e.g. csv, ameriflux-base.
+    #[arg(long = "standard", value_name = "NAME")]
+    pub standards: Vec<String>,
+    /// text (grouped by file) or json (a stable document).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Folder of standard files overriding the built-in ones [default: ./schemas if present].
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<std::path::PathBuf>,
+    /// Files and folders (folders are searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StandardsCommand {
+    /// Load every standard file of DIR (default ./schemas) and report problems; exit 2 on any.
+    Check {
+        #[arg(value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// List the standards in effect (built-in, overridden by ./schemas or --schemas).
+    List {
+        #[arg(long, value_name = "DIR")]
+        schemas: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +134,12 @@ pub fn init_logging(default: &str) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging("info");
+    // Validation works offline: it must not load settings, open the database or data dir.
+    match &cli.command {
+        Command::Validate(args) => return validate(args),
+        Command::Standards(cmd) => return standards(cmd),
+        _ => {}
+    }
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -97,9 +149,122 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Exit codes of `validate` and `standards`: 0 clean, 1 errors found, 2 could not run.
+const EXIT_FOUND_ERRORS: u8 = 1;
+const EXIT_COULD_NOT_RUN: u8 = 2;
+
+fn validate(args: &ValidateArgs) -> ExitCode {
+    use crate::standards;
+    use std::io::IsTerminal;
+    let registry = match standards::Registry::load(args.schemas.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("holdfast: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
+    let planned = match standards::plan(&registry, &args.standards, &args.paths) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("holdfast: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
+    let total: u64 = planned
+        .iter()
+        .filter_map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len()))
+        .sum();
+    let tty = std::io::stderr().is_terminal();
+    let mut done = 0u64;
+    let report = standards::run(&planned, |path, bytes| {
+        done += bytes;
+        if tty {
+            eprint!(
+                "\r\x1b[2Kchecked {:>3}% {}",
+                (done * 100).checked_div(total).unwrap_or(100),
+                path.display()
+            );
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("holdfast: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
+    match args.format {
+        OutputFormat::Text => print!("{}", standards::render_text(&report)),
+        OutputFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("holdfast: cannot write the report: {e}");
+                return ExitCode::from(EXIT_COULD_NOT_RUN);
+            }
+        },
+    }
+    if report.status == standards::Status::Error {
+        ExitCode::from(EXIT_FOUND_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn standards(cmd: &StandardsCommand) -> ExitCode {
+    use crate::standards::Registry;
+    match cmd {
+        StandardsCommand::Check { dir } => {
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("schemas"));
+            match Registry::from_dir(&dir) {
+                Ok(list) => {
+                    for s in &list {
+                        println!("ok  {:16} {}", s.name, s.title);
+                    }
+                    eprintln!(
+                        "{} standard(s) in {} are well-formed",
+                        list.len(),
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("holdfast: {e}");
+                    ExitCode::from(EXIT_COULD_NOT_RUN)
+                }
+            }
+        }
+        StandardsCommand::List { schemas } => match Registry::load(schemas.as_deref()) {
+            Ok(r) => {
+                for s in &r.standards {
+                    println!(
+                        "{:16} {}  (applies to {})",
+                        s.name,
+                        s.title,
+                        s.applies_to.join(" ")
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("holdfast: {e}");
+                ExitCode::from(EXIT_COULD_NOT_RUN)
+            }
+        },
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli.settings)?;
     match cli.command {
+        Command::Validate(_) | Command::Standards(_) => {
+            // main() answers these before loading settings; nothing to do here.
+            anyhow::bail!("validate and standards do not use the archive")
+        }
         Command::Serve => {
             let archive = Archive::open(settings).await?;
             let app = Application::build(archive.clone())?;

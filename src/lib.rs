@@ -10,5 +10,6 @@ pub mod db;
 pub mod deposit;
 pub mod doi;
 pub mod error;
+pub mod standards;
 pub mod storage;
 pub mod web;

@@ -9,3 +9,4 @@ mod cli;
 mod deposit;
 mod publish;
 mod security;
+mod standards;

@@ -1,0 +1,262 @@
+//! The streaming engine: one pass per file (per CSV dialect), record by record, with
+//! one reused `ByteRecord`, so memory stays flat whatever the file size.
+
+use csv::{ByteRecord, ReaderBuilder};
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::ameriflux::AmerifluxChecker;
+use super::findings::{AmfLevel, Collector, Finding, Issue, Severity, Status};
+use super::spec::Standard;
+use super::table::TableChecker;
+
+/// What a standard's checks do with each part of a file.
+pub trait Checker {
+    fn header(&mut self, labels: &ByteRecord, out: &mut Collector);
+    fn row(&mut self, row: u64, record: &ByteRecord, out: &mut Collector);
+    /// Empty lines the CSV reader skipped, starting at line `row`.
+    fn blank_lines(&mut self, _row: u64, _count: u64, _out: &mut Collector) {}
+    fn finish(&mut self, out: &mut Collector);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The report for one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub standards: Vec<String>,
+    pub status: Status,
+    /// The AmeriFlux format QA/QC status (the worst format-check level), when an
+    /// AmeriFlux standard was applied; this is what the conformance suite states.
+    pub ameriflux_status: Option<AmfLevel>,
+    /// The AmeriFlux data QA/QC status (physical range), when one was applied.
+    pub ameriflux_data_status: Option<AmfLevel>,
+    pub bytes: u64,
+    pub rows: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub findings: Vec<Finding>,
+    /// Findings beyond the per-check cap, counted by standard and code.
+    pub suppressed: Vec<Suppressed>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Suppressed {
+    pub standard: String,
+    pub code: &'static str,
+    pub count: u64,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Validates one file against the given standards. `shown` is the name used in findings.
+pub fn validate_file(
+    path: &Path,
+    shown: &str,
+    standards: &[&Standard],
+) -> Result<FileReport, ValidateError> {
+    let io = |source| ValidateError::Io {
+        path: shown.to_string(),
+        source,
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut report = FileReport {
+        path: shown.to_string(),
+        standards: standards.iter().map(|s| s.name.clone()).collect(),
+        status: Status::Ok,
+        ameriflux_status: None,
+        ameriflux_data_status: None,
+        bytes: std::fs::metadata(path).map_err(io)?.len(),
+        rows: 0,
+        errors: 0,
+        warnings: 0,
+        findings: Vec::new(),
+        suppressed: Vec::new(),
+    };
+    // Standards that read the file the same way share one pass.
+    let mut groups: Vec<Vec<&Standard>> = Vec::new();
+    for s in standards {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].dialect.same_reading(&s.dialect))
+        {
+            Some(g) => g.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    for group in groups {
+        let mut checkers: Vec<Box<dyn Checker + '_>> = Vec::new();
+        let mut collectors: Vec<Collector> = Vec::new();
+        for s in &group {
+            let mut out = Collector::default();
+            if let Some(amf) = &s.ameriflux {
+                checkers.push(Box::new(AmerifluxChecker::new(amf, &file_name, &mut out)));
+            } else {
+                checkers.push(Box::new(TableChecker::new(s, &file_name, &mut out)));
+            }
+            collectors.push(out);
+        }
+        report.rows =
+            read_pass(path, &group[0].dialect, &mut checkers, &mut collectors).map_err(io)?;
+        for (s, out) in group.iter().zip(collectors) {
+            report.errors += out.errors;
+            report.warnings += out.warnings;
+            if s.ameriflux.is_some() {
+                report.ameriflux_status = report
+                    .ameriflux_status
+                    .max(Some(out.worst_format.unwrap_or(AmfLevel::Ok)));
+                report.ameriflux_data_status = report
+                    .ameriflux_data_status
+                    .max(Some(out.worst_data.unwrap_or(AmfLevel::Ok)));
+            }
+            for (code, count) in &out.suppressed {
+                report.suppressed.push(Suppressed {
+                    standard: s.name.clone(),
+                    code,
+                    count: *count,
+                });
+            }
+            report
+                .findings
+                .extend(out.issues.into_iter().map(|i| Finding {
+                    file: shown.to_string(),
+                    standard: s.name.clone(),
+                    row: i.row,
+                    column: i.column,
+                    code: i.code,
+                    severity: i.severity,
+                    message: i.message,
+                    value: i.value,
+                    ameriflux: i.ameriflux,
+                }));
+        }
+    }
+    report.status = if report.errors > 0 {
+        Status::Error
+    } else if report.warnings > 0 {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    Ok(report)
+}
+
+/// Reads the file once, feeding every checker; returns the number of data rows.
+fn read_pass(
+    path: &Path,
+    dialect: &super::spec::Dialect,
+    checkers: &mut [Box<dyn Checker + '_>],
+    outs: &mut [Collector],
+) -> std::io::Result<u64> {
+    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    // A UTF-8 byte-order mark is accepted and stripped (DECISIONS.md 7).
+    let mut head = [0u8; 3];
+    let mut got = 0;
+    while got < 3 {
+        match file.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let bom = got == 3 && head == BOM;
+    let prefix: &[u8] = if bom { &[] } else { &head[..got] };
+    let input = prefix.chain(file);
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(dialect.delimiter_byte())
+        .quoting(dialect.quote_byte().is_some())
+        .quote(dialect.quote_byte().unwrap_or(b'"'))
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
+    let offset_base = if bom { 3 } else { 0 };
+    let mut record = ByteRecord::new();
+    let mut rows = 0u64;
+    let mut first = true;
+    let mut next_line = 1u64;
+    while reader.read_byte_record(&mut record).map_err(csv_io)? {
+        let (line, byte) = record
+            .position()
+            .map(|p| (p.line(), p.byte()))
+            .unwrap_or((next_line, 0));
+        if line > next_line && !first {
+            for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
+                c.blank_lines(next_line, line - next_line, o);
+            }
+        }
+        // Lines this record spans: a quoted field may hold newlines.
+        next_line = line + 1 + record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        if let Err(e) = std::str::from_utf8(record.as_slice()) {
+            if let Some(out) = outs.first_mut() {
+                encoding_error(&record, e.valid_up_to(), offset_base + byte, line, out);
+            }
+        }
+        if first {
+            first = false;
+            for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
+                c.header(&record, o);
+            }
+        } else {
+            rows += 1;
+            for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
+                c.row(line, &record, o);
+            }
+        }
+    }
+    for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
+        c.finish(o);
+    }
+    Ok(rows)
+}
+
+fn csv_io(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// Reports the first invalid byte of a record, with its offset in the file (exact for
+/// unquoted fields: one delimiter per field boundary).
+fn encoding_error(record: &ByteRecord, bad: usize, start: u64, line: u64, out: &mut Collector) {
+    if !out.has_room("encoding-error") {
+        out.count_suppressed("encoding-error", Severity::Error);
+        return;
+    }
+    let mut seen = 0usize;
+    let mut column = 0usize;
+    let mut within = bad;
+    for (i, field) in record.iter().enumerate() {
+        if bad < seen + field.len() {
+            column = i;
+            within = bad - seen;
+            break;
+        }
+        seen += field.len();
+    }
+    let field = record.get(column).unwrap_or_default();
+    let offset = start + (bad + column) as u64;
+    out.push(
+        Issue::new(
+            "encoding-error",
+            Severity::Error,
+            format!(
+                "not UTF-8: byte 0x{:02X} at offset {offset}; save the file as UTF-8",
+                field.get(within).copied().unwrap_or(0)
+            ),
+        )
+        .row(line)
+        .value(field),
+    );
+}
