@@ -4,6 +4,8 @@
 //! check character, so a DOI copied by hand with one wrong or swapped character is
 //! caught instead of pointing at another dataset.
 
+pub mod export;
+
 use chrono::Utc;
 use diesel::prelude::*;
 use rand::Rng;
