@@ -4,7 +4,7 @@ use actix_web::web;
 
 use super::api;
 use super::errors::{ApiError, PageError};
-use super::pages::{accounts, admin, curation, datasets, downloads, home};
+use super::pages::{accounts, admin, curation, datasets, downloads, exports, home};
 use crate::error::DomainError;
 
 /// A path that does not parse (`/datasets/abc`) is simply not found.
@@ -67,6 +67,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}",
             web::get().to(datasets::show_numbered),
+        )
+        .route(
+            "/datasets/{id}/export/{format}",
+            web::get().to(exports::latest),
+        )
+        .route(
+            "/datasets/{id}/versions/{n}/export/{format}",
+            web::get().to(exports::numbered),
         )
         // Downloads (GET and HEAD)
         .route(

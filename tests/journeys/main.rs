@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod api;
+mod citation;
 mod cli;
 mod deposit;
 mod publish;

@@ -11,9 +11,11 @@ use crate::app::Archive;
 use crate::deposit::metadata::{self, form::FormState, vocab};
 use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TransitionRow};
 use crate::deposit::{service, uploads};
+use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
 use crate::web::auth::{field, read_form, verify_csrf, SignedIn, Viewer, CSRF_FIELD};
 use crate::web::errors::{redirect, render, PageError};
+use crate::web::pages::exports;
 
 /// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.
 const METADATA_FORM_LIMIT: usize = 512 * 1024;
@@ -265,7 +267,13 @@ pub async fn update(
 struct DatasetPage {
     page: PageCtx,
     view: DatasetView,
+    /// Citation text in the chosen style (published versions only).
     citation: String,
+    styles: Vec<StyleLink>,
+    /// (URL, label) of each export format.
+    exports: Vec<(String, &'static str)>,
+    /// schema.org JSON-LD, escaped for a script element.
+    jsonld: Option<String>,
     can_edit: bool,
     can_review: bool,
     transitions: Vec<TransitionRow>,
@@ -337,53 +345,32 @@ impl DatasetPage {
     }
 }
 
+/// Characters a URL path segment may carry as they are (RFC 3986 unreserved).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes each segment of a dataset path for use in a URL.
 pub fn encode_path(path: &str) -> String {
     path.split('/')
-        .map(|seg| {
-            percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
-                .to_string()
-        })
+        .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string())
         .collect::<Vec<_>>()
         .join("/")
 }
 
-/// An APA-style citation line: Creators (Year). Title (Version n) [Data set]. Publisher. DOI
-pub fn citation(view: &DatasetView, site_name: &str) -> String {
-    let creators: Vec<String> = view
-        .metadata
-        .creators
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
-    let authors = match creators.len() {
-        0 => String::new(),
-        1 => creators[0].clone(),
-        2 => format!("{} & {}", creators[0], creators[1]),
-        n => format!("{}, & {}", creators[..n - 1].join(", "), creators[n - 1]),
-    };
-    let year = view
-        .version
-        .published_at
-        .map(|t| t.format("%Y").to_string())
-        .unwrap_or_else(|| "n.d.".into());
-    let title = view.version.title.trim_end_matches('.');
-    let doi = view
-        .version
-        .doi
-        .as_ref()
-        .filter(|_| view.is_published_version())
-        .map(|d| format!(" https://doi.org/{d}"))
-        .unwrap_or_default();
-    format!(
-        "{authors} ({year}). {title} (Version {}) [Data set]. {site_name}.{doi}",
-        view.version.number
-    )
+#[derive(serde::Deserialize)]
+pub struct LandingQuery {
+    msg: Option<String>,
+    style: Option<String>,
 }
 
-#[derive(serde::Deserialize)]
-pub struct MessageQuery {
-    msg: Option<String>,
+/// One entry of the citation style switcher.
+pub struct StyleLink {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
 }
 
 fn flash(code: Option<&str>) -> Option<String> {
@@ -402,7 +389,7 @@ async fn show_version(
     viewer: Option<User>,
     id: i64,
     number: Option<i32>,
-    message: Option<String>,
+    query: &LandingQuery,
 ) -> Result<HttpResponse, PageError> {
     let v = viewer.clone();
     let (view, transitions) = archive
@@ -430,14 +417,51 @@ async fn show_version(
         Some(n) => format!("/datasets/{id}/versions/{n}/files"),
         None => format!("/datasets/{id}/files"),
     };
+    let chosen: CitationStyle = query
+        .style
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(CitationStyle::Apa);
+    let (citation, styles, exports, jsonld) = if view.is_published_version() {
+        let texts = exports::citations(archive, &view)?;
+        let citation = texts
+            .iter()
+            .find(|(style, _)| *style == chosen)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
+        let styles = texts
+            .iter()
+            .map(|(style, _)| StyleLink {
+                name: style.as_str(),
+                label: style.label(),
+                selected: *style == chosen,
+            })
+            .collect();
+        let base = format!("/datasets/{id}/versions/{}/export", view.version.number);
+        let links = exports::Format::ALL
+            .iter()
+            .map(|f| (format!("{base}/{}", f.name()), f.label()))
+            .collect();
+        (
+            citation,
+            styles,
+            links,
+            Some(exports::jsonld_for_page(archive, &view)?),
+        )
+    } else {
+        (String::new(), Vec::new(), Vec::new(), None)
+    };
     let page = DatasetPage {
-        citation: citation(&view, &archive.settings.site_name),
+        citation,
+        styles,
+        exports,
+        jsonld,
         page: PageCtx::new(req, archive, viewer),
         view,
         can_edit,
         can_review,
         transitions,
-        message,
+        message: flash(query.msg.as_deref()),
         file_base,
     };
     render(StatusCode::OK, &page)
@@ -448,10 +472,9 @@ pub async fn show(
     archive: web::Data<Archive>,
     viewer: Viewer,
     path: web::Path<i64>,
-    query: web::Query<MessageQuery>,
+    query: web::Query<LandingQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let message = flash(query.msg.as_deref());
-    show_version(&req, &archive, viewer.0, path.into_inner(), None, message).await
+    show_version(&req, &archive, viewer.0, path.into_inner(), None, &query).await
 }
 
 pub async fn show_numbered(
@@ -459,9 +482,10 @@ pub async fn show_numbered(
     archive: web::Data<Archive>,
     viewer: Viewer,
     path: web::Path<(i64, i32)>,
+    query: web::Query<LandingQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (id, n) = path.into_inner();
-    show_version(&req, &archive, viewer.0, id, Some(n), None).await
+    show_version(&req, &archive, viewer.0, id, Some(n), &query).await
 }
 
 /// Form upload: several files at once, optionally into a folder, zips optionally

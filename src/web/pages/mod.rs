@@ -5,6 +5,7 @@ pub mod admin;
 pub mod curation;
 pub mod datasets;
 pub mod downloads;
+pub mod exports;
 pub mod home;
 
 use actix_web::HttpRequest;

@@ -1,0 +1,196 @@
+//! A published dataset can be cited and read by machines: citation styles, export
+//! formats, and schema.org JSON-LD on the landing page.
+
+use crate::helpers::*;
+use holdfast::accounts::Role;
+use reqwest::{header, StatusCode};
+
+async fn published_dataset(app: &TestApp) -> Result<(i64, String), Box<dyn std::error::Error>> {
+    let dep = app.token_for("dep@example.org", Role::Depositor).await?;
+    let cur = app.token_for("cur@example.org", Role::Curator).await?;
+    let client = app.client();
+    let mut metadata = minimal_json("Harvard Forest fluxes <2019> & more");
+    metadata["creators"] = serde_json::json!([
+        {"name": "Müller, Jörg", "nameType": "Personal", "givenName": "Jörg", "familyName": "Müller",
+         "nameIdentifiers": [{"nameIdentifier": "0000-0002-1825-0097", "nameIdentifierScheme": "ORCID"}]},
+        {"name": "Harvard Forest LTER", "nameType": "Organizational"}
+    ]);
+    metadata["geoLocations"] = serde_json::json!([{"geoLocationPlace": "Petersham", "geoLocationPoint": {"pointLatitude": 42.53, "pointLongitude": -72.17}}]);
+    let r = client
+        .post(app.url("/api/datasets"))
+        .bearer_auth(&dep)
+        .json(&metadata)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().await?["id"]
+        .as_i64()
+        .ok_or("id")?;
+    client
+        .put(app.url(&format!("/api/datasets/{id}/files/data/a.csv")))
+        .bearer_auth(&dep)
+        .body("x,y\n1,2\n")
+        .send()
+        .await?;
+    client
+        .post(app.url(&format!("/api/datasets/{id}/submit")))
+        .bearer_auth(&dep)
+        .send()
+        .await?;
+    let published: serde_json::Value = client
+        .post(app.url(&format!("/api/datasets/{id}/review")))
+        .bearer_auth(&cur)
+        .json(&serde_json::json!({"decision": "accept"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let doi = published["doi"].as_str().ok_or("doi")?.to_string();
+    Ok((id, doi))
+}
+
+#[actix_web::test]
+async fn the_landing_page_offers_citation_styles_and_embeds_json_ld() -> TestResult {
+    on_each_backend(|app| async move {
+        let (id, doi) = published_dataset(&app).await?;
+        let client = app.client();
+        let html = client
+            .get(app.url(&format!("/datasets/{id}")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let script =
+            regex::Regex::new(r#"(?s)<script type="application/ld\+json">(.*?)</script>"#)?
+                .captures(&html)
+                .ok_or("no JSON-LD on the landing page")?[1]
+                .to_string();
+        assert!(
+            !script.contains("<2019>"),
+            "angle brackets escaped inside the script element"
+        );
+        let ld: serde_json::Value = serde_json::from_str(&script)?;
+        assert_eq!(ld["@type"], "Dataset");
+        assert_eq!(ld["name"], "Harvard Forest fluxes <2019> & more");
+        assert!(ld.to_string().contains(&doi), "JSON-LD names the DOI");
+        assert!(
+            ld["distribution"].to_string().contains("/files/data/a.csv"),
+            "JSON-LD lists the file"
+        );
+
+        let apa = regex::Regex::new(r#"<p id="citation">([^<]*)</p>"#)?
+            .captures(&html)
+            .ok_or("no citation")?[1]
+            .to_string();
+        assert!(
+            apa.contains("[Data set]") && apa.contains("Müller, J."),
+            "APA: {apa}"
+        );
+        let other = client
+            .get(app.url(&format!("/datasets/{id}?style=chicago")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let chicago = regex::Regex::new(r#"<p id="citation">([^<]*)</p>"#)?
+            .captures(&other)
+            .ok_or("no citation")?[1]
+            .to_string();
+        assert_ne!(apa, chicago, "the style switcher changes the citation");
+        assert!(chicago.contains(&doi));
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn every_export_format_is_served_and_datacite_xml_validates() -> TestResult {
+    on_each_backend(|app| async move {
+        let (id, doi) = published_dataset(&app).await?;
+        let client = app.client();
+        let fetch = |format: &str| {
+            client
+                .get(app.url(&format!("/datasets/{id}/versions/1/export/{format}")))
+                .send()
+        };
+
+        let r = fetch("bibtex").await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()[header::CONTENT_TYPE]
+            .to_str()?
+            .starts_with("application/x-bibtex"));
+        let bib = r.text().await?;
+        assert!(bib.starts_with('@') && bib.contains(&doi), "{bib}");
+
+        let ris = fetch("ris").await?.text().await?;
+        assert!(
+            ris.contains("TY  - DATA") && ris.contains("ER  - "),
+            "{ris}"
+        );
+
+        let csl: serde_json::Value = fetch("csl-json").await?.json().await?;
+        assert_eq!(csl["DOI"], doi.as_str());
+        assert_eq!(csl["type"], "dataset");
+
+        let dc: serde_json::Value = fetch("datacite-json").await?.json().await?;
+        assert_eq!(dc["doi"], doi.as_str());
+
+        let r = fetch("datacite-xml").await?;
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/vnd.datacite.datacite+xml"
+        );
+        let xml = r.text().await?;
+        validate_datacite_xml(&xml)?;
+
+        // The latest version's exports, and unknown formats or drafts: not found.
+        assert_eq!(
+            client
+                .get(app.url(&format!("/datasets/{id}/export/json-ld")))
+                .send()
+                .await?
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(fetch("pdf").await?.status(), StatusCode::NOT_FOUND);
+        let dep = app.token_for("dep2@example.org", Role::Depositor).await?;
+        let draft = app.api_draft(&dep, "Draft").await?;
+        let r = client
+            .get(app.url(&format!("/datasets/{draft}/export/bibtex")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}
+
+/// Validates DataCite XML against the official 4.6 schema with Python's xmlschema.
+fn validate_datacite_xml(xml: &str) -> TestResult {
+    let python = std::env::var("HOLDFAST_TEST_PYTHON")
+        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
+    let xsd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/standards/datacite/kernel-4.6/metadata.xsd"
+    );
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("record.xml");
+    std::fs::write(&file, xml)?;
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            xsd,
+        ])
+        .arg(&file)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "DataCite XML does not validate:\n{}\n{xml}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
