@@ -109,6 +109,41 @@ pub fn reserve(
     Err(DomainError::internal("could not mint a unique DOI"))
 }
 
+/// What a findable DOI of this archive points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoiTarget {
+    pub dataset_id: i64,
+    /// None for a concept DOI (it follows the latest version).
+    pub version_number: Option<i32>,
+}
+
+/// Looks up a findable DOI (DOIs are case-insensitive; we mint lower case).
+pub fn find(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiTarget>, DomainError> {
+    use crate::db::schema::dataset_versions;
+    let row: Option<(i64, Option<i64>)> = dois::table
+        .filter(dois::doi.eq(doi.to_lowercase()))
+        .filter(dois::state.eq(DoiState::Findable.as_str()))
+        .select((dois::dataset_id, dois::version_id))
+        .first(conn)
+        .optional()?;
+    let Some((dataset_id, version_id)) = row else {
+        return Ok(None);
+    };
+    let version_number = match version_id {
+        Some(v) => Some(
+            dataset_versions::table
+                .find(v)
+                .select(dataset_versions::number)
+                .first::<i32>(conn)?,
+        ),
+        None => None,
+    };
+    Ok(Some(DoiTarget {
+        dataset_id,
+        version_number,
+    }))
+}
+
 pub fn set_state(conn: &mut AnyConnection, doi: &str, state: DoiState) -> Result<(), DomainError> {
     diesel::update(dois::table.find(doi))
         .set((

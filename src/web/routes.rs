@@ -76,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/datasets/{id}/versions/{n}/export/{format}",
             web::get().to(exports::numbered),
         )
+        .route("/doi/{doi:.+}", web::get().to(exports::resolve_doi))
         // Downloads (GET and HEAD)
         .route(
             "/datasets/{id}/files/{path:.+}",

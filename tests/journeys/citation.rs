@@ -194,3 +194,82 @@ fn validate_datacite_xml(xml: &str) -> TestResult {
     }
     Ok(())
 }
+
+#[actix_web::test]
+async fn dois_resolve_by_content_negotiation() -> TestResult {
+    on_each_backend(|app| async move {
+        let (id, doi) = published_dataset(&app).await?;
+        let client = app.client();
+        let r = client
+            .get(app.url(&format!("/doi/{doi}")))
+            .header(header::ACCEPT, "text/html,*/*;q=0.8")
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(
+            location(&r).as_deref(),
+            Some(format!("/datasets/{id}/versions/1").as_str())
+        );
+        // DOIs are case-insensitive.
+        let r = client
+            .get(app.url(&format!("/doi/{}", doi.to_uppercase())))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FOUND);
+
+        for media in [
+            "application/vnd.citationstyles.csl+json",
+            "application/x-bibtex",
+            "application/x-research-info-systems",
+            "application/vnd.datacite.datacite+xml",
+            "application/vnd.datacite.datacite+json",
+            "application/ld+json",
+        ] {
+            let r = client
+                .get(app.url(&format!("/doi/{doi}")))
+                .header(header::ACCEPT, media)
+                .send()
+                .await?;
+            assert_eq!(r.status(), StatusCode::OK, "{media}");
+            assert!(
+                r.headers()[header::CONTENT_TYPE]
+                    .to_str()?
+                    .starts_with(media),
+                "{media}"
+            );
+            assert!(r.text().await?.contains(&doi), "{media} names the DOI");
+        }
+
+        // The concept DOI resolves to the dataset's latest version.
+        let concept = app
+            .archive
+            .db
+            .run(move |conn| {
+                use diesel::prelude::*;
+                use holdfast::db::schema::datasets;
+                Ok(datasets::table
+                    .find(id)
+                    .select(datasets::concept_doi.assume_not_null())
+                    .first::<String>(conn)?)
+            })
+            .await?;
+        let r = client
+            .get(app.url(&format!("/doi/{concept}")))
+            .send()
+            .await?;
+        assert_eq!(
+            location(&r).as_deref(),
+            Some(format!("/datasets/{id}").as_str())
+        );
+        assert_eq!(
+            client
+                .get(app.url("/doi/10.5072/none-such"))
+                .send()
+                .await?
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        Ok(())
+    })
+    .await
+}

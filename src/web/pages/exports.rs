@@ -219,3 +219,85 @@ pub async fn numbered(
     let (id, n, format) = path.into_inner();
     serve(archive, viewer, id, Some(n), &format).await
 }
+
+/// Picks the export format an `Accept` header asks for, if any (an HTML request, or
+/// one that accepts anything, gets the landing page instead).
+pub fn negotiate(accept: &str) -> Option<Format> {
+    accept
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.split(';');
+            let media = pieces.next()?.trim().to_ascii_lowercase();
+            let quality = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let format = Format::ALL
+                .into_iter()
+                .find(|f| f.media_type().split(';').next().is_some_and(|m| m == media))?;
+            (quality > 0.0).then_some((format, quality))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(format, _)| format)
+}
+
+/// Resolves a DOI minted by this archive: content negotiation for the citation and
+/// metadata formats, otherwise a redirect to the landing page.
+pub async fn resolve_doi(
+    req: actix_web::HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let doi = path.into_inner().trim().to_lowercase();
+    let target = archive
+        .db
+        .run(move |conn| crate::doi::find(conn, &doi))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let number = target.version_number;
+    match negotiate(accept) {
+        Some(format) => serve(archive, viewer, target.dataset_id, number, format.name()).await,
+        None => {
+            let landing = match number {
+                Some(n) => format!("/datasets/{}/versions/{n}", target.dataset_id),
+                None => format!("/datasets/{}", target.dataset_id),
+            };
+            Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, landing))
+                .finish())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_pick_the_format_doi_negotiation_uses() {
+        assert_eq!(negotiate("application/x-bibtex"), Some(Format::Bibtex));
+        assert_eq!(
+            negotiate("application/vnd.citationstyles.csl+json"),
+            Some(Format::CslJson)
+        );
+        assert_eq!(
+            negotiate("text/html,application/xhtml+xml,*/*;q=0.8"),
+            None,
+            "browsers get the landing page"
+        );
+        assert_eq!(
+            negotiate(
+                "application/x-research-info-systems;q=0.5, application/vnd.datacite.datacite+xml"
+            ),
+            Some(Format::DataciteXml)
+        );
+        assert_eq!(negotiate("application/ld+json;q=0"), None);
+        assert_eq!(negotiate(""), None);
+    }
+}
