@@ -32,19 +32,7 @@ async fn published_dataset(app: &TestApp) -> Result<(i64, String), Box<dyn std::
         .body("x,y\n1,2\n")
         .send()
         .await?;
-    client
-        .post(app.url(&format!("/api/datasets/{id}/submit")))
-        .bearer_auth(&dep)
-        .send()
-        .await?;
-    let published: serde_json::Value = client
-        .post(app.url(&format!("/api/datasets/{id}/review")))
-        .bearer_auth(&cur)
-        .json(&serde_json::json!({"decision": "accept"}))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let published = app.api_publish(&dep, &cur, id).await?;
     let doi = published["doi"].as_str().ok_or("doi")?.to_string();
     Ok((id, doi))
 }

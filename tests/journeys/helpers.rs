@@ -186,6 +186,35 @@ impl TestApp {
             .ok_or_else(|| "no id in the answer".into())
     }
 
+    /// Submits a draft (depositor's token) and accepts it (curator's token) through the
+    /// API; returns the published dataset's JSON.
+    pub async fn api_publish(
+        &self,
+        depositor: &str,
+        curator: &str,
+        id: i64,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let client = self.client();
+        let r = client
+            .post(self.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(depositor)
+            .send()
+            .await?;
+        if r.status() != StatusCode::OK {
+            return Err(format!("submit: {}", r.status()).into());
+        }
+        let r = client
+            .post(self.url(&format!("/api/datasets/{id}/review")))
+            .bearer_auth(curator)
+            .json(&serde_json::json!({"decision": "accept"}))
+            .send()
+            .await?;
+        if r.status() != StatusCode::OK {
+            return Err(format!("accept: {}", r.status()).into());
+        }
+        Ok(r.json().await?)
+    }
+
     pub fn ocfl_root(&self) -> PathBuf {
         self.data_dir.join("ocfl")
     }

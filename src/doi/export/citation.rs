@@ -94,11 +94,10 @@ fn title_text(r: &PublishedRecord) -> String {
     }
 }
 
-/// APA 7 reference for a data set:
-/// `Doe, J., & Harvard Forest LTER. (2026). Title (Version 1) [Data set]. Publisher. https://doi.org/…`
-pub fn apa(r: &PublishedRecord) -> String {
-    let names: Vec<String> = r
-        .metadata
+/// Creators as "Family, G. N." (people) or their full name (organisations), the
+/// form APA and Harvard share.
+fn family_initials(r: &PublishedRecord) -> Vec<String> {
+    r.metadata
         .creators
         .iter()
         .map(|c| match name_of(c) {
@@ -112,7 +111,13 @@ pub fn apa(r: &PublishedRecord) -> String {
             }
             Name::Literal(l) => one_line(&l),
         })
-        .collect();
+        .collect()
+}
+
+/// APA 7 reference for a data set:
+/// `Doe, J., & Harvard Forest LTER. (2026). Title (Version 1) [Data set]. Publisher. https://doi.org/…`
+pub fn apa(r: &PublishedRecord) -> String {
+    let names = family_initials(r);
     // APA lists up to 20 authors; beyond that the first 19, an ellipsis, and the last.
     let authors = if names.len() > 20 {
         let mut s = names[..19].join(", ");
@@ -194,22 +199,7 @@ pub fn chicago(r: &PublishedRecord) -> String {
 /// `Doe, J. and Harvard Forest LTER (2026) Title (Version 1) [Data set]. Publisher. Available at: https://doi.org/… (Accessed: …)`
 /// without the access date, which belongs to the reader.
 pub fn harvard(r: &PublishedRecord) -> String {
-    let names: Vec<String> = r
-        .metadata
-        .creators
-        .iter()
-        .map(|c| match name_of(c) {
-            Name::Person { family, given } => {
-                let i = given.as_deref().map(initials).unwrap_or_default();
-                if i.is_empty() {
-                    one_line(&family)
-                } else {
-                    format!("{}, {i}", one_line(&family))
-                }
-            }
-            Name::Literal(l) => one_line(&l),
-        })
-        .collect();
+    let names = family_initials(r);
     let authors = join_names(&names, " and ", " and ");
     let title = title_text(r);
     let work = format!(
