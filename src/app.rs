@@ -90,6 +90,15 @@ impl Archive {
         }
     }
 
+    /// Deletes the staged bytes of uploads a request did not keep.
+    pub async fn discard_staged<'a>(&self, files: impl IntoIterator<Item = &'a StagedFile>) {
+        let names = files
+            .into_iter()
+            .filter_map(StagedFile::blob_name)
+            .collect();
+        self.remove_staged_blobs(names).await;
+    }
+
     /// Removes staged blobs that no database row references (left by a crash between
     /// staging a file and recording it). Only blobs older than an hour are touched, so
     /// an upload another process is finishing right now is safe.

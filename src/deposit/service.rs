@@ -376,10 +376,7 @@ pub fn add_files(
 }
 
 fn blob_name(file: &StagedFile) -> Result<String, DomainError> {
-    file.path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_string)
+    file.blob_name()
         .ok_or_else(|| DomainError::internal("staged file has no name"))
 }
 

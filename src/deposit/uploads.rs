@@ -31,18 +31,6 @@ impl Archive {
     }
 }
 
-fn blob_names(files: &[(DatasetPath, StagedFile)]) -> Vec<String> {
-    files
-        .iter()
-        .filter_map(|(_, f)| {
-            f.path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_string)
-        })
-        .collect()
-}
-
 /// Records uploads in a draft: all of them, or (on any error) none, with every staged
 /// byte of this request removed.
 pub async fn add_uploads(
@@ -84,18 +72,9 @@ pub async fn add_uploads(
             }
         }
     }
-    let zip_blobs: Vec<String> = zips
-        .iter()
-        .filter_map(|f| {
-            f.path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_string)
-        })
-        .collect();
-    archive.remove_staged_blobs(zip_blobs).await;
+    archive.discard_staged(&zips).await;
     if let Some(e) = failure {
-        archive.remove_staged_blobs(blob_names(&ready)).await;
+        archive.discard_staged(ready.iter().map(|(_, f)| f)).await;
         return Err(e);
     }
     if ready.is_empty() {
@@ -105,7 +84,6 @@ pub async fn add_uploads(
     }
     let actor = actor.clone();
     let case_insensitive = archive.settings.case_insensitive_paths;
-    let names = blob_names(&ready);
     let staged = std::sync::Arc::new(ready);
     let for_db = staged.clone();
     let result = archive
@@ -118,7 +96,7 @@ pub async fn add_uploads(
             Ok(added.files)
         }
         Err(e) => {
-            archive.remove_staged_blobs(names).await;
+            archive.discard_staged(staged.iter().map(|(_, f)| f)).await;
             Err(e)
         }
     }

@@ -228,27 +228,13 @@ pub async fn put_file(
                     .map_err(|e| DomainError::invalid("Content-Digest", e.to_string()))
             });
         if let Err(e) = checked {
-            let blob = staged
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_string);
-            archive
-                .remove_staged_blobs(blob.into_iter().collect())
-                .await;
+            archive.discard_staged([&staged]).await;
             return Err(e.into());
         }
     }
     let unpack = query.unpack.unwrap_or(false);
     if unpack && !dataset_path.as_str().to_lowercase().ends_with(".zip") {
-        let blob = staged
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string);
-        archive
-            .remove_staged_blobs(blob.into_iter().collect())
-            .await;
+        archive.discard_staged([&staged]).await;
         return Err(DomainError::invalid("unpack", "only a .zip file can be unpacked").into());
     }
     let files = uploads::add_uploads(

@@ -47,6 +47,14 @@ impl StagedFile {
     pub fn remove(&self) -> io::Result<()> {
         fs::remove_file(&self.path)
     }
+
+    /// The file's name in the staging folder (`<random>.blob`), which drafts record.
+    pub fn blob_name(&self) -> Option<String> {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+    }
 }
 
 /// The error inside the `io::Error` (kind `FileTooLarge`) that

@@ -561,17 +561,9 @@ pub async fn upload(
     }
     .await;
     if let Err(e) = result {
-        let names = received
-            .iter()
-            .filter_map(|u| {
-                u.staged
-                    .path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .map(str::to_string)
-            })
-            .collect();
-        archive.remove_staged_blobs(names).await;
+        archive
+            .discard_staged(received.iter().map(|u| &u.staged))
+            .await;
         return Err(e.into());
     }
     uploads::add_uploads(&archive, &user.0, id, received).await?;
