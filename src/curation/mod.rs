@@ -39,7 +39,25 @@ struct PublishPlan {
 }
 
 /// A curator accepts a submitted dataset, which publishes it.
-pub async fn accept(archive: &Archive, curator: &User, id: i64) -> Result<Published, DomainError> {
+/// `comment` is the curator's note, kept in the dataset's history.
+pub async fn accept(
+    archive: &Archive,
+    curator: &User,
+    id: i64,
+    comment: &str,
+) -> Result<Published, DomainError> {
+    let comment = comment.trim();
+    if comment.chars().count() > 10_000 {
+        return Err(DomainError::invalid(
+            "comment",
+            "use at most 10,000 characters",
+        ));
+    }
+    let history = if comment.is_empty() {
+        String::new()
+    } else {
+        format!(": {comment}")
+    };
     if !curator.role.can_curate() {
         return Err(DomainError::Forbidden(
             "only curators and admins can review submissions".into(),
@@ -72,7 +90,7 @@ pub async fn accept(archive: &Archive, curator: &User, id: i64) -> Result<Publis
         .collect();
     archive
         .db
-        .transaction(move |conn| finish(conn, &plan, &content_paths, curator_id))
+        .transaction(move |conn| finish(conn, &plan, &content_paths, curator_id, &history))
         .await?;
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
@@ -239,6 +257,7 @@ fn finish(
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
     curator_id: i64,
+    history: &str,
 ) -> Result<(), DomainError> {
     let now: NaiveDateTime = Utc::now().naive_utc();
     let ocfl_version = i32::try_from(plan.ocfl_version).map_err(DomainError::internal)?;
@@ -270,6 +289,6 @@ fn finish(
         DatasetState::Submitted,
         DatasetState::Published,
         curator_id,
-        &format!("accepted and published as {}", plan.version_doi),
+        &format!("accepted and published as {}{history}", plan.version_doi),
     )
 }

@@ -292,7 +292,6 @@ pub async fn submit(
 struct ReviewBody {
     decision: String,
     #[serde(default)]
-    #[allow(dead_code)]
     comment: Option<String>,
 }
 
@@ -313,7 +312,7 @@ pub async fn review(
     })?;
     match review.decision.as_str() {
         "accept" => {
-            curation::accept(&archive, &user, id).await?;
+            curation::accept(&archive, &user, id, review.comment.as_deref().unwrap_or("")).await?;
         }
         other => {
             return Err(DomainError::invalid(

@@ -153,6 +153,17 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
             .send()
             .await?;
         assert_eq!(r.status(), StatusCode::OK);
+        let history = app
+            .archive
+            .db
+            .run(move |conn| holdfast::deposit::service::transitions(conn, id))
+            .await?;
+        assert!(
+            history
+                .iter()
+                .any(|t| t.to_state == "published" && t.comment.ends_with(": looks good")),
+            "the curator's comment is kept in the history"
+        );
 
         let published: serde_json::Value = client
             .get(app.url(&format!("/api/datasets/{id}")))

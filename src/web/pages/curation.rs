@@ -50,7 +50,7 @@ pub async fn review(
     let form = read_form(&req, payload, 64 * 1024).await?;
     match field(&form, "decision") {
         "accept" => {
-            curation::accept(&archive, &user.0, id).await?;
+            curation::accept(&archive, &user.0, id, field(&form, "comment")).await?;
             Ok(redirect(&format!("/datasets/{id}?msg=published")))
         }
         other => Err(DomainError::invalid(
