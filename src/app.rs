@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::deposit::ingest::{StagedFile, Staging};
 use crate::error::DomainError;
+use crate::standards::Registry;
 use crate::storage::{BlobStore, LocalDiskStore, OcflRoot};
 
 #[derive(Clone)]
@@ -20,6 +21,10 @@ pub struct Archive {
     pub store: Arc<dyn BlobStore>,
     pub ocfl: Arc<OcflRoot>,
     pub staging: Arc<Staging>,
+    /// The data standards in effect (built-in, overridden by the schemas folder).
+    pub standards: Arc<Registry>,
+    /// Wakes this process's job workers when a request enqueues work.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -50,15 +55,29 @@ impl Archive {
         if removed > 0 {
             tracing::info!(removed, "removed unfinished uploads left in staging");
         }
+        // A malformed standard file stops the start with its name and the problem, rather
+        // than running with a standard silently missing.
+        let standards = Arc::new(
+            Registry::load(settings.schemas_dir.as_deref())
+                .map_err(|e| anyhow::anyhow!("the data standards cannot be loaded: {e}"))?,
+        );
         let archive = Archive {
             settings: Arc::new(settings),
             db,
             store,
             ocfl,
             staging,
+            standards,
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
         };
         archive.sweep_unreferenced_blobs().await?;
         Ok(archive)
+    }
+
+    /// Tells this process's workers that a job was just committed.
+    pub fn wake_workers(&self) {
+        self.jobs_wake.notify_waiters();
+        self.jobs_wake.notify_one();
     }
 
     /// The staged bytes of a draft file. Names come from our own database, but are

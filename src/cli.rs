@@ -268,9 +268,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let archive = Archive::open(settings).await?;
             let app = Application::build(archive.clone())?;
+            crate::jobs::Worker::spawn_all(&archive, archive.settings.workers);
             tracing::info!(
                 url = %archive.settings.base_url,
                 port = app.port(),
+                workers = archive.settings.workers,
                 data_dir = %archive.settings.data_dir.display(),
                 database = ?archive.db.backend(),
                 "holdfast is serving"

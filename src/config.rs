@@ -57,6 +57,23 @@ pub struct SettingsArgs {
     /// Failed sign-ins allowed per account or client address within 15 minutes before sign-in is paused [default: 5].
     #[arg(long, env = "HOLDFAST_SIGNIN_MAX_FAILURES", global = true)]
     pub signin_max_failures: Option<u32>,
+    /// Background job workers this process runs (validation, mail); 0 runs none, for a
+    /// web-only node [default: 2].
+    #[arg(long, env = "HOLDFAST_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// First retry delay of a failed job in milliseconds; it doubles per attempt, up to an hour [default: 5000].
+    #[arg(long, env = "HOLDFAST_JOB_BACKOFF_MS", global = true)]
+    pub job_backoff_ms: Option<u64>,
+    /// Folder of standard files overriding the built-in ones [default: ./schemas if present].
+    #[arg(long, env = "HOLDFAST_SCHEMAS_DIR", global = true)]
+    pub schemas_dir: Option<PathBuf>,
+    /// Mail server: `smtp://host:port`, `smtp://user:pass@host:587?tls=starttls` or
+    /// `smtps://user:pass@host:465` [default: none; messages are written as .eml files under DATA_DIR/mail].
+    #[arg(long, env = "HOLDFAST_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of notifications [default: holdfast@localhost].
+    #[arg(long, env = "HOLDFAST_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
 }
 
 /// The same settings as read from a config file.
@@ -77,6 +94,11 @@ struct FileSettings {
     open_signup: Option<bool>,
     db_pool_size: Option<u32>,
     signin_max_failures: Option<u32>,
+    workers: Option<usize>,
+    job_backoff_ms: Option<u64>,
+    schemas_dir: Option<PathBuf>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +117,11 @@ pub struct Settings {
     pub open_signup: bool,
     pub db_pool_size: u32,
     pub signin_max_failures: u32,
+    pub workers: usize,
+    pub job_backoff_ms: u64,
+    pub schemas_dir: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 impl Settings {
@@ -137,6 +164,19 @@ impl Settings {
             open_signup: pick(args.open_signup, file.open_signup, true),
             db_pool_size: pick(args.db_pool_size, file.db_pool_size, 16).max(2),
             signin_max_failures: pick(args.signin_max_failures, file.signin_max_failures, 5).max(1),
+            workers: pick(args.workers, file.workers, 2),
+            job_backoff_ms: pick(args.job_backoff_ms, file.job_backoff_ms, 5000).max(1),
+            schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
+            smtp_url: args
+                .smtp_url
+                .clone()
+                .or(file.smtp_url)
+                .filter(|u| !u.is_empty()),
+            mail_from: pick(
+                args.mail_from.clone(),
+                file.mail_from,
+                "holdfast@localhost".into(),
+            ),
         })
     }
 
@@ -146,6 +186,16 @@ impl Settings {
 
     pub fn staging_dir(&self) -> PathBuf {
         self.data_dir.join("staging")
+    }
+
+    /// Where mail goes as .eml files when no SMTP server is configured.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    /// Comment attachments on tickets.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
     }
 
     pub fn secure_cookies(&self) -> bool {

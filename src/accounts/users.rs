@@ -200,6 +200,27 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<User>, DomainError> {
         .collect()
 }
 
+/// Ids of everyone who can curate (curators and admins), e.g. to tell them of a submission.
+pub fn curator_ids(conn: &mut AnyConnection) -> Result<Vec<i64>, DomainError> {
+    Ok(users::table
+        .filter(users::role.eq_any([Role::Curator.as_str(), Role::Admin.as_str()]))
+        .order(users::id.asc())
+        .select(users::id)
+        .load(conn)?)
+}
+
+/// Everyone who can curate, for assignment menus.
+pub fn curators(conn: &mut AnyConnection) -> Result<Vec<User>, DomainError> {
+    users::table
+        .filter(users::role.eq_any([Role::Curator.as_str(), Role::Admin.as_str()]))
+        .order(users::name.asc())
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}
+
 pub fn set_role(conn: &mut AnyConnection, user_id: i64, role: Role) -> Result<User, DomainError> {
     let updated = diesel::update(users::table.find(user_id))
         .set(users::role.eq(role.as_str()))

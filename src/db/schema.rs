@@ -66,6 +66,7 @@ diesel::table! {
         published_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        standards -> Text,
     }
 }
 
@@ -108,12 +109,149 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        dedupe_key -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        run_after -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    validation_runs (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        state -> Text,
+        reason -> Text,
+        status -> Nullable<Text>,
+        errors -> BigInt,
+        warnings -> BigInt,
+        files_checked -> Integer,
+        files_reused -> Integer,
+        bytes_checked -> BigInt,
+        dataset_findings -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    file_validations (id) {
+        id -> BigInt,
+        version_id -> BigInt,
+        path -> Text,
+        sha256 -> Text,
+        fingerprint -> Text,
+        status -> Text,
+        errors -> BigInt,
+        warnings -> BigInt,
+        report -> Text,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        state -> Text,
+        opened_by -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        due_date -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_items (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        file -> Text,
+        code -> Text,
+        standard -> Text,
+        severity -> Text,
+        state -> Text,
+        occurrences -> BigInt,
+        message -> Text,
+        findings -> Text,
+        waiver_reason -> Nullable<Text>,
+        waived_by -> Nullable<BigInt>,
+        waived_at -> Nullable<Timestamp>,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        item_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        kind -> Text,
+        body -> Text,
+        attachment_name -> Nullable<Text>,
+        attachment_blob -> Nullable<Text>,
+        attachment_size -> Nullable<BigInt>,
+        attachment_sha256 -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+        to_address -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    muted_notifications (user_id, kind) {
+        user_id -> BigInt,
+        kind -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
 diesel::joinable!(dataset_versions -> datasets (dataset_id));
 diesel::joinable!(version_files -> dataset_versions (version_id));
 diesel::joinable!(dataset_transitions -> datasets (dataset_id));
+diesel::joinable!(validation_runs -> dataset_versions (version_id));
+diesel::joinable!(file_validations -> dataset_versions (version_id));
+diesel::joinable!(tickets -> datasets (dataset_id));
+diesel::joinable!(ticket_items -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -125,4 +263,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     version_files,
     dataset_transitions,
     dois,
+    jobs,
+    validation_runs,
+    file_validations,
+    tickets,
+    ticket_items,
+    ticket_events,
+    outbox,
+    muted_notifications,
 );

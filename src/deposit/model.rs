@@ -80,6 +80,8 @@ pub struct VersionRow {
     pub published_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// JSON list of the standards the depositor says the dataset follows.
+    pub standards: String,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug, Serialize)]

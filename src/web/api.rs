@@ -15,6 +15,7 @@ use crate::deposit::metadata::Metadata;
 use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
 use crate::error::DomainError;
+use crate::qa::tickets;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
 use crate::web::pages::datasets::encode_path;
@@ -323,6 +324,139 @@ pub async fn review(
         }
     }
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+/// The latest validation report of the dataset's current version, with the state of
+/// the checks (`checking` while a run is queued or running) and each finding's ticket
+/// item state (open, waived, fixed).
+pub async fn validation(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let report = archive
+        .db
+        .run(move |conn| crate::qa::validation::report_for(conn, &user, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+pub async fn dataset_tickets(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let list = archive
+        .db
+        .run(move |conn| {
+            let list = tickets::of_dataset(conn, &user, id)?;
+            let items = tickets::items_of_dataset(conn, id)?;
+            Ok(list
+                .into_iter()
+                .map(|t| {
+                    let own: Vec<Value> = items
+                        .iter()
+                        .filter(|i| i.ticket_id == t.ticket.id)
+                        .map(item_json)
+                        .collect();
+                    let mut v = json!(t);
+                    v["items"] = Value::Array(own);
+                    v
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "tickets": list })))
+}
+
+fn item_json(item: &tickets::ItemRow) -> Value {
+    let mut v = json!(item);
+    v["blocking"] = json!(item.is_blocking());
+    v["findings"] = item.findings_json();
+    v
+}
+
+fn ticket_detail_json(d: &tickets::TicketDetail) -> Value {
+    let mut v = json!(d);
+    v["items"] = Value::Array(d.items.iter().map(item_json).collect());
+    v
+}
+
+pub async fn ticket(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let d = archive
+        .db
+        .run(move |conn| tickets::detail(conn, &user, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(ticket_detail_json(&d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    body: String,
+}
+
+/// Adds a comment: `{"body": "..."}`. Answers with the whole ticket.
+pub async fn ticket_comment(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let body = read_body(payload, 256 * 1024, "request body").await?;
+    let comment: CommentBody = serde_json::from_slice(&body).map_err(|e| {
+        DomainError::invalid("body", format!("expected {{\"body\": \"...\"}}: {e}"))
+    })?;
+    let settings = archive.settings.clone();
+    let d = archive
+        .db
+        .run(move |conn| {
+            tickets::comment(conn, &settings, &user, id, &comment.body, None)?;
+            tickets::detail(conn, &user, id)
+        })
+        .await?;
+    archive.wake_workers();
+    Ok(HttpResponse::Created().json(ticket_detail_json(&d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiveBody {
+    reason: String,
+}
+
+/// Waives an item: `{"reason": "..."}` (curators). Answers with the item.
+pub async fn waive_item(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<(i64, i64)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let (id, item) = path.into_inner();
+    let body = read_body(payload, 256 * 1024, "request body").await?;
+    let waive: WaiveBody = serde_json::from_slice(&body).map_err(|e| {
+        DomainError::invalid("body", format!("expected {{\"reason\": \"...\"}}: {e}"))
+    })?;
+    let settings = archive.settings.clone();
+    let row = archive
+        .db
+        .run(move |conn| tickets::waive(conn, &settings, &user, id, item, &waive.reason))
+        .await?;
+    archive.wake_workers();
+    Ok(HttpResponse::Ok().json(item_json(&row)))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -133,6 +133,30 @@ pub async fn read_form(
 }
 
 /// The first value of a form field, or "".
+/// Limit of the short text fields of multipart forms (tokens, folder names).
+pub const SMALL_FIELD: usize = 4096;
+
+/// Reads a text field of a multipart form, refusing more than `limit` bytes.
+pub async fn read_text_field(
+    part: &mut actix_multipart::Field,
+    limit: usize,
+) -> Result<String, DomainError> {
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = part.next().await {
+        let chunk = chunk.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(DomainError::PayloadTooLarge(format!(
+                "a text field of the form is longer than {} KiB",
+                limit / 1024
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| DomainError::BadRequest("a form field is not valid UTF-8".into()))
+}
+
 pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()

@@ -4,7 +4,9 @@ use actix_web::web;
 
 use super::api;
 use super::errors::{ApiError, PageError};
-use super::pages::{accounts, admin, curation, datasets, downloads, exports, home};
+use super::pages::{
+    accounts, admin, curation, datasets, downloads, exports, home, reports, tickets,
+};
 use crate::error::DomainError;
 
 /// A path that does not parse (`/datasets/abc`) is simply not found.
@@ -94,6 +96,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/datasets/{id}/versions/{n}/files/{path:.+}",
             web::head().to(downloads::download_numbered),
         )
+        // Validation reports and QA tickets
+        .route(
+            "/datasets/{id}/validation",
+            web::get().to(reports::report_page),
+        )
+        .route(
+            "/datasets/{id}/tickets/new",
+            web::get().to(tickets::new_form),
+        )
+        .route("/datasets/{id}/tickets", web::post().to(tickets::open))
+        .route("/tickets", web::get().to(tickets::mine))
+        .route("/tickets/{id}", web::get().to(tickets::show))
+        .route("/tickets/{id}/comments", web::post().to(tickets::comment))
+        .route("/tickets/{id}/assign", web::post().to(tickets::assign))
+        .route("/tickets/{id}/due", web::post().to(tickets::due))
+        .route("/tickets/{id}/state", web::post().to(tickets::set_state))
+        .route(
+            "/tickets/{id}/items/{item}/waive",
+            web::post().to(tickets::waive),
+        )
+        .route(
+            "/tickets/{id}/items/{item}/unwaive",
+            web::post().to(tickets::unwaive),
+        )
+        .route(
+            "/tickets/{id}/attachments/{event}",
+            web::get().to(tickets::attachment),
+        )
+        .route("/curation/tickets", web::get().to(tickets::queue))
         // Curation
         .route("/curation", web::get().to(curation::queue))
         .route("/datasets/{id}/review", web::post().to(curation::review))
@@ -116,6 +147,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/datasets/{id}/submit", web::post().to(api::submit))
                 .route("/datasets/{id}/review", web::post().to(api::review))
+                .route("/datasets/{id}/validation", web::get().to(api::validation))
+                .route(
+                    "/datasets/{id}/tickets",
+                    web::get().to(api::dataset_tickets),
+                )
+                .route("/tickets/{id}", web::get().to(api::ticket))
+                .route("/tickets/{id}", web::post().to(api::ticket_comment))
+                .route(
+                    "/tickets/{id}/items/{item}/waive",
+                    web::post().to(api::waive_item),
+                )
                 .default_service(web::to(api::not_found)),
         );
 }

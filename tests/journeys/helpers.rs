@@ -88,12 +88,15 @@ impl TestApp {
             data_dir: Some(data_dir.clone()),
             database_url,
             db_pool_size: Some(4),
+            // Retries come quickly so tests of "down for a while" finish fast.
+            job_backoff_ms: Some(200),
             ..Default::default()
         };
         adjust(&mut args);
         let settings = Settings::load(&args)?;
         let archive = Archive::open(settings).await?;
         let app = Application::from_listener(archive.clone(), listener)?;
+        holdfast::jobs::Worker::spawn_all(&archive, archive.settings.workers);
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         Ok(TestApp {

@@ -13,7 +13,9 @@ use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, Transitio
 use crate::deposit::{service, uploads};
 use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
-use crate::web::auth::{field, read_form, verify_csrf, SignedIn, Viewer, CSRF_FIELD};
+use crate::web::auth::{
+    field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,
+};
 use crate::web::errors::{redirect, render, PageError};
 use crate::web::pages::exports;
 
@@ -520,7 +522,7 @@ pub async fn upload(
                 .map(str::to_string);
             if !csrf_checked {
                 let value = if name == CSRF_FIELD {
-                    Some(read_small_field(&mut part).await?)
+                    Some(read_text_field(&mut part, SMALL_FIELD).await?)
                 } else {
                     None
                 };
@@ -529,8 +531,10 @@ pub async fn upload(
                 continue;
             }
             match (name.as_str(), filename) {
-                ("folder", None) => folder = read_small_field(&mut part).await?,
-                ("unpack", None) => unpack = !read_small_field(&mut part).await?.is_empty(),
+                ("folder", None) => folder = read_text_field(&mut part, SMALL_FIELD).await?,
+                ("unpack", None) => {
+                    unpack = !read_text_field(&mut part, SMALL_FIELD).await?.is_empty()
+                }
                 ("files", Some(filename)) => {
                     if filename.is_empty() {
                         continue; // the browser sends an empty part when no file was chosen
@@ -568,22 +572,6 @@ pub async fn upload(
     }
     uploads::add_uploads(&archive, &user.0, id, received).await?;
     Ok(redirect(&format!("/datasets/{id}?msg=uploaded")))
-}
-
-/// Reads a small text field of a multipart form (at most 4 KiB).
-async fn read_small_field(part: &mut actix_multipart::Field) -> Result<String, DomainError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = part.next().await {
-        let chunk = chunk.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
-        if bytes.len() + chunk.len() > 4096 {
-            return Err(DomainError::PayloadTooLarge(
-                "a text field of the upload form is longer than 4 KiB".into(),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| DomainError::BadRequest("a form field is not valid UTF-8".into()))
 }
 
 pub async fn remove_file(

@@ -7,6 +7,8 @@ pub mod datasets;
 pub mod downloads;
 pub mod exports;
 pub mod home;
+pub mod reports;
+pub mod tickets;
 
 use actix_web::HttpRequest;
 

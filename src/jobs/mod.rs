@@ -1,0 +1,151 @@
+//! The durable job queue: work that must not be lost and must not hold up a request
+//! (validation, mail delivery, later DOI registration and fixity audits).
+//!
+//! A job is a row written in the same transaction as the change that needs it, so a
+//! crash can never leave a change without its follow-up work. Workers claim a job with
+//! a compare-and-set and a lease (`locked_until`); a worker that dies loses its lease
+//! and the job runs again, so every handler is idempotent. Failures retry with
+//! exponential backoff until `max_attempts`, then the job is kept as `failed`.
+
+pub mod worker;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::jobs;
+use crate::db::AnyConnection;
+use crate::error::DomainError;
+
+pub use worker::{run_pending_now, Worker};
+
+/// What a job does; stored as its `kind` string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    /// Validate a draft's files against the standards and update its QA ticket.
+    ValidateDataset,
+    /// Deliver one message of the mail outbox.
+    DeliverMail,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::ValidateDataset => "validate-dataset",
+            JobKind::DeliverMail => "deliver-mail",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "validate-dataset" => Some(JobKind::ValidateDataset),
+            "deliver-mail" => Some(JobKind::DeliverMail),
+            _ => None,
+        }
+    }
+
+    /// How often a job is tried before it is kept as failed. Mail keeps trying for about
+    /// a day (backoff is capped), so an SMTP server that is down for hours delays mail
+    /// but never loses it.
+    pub fn max_attempts(self) -> i32 {
+        match self {
+            JobKind::ValidateDataset => 5,
+            JobKind::DeliverMail => 40,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug, Serialize)]
+#[diesel(table_name = jobs)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub dedupe_key: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_after: NaiveDateTime,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+/// Adds a job. With a `dedupe_key`, a job of the same key that is still queued (not
+/// yet started) covers this one and nothing is added: e.g. ten uploads in a row need
+/// one validation run, not ten. A job already running does not count, since it may
+/// have read the state before this change.
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    kind: JobKind,
+    payload: &serde_json::Value,
+    dedupe_key: Option<&str>,
+) -> Result<Option<i64>, DomainError> {
+    if let Some(key) = dedupe_key {
+        let waiting: i64 = jobs::table
+            .filter(jobs::dedupe_key.eq(key))
+            .filter(jobs::state.eq("queued"))
+            .filter(jobs::attempts.eq(0))
+            .count()
+            .get_result(conn)?;
+        if waiting > 0 {
+            return Ok(None);
+        }
+    }
+    let now = Utc::now().naive_utc();
+    let id = crate::insert_returning_id!(
+        conn,
+        crate::db::schema::jobs,
+        (
+            jobs::kind.eq(kind.as_str()),
+            jobs::payload.eq(payload.to_string()),
+            jobs::dedupe_key.eq(dedupe_key),
+            jobs::state.eq("queued"),
+            jobs::attempts.eq(0),
+            jobs::max_attempts.eq(kind.max_attempts()),
+            jobs::run_after.eq(now),
+            jobs::created_at.eq(now),
+            jobs::updated_at.eq(now),
+        )
+    )?;
+    Ok(Some(id))
+}
+
+/// Counts of jobs by state, for the admin page and health checks.
+pub fn counts(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, DomainError> {
+    Ok(jobs::table
+        .group_by(jobs::state)
+        .select((jobs::state, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Waiting time before attempt `attempts + 1`: base × 2^attempts, capped at an hour.
+pub fn backoff(base_ms: u64, attempts: i32) -> chrono::Duration {
+    let exp = attempts.clamp(0, 20) as u32;
+    let ms = base_ms.saturating_mul(1u64 << exp).min(3_600_000);
+    chrono::Duration::milliseconds(ms as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1000, 0).num_milliseconds(), 1000);
+        assert_eq!(backoff(1000, 3).num_milliseconds(), 8000);
+        assert_eq!(backoff(1000, 30).num_milliseconds(), 3_600_000);
+        assert_eq!(backoff(u64::MAX, 5).num_milliseconds(), 3_600_000);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [JobKind::ValidateDataset, JobKind::DeliverMail] {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(JobKind::parse("nope"), None);
+    }
+}

@@ -1,0 +1,233 @@
+//! Job workers: claim a ready job, run it, record the outcome.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use std::time::Duration;
+
+use super::{backoff, JobKind, JobRow};
+use crate::app::Archive;
+use crate::db::schema::jobs;
+use crate::error::DomainError;
+
+/// How long a claimed job stays ours without a heartbeat; a worker that crashes loses
+/// its jobs to others after this.
+const LEASE: Duration = Duration::from_secs(300);
+/// How often a running job renews its lease.
+const HEARTBEAT: Duration = Duration::from_secs(60);
+/// How often an idle worker looks for due jobs (retries, other nodes' jobs); jobs
+/// enqueued by this process wake it at once.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Clone)]
+pub struct Worker {
+    archive: Archive,
+    name: String,
+}
+
+impl Worker {
+    pub fn new(archive: Archive, slot: usize) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        let name = format!("{host}:{}:{slot}", std::process::id());
+        Worker { archive, name }
+    }
+
+    /// Starts `count` worker loops on the current runtime.
+    pub fn spawn_all(archive: &Archive, count: usize) {
+        for slot in 0..count {
+            let worker = Worker::new(archive.clone(), slot);
+            actix_web::rt::spawn(async move { worker.run_forever().await });
+        }
+    }
+
+    pub async fn run_forever(self) {
+        loop {
+            match self.run_one().await {
+                Ok(true) => continue,
+                Ok(false) => {
+                    let wake = self.archive.jobs_wake.clone();
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %self.name, error = %e, "job worker could not reach the database");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+
+    /// Claims and runs one due job; false when none was due.
+    pub async fn run_one(&self) -> Result<bool, DomainError> {
+        let name = self.name.clone();
+        let Some(job) = self.archive.db.run(move |conn| claim(conn, &name)).await? else {
+            return Ok(false);
+        };
+        let heartbeat = {
+            let db = self.archive.db.clone();
+            let (id, name) = (job.id, self.name.clone());
+            actix_web::rt::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT).await;
+                    let name = name.clone();
+                    let renewed = db.run(move |conn| renew(conn, id, &name)).await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(job = id, error = %e, "could not renew a job's lease");
+                    }
+                }
+            })
+        };
+        let outcome = execute(&self.archive, &job).await;
+        heartbeat.abort();
+        let base_ms = self.archive.settings.job_backoff_ms;
+        let name = self.name.clone();
+        let (id, kind) = (job.id, job.kind.clone());
+        match &outcome {
+            Ok(()) => tracing::debug!(job = id, kind = %kind, "job done"),
+            Err(e) => {
+                tracing::warn!(job = id, kind = %kind, attempt = job.attempts, error = %e, "job failed")
+            }
+        }
+        let error = outcome.err().map(|e| match e {
+            DomainError::Internal(detail) => detail,
+            other => other.to_string(),
+        });
+        self.archive
+            .db
+            .run(move |conn| finish(conn, &job, &name, error, base_ms))
+            .await?;
+        Ok(true)
+    }
+}
+
+/// Runs due jobs in this task until none is left (used by the CLI and tests).
+pub async fn run_pending_now(archive: &Archive) -> Result<usize, DomainError> {
+    let worker = Worker::new(archive.clone(), usize::MAX);
+    let mut ran = 0;
+    while worker.run_one().await? {
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
+    let payload: serde_json::Value = serde_json::from_str(&job.payload)
+        .map_err(|e| DomainError::internal(format!("job payload is not JSON: {e}")))?;
+    match JobKind::parse(&job.kind) {
+        Some(JobKind::ValidateDataset) => crate::qa::validation::run_job(archive, &payload).await,
+        Some(JobKind::DeliverMail) => crate::mail::deliver_job(archive, &payload).await,
+        None => Err(DomainError::internal(format!(
+            "unknown job kind {:?}",
+            job.kind
+        ))),
+    }
+}
+
+/// Takes the oldest due job (queued and due, or running with an expired lease) with a
+/// compare-and-set on its state and attempt count, so two workers (or two nodes) never
+/// both take it. Works the same on SQLite and PostgreSQL.
+fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<JobRow>, DomainError> {
+    let now = Utc::now().naive_utc();
+    let due: Vec<JobRow> = jobs::table
+        .filter(
+            jobs::state
+                .eq("queued")
+                .and(jobs::run_after.le(now))
+                .or(jobs::state.eq("running").and(jobs::locked_until.lt(now))),
+        )
+        .order((jobs::run_after.asc(), jobs::id.asc()))
+        .limit(8)
+        .select(JobRow::as_select())
+        .load(conn)?;
+    let lease_end = now + chrono::Duration::from_std(LEASE).map_err(DomainError::internal)?;
+    for mut job in due {
+        let taken = diesel::update(
+            jobs::table
+                .find(job.id)
+                .filter(jobs::state.eq(&job.state))
+                .filter(jobs::attempts.eq(job.attempts)),
+        )
+        .set((
+            jobs::state.eq("running"),
+            jobs::attempts.eq(job.attempts + 1),
+            jobs::locked_by.eq(worker),
+            jobs::locked_until.eq(lease_end),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if taken == 1 {
+            job.attempts += 1;
+            job.state = "running".into();
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
+fn renew(conn: &mut crate::db::AnyConnection, id: i64, worker: &str) -> Result<(), DomainError> {
+    let until = Utc::now().naive_utc()
+        + chrono::Duration::from_std(LEASE).map_err(DomainError::internal)?;
+    diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::state.eq("running"))
+            .filter(jobs::locked_by.eq(worker)),
+    )
+    .set(jobs::locked_until.eq(until))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Records the outcome, unless the lease was lost meanwhile (another worker owns the
+/// job now and will record its own outcome).
+fn finish(
+    conn: &mut crate::db::AnyConnection,
+    job: &JobRow,
+    worker: &str,
+    error: Option<String>,
+    backoff_base_ms: u64,
+) -> Result<(), DomainError> {
+    let now = Utc::now().naive_utc();
+    let mine = jobs::table
+        .find(job.id)
+        .filter(jobs::state.eq("running"))
+        .filter(jobs::locked_by.eq(worker));
+    let none: Option<chrono::NaiveDateTime> = None;
+    match error {
+        None => diesel::update(mine)
+            .set((
+                jobs::state.eq("done"),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(none),
+                jobs::last_error.eq(None::<String>),
+                jobs::finished_at.eq(Some(now)),
+                jobs::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        Some(message) if job.attempts >= job.max_attempts => {
+            tracing::error!(job = job.id, kind = %job.kind, error = %message, "job failed for good");
+            diesel::update(mine)
+                .set((
+                    jobs::state.eq("failed"),
+                    jobs::locked_by.eq(None::<String>),
+                    jobs::locked_until.eq(none),
+                    jobs::last_error.eq(Some(message)),
+                    jobs::finished_at.eq(Some(now)),
+                    jobs::updated_at.eq(now),
+                ))
+                .execute(conn)?
+        }
+        Some(message) => diesel::update(mine)
+            .set((
+                jobs::state.eq("queued"),
+                jobs::run_after.eq(now + backoff(backoff_base_ms, job.attempts - 1)),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(none),
+                jobs::last_error.eq(Some(message)),
+                jobs::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}
