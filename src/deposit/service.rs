@@ -13,7 +13,10 @@ use super::model::*;
 use crate::accounts::User;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
 use crate::db::AnyConnection;
+use crate::config::Settings;
 use crate::error::{DomainError, FieldError};
+use crate::mail::{self, Notice, NotificationKind};
+use crate::qa::{tickets, validation};
 
 /// Checks and normalises metadata, reporting every bad field at once.
 pub fn checked_metadata(mut m: Metadata) -> Result<Metadata, DomainError> {
@@ -219,8 +222,48 @@ pub fn update_metadata(
                 dataset_versions::updated_at.eq(now),
             ))
             .execute(conn)?;
-        touch(conn, id)
+        touch(conn, id)?;
+        // The `datacite` standard checks the metadata itself.
+        validation::request_run(conn, id, version.id, "metadata changed")
     })
+}
+
+/// Sets the standards the depositor says the dataset follows; `known` are the names of
+/// the standards in effect. A claimed standard's required files are then checked for.
+pub fn set_claimed_standards(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+    claimed: &[String],
+    known: &[String],
+) -> Result<Vec<String>, DomainError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in claimed {
+        let name = name.trim();
+        if name.is_empty() || names.iter().any(|n| n == name) {
+            continue;
+        }
+        if !known.iter().any(|k| k == name) {
+            return Err(DomainError::invalid(
+                "standards",
+                format!("'{name}' is not a standard of this archive ({})", known.join(", ")),
+            ));
+        }
+        names.push(name.to_string());
+    }
+    let json = serde_json::to_string(&names).map_err(DomainError::internal)?;
+    conn.transaction(|conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        diesel::update(dataset_versions::table.find(version.id))
+            .set((
+                dataset_versions::standards.eq(&json),
+                dataset_versions::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "standards changed")
+    })?;
+    Ok(names)
 }
 
 fn touch(conn: &mut AnyConnection, id: i64) -> Result<(), DomainError> {
@@ -361,6 +404,7 @@ pub fn add_files(
             return Err(DomainError::Invalid(errors));
         }
         touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
         let files = version_files::table
             .filter(version_files::version_id.eq(version.id))
@@ -400,12 +444,19 @@ pub fn remove_file(
             })?;
         diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
         touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "file removed")?;
         Ok(existing.staged_name)
     })
 }
 
-/// Hands a draft to the curators.
-pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), DomainError> {
+/// Hands a draft to the curators, once its files are checked and no error is left open
+/// (fixed or waived); the curators are told.
+pub fn submit(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    actor: &User,
+    id: i64,
+) -> Result<(), DomainError> {
     conn.transaction(|conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let metadata = parse_stored_metadata(&version.metadata)?;
@@ -419,6 +470,23 @@ pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), Dom
                 "add at least one file before submitting".into(),
             ));
         }
+        if validation::is_checking(conn, version.id)? {
+            return Err(DomainError::Conflict(
+                "the data standards check of this draft is still running; \
+                 submit again when its report is ready (usually a few seconds)"
+                    .into(),
+            ));
+        }
+        if !validation::has_run(conn, version.id)? {
+            // Drafts from before validation existed, or whose run was lost: check first.
+            validation::request_run(conn, id, version.id, "submission")?;
+            return Err(DomainError::Conflict(
+                "the data standards check of this draft has just started; \
+                 submit again when its report is ready (usually a few seconds)"
+                    .into(),
+            ));
+        }
+        tickets::ensure_no_blocking_items(conn, id)?;
         set_state(
             conn,
             id,
@@ -426,7 +494,19 @@ pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), Dom
             DatasetState::Submitted,
             actor.id,
             "submitted for review",
-        )
+        )?;
+        let curators = crate::accounts::users::curator_ids(conn)?;
+        let notice = Notice {
+            kind: NotificationKind::DatasetSubmitted,
+            subject: format!("Submitted for review: {}", version.title),
+            headline: format!(
+                "{} submitted \"{}\" for review.",
+                actor.name, version.title
+            ),
+            lines: vec![format!("{file_count} file(s).")],
+            link_path: format!("/datasets/{id}"),
+        };
+        mail::notify(conn, settings, &curators, &notice)
     })
 }
 

@@ -9,5 +9,6 @@ mod citation;
 mod cli;
 mod deposit;
 mod publish;
+mod qa;
 mod security;
 mod standards;
