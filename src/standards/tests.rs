@@ -62,8 +62,8 @@ fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf 
     p
 }
 
-fn codes(report: &FileReport) -> Vec<&'static str> {
-    report.findings.iter().map(|f| f.code).collect()
+fn codes(report: &FileReport) -> Vec<&str> {
+    report.findings.iter().map(|f| f.code.as_ref()).collect()
 }
 
 #[test]
