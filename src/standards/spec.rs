@@ -236,7 +236,7 @@ pub struct Structure {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Layout {
-    /// The header is the first of this many rows that names every required field; rows
+    /// The header is the first of this many rows that names a field of the schema; rows
     /// before it (a template's instructions) are reported at `leadingRows`.
     #[serde(default = "one")]
     pub header_search_rows: u64,

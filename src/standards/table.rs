@@ -168,18 +168,18 @@ impl<'a> TableChecker<'a> {
         }
     }
 
-    /// Whether a record names every required field (the header search of a layout).
-    fn names_required_fields(&self, record: &ByteRecord) -> bool {
-        let labels: Vec<String> = record
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).trim().to_string())
-            .collect();
-        self.standard
-            .schema
-            .fields
-            .iter()
-            .filter(|f| f.constraints.required)
-            .all(|f| labels.iter().any(|l| label_names(l, f)))
+    /// Whether a record names any field of the schema: the header search of a layout
+    /// skips rows that name none (a template's instructions), not a header that lacks
+    /// some column.
+    fn names_a_field(&self, record: &ByteRecord) -> bool {
+        record.iter().any(|l| {
+            let l = String::from_utf8_lossy(l);
+            self.standard
+                .schema
+                .fields
+                .iter()
+                .any(|f| label_names(&l, f))
+        })
     }
 
     /// Whether a record right under the header is one of the layout's descriptor rows.
@@ -230,7 +230,7 @@ impl<'a> TableChecker<'a> {
                     return;
                 }
                 if let Some(layout) = &self.standard.layout {
-                    if line < layout.header_search_rows && !self.names_required_fields(record) {
+                    if line < layout.header_search_rows && !self.names_a_field(record) {
                         out.push(
                             Issue::new(
                                 "leading-row",
