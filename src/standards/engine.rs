@@ -199,7 +199,8 @@ fn read_pass(
             .position()
             .map(|p| (p.line(), p.byte()))
             .unwrap_or((next_line, 0));
-        if line > next_line && !first {
+        // Lines the reader skipped are blank, unless comment lines may be among them.
+        if line > next_line && !first && dialect.comment_byte().is_none() {
             for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
                 c.blank_lines(next_line, line - next_line, o);
             }

@@ -207,3 +207,6 @@ fn status_word(s: Status) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod dataset_tests;
