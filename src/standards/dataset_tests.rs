@@ -270,7 +270,10 @@ fn data_package_tables_are_checked_against_their_schemas() {
         .iter()
         .find(|x| x.code == "foreign-key")
         .expect("foreign-key");
-    assert_eq!((dangling.row, dangling.value.as_deref()), (Some(3), Some("9")));
+    assert_eq!(
+        (dangling.row, dangling.value.as_deref()),
+        (Some(3), Some("9"))
+    );
     assert!(visits_report.depends_on.is_some());
     // The csv standard still applies to both files, in the same run.
     assert!(visits_report.standards.contains(&"csv".to_string()));

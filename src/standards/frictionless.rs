@@ -51,7 +51,11 @@ pub struct Reference {
 
 struct Context<'a> {
     standard: &'a Standard,
+    rules: &'a DataPackageRules,
     descriptor: &'a DatasetFile,
+    all: &'a [DatasetFile],
+    /// Dataset path → index in `all`.
+    files: HashMap<&'a str, usize>,
     findings: Vec<Finding>,
 }
 
@@ -133,9 +137,6 @@ fn read_json(file: &DatasetFile, max: u64) -> Result<(Vec<u8>, Value), String> {
 /// A property given inline or as a path to a JSON file of the dataset.
 fn inline_or_file(
     ctx: &mut Context,
-    files: &HashMap<&str, usize>,
-    all: &[DatasetFile],
-    rules: &DataPackageRules,
     what: &'static str,
     code: &'static str,
     value: &Value,
@@ -149,7 +150,7 @@ fn inline_or_file(
                 return None;
             }
             let path = resolve(folder_of(&ctx.descriptor.path), p);
-            let Some(&i) = files.get(path.as_str()) else {
+            let Some(&i) = ctx.files.get(path.as_str()) else {
                 ctx.push(
                     code,
                     Severity::Error,
@@ -157,7 +158,7 @@ fn inline_or_file(
                 );
                 return None;
             };
-            match read_json(&all[i], rules.max_descriptor_bytes) {
+            match read_json(&ctx.all[i], ctx.rules.max_descriptor_bytes) {
                 Ok((bytes, v)) => {
                     digest.update(&bytes);
                     Some(v)
@@ -189,14 +190,16 @@ pub fn check_package(
 ) -> PackagePlan {
     let mut ctx = Context {
         standard,
+        rules,
         descriptor: &all[descriptor],
+        all,
+        files: all
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_str(), i))
+            .collect(),
         findings: Vec::new(),
     };
-    let files: HashMap<&str, usize> = all
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.path.as_str(), i))
-        .collect();
     let (bytes, package) = match read_json(ctx.descriptor, rules.max_descriptor_bytes) {
         Ok(x) => x,
         Err(e) => {
@@ -274,9 +277,7 @@ pub fn check_package(
     }
     let mut planned: Vec<Option<ResourcePlan>> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
-        planned.push(plan_resource(
-            &mut ctx, &files, all, rules, &bytes, i, r, v1, &names,
-        ));
+        planned.push(plan_resource(&mut ctx, &bytes, i, r, v1, &names));
     }
     // Foreign keys to other resources: where their keys are read from.
     let targets: Vec<Option<(usize, Dialect, TableSchema)>> = planned
@@ -329,12 +330,8 @@ fn is_v1(package: &Map<String, Value>) -> bool {
     package.contains_key("profile") || schema.contains("/1.0/")
 }
 
-#[allow(clippy::too_many_arguments)]
 fn plan_resource(
     ctx: &mut Context,
-    files: &HashMap<&str, usize>,
-    all: &[DatasetFile],
-    rules: &DataPackageRules,
     descriptor_bytes: &[u8],
     index: usize,
     resource: &Value,
@@ -399,7 +396,7 @@ fn plan_resource(
             for p in parts {
                 match p.as_str() {
                     Some(p) => {
-                        located(ctx, files, &label, p);
+                        located(ctx, &label, p);
                     }
                     None => ctx.push(
                         "resource-error",
@@ -424,7 +421,7 @@ fn plan_resource(
             return None;
         }
     };
-    let file = located(ctx, files, &label, &path)?;
+    let file = located(ctx, &label, &path)?;
     let tabular = r.get("type").and_then(Value::as_str) == Some("table")
         || r.get("profile").and_then(Value::as_str) == Some("tabular-data-resource")
         || r.contains_key("schema");
@@ -465,16 +462,7 @@ fn plan_resource(
         dialect.delimiter = "\t".into();
     }
     if let Some(d) = r.get("dialect") {
-        if let Some(v) = inline_or_file(
-            ctx,
-            files,
-            all,
-            rules,
-            "dialect",
-            "dialect-error",
-            d,
-            &mut digest,
-        ) {
+        if let Some(v) = inline_or_file(ctx, "dialect", "dialect-error", d, &mut digest) {
             let mut merged =
                 serde_json::to_value(DialectDefaults::from(&dialect)).unwrap_or_default();
             if let (Value::Object(base), Value::Object(given)) = (&mut merged, v) {
@@ -512,16 +500,7 @@ fn plan_resource(
         ..TableSchema::default()
     };
     if let Some(s) = r.get("schema") {
-        let v = inline_or_file(
-            ctx,
-            files,
-            all,
-            rules,
-            "schema",
-            "schema-error",
-            s,
-            &mut digest,
-        )?;
+        let v = inline_or_file(ctx, "schema", "schema-error", s, &mut digest)?;
         match serde_json::from_value::<TableSchema>(v) {
             Ok(s) => schema = s,
             Err(e) => {
@@ -636,12 +615,7 @@ impl From<&Dialect> for DialectDefaults {
 }
 
 /// Finds the dataset file a resource path names, reporting why it cannot be used.
-fn located(
-    ctx: &mut Context,
-    files: &HashMap<&str, usize>,
-    label: &str,
-    path: &str,
-) -> Option<usize> {
+fn located(ctx: &mut Context, label: &str, path: &str) -> Option<usize> {
     if let Some(why) = unsafe_path(path) {
         let severity = if why.starts_with("is a URL") {
             Severity::Warning
@@ -656,7 +630,7 @@ fn located(
         return None;
     }
     let resolved = resolve(folder_of(&ctx.descriptor.path), path);
-    match files.get(resolved.as_str()) {
+    match ctx.files.get(resolved.as_str()) {
         Some(&i) => Some(i),
         None => {
             ctx.push(

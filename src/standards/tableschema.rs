@@ -367,31 +367,29 @@ impl Field {
         let format = self.format.as_deref().unwrap_or("default");
         let mut p = Prepared::default();
         match self.kind {
-            FieldType::Date | FieldType::Time | FieldType::Datetime => {
-                if !matches!(format, "default" | "any") {
-                    // v1 wrote patterns as `fmt:%Y-%m-%d`.
-                    let pattern = format.strip_prefix("fmt:").unwrap_or(format);
-                    if !pattern.contains('%') {
-                        return Err(format!(
-                            "format {format:?} is not default, any or a %-pattern"
-                        ));
-                    }
-                    p.time_pattern = Some(pattern.to_string());
-                }
-            }
-            FieldType::String => {
-                if !matches!(format, "default" | "email" | "uri" | "binary" | "uuid") {
+            FieldType::Date | FieldType::Time | FieldType::Datetime
+                if !matches!(format, "default" | "any") =>
+            {
+                // v1 wrote patterns as `fmt:%Y-%m-%d`.
+                let pattern = format.strip_prefix("fmt:").unwrap_or(format);
+                if !pattern.contains('%') {
                     return Err(format!(
-                        "string format {format:?} is not one of default, email, uri, binary, uuid"
+                        "format {format:?} is not default, any or a %-pattern"
                     ));
                 }
+                p.time_pattern = Some(pattern.to_string());
             }
-            FieldType::Geopoint => {
-                if !matches!(format, "default" | "array" | "object") {
-                    return Err(format!(
-                        "geopoint format {format:?} is not default, array or object"
-                    ));
-                }
+            FieldType::String
+                if !matches!(format, "default" | "email" | "uri" | "binary" | "uuid") =>
+            {
+                return Err(format!(
+                    "string format {format:?} is not one of default, email, uri, binary, uuid"
+                ));
+            }
+            FieldType::Geopoint if !matches!(format, "default" | "array" | "object") => {
+                return Err(format!(
+                    "geopoint format {format:?} is not default, array or object"
+                ));
             }
             _ => {}
         }
@@ -473,11 +471,12 @@ impl Field {
             }
         };
         if let Some(v) = ordered {
+            // NaN lies within no bounds.
             let below = |b: Option<f64>, strict: bool| {
-                b.is_some_and(|m| if strict { !(v > m) } else { !(v >= m) })
+                b.is_some_and(|m| v.is_nan() || if strict { v <= m } else { v < m })
             };
             let above = |b: Option<f64>, strict: bool| {
-                b.is_some_and(|m| if strict { !(v < m) } else { !(v <= m) })
+                b.is_some_and(|m| v.is_nan() || if strict { v >= m } else { v > m })
             };
             if below(p.minimum, false)
                 || above(p.maximum, false)
