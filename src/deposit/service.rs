@@ -11,9 +11,9 @@ use super::ingest::{DatasetPath, StagedFile};
 use super::metadata::{self, Metadata};
 use super::model::*;
 use crate::accounts::User;
+use crate::config::Settings;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
 use crate::db::AnyConnection;
-use crate::config::Settings;
 use crate::error::{DomainError, FieldError};
 use crate::mail::{self, Notice, NotificationKind};
 use crate::qa::{tickets, validation};
@@ -44,7 +44,7 @@ pub fn create(conn: &mut AnyConnection, owner: &User, m: Metadata) -> Result<i64
     let m = checked_metadata(m)?;
     let now = Utc::now().naive_utc();
     let json = to_json(&m)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let id = crate::insert_returning_id!(
             conn,
             crate::db::schema::datasets,
@@ -212,7 +212,7 @@ pub fn update_metadata(
 ) -> Result<(), DomainError> {
     let m = checked_metadata(m)?;
     let json = to_json(&m)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let now = Utc::now().naive_utc();
         diesel::update(dataset_versions::table.find(version.id))
@@ -246,13 +246,16 @@ pub fn set_claimed_standards(
         if !known.iter().any(|k| k == name) {
             return Err(DomainError::invalid(
                 "standards",
-                format!("'{name}' is not a standard of this archive ({})", known.join(", ")),
+                format!(
+                    "'{name}' is not a standard of this archive ({})",
+                    known.join(", ")
+                ),
             ));
         }
         names.push(name.to_string());
     }
     let json = serde_json::to_string(&names).map_err(DomainError::internal)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         diesel::update(dataset_versions::table.find(version.id))
             .set((
@@ -353,7 +356,7 @@ pub fn add_files(
     staged: &[(DatasetPath, StagedFile)],
     case_insensitive: bool,
 ) -> Result<AddedFiles, DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let mut errors = Vec::new();
         let mut replaced_blobs = Vec::new();
@@ -431,7 +434,7 @@ pub fn remove_file(
     id: i64,
     path: &DatasetPath,
 ) -> Result<Option<String>, DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let existing: FileRow = version_files::table
             .filter(version_files::version_id.eq(version.id))
@@ -457,7 +460,7 @@ pub fn submit(
     actor: &User,
     id: i64,
 ) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let metadata = parse_stored_metadata(&version.metadata)?;
         checked_metadata(metadata)?;
@@ -499,10 +502,7 @@ pub fn submit(
         let notice = Notice {
             kind: NotificationKind::DatasetSubmitted,
             subject: format!("Submitted for review: {}", version.title),
-            headline: format!(
-                "{} submitted \"{}\" for review.",
-                actor.name, version.title
-            ),
+            headline: format!("{} submitted \"{}\" for review.", actor.name, version.title),
             lines: vec![format!("{file_count} file(s).")],
             link_path: format!("/datasets/{id}"),
         };

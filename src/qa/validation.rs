@@ -87,7 +87,10 @@ pub struct RunRow {
 }
 
 /// The latest finished run of a version.
-pub fn latest_run(conn: &mut AnyConnection, version_id: i64) -> Result<Option<RunRow>, DomainError> {
+pub fn latest_run(
+    conn: &mut AnyConnection,
+    version_id: i64,
+) -> Result<Option<RunRow>, DomainError> {
     Ok(validation_runs::table
         .filter(validation_runs::version_id.eq(version_id))
         .filter(validation_runs::state.eq("done"))
@@ -154,7 +157,8 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
         .run(move |conn| start_run(conn, dataset_id, version_id, &run_reason, started))
         .await?;
     let inputs = dataset_files(archive, &snapshot)?;
-    let claimed: Vec<String> = serde_json::from_str(&snapshot.version.standards).unwrap_or_default();
+    let claimed: Vec<String> =
+        serde_json::from_str(&snapshot.version.standards).unwrap_or_default();
     let metadata = service::parse_stored_metadata(&snapshot.version.metadata).ok();
     let registry = archive.standards.clone();
     let fingerprint = registry.fingerprint();
@@ -205,7 +209,9 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
             return if superseded {
                 Ok(())
             } else {
-                Err(DomainError::internal(format!("validation of version {version_id}: {e}")))
+                Err(DomainError::internal(format!(
+                    "validation of version {version_id}: {e}"
+                )))
             };
         }
     };
@@ -216,7 +222,11 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
         .db
         .transaction(move |conn| {
             if files_changed(conn, version_id, &files_seen)? {
-                fail_run(conn, run_id, "superseded: the files changed while they were checked")?;
+                fail_run(
+                    conn,
+                    run_id,
+                    "superseded: the files changed while they were checked",
+                )?;
                 return Ok(false);
             }
             let digests: HashMap<String, String> = files_seen.iter().cloned().collect();
@@ -245,7 +255,11 @@ fn ticket_notice(ticket_id: i64, title: &str, outcome: &tickets::SyncOutcome) ->
         if !items.is_empty() {
             let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
             let more = items.len().saturating_sub(shown.len());
-            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
             lines.push(format!("{label}: {}{tail}", shown.join("; ")));
         }
     };
@@ -323,10 +337,17 @@ fn dataset_files(archive: &Archive, s: &Snapshot) -> Result<Vec<DatasetFile>, Do
                 (None, Some(content), Some(object)) => {
                     let key = format!("{}/{content}", archive.ocfl.object_root(object));
                     archive.store.local_path(&key).ok_or_else(|| {
-                        DomainError::internal("validation reads stored files from local storage only")
+                        DomainError::internal(
+                            "validation reads stored files from local storage only",
+                        )
                     })?
                 }
-                _ => return Err(DomainError::internal(format!("file {} has no bytes", f.path))),
+                _ => {
+                    return Err(DomainError::internal(format!(
+                        "file {} has no bytes",
+                        f.path
+                    )))
+                }
             };
             Ok(DatasetFile {
                 path: f.path.clone(),
@@ -423,7 +444,8 @@ fn store_file_reports(
             .values((
                 file_validations::version_id.eq(version_id),
                 file_validations::path.eq(&file.path),
-                file_validations::sha256.eq(digests.get(&file.path).map(String::as_str).unwrap_or("")),
+                file_validations::sha256
+                    .eq(digests.get(&file.path).map(String::as_str).unwrap_or("")),
                 file_validations::fingerprint.eq(fingerprint),
                 file_validations::status.eq(status_str(file.status)),
                 file_validations::errors.eq(file.errors as i64),
@@ -554,7 +576,11 @@ impl ReportView {
 }
 
 /// The latest report of a dataset's current version, for its owner and curators.
-pub fn report_for(conn: &mut AnyConnection, user: &User, dataset_id: i64) -> Result<ReportView, DomainError> {
+pub fn report_for(
+    conn: &mut AnyConnection,
+    user: &User,
+    dataset_id: i64,
+) -> Result<ReportView, DomainError> {
     let view = service::load_view(conn, Some(user), dataset_id, None)?;
     if view.dataset.owner_id != user.id && !user.role.can_curate() {
         return Err(DomainError::NotFound);
@@ -567,7 +593,8 @@ pub fn report_for(conn: &mut AnyConnection, user: &User, dataset_id: i64) -> Res
         .order(file_validations::path.asc())
         .select((file_validations::path, file_validations::report))
         .load(conn)?;
-    let current: std::collections::HashSet<&str> = view.files.iter().map(|f| f.path.as_str()).collect();
+    let current: std::collections::HashSet<&str> =
+        view.files.iter().map(|f| f.path.as_str()).collect();
     let files: Vec<FileReport> = rows
         .iter()
         .filter(|(path, _)| current.contains(path.as_str()))

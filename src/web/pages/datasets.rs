@@ -13,13 +13,13 @@ use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, Transitio
 use crate::deposit::{service, uploads};
 use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
+use crate::qa::tickets::{self, TicketSummary};
+use crate::qa::validation;
+use crate::standards::Status;
 use crate::web::auth::{
     field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,
 };
 use crate::web::errors::{redirect, render, PageError};
-use crate::qa::tickets::{self, TicketSummary};
-use crate::qa::validation;
-use crate::standards::Status;
 use crate::web::pages::exports;
 
 /// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.

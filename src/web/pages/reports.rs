@@ -36,17 +36,20 @@ impl ReportPage {
     }
 
     fn overall(&self) -> &'static str {
-        self.r.status.as_ref().map(|s| self.status_word(s)).unwrap_or("not checked")
+        self.r
+            .status
+            .as_ref()
+            .map(|s| self.status_word(s))
+            .unwrap_or("not checked")
     }
 
     /// "open · blocks", "waived: reason" or "fixed" for a finding's ticket item.
     fn item_note(&self, f: &Finding) -> String {
         match self.r.item(&f.file, &f.issue.code) {
             Some(i) if i.is_blocking() => "blocks submission".into(),
-            Some(i) if i.state == "waived" => format!(
-                "waived: {}",
-                i.waiver_reason.as_deref().unwrap_or_default()
-            ),
+            Some(i) if i.state == "waived" => {
+                format!("waived: {}", i.waiver_reason.as_deref().unwrap_or_default())
+            }
             _ => String::new(),
         }
     }
