@@ -12,3 +12,4 @@ mod publish;
 mod qa;
 mod security;
 mod standards;
+mod workflow;
