@@ -312,9 +312,9 @@ pub fn check_claims(
         };
         if !has {
             let needs = if s.datacite.is_some() {
-                "the dataset's metadata".to_string()
+                "metadata".to_string()
             } else {
-                format!("a file named like {}", s.applies_to.join(" or "))
+                format!("file named like {}", s.applies_to.join(" or "))
             };
             out.push(
                 Issue::new(

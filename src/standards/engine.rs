@@ -18,6 +18,11 @@ pub trait Checker {
     /// Empty lines the CSV reader skipped, starting at line `row`.
     fn blank_lines(&mut self, _row: u64, _count: u64, _out: &mut Collector) {}
     fn finish(&mut self, out: &mut Collector);
+    /// The column labels, when the checker found the header somewhere other than the
+    /// first row (a layout's header search, `headerRows`).
+    fn found_header(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +166,9 @@ pub fn validate_file(
         let (rows, labels) =
             read_pass(path, &group[0].dialect, &mut checkers, &mut collectors).map_err(io)?;
         report.rows = rows;
-        if report.columns.is_empty() {
+        if let Some(found) = checkers.iter().find_map(|c| c.found_header()) {
+            report.columns = found.to_vec();
+        } else if report.columns.is_empty() {
             report.columns = labels;
         }
         for (s, out) in group.iter().zip(collectors) {
