@@ -125,10 +125,13 @@ pub fn validate_file(
         path: shown.to_string(),
         source,
     };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // File-name rules (AmeriFlux's site and period) judge the name the user gave the file,
+    // not where its bytes happen to be stored (a staged upload has a random name).
+    let file_name = shown
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(shown)
+        .to_string();
     let bytes = std::fs::metadata(path).map_err(io)?.len();
     let standards: Vec<&Standard> = standards
         .iter()

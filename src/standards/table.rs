@@ -688,6 +688,9 @@ impl<'a> TableChecker<'a> {
                     continue;
                 }
             }
+            if !track_types && self.fields[i].is_none() {
+                continue;
+            }
             let missing = self.is_missing(i, cell);
             if track_types && !missing && !cell.is_empty() {
                 if values::parse_number(cell).is_some() {

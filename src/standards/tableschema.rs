@@ -585,6 +585,7 @@ impl Field {
         let expect = |what: &str| Err(what.to_string());
         match self.kind {
             FieldType::Any => Ok(None),
+            FieldType::String if fmt == "default" => Ok(None),
             FieldType::String => {
                 // Bytes that are not UTF-8 are an encoding-error, reported by the engine.
                 let text = String::from_utf8_lossy(cell);
