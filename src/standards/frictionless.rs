@@ -463,13 +463,13 @@ fn plan_resource(
     }
     if let Some(d) = r.get("dialect") {
         if let Some(v) = inline_or_file(ctx, "dialect", "dialect-error", d, &mut digest) {
-            let mut merged =
-                serde_json::to_value(DialectDefaults::from(&dialect)).unwrap_or_default();
-            if let (Value::Object(base), Value::Object(given)) = (&mut merged, v) {
-                base.extend(given);
-            }
-            match serde_json::from_value::<Dialect>(merged) {
-                Ok(d) => {
+            let gives_delimiter = v.get("delimiter").is_some();
+            match serde_json::from_value::<Dialect>(v) {
+                Ok(mut d) => {
+                    // A TSV's tab stays unless the dialect names another delimiter.
+                    if !gives_delimiter {
+                        d.delimiter = dialect.delimiter.clone();
+                    }
                     let problems = d.problems();
                     if problems.is_empty() {
                         dialect = d;
@@ -597,21 +597,6 @@ fn plan_resource(
         hash,
         references: Vec::new(),
     })
-}
-
-/// The dialect properties a resource's own `dialect` overrides (so a TSV's tab stays).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DialectDefaults {
-    delimiter: String,
-}
-
-impl From<&Dialect> for DialectDefaults {
-    fn from(d: &Dialect) -> Self {
-        DialectDefaults {
-            delimiter: d.delimiter.clone(),
-        }
-    }
 }
 
 /// Finds the dataset file a resource path names, reporting why it cannot be used.

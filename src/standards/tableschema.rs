@@ -134,6 +134,8 @@ pub struct Prepared {
     allowed: Option<Vec<String>>,
     /// A strptime-style pattern for date, time and datetime fields.
     time_pattern: Option<String>,
+    /// A list's items, read as a field of the list's `itemType`.
+    list_item: Option<Box<Field>>,
 }
 
 /// Table Schema's default type when none is given is `any`; holdfast's own files
@@ -446,8 +448,27 @@ impl Field {
             allowed.get_or_insert(values);
         }
         p.allowed = allowed;
-        if self.kind == FieldType::List && self.item_type == Some(FieldType::List) {
-            return Err("a list's itemType cannot be list".into());
+        if self.kind == FieldType::List {
+            let kind = self.item_type.unwrap_or(FieldType::String);
+            if !matches!(
+                kind,
+                FieldType::String
+                    | FieldType::Integer
+                    | FieldType::Boolean
+                    | FieldType::Number
+                    | FieldType::Datetime
+                    | FieldType::Date
+                    | FieldType::Time
+            ) {
+                return Err(format!("a list's itemType cannot be {}", kind.name()));
+            }
+            let mut item: Field = serde_json::from_value(serde_json::json!({
+                "name": self.name,
+                "type": kind.name(),
+            }))
+            .map_err(|e| e.to_string())?;
+            item.prepare()?;
+            p.list_item = Some(Box::new(item));
         }
         self.prepared = p;
         Ok(())
@@ -700,18 +721,15 @@ impl Field {
                 _ => expect("a JSON array"),
             },
             FieldType::List => {
-                let item = Field {
-                    kind: self.item_type.unwrap_or(FieldType::String),
-                    format: None,
-                    ..self.clone()
-                };
+                let item = p.list_item.as_deref();
                 if self
                     .list_items(cell)
-                    .all(|i| item.ordered_value(i, &Prepared::default()).is_ok())
+                    .all(|i| item.is_none_or(|f| f.typed(i).is_ok()))
                 {
                     Ok(None)
                 } else {
-                    expect(&format!("a list of {} values", item.kind.name()))
+                    let kind = self.item_type.unwrap_or(FieldType::String);
+                    expect(&format!("a list of {} values", kind.name()))
                 }
             }
         }
