@@ -624,3 +624,45 @@ fn malformed_new_standards_name_their_problem() {
         );
     }
 }
+
+/// frictionless-py's reference invalid table gives the same five errors here.
+#[test]
+fn capital_invalid_gives_frictionless_errors() {
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/standards/frictionless/capital-invalid.csv"
+    ))
+    .expect("reference file");
+    let f = dataset(&[
+        (
+            "datapackage.json",
+            &package(
+                r#"{"name": "capital", "path": "capital-invalid.csv",
+                    "schema": {"fieldsMatch": "subset", "fields": [{"name": "id", "type": "integer"}]}}"#,
+            ),
+        ),
+        ("capital-invalid.csv", &body),
+    ]);
+    let r = run(&f, &[]);
+    let report = r
+        .files
+        .iter()
+        .find(|x| x.path == "capital-invalid.csv")
+        .expect("checked");
+    let found: Vec<(&str, Option<u64>)> = report
+        .findings
+        .iter()
+        .filter(|x| x.standard == "frictionless")
+        .map(|x| (x.code.as_ref(), x.row))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("duplicate-label", None),
+            ("missing-cell", Some(10)),
+            ("blank-row", Some(11)),
+            ("extra-cell", Some(12)),
+            ("type-error", Some(12)),
+        ]
+    );
+}

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::dataset::{DatasetFile, FileHashes};
-use super::engine::{csv_io, open_table};
+use super::engine::open_table;
 use super::findings::{Collector, Finding, Issue, Severity};
 use super::spec::{DataPackageRules, Dialect, Standard};
 use super::tableschema::{key_hash, FieldsMatch, KeySet, TableSchema, MAX_KEYS};
@@ -709,7 +709,7 @@ impl ResourcePlan {
 
 /// The hashed keys of the referenced columns of a table.
 fn read_keys(path: &Path, r: &Reference) -> std::io::Result<KeySet> {
-    let (mut reader, _) = open_table(path, &r.dialect)?;
+    let mut table = open_table(path, &r.dialect)?;
     let mut record = csv::ByteRecord::new();
     let mut set = KeySet {
         hashes: HashSet::new(),
@@ -729,8 +729,7 @@ fn read_keys(path: &Path, r: &Reference) -> std::io::Result<KeySet> {
         .as_ref()
         .and_then(|h| h.iter().max().copied())
         .unwrap_or(1);
-    while reader.read_byte_record(&mut record).map_err(csv_io)? {
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = table.read(&mut record)? {
         if r.dialect.comment_rows.contains(&line) {
             continue;
         }
