@@ -216,7 +216,7 @@ fn read_pass(
             }
         }
         // Lines this record spans: a quoted field may hold newlines.
-        next_line = line + 1 + record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        next_line = line + 1 + newlines_in(&record);
         if let Err(e) = std::str::from_utf8(record.as_slice()) {
             if let Some(out) = outs.first_mut() {
                 encoding_error(&record, e.valid_up_to(), offset_base + byte, line, out);
@@ -269,11 +269,7 @@ impl<R: Read> Read for CountLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut ends = self.ends.borrow_mut();
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' {
-                ends.push_back(self.offset + i as u64);
-            }
-        }
+        ends.extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| self.offset + i as u64));
         self.offset += n as u64;
         Ok(n)
     }
@@ -294,11 +290,16 @@ impl TableReader {
             self.newlines_before += 1;
         }
         // A quoted field may hold newlines: the record starts that many lines earlier.
-        let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        let inside = newlines_in(record);
         Ok(Some(
             self.newlines_before + 1 - inside.min(self.newlines_before),
         ))
     }
+}
+
+/// Newlines inside a record's quoted fields (the lines it spans beyond its first).
+fn newlines_in(record: &ByteRecord) -> u64 {
+    memchr::memchr_iter(b'\n', record.as_slice()).count() as u64
 }
 
 pub fn open_table(path: &Path, dialect: &super::spec::Dialect) -> std::io::Result<TableReader> {
