@@ -612,6 +612,10 @@ fn malformed_new_standards_name_their_problem() {
             "format",
         ),
         (
+            r#"{"name": "x", "title": "t", "appliesTo": ["*.csv"], "schema": {"fields": [{"name": "a"}, {"name": "a"}]}}"#,
+            "more than once",
+        ),
+        (
             r###"{"name": "x", "title": "t", "appliesTo": ["*.csv"], "dialect": {"commentChar": "##"}}"###,
             "commentChar",
         ),
@@ -638,7 +642,9 @@ fn capital_invalid_gives_frictionless_errors() {
             "datapackage.json",
             &package(
                 r#"{"name": "capital", "path": "capital-invalid.csv",
-                    "schema": {"fieldsMatch": "subset", "fields": [{"name": "id", "type": "integer"}]}}"#,
+                    "schema": {"fields": [{"name": "id", "type": "integer"},
+                                          {"name": "name", "type": "string"},
+                                          {"name": "name", "type": "string"}]}}"#,
             ),
         ),
         ("capital-invalid.csv", &body),
@@ -665,4 +671,33 @@ fn capital_invalid_gives_frictionless_errors() {
             ("type-error", Some(12)),
         ]
     );
+}
+
+#[test]
+fn header_rows_join_and_unique_keys_skip_nulls() {
+    let schema = r#"{"fields": [{"name": "site id", "type": "string"}, {"name": "depth cm", "type": "integer"}],
+        "uniqueKeys": [["site id", "depth cm"]]}"#;
+    let f = dataset(&[
+        (
+            "datapackage.json",
+            &package(&format!(
+                r#"{{"name": "t", "path": "t.csv", "dialect": {{"headerRows": [2, 3]}}, "schema": {schema}}}"#
+            )),
+        ),
+        (
+            "t.csv",
+            "a title line\nsite,depth\nid,cm\nA,1\nA,2\nA,1\n,3\n,3\n",
+        ),
+    ]);
+    let r = run(&f, &[]);
+    let report = r.files.iter().find(|x| x.path == "t.csv").expect("checked");
+    let found: Vec<(&str, Option<u64>)> = report
+        .findings
+        .iter()
+        .filter(|x| x.standard == "frictionless")
+        .map(|x| (x.code.as_ref(), x.row))
+        .collect();
+    // Labels "site id" and "depth cm" match the fields; A,1 repeats; keys with a null
+    // (the empty sites) are not compared, as in SQL.
+    assert_eq!(found, vec![("unique-error", Some(6))]);
 }

@@ -434,6 +434,9 @@ impl Standard {
         if let Some(p) = raw.dialect.problems().into_iter().next() {
             return Err(bad(format!("dialect.{p}")));
         }
+        if let Some(name) = raw.schema.repeated_names().first() {
+            return Err(bad(format!("schema: fields name {name:?} more than once")));
+        }
         if let Some(p) = raw.schema.prepare().into_iter().next() {
             return Err(bad(format!("schema: {p}")));
         }

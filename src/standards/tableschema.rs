@@ -279,35 +279,41 @@ pub struct KeySet {
 /// a million keys take about 16 MB.
 pub const MAX_KEYS: usize = 1_000_000;
 
-/// Hashes the cells of one key; `None` when every cell is missing (no key).
+/// Hashes the cells of one key; `None` when a cell is missing: like SQL's unique and
+/// foreign keys, a key with a null is not compared (Table Schema `uniqueKeys`).
 pub fn key_hash<'c>(
     cells: impl Iterator<Item = &'c [u8]>,
     is_missing: impl Fn(usize, &[u8]) -> bool,
 ) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let mut any = false;
     for (i, c) in cells.enumerate() {
-        if !is_missing(i, c) {
-            any = true;
+        if is_missing(i, c) {
+            return None;
         }
         c.hash(&mut h);
     }
-    any.then(|| h.finish())
+    Some(h.finish())
 }
 
 impl TableSchema {
+    /// Names given to more than one field (holdfast's own standards refuse them).
+    pub fn repeated_names(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.fields
+            .iter()
+            .filter(|f| !seen.insert(f.name.as_str()))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     /// Checks the schema's own consistency and prepares its fields (patterns compiled,
     /// bounds parsed). Returns every problem found, each naming what is wrong.
     pub fn prepare(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut seen = HashSet::new();
-        for f in &self.fields {
-            if f.name.is_empty() {
-                problems.push("a field has an empty name".to_string());
-            } else if !seen.insert(f.name.as_str()) {
-                problems.push(format!("fields name {:?} more than once", f.name));
-            }
+        // Repeated names are allowed: v1 schemas had them (v2 says readers must accept).
+        if self.fields.iter().any(|f| f.name.is_empty()) {
+            problems.push("a field has an empty name".to_string());
         }
         let names: HashSet<String> = self.fields.iter().map(|f| f.name.clone()).collect();
         let unknown = |what: &str, list: &[String], problems: &mut Vec<String>| {
@@ -901,7 +907,7 @@ mod tests {
         )
         .expect("parses");
         let problems = s.prepare().join("\n");
-        assert!(problems.contains("more than once"), "{problems}");
+        assert_eq!(s.repeated_names(), vec!["a"]);
         assert!(problems.contains("primaryKey names \"c\""), "{problems}");
         assert!(problems.contains("reference has 2"), "{problems}");
         assert!(
