@@ -404,6 +404,30 @@ fn broken_descriptors_are_package_errors() {
             r#"{"resources": [{"name": "t", "path": "t.csv", "schema": "../s.json"}]}"#,
             "schema-error",
         ),
+        (
+            r#"{"keywords": "soil", "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"licenses": [{"title": "no name"}], "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"created": "yesterday", "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "type": "tabular"}]}"#,
+            "resource-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "mediatype": "csv"}]}"#,
+            "resource-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "hash": "sha256:xyz"}]}"#,
+            "resource-error",
+        ),
     ] {
         let f = dataset(&[("datapackage.json", body), ("t.csv", "a\n1\n")]);
         let found = dataset_codes(&run(&f, &[]));
@@ -700,4 +724,30 @@ fn header_rows_join_and_unique_keys_skip_nulls() {
     // Labels "site id" and "depth cm" match the fields; A,1 repeats; keys with a null
     // (the empty sites) are not compared, as in SQL.
     assert_eq!(found, vec![("unique-error", Some(6))]);
+}
+
+#[test]
+fn a_complete_descriptor_passes() {
+    let body = "id,site\n1,A\n2,B\n";
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(body.as_bytes()))
+    };
+    let descriptor = format!(
+        r#"{{"$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+            "name": "east-river-soil", "id": "https://doi.org/10.1234/abc", "version": "1.0.0",
+            "title": "East River soil", "created": "2024-01-26T15:00:00Z", "keywords": ["soil"],
+            "licenses": [{{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}}],
+            "contributors": [{{"title": "Jane Doe", "roles": ["author"]}}],
+            "resources": [{{"name": "sites", "type": "table", "path": "sites.csv", "format": "csv",
+                "mediatype": "text/csv", "encoding": "utf-8", "bytes": {}, "hash": "sha256:{sha}",
+                "schema": {{"fields": [{{"name": "id", "type": "integer"}}, {{"name": "site", "type": "string"}}],
+                           "primaryKey": ["id"]}}}}]}}"#,
+        body.len()
+    );
+    let f = dataset(&[("datapackage.json", &descriptor), ("sites.csv", body)]);
+    let r = run(&f, &[]);
+    assert!(r.dataset.is_empty(), "{:?}", dataset_codes(&r));
+    assert!(file_codes(&r, "sites.csv", "frictionless").is_empty());
+    assert_eq!(r.status, Status::Ok);
 }

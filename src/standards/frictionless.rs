@@ -17,6 +17,7 @@ use super::engine::open_table;
 use super::findings::{Collector, Finding, Issue, Severity};
 use super::spec::{DataPackageRules, Dialect, Standard};
 use super::tableschema::{key_hash, FieldsMatch, KeySet, TableSchema, MAX_KEYS};
+use super::values;
 
 /// What one `datapackage.json` asks of the dataset.
 pub struct PackagePlan {
@@ -226,6 +227,13 @@ pub fn check_package(
         };
     };
     let v1 = is_v1(&package);
+    check_shapes(
+        &mut ctx,
+        &package,
+        PACKAGE_PROPERTIES,
+        "package-error",
+        "the package",
+    );
     if let Some(name) = package.get("name") {
         match name.as_str() {
             Some(n) if n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')) && !n.is_empty() => {}
@@ -324,6 +332,91 @@ pub fn check_package(
     }
 }
 
+/// What a descriptor property must hold (the JSON Schema profiles' types).
+#[derive(Clone, Copy)]
+enum Shape {
+    Text,
+    TextList,
+    /// A list of objects, each with at least one property.
+    Objects,
+    /// A list of licenses: objects with a `name` or a `path`.
+    Licenses,
+    /// An RFC 3339 date-time.
+    DateTime,
+}
+
+const PACKAGE_PROPERTIES: &[(&str, Shape)] = &[
+    ("id", Shape::Text),
+    ("title", Shape::Text),
+    ("description", Shape::Text),
+    ("homepage", Shape::Text),
+    ("version", Shape::Text),
+    ("image", Shape::Text),
+    ("$schema", Shape::Text),
+    ("profile", Shape::Text),
+    ("created", Shape::DateTime),
+    ("keywords", Shape::TextList),
+    ("licenses", Shape::Licenses),
+    ("contributors", Shape::Objects),
+    ("sources", Shape::Objects),
+];
+
+const RESOURCE_PROPERTIES: &[(&str, Shape)] = &[
+    ("title", Shape::Text),
+    ("description", Shape::Text),
+    ("format", Shape::Text),
+    ("mediatype", Shape::Text),
+    ("encoding", Shape::Text),
+    ("$schema", Shape::Text),
+    ("profile", Shape::Text),
+    ("type", Shape::Text),
+    ("licenses", Shape::Licenses),
+    ("sources", Shape::Objects),
+];
+
+/// Reports descriptor properties that do not hold what the profiles say.
+fn check_shapes(
+    ctx: &mut Context,
+    object: &Map<String, Value>,
+    properties: &[(&str, Shape)],
+    code: &'static str,
+    label: &str,
+) {
+    let objects = |v: &Value, each: &dyn Fn(&Map<String, Value>) -> bool| {
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|i| i.as_object().is_some_and(|o| !o.is_empty() && each(o)))
+        })
+    };
+    for (key, shape) in properties {
+        let Some(v) = object.get(*key) else { continue };
+        let (fits, what) = match shape {
+            Shape::Text => (v.is_string(), "a string"),
+            Shape::TextList => (
+                v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+                "a list of strings",
+            ),
+            Shape::Objects => (objects(v, &|_| true), "a list of objects"),
+            Shape::Licenses => (
+                objects(v, &|o| o.contains_key("name") || o.contains_key("path")),
+                "a list of objects each with a `name` or a `path`",
+            ),
+            Shape::DateTime => (
+                v.as_str()
+                    .is_some_and(|t| values::datetime_default(t.as_bytes()).is_some()),
+                "a date and time such as 2024-01-26T15:00:00Z",
+            ),
+        };
+        if !fits {
+            ctx.push(
+                code,
+                Severity::Error,
+                format!("{label}: `{key}` must be {what}"),
+            );
+        }
+    }
+}
+
 /// v1 descriptors name their profile (`profile`, or `$schema` pointing at 1.0).
 fn is_v1(package: &Map<String, Value>) -> bool {
     let schema = package.get("$schema").and_then(Value::as_str).unwrap_or("");
@@ -361,6 +454,24 @@ fn plan_resource(
         }
     };
     let label = format!("resource {name:?}");
+    check_shapes(ctx, r, RESOURCE_PROPERTIES, "resource-error", &label);
+    if r.get("type").is_some_and(|t| t != "table") {
+        ctx.push(
+            "resource-error",
+            Severity::Error,
+            format!("{label}: `type` may only be \"table\""),
+        );
+    }
+    if r.get("mediatype").and_then(Value::as_str).is_some_and(|m| {
+        !m.split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+    }) {
+        ctx.push(
+            "resource-error",
+            Severity::Error,
+            format!("{label}: `mediatype` must look like type/subtype, e.g. text/csv"),
+        );
+    }
     if v1
         && !name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'/')
@@ -562,12 +673,12 @@ fn plan_resource(
     };
     let hash = match r.get("hash") {
         None => None,
-        Some(Value::String(h)) if !h.is_empty() => Some(h.clone()),
+        Some(Value::String(h)) if hash_form_ok(h) => Some(h.clone()),
         Some(_) => {
             ctx.push(
                 "resource-error",
                 Severity::Error,
-                format!("{label}: `hash` must be a string such as \"sha256:...\""),
+                format!("{label}: `hash` must be \"<algorithm>:<hex digits>\" or a 32-digit MD5"),
             );
             None
         }
@@ -597,6 +708,15 @@ fn plan_resource(
         hash,
         references: Vec::new(),
     })
+}
+
+/// `<algorithm>:<hex>` or a bare 32-digit MD5 (the profiles' pattern).
+fn hash_form_ok(h: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match h.split_once(':') {
+        Some((algorithm, digest)) => !algorithm.is_empty() && hex(digest),
+        None => h.len() == 32 && hex(h),
+    }
 }
 
 /// Finds the dataset file a resource path names, reporting why it cannot be used.
