@@ -294,48 +294,33 @@ fn data_package_tables_are_checked_against_their_schemas() {
 
 #[test]
 fn labels_follow_fields_match() {
-    let schema = r#"{"fields": [{"name": "a", "type": "integer"}, {"name": "b"}, {"name": "c"}]}"#;
-    let f = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {schema}}}"#
-            )),
-        ),
-        ("t.csv", "a,B\n1,2\n"),
-    ]);
-    let r = run(&f, &[]);
-    let mut codes = file_codes(&r, "t.csv", "frictionless");
-    codes.sort();
-    assert_eq!(codes, vec!["incorrect-label", "missing-label"]);
+    // One table `t.csv` described by `schema`: its frictionless codes, sorted.
+    let codes = |schema: &str, body: &str| {
+        let f = dataset(&[
+            (
+                "datapackage.json",
+                &package(&format!(
+                    r#"{{"name": "t", "path": "t.csv", "schema": {schema}}}"#
+                )),
+            ),
+            ("t.csv", body),
+        ]);
+        let mut codes: Vec<String> = file_codes(&run(&f, &[]), "t.csv", "frictionless")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        codes.sort();
+        codes
+    };
+    let exact = r#"{"fields": [{"name": "a", "type": "integer"}, {"name": "b"}, {"name": "c"}]}"#;
+    assert_eq!(
+        codes(exact, "a,B\n1,2\n"),
+        ["incorrect-label", "missing-label"]
+    );
     let subset = r#"{"fieldsMatch": "subset", "fields": [{"name": "a", "type": "integer"}]}"#;
-    let g = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {subset}}}"#
-            )),
-        ),
-        ("t.csv", "z,a\n1,x\n"),
-    ]);
-    assert_eq!(
-        file_codes(&run(&g, &[]), "t.csv", "frictionless"),
-        vec!["type-error"]
-    );
+    assert_eq!(codes(subset, "z,a\n1,x\n"), ["type-error"]);
     let equal = subset.replace("subset", "equal");
-    let h = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {equal}}}"#
-            )),
-        ),
-        ("t.csv", "z,a\n1,2\n"),
-    ]);
-    assert_eq!(
-        file_codes(&run(&h, &[]), "t.csv", "frictionless"),
-        vec!["extra-label"]
-    );
+    assert_eq!(codes(&equal, "z,a\n1,2\n"), ["extra-label"]);
 }
 
 #[test]
