@@ -201,74 +201,16 @@ pub fn check_package(
             .collect(),
         findings: Vec::new(),
     };
-    let (bytes, package) = match read_json(ctx.descriptor, rules.max_descriptor_bytes) {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                format!("datapackage.json {e}"),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
-    };
-    let Value::Object(package) = package else {
-        ctx.push(
-            "package-error",
-            Severity::Error,
-            "datapackage.json must hold a JSON object".into(),
-        );
+    let Some(Package {
+        bytes,
+        v1,
+        resources,
+    }) = read_package(&mut ctx)
+    else {
         return PackagePlan {
             findings: ctx.findings,
             resources: Vec::new(),
         };
-    };
-    let v1 = is_v1(&package);
-    check_shapes(
-        &mut ctx,
-        &package,
-        PACKAGE_PROPERTIES,
-        "package-error",
-        "the package",
-    );
-    if let Some(name) = package.get("name") {
-        match name.as_str() {
-            Some(n) if n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')) && !n.is_empty() => {}
-            _ => ctx.push(
-                "package-error",
-                Severity::Warning,
-                format!("package name {name} should use only lowercase letters, digits, `.`, `-` and `_`"),
-            ),
-        }
-    }
-    let resources = match package.get("resources") {
-        Some(Value::Array(r)) if !r.is_empty() => r,
-        Some(Value::Array(_)) => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                "`resources` is empty: a data package needs at least one resource".into(),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
-        _ => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                "`resources` is missing or not a list: a data package needs a list of resources"
-                    .into(),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
     };
     // Resource names first: foreign keys refer to them.
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -330,6 +272,85 @@ pub fn check_package(
         findings: ctx.findings,
         resources: resources_out,
     }
+}
+
+/// A descriptor as read: its bytes (for digests), its version, its resources.
+struct Package {
+    bytes: Vec<u8>,
+    v1: bool,
+    resources: Vec<Value>,
+}
+
+/// Reads the descriptor and checks the package's own properties; `None` when there are
+/// no resources to go on with (the reason is a finding).
+fn read_package(ctx: &mut Context) -> Option<Package> {
+    let (bytes, package) = match read_json(ctx.descriptor, ctx.rules.max_descriptor_bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                format!("datapackage.json {e}"),
+            );
+            return None;
+        }
+    };
+    let Value::Object(mut package) = package else {
+        ctx.push(
+            "package-error",
+            Severity::Error,
+            "datapackage.json must hold a JSON object".into(),
+        );
+        return None;
+    };
+    check_shapes(
+        ctx,
+        &package,
+        PACKAGE_PROPERTIES,
+        "package-error",
+        "the package",
+    );
+    if let Some(name) = package.get("name") {
+        if !name.as_str().is_some_and(|n| lowercase_name(n, b".-_")) {
+            ctx.push(
+                "package-error",
+                Severity::Warning,
+                format!("package name {name} should use only lowercase letters, digits, `.`, `-` and `_`"),
+            );
+        }
+    }
+    match package.remove("resources") {
+        Some(Value::Array(resources)) if !resources.is_empty() => Some(Package {
+            bytes,
+            v1: is_v1(&package),
+            resources,
+        }),
+        Some(Value::Array(_)) => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                "`resources` is empty: a data package needs at least one resource".into(),
+            );
+            None
+        }
+        _ => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                "`resources` is missing or not a list: a data package needs a list of resources"
+                    .into(),
+            );
+            None
+        }
+    }
+}
+
+/// A non-empty name of lowercase ASCII letters, digits and the `extra` bytes.
+fn lowercase_name(name: &str, extra: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
 }
 
 /// What a descriptor property must hold (the JSON Schema profiles' types).
@@ -472,11 +493,7 @@ fn plan_resource(
             format!("{label}: `mediatype` must look like type/subtype, e.g. text/csv"),
         );
     }
-    if v1
-        && !name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'/')
-        })
-    {
+    if v1 && !lowercase_name(&name, b"-._/") {
         ctx.push(
             "resource-error",
             Severity::Warning,
