@@ -649,3 +649,34 @@ pub fn report_for(
         blocking,
     })
 }
+
+/// The standards a version's files were checked against, each with whether every file
+/// passed it without an error (what the landing page states).
+pub fn standards_passed(
+    conn: &mut AnyConnection,
+    version_id: i64,
+) -> Result<Vec<(String, bool)>, DomainError> {
+    let reports: Vec<String> = file_validations::table
+        .filter(file_validations::version_id.eq(version_id))
+        .select(file_validations::report)
+        .load(conn)?;
+    let mut result: BTreeMap<String, bool> = BTreeMap::new();
+    for json in reports {
+        let Ok(report) = serde_json::from_str::<FileReport>(&json) else {
+            continue;
+        };
+        for standard in &report.standards {
+            let failed = report
+                .findings
+                .iter()
+                .any(|f| &f.standard == standard && f.issue.severity == Severity::Error)
+                || report
+                    .suppressed
+                    .iter()
+                    .any(|s| &s.standard == standard && s.severity == Severity::Error);
+            let ok = result.entry(standard.clone()).or_insert(true);
+            *ok &= !failed;
+        }
+    }
+    Ok(result.into_iter().collect())
+}

@@ -8,6 +8,7 @@ use std::borrow::Borrow;
 use super::{human_size, FormErrors, PageCtx};
 use crate::accounts::User;
 use crate::app::Archive;
+use crate::deposit::listing::{self, Listing};
 use crate::deposit::metadata::{self, form::FormState, vocab};
 use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineEntry};
 use crate::deposit::{service, uploads};
@@ -289,6 +290,10 @@ struct DatasetPage {
     versions: Vec<crate::deposit::model::VersionRow>,
     /// The curator's request, shown on top while changes are requested.
     change_request: Option<String>,
+    /// One page of the file list.
+    listing: Listing,
+    /// Standards the version's files were checked against, and whether all passed.
+    standards_passed: Vec<(String, bool)>,
     /// How the publication of an approved dataset is going.
     publishing: Option<crate::curation::PublishProgress>,
     can_open_version: bool,
@@ -374,6 +379,26 @@ impl DatasetPage {
     fn encoded(&self, path: &str) -> String {
         encode_path(path)
     }
+
+    /// A link to the file list with the given folder, filter and page.
+    fn list_link(&self, folder: &str, filter: &str, page: usize) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if !folder.is_empty() {
+            pairs.push(("folder", folder.to_string()));
+        }
+        if !filter.is_empty() {
+            pairs.push(("q", filter.to_string()));
+        }
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+        }
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        if query.is_empty() {
+            "?#files".to_string()
+        } else {
+            format!("?{query}#files")
+        }
+    }
 }
 
 /// Characters a URL path segment may carry as they are (RFC 3986 unreserved).
@@ -395,6 +420,11 @@ pub fn encode_path(path: &str) -> String {
 pub struct LandingQuery {
     msg: Option<String>,
     style: Option<String>,
+    /// The folder of the file list being browsed.
+    folder: Option<String>,
+    /// A text the file paths must contain.
+    q: Option<String>,
+    page: Option<usize>,
 }
 
 /// One entry of the citation style switcher.
@@ -437,7 +467,7 @@ async fn show_version(
         .iter()
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
-    let (view, transitions, qa, versions, publishing) = archive
+    let (view, transitions, qa, versions, publishing, standards_passed) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, number)?;
@@ -456,12 +486,20 @@ async fn show_version(
                 _ => None,
             };
             let versions = service::published_versions(conn, id)?;
+            let standards_passed = validation::standards_passed(conn, view.version.id)?;
             let publishing = if insider && view.state == DatasetState::Approved {
                 crate::curation::publish_progress(conn, id)?
             } else {
                 None
             };
-            Ok((view, transitions, qa, versions, publishing))
+            Ok((
+                view,
+                transitions,
+                qa,
+                versions,
+                publishing,
+                standards_passed,
+            ))
         })
         .await?;
     if view.state == DatasetState::Deaccessioned
@@ -527,6 +565,12 @@ async fn show_version(
     } else {
         (String::new(), Vec::new(), Vec::new(), None)
     };
+    let listing = listing::list(
+        &view.files,
+        query.folder.as_deref().unwrap_or(""),
+        query.q.as_deref().unwrap_or(""),
+        query.page.unwrap_or(1),
+    );
     let page = DatasetPage {
         citation,
         styles,
@@ -542,6 +586,8 @@ async fn show_version(
         publishing,
         can_open_version,
         can_deaccession,
+        listing,
+        standards_passed,
         message: flash(query.msg.as_deref()),
         file_base,
         qa,
