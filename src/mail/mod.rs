@@ -211,13 +211,13 @@ pub async fn deliver_job(
 pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
     let Some(row) = archive.db.run(move |conn| outbox::find(conn, id)).await? else {
         tracing::warn!(
-            message = id,
+            outbox_id = id,
             "the outbox message to deliver no longer exists"
         );
         return Ok(());
     };
     if row.state != outbox::PENDING {
-        tracing::debug!(message = id, state = %row.state, "outbox message already settled");
+        tracing::debug!(outbox_id = id, state = %row.state, "outbox message already settled");
         return Ok(());
     }
     let attempts = row.attempts.saturating_add(1);
@@ -238,11 +238,11 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
                 .db
                 .run(move |conn| outbox::mark_sent(conn, id, attempts))
                 .await?;
-            tracing::info!(message = id, to = %row.to_address, kind = %row.kind, "mail sent");
+            tracing::info!(outbox_id = id, to = %row.to_address, kind = %row.kind, "mail sent");
             Ok(())
         }
         Err(transport::SendError::Permanent(error)) => {
-            tracing::error!(message = id, to = %row.to_address, %error, "mail cannot be sent; marked failed");
+            tracing::error!(outbox_id = id, to = %row.to_address, %error, "mail cannot be sent; marked failed");
             let e = error.clone();
             archive
                 .db
@@ -254,9 +254,9 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
         Err(transport::SendError::Temporary(error)) => {
             let give_up = attempts >= JobKind::DeliverMail.max_attempts();
             if give_up {
-                tracing::error!(message = id, to = %row.to_address, attempts, %error, "mail delivery failed for good");
+                tracing::error!(outbox_id = id, to = %row.to_address, attempts, %error, "mail delivery failed for good");
             } else {
-                tracing::warn!(message = id, to = %row.to_address, attempts, %error, "mail delivery failed; will retry");
+                tracing::warn!(outbox_id = id, to = %row.to_address, attempts, %error, "mail delivery failed; will retry");
             }
             let e = error.clone();
             archive
