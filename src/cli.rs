@@ -35,11 +35,14 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Check CSV files and folders against data standards, offline (no database needed).
+    /// Check files and folders against data standards, offline (no database needed).
     ///
     /// Without --standard, each file is checked against every standard whose file
     /// pattern it matches. With --standard, files named on the command line get exactly
     /// those standards, and files found in folders those of them whose pattern matches.
+    /// A folder is checked as a dataset: its datapackage.json, the rules between its
+    /// files (every file listed in the FLMD, every column in the data dictionary) and,
+    /// with --claim and --metadata, the standards it claims and its DataCite metadata.
     /// Exit code: 0 no errors, 1 errors found, 2 could not run.
     Validate(ValidateArgs),
     /// Work with the standards files.
@@ -58,7 +61,15 @@ pub struct ValidateArgs {
     /// Folder of standard files overriding the built-in ones [default: ./schemas if present].
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<std::path::PathBuf>,
-    /// Files and folders (folders are searched recursively).
+    /// A standard the dataset claims to follow (repeatable); a claimed standard with no
+    /// file it applies to is an error.
+    #[arg(long = "claim", value_name = "NAME")]
+    pub claims: Vec<String>,
+    /// The dataset's metadata as DataCite JSON (as the API accepts it), checked against
+    /// the datacite standard.
+    #[arg(long, value_name = "FILE.json")]
+    pub metadata: Option<std::path::PathBuf>,
+    /// Files and folders (folders are searched recursively and checked as a dataset).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<std::path::PathBuf>,
 }
@@ -156,54 +167,110 @@ const EXIT_COULD_NOT_RUN: u8 = 2;
 fn validate(args: &ValidateArgs) -> ExitCode {
     use crate::standards;
     use std::io::IsTerminal;
-    let registry = match standards::Registry::load(args.schemas.as_deref()) {
+    let could_not_run = |e: &dyn std::fmt::Display| {
+        eprintln!("holdfast: {e}");
+        ExitCode::from(EXIT_COULD_NOT_RUN)
+    };
+    let mut registry = match standards::Registry::load(args.schemas.as_deref()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("holdfast: {e}");
-            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        Err(e) => return could_not_run(&e),
+    };
+    if !args.standards.is_empty() {
+        // --standard restricts the run to those standards (and the claimed ones).
+        let mut chosen = Vec::new();
+        for name in args.standards.iter().chain(&args.claims) {
+            match registry.get(name) {
+                Ok(s) => chosen.push(s.clone()),
+                Err(e) => return could_not_run(&e),
+            }
+        }
+        chosen.dedup_by(|a, b| a.name == b.name);
+        registry.standards = chosen;
+    }
+    let metadata = match &args.metadata {
+        None => None,
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => return could_not_run(&format!("cannot read {}: {e}", path.display())),
+            };
+            match crate::deposit::metadata::Metadata::from_json(&text) {
+                Ok(m) => Some(m),
+                Err(e) => return could_not_run(&format!("{}: {e}", path.display())),
+            }
         }
     };
-    let planned = match standards::plan(&registry, &args.standards, &args.paths) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("holdfast: {e}");
-            return ExitCode::from(EXIT_COULD_NOT_RUN);
-        }
+    let given = match standards::collect_paths(&args.paths) {
+        Ok(g) => g,
+        Err(e) => return could_not_run(&e),
     };
-    let total: u64 = planned
+    let total: u64 = given
+        .files
         .iter()
-        .filter_map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len()))
+        .filter_map(|f| std::fs::metadata(&f.local).ok().map(|m| m.len()))
         .sum();
     let tty = std::io::stderr().is_terminal();
     let mut done = 0u64;
-    let report = standards::run(&planned, |path, bytes| {
-        done += bytes;
-        if tty {
-            eprint!(
-                "\r\x1b[2Kchecked {:>3}% {}",
-                (done * 100).checked_div(total).unwrap_or(100),
-                path.display()
-            );
-        }
-    });
+    let table_standards: Vec<&standards::Standard> = registry
+        .standards
+        .iter()
+        .filter(|s| s.checks_tables())
+        .collect();
+    let input = standards::DatasetInput {
+        files: &given.files,
+        claimed: &args.claims,
+        metadata: metadata.as_ref(),
+    };
+    let report = standards::dataset::validate_dataset_with(
+        &registry,
+        &input,
+        &mut |_| None,
+        &mut |i, f| {
+            // A file named directly gets a report even when no standard applies to it,
+            // and with --standard gets those whatever its name.
+            if !given.named[i] {
+                return None;
+            }
+            let name = standards::dataset::file_name(&f.path);
+            Some(
+                table_standards
+                    .iter()
+                    .copied()
+                    .filter(|s| !args.standards.is_empty() || s.applies_to(name))
+                    .collect(),
+            )
+        },
+        &mut |f, bytes| {
+            done += bytes;
+            if tty {
+                eprint!(
+                    "\r\x1b[2Kchecked {:>3}% {}",
+                    (done * 100).checked_div(total).unwrap_or(100),
+                    f.path
+                );
+            }
+        },
+    );
     if tty {
         eprint!("\r\x1b[2K");
     }
-    let report = match report {
+    let mut report = match report {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("holdfast: {e}");
-            return ExitCode::from(EXIT_COULD_NOT_RUN);
-        }
+        Err(e) => return could_not_run(&e),
     };
+    let shown: std::collections::HashMap<&str, &str> = given
+        .files
+        .iter()
+        .zip(&given.shown)
+        .map(|(f, s)| (f.path.as_str(), s.as_str()))
+        .rev()
+        .collect();
+    report.rename_files(|p| shown.get(p).map(|s| s.to_string()));
     match args.format {
         OutputFormat::Text => print!("{}", standards::render_text(&report)),
         OutputFormat::Json => match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("holdfast: cannot write the report: {e}");
-                return ExitCode::from(EXIT_COULD_NOT_RUN);
-            }
+            Err(e) => return could_not_run(&format!("cannot write the report: {e}")),
         },
     }
     if report.status == standards::Status::Error {

@@ -17,6 +17,8 @@ use crate::deposit::model::{DatasetRow, DatasetState, FileRow, VersionRow};
 use crate::deposit::service;
 use crate::doi::{self, DoiState};
 use crate::error::DomainError;
+use crate::mail::{self, Notice, NotificationKind};
+use crate::qa::{tickets, validation};
 use crate::storage::{FileSource, NewFile, NewVersion};
 
 #[derive(Debug, Clone)]
@@ -88,10 +90,30 @@ pub async fn accept(
         .iter()
         .filter_map(|f| f.staged_name.clone())
         .collect();
+    let settings = archive.settings.clone();
+    let notice = Notice {
+        kind: NotificationKind::ReviewDecision,
+        subject: format!("Published: {}", plan.version.title),
+        headline: format!(
+            "{} accepted \"{}\"; it is published with DOI {}.",
+            curator.name, plan.version.title, plan.version_doi
+        ),
+        lines: if comment.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!("Comment: {comment}")]
+        },
+        link_path: format!("/datasets/{id}"),
+    };
+    let owner = plan.dataset.owner_id;
     archive
         .db
-        .transaction(move |conn| finish(conn, &plan, &content_paths, curator_id, &history))
+        .transaction(move |conn| {
+            finish(conn, &plan, &content_paths, curator_id, &history)?;
+            mail::notify(conn, &settings, &[owner], &notice)
+        })
         .await?;
+    archive.wake_workers();
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
 }
@@ -112,6 +134,13 @@ fn prepare(
             view.state.label().to_lowercase()
         )));
     }
+    if validation::is_checking(conn, view.version.id)? {
+        return Err(DomainError::Conflict(
+            "the data standards check of this dataset is still running; try again in a moment"
+                .into(),
+        ));
+    }
+    tickets::ensure_no_blocking_items(conn, id)?;
     let landing = format!("{base_url}/datasets/{id}");
     let concept_doi = match &view.dataset.concept_doi {
         Some(doi) => doi.clone(),

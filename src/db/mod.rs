@@ -142,8 +142,56 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, DomainError> + Send + 'static,
     {
-        use diesel::Connection;
-        self.run(move |conn| conn.transaction(work)).await
+        self.run(move |conn| transaction(conn, work)).await
+    }
+}
+
+/// One transaction that may write. On SQLite it takes the write lock at its start
+/// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later cannot be
+/// upgraded while another connection writes (SQLite answers "database is locked" at
+/// once, whatever the busy timeout), whereas waiting for the lock up front queues
+/// writers behind each other. Nested calls become savepoints, as with `transaction`.
+pub fn transaction<T, F>(conn: &mut AnyConnection, work: F) -> Result<T, DomainError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, DomainError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::Connection;
+    let outermost_sqlite = match conn {
+        AnyConnection::Sqlite(c) => {
+            let depth = AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .map_err(DomainError::from)?;
+            if depth.is_none() {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                true
+            } else {
+                false
+            }
+        }
+        AnyConnection::Postgresql(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(work);
+    }
+    let outcome = work(conn);
+    let AnyConnection::Sqlite(c) = conn else {
+        return Err(DomainError::internal("connection changed backend"));
+    };
+    match outcome {
+        Ok(value) => {
+            if let Err(e) = AnsiTransactionManager::commit_transaction(c) {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(c) {
+                tracing::error!(error = %rollback, "rolling back a transaction failed");
+            }
+            Err(e)
+        }
     }
 }
 

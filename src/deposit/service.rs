@@ -11,9 +11,12 @@ use super::ingest::{DatasetPath, StagedFile};
 use super::metadata::{self, Metadata};
 use super::model::*;
 use crate::accounts::User;
+use crate::config::Settings;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
 use crate::db::AnyConnection;
 use crate::error::{DomainError, FieldError};
+use crate::mail::{self, Notice, NotificationKind};
+use crate::qa::{tickets, validation};
 
 /// Checks and normalises metadata, reporting every bad field at once.
 pub fn checked_metadata(mut m: Metadata) -> Result<Metadata, DomainError> {
@@ -41,7 +44,7 @@ pub fn create(conn: &mut AnyConnection, owner: &User, m: Metadata) -> Result<i64
     let m = checked_metadata(m)?;
     let now = Utc::now().naive_utc();
     let json = to_json(&m)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let id = crate::insert_returning_id!(
             conn,
             crate::db::schema::datasets,
@@ -209,7 +212,7 @@ pub fn update_metadata(
 ) -> Result<(), DomainError> {
     let m = checked_metadata(m)?;
     let json = to_json(&m)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let now = Utc::now().naive_utc();
         diesel::update(dataset_versions::table.find(version.id))
@@ -219,8 +222,51 @@ pub fn update_metadata(
                 dataset_versions::updated_at.eq(now),
             ))
             .execute(conn)?;
-        touch(conn, id)
+        touch(conn, id)?;
+        // The `datacite` standard checks the metadata itself.
+        validation::request_run(conn, id, version.id, "metadata changed")
     })
+}
+
+/// Sets the standards the depositor says the dataset follows; `known` are the names of
+/// the standards in effect. A claimed standard's required files are then checked for.
+pub fn set_claimed_standards(
+    conn: &mut AnyConnection,
+    actor: &User,
+    id: i64,
+    claimed: &[String],
+    known: &[String],
+) -> Result<Vec<String>, DomainError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in claimed {
+        let name = name.trim();
+        if name.is_empty() || names.iter().any(|n| n == name) {
+            continue;
+        }
+        if !known.iter().any(|k| k == name) {
+            return Err(DomainError::invalid(
+                "standards",
+                format!(
+                    "'{name}' is not a standard of this archive ({})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        names.push(name.to_string());
+    }
+    let json = serde_json::to_string(&names).map_err(DomainError::internal)?;
+    crate::db::transaction(conn, |conn| {
+        let (_, version) = editable_draft(conn, actor, id)?;
+        diesel::update(dataset_versions::table.find(version.id))
+            .set((
+                dataset_versions::standards.eq(&json),
+                dataset_versions::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+        touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "standards changed")
+    })?;
+    Ok(names)
 }
 
 fn touch(conn: &mut AnyConnection, id: i64) -> Result<(), DomainError> {
@@ -310,7 +356,7 @@ pub fn add_files(
     staged: &[(DatasetPath, StagedFile)],
     case_insensitive: bool,
 ) -> Result<AddedFiles, DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let mut errors = Vec::new();
         let mut replaced_blobs = Vec::new();
@@ -361,6 +407,7 @@ pub fn add_files(
             return Err(DomainError::Invalid(errors));
         }
         touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
         let files = version_files::table
             .filter(version_files::version_id.eq(version.id))
@@ -387,7 +434,7 @@ pub fn remove_file(
     id: i64,
     path: &DatasetPath,
 ) -> Result<Option<String>, DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let existing: FileRow = version_files::table
             .filter(version_files::version_id.eq(version.id))
@@ -400,13 +447,20 @@ pub fn remove_file(
             })?;
         diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
         touch(conn, id)?;
+        validation::request_run(conn, id, version.id, "file removed")?;
         Ok(existing.staged_name)
     })
 }
 
-/// Hands a draft to the curators.
-pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
+/// Hands a draft to the curators, once its files are checked and no error is left open
+/// (fixed or waived); the curators are told.
+pub fn submit(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    actor: &User,
+    id: i64,
+) -> Result<(), DomainError> {
+    crate::db::transaction(conn, |conn| {
         let (_, version) = editable_draft(conn, actor, id)?;
         let metadata = parse_stored_metadata(&version.metadata)?;
         checked_metadata(metadata)?;
@@ -419,6 +473,23 @@ pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), Dom
                 "add at least one file before submitting".into(),
             ));
         }
+        if validation::is_checking(conn, version.id)? {
+            return Err(DomainError::Conflict(
+                "the data standards check of this draft is still running; \
+                 submit again when its report is ready (usually a few seconds)"
+                    .into(),
+            ));
+        }
+        if !validation::has_run(conn, version.id)? {
+            // Drafts from before validation existed, or whose run was lost: check first.
+            validation::request_run(conn, id, version.id, "submission")?;
+            return Err(DomainError::Conflict(
+                "the data standards check of this draft has just started; \
+                 submit again when its report is ready (usually a few seconds)"
+                    .into(),
+            ));
+        }
+        tickets::ensure_no_blocking_items(conn, id)?;
         set_state(
             conn,
             id,
@@ -426,7 +497,16 @@ pub fn submit(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<(), Dom
             DatasetState::Submitted,
             actor.id,
             "submitted for review",
-        )
+        )?;
+        let curators = crate::accounts::users::curator_ids(conn)?;
+        let notice = Notice {
+            kind: NotificationKind::DatasetSubmitted,
+            subject: format!("Submitted for review: {}", version.title),
+            headline: format!("{} submitted \"{}\" for review.", actor.name, version.title),
+            lines: vec![format!("{file_count} file(s).")],
+            link_path: format!("/datasets/{id}"),
+        };
+        mail::notify(conn, settings, &curators, &notice)
     })
 }
 

@@ -507,7 +507,7 @@ pub fn comment(
     body: &str,
     attachment: Option<Attachment>,
 ) -> Result<i64, DomainError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let access = load_for(conn, user, ticket_id)?;
         let body = clean_text("body", body, attachment.is_none(), MAX_TEXT)?;
         let event_id = add_event(conn, ticket_id, None, Some(user.id), "comment", &body)?;
@@ -589,7 +589,7 @@ pub fn waive(
     reason: &str,
 ) -> Result<ItemRow, DomainError> {
     require_curator(user)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let access = load_for(conn, user, ticket_id)?;
         let reason = clean_text("reason", reason, true, MAX_TEXT)?;
         let item: ItemRow = ticket_items::table
@@ -654,7 +654,7 @@ pub fn unwaive(
     item_id: i64,
 ) -> Result<(), DomainError> {
     require_curator(user)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         load_for(conn, user, ticket_id)?;
         let item: ItemRow = ticket_items::table
             .filter(ticket_items::id.eq(item_id))
@@ -721,7 +721,7 @@ pub fn assign(
     assignee: Option<i64>,
 ) -> Result<(), DomainError> {
     require_curator(user)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         load_for(conn, user, ticket_id)?;
         let note = match assignee {
             Some(id) => {
@@ -753,7 +753,7 @@ pub fn set_due(
     due: Option<NaiveDate>,
 ) -> Result<(), DomainError> {
     require_curator(user)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         load_for(conn, user, ticket_id)?;
         diesel::update(tickets::table.find(ticket_id))
             .set(tickets::due_date.eq(due))
@@ -786,7 +786,7 @@ pub fn set_open(
     open: bool,
 ) -> Result<(), DomainError> {
     require_curator(user)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let access = load_for(conn, user, ticket_id)?;
         if access.ticket.is_open() == open {
             return Ok(());
@@ -818,7 +818,7 @@ pub fn open_manual(
         return Err(DomainError::invalid("title", "keep the title on one line"));
     }
     let body = clean_text("body", body, true, MAX_TEXT)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let owner: i64 = datasets::table
             .find(dataset_id)
             .select(datasets::owner_id)

@@ -464,7 +464,7 @@ impl<'a> AmerifluxChecker<'a> {
 }
 
 impl Checker for AmerifluxChecker<'_> {
-    fn header(&mut self, labels: &ByteRecord, out: &mut Collector) {
+    fn header(&mut self, _line: u64, labels: &ByteRecord, out: &mut Collector) {
         let raw: Vec<String> = labels
             .iter()
             .map(|l| String::from_utf8_lossy(l).into_owned())
@@ -775,10 +775,8 @@ impl Checker for AmerifluxChecker<'_> {
             for issue in sequence.issues {
                 out.push(issue);
             }
-            for (code, n) in sequence.suppressed {
-                for _ in 0..n {
-                    out.count_suppressed(code, Severity::Error);
-                }
+            for ((code, severity), n) in sequence.suppressed {
+                out.add_suppressed(code, severity, n);
             }
             let first = self.first_start.take().unwrap_or_default();
             for (label, from_name, in_data) in [
@@ -871,11 +869,11 @@ impl Checker for AmerifluxChecker<'_> {
 
 /// The AmeriFlux levels of a report's format findings, by check question (for tests and
 /// summaries).
-pub fn levels_by_check(issues: &[super::findings::Finding]) -> BTreeMap<&'static str, AmfLevel> {
+pub fn levels_by_check(issues: &[super::findings::Finding]) -> BTreeMap<String, AmfLevel> {
     let mut out = BTreeMap::new();
     for f in issues {
-        if let Some(a) = &f.ameriflux {
-            let e = out.entry(a.check).or_insert(a.level);
+        if let Some(a) = &f.issue.ameriflux {
+            let e = out.entry(a.check.to_string()).or_insert(a.level);
             *e = (*e).max(a.level);
         }
     }

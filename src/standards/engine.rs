@@ -6,13 +6,14 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::ameriflux::AmerifluxChecker;
-use super::findings::{AmfLevel, Collector, Finding, Issue, Severity, Status};
+use super::findings::{AmfLevel, Code, Collector, Finding, Issue, Severity, Status};
 use super::spec::Standard;
 use super::table::TableChecker;
 
 /// What a standard's checks do with each part of a file.
 pub trait Checker {
-    fn header(&mut self, labels: &ByteRecord, out: &mut Collector);
+    /// The file's first record, on physical line `line`.
+    fn header(&mut self, line: u64, labels: &ByteRecord, out: &mut Collector);
     fn row(&mut self, row: u64, record: &ByteRecord, out: &mut Collector);
     /// Empty lines the CSV reader skipped, starting at line `row`.
     fn blank_lines(&mut self, _row: u64, _count: u64, _out: &mut Collector) {}
@@ -29,7 +30,7 @@ pub enum ValidateError {
 }
 
 /// The report for one file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileReport {
     pub path: String,
     pub standards: Vec<String>,
@@ -44,15 +45,67 @@ pub struct FileReport {
     pub errors: u64,
     pub warnings: u64,
     pub findings: Vec<Finding>,
-    /// Findings beyond the per-check cap, counted by standard and code.
+    /// Findings beyond the per-check cap, counted by standard, code and severity.
     pub suppressed: Vec<Suppressed>,
+    /// The labels of the file's first row, kept so dataset rules (every column defined
+    /// in the data dictionary) work from a stored report without reading the file again.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// A digest of what outside the file its checks used (a data package's description
+    /// of it, its schema, the tables its foreign keys name); a stored report is reused
+    /// only while this is unchanged.
+    #[serde(default)]
+    pub depends_on: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Suppressed {
     pub standard: String,
-    pub code: &'static str,
+    pub code: Code,
+    pub severity: Severity,
     pub count: u64,
+}
+
+impl FileReport {
+    /// A report with no findings yet, for a file of `bytes` bytes shown as `path`.
+    pub fn empty(path: &str, standards: Vec<String>, bytes: u64) -> FileReport {
+        FileReport {
+            path: path.to_string(),
+            standards,
+            status: Status::Ok,
+            ameriflux_status: None,
+            ameriflux_data_status: None,
+            bytes,
+            rows: 0,
+            errors: 0,
+            warnings: 0,
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            columns: Vec::new(),
+            depends_on: None,
+        }
+    }
+
+    /// Adds one standard's findings, counting them.
+    pub fn absorb(&mut self, standard: &str, out: Collector) {
+        self.errors += out.errors;
+        self.warnings += out.warnings;
+        for ((code, severity), count) in out.suppressed {
+            self.suppressed.push(Suppressed {
+                standard: standard.to_string(),
+                code,
+                severity,
+                count,
+            });
+        }
+        let path = &self.path;
+        self.findings.extend(
+            out.issues
+                .into_iter()
+                .map(|i| i.found_in(path.clone(), standard)),
+        );
+        self.status = Status::of(self.errors, self.warnings);
+    }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -67,23 +120,24 @@ pub fn validate_file(
         path: shown.to_string(),
         source,
     };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut report = FileReport {
-        path: shown.to_string(),
-        standards: standards.iter().map(|s| s.name.clone()).collect(),
-        status: Status::Ok,
-        ameriflux_status: None,
-        ameriflux_data_status: None,
-        bytes: std::fs::metadata(path).map_err(io)?.len(),
-        rows: 0,
-        errors: 0,
-        warnings: 0,
-        findings: Vec::new(),
-        suppressed: Vec::new(),
-    };
+    // File-name rules (AmeriFlux's site and period) judge the name the user gave the file,
+    // not where its bytes happen to be stored (a staged upload has a random name).
+    let file_name = shown
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(shown)
+        .to_string();
+    let bytes = std::fs::metadata(path).map_err(io)?.len();
+    let standards: Vec<&Standard> = standards
+        .iter()
+        .copied()
+        .filter(|s| s.checks_tables())
+        .collect();
+    let mut report = FileReport::empty(
+        shown,
+        standards.iter().map(|s| s.name.clone()).collect(),
+        bytes,
+    );
     // Standards that read the file the same way share one pass.
     let mut groups: Vec<Vec<&Standard>> = Vec::new();
     for s in standards {
@@ -107,11 +161,13 @@ pub fn validate_file(
             }
             collectors.push(out);
         }
-        report.rows =
+        let (rows, labels) =
             read_pass(path, &group[0].dialect, &mut checkers, &mut collectors).map_err(io)?;
+        report.rows = rows;
+        if report.columns.is_empty() {
+            report.columns = labels;
+        }
         for (s, out) in group.iter().zip(collectors) {
-            report.errors += out.errors;
-            report.warnings += out.warnings;
             if s.ameriflux.is_some() {
                 report.ameriflux_status = report
                     .ameriflux_status
@@ -120,77 +176,34 @@ pub fn validate_file(
                     .ameriflux_data_status
                     .max(Some(out.worst_data.unwrap_or(AmfLevel::Ok)));
             }
-            for (code, count) in &out.suppressed {
-                report.suppressed.push(Suppressed {
-                    standard: s.name.clone(),
-                    code,
-                    count: *count,
-                });
-            }
-            report
-                .findings
-                .extend(out.issues.into_iter().map(|i| Finding {
-                    file: shown.to_string(),
-                    standard: s.name.clone(),
-                    row: i.row,
-                    column: i.column,
-                    code: i.code,
-                    severity: i.severity,
-                    message: i.message,
-                    value: i.value,
-                    ameriflux: i.ameriflux,
-                }));
+            report.absorb(&s.name, out);
         }
     }
-    report.status = if report.errors > 0 {
-        Status::Error
-    } else if report.warnings > 0 {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
     Ok(report)
 }
 
-/// Reads the file once, feeding every checker; returns the number of data rows.
+/// Reads the file once, feeding every checker; returns the number of records after the
+/// first and the first record's labels.
 fn read_pass(
     path: &Path,
     dialect: &super::spec::Dialect,
     checkers: &mut [Box<dyn Checker + '_>],
     outs: &mut [Collector],
-) -> std::io::Result<u64> {
-    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
-    // A UTF-8 byte-order mark is accepted and stripped (DECISIONS.md 7).
-    let mut head = [0u8; 3];
-    let mut got = 0;
-    while got < 3 {
-        match file.read(&mut head[got..])? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    let bom = got == 3 && head == BOM;
-    let prefix: &[u8] = if bom { &[] } else { &head[..got] };
-    let input = prefix.chain(file);
-    let mut reader = ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(dialect.delimiter_byte())
-        .quoting(dialect.quote_byte().is_some())
-        .quote(dialect.quote_byte().unwrap_or(b'"'))
-        .buffer_capacity(1 << 16)
-        .from_reader(input);
+) -> std::io::Result<(u64, Vec<String>)> {
+    let (mut reader, bom) = open_table(path, dialect)?;
     let offset_base = if bom { 3 } else { 0 };
     let mut record = ByteRecord::new();
     let mut rows = 0u64;
     let mut first = true;
+    let mut labels = Vec::new();
     let mut next_line = 1u64;
     while reader.read_byte_record(&mut record).map_err(csv_io)? {
         let (line, byte) = record
             .position()
             .map(|p| (p.line(), p.byte()))
             .unwrap_or((next_line, 0));
-        if line > next_line && !first {
+        // Lines the reader skipped are blank, unless comment lines may be among them.
+        if line > next_line && !first && dialect.comment_byte().is_none() {
             for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
                 c.blank_lines(next_line, line - next_line, o);
             }
@@ -204,8 +217,12 @@ fn read_pass(
         }
         if first {
             first = false;
+            labels = record
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect();
             for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
-                c.header(&record, o);
+                c.header(line, &record, o);
             }
         } else {
             rows += 1;
@@ -217,10 +234,46 @@ fn read_pass(
     for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
         c.finish(o);
     }
-    Ok(rows)
+    Ok((rows, labels))
 }
 
-fn csv_io(e: csv::Error) -> std::io::Error {
+/// A CSV reader over a file as `dialect` reads it, with a leading UTF-8 byte-order mark
+/// stripped (DECISIONS.md 7); also says whether there was one.
+pub fn open_table(
+    path: &Path,
+    dialect: &super::spec::Dialect,
+) -> std::io::Result<(csv::Reader<impl Read>, bool)> {
+    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut head = [0u8; 3];
+    let mut got = 0;
+    while got < 3 {
+        match file.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let bom = got == 3 && head == BOM;
+    let prefix = if bom {
+        Vec::new()
+    } else {
+        head[..got].to_vec()
+    };
+    let input = std::io::Cursor::new(prefix).chain(file);
+    let reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(dialect.delimiter_byte())
+        .quoting(dialect.quote_byte().is_some())
+        .quote(dialect.quote_byte().unwrap_or(b'"'))
+        .double_quote(dialect.double_quote)
+        .escape(dialect.escape_byte())
+        .comment(dialect.comment_byte())
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
+    Ok((reader, bom))
+}
+
+pub fn csv_io(e: csv::Error) -> std::io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
         other => std::io::Error::other(format!("{other:?}")),

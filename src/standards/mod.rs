@@ -1,21 +1,34 @@
 //! Data standards validation: standards are data files (`schemas/*.json`, see `spec`),
 //! checked by a streaming engine (`engine`) that reads each file once, row by row.
-//! Findings have stable codes and severities; AmeriFlux findings carry AmeriFlux's
-//! level too (`findings`).
+//! A dataset is checked as a whole by `dataset::validate_dataset`: its files, its
+//! `datapackage.json` (`frictionless`), the rules between files (`crossfile`) and its
+//! DataCite metadata (`datacite`). Findings have stable codes and severities;
+//! AmeriFlux findings carry AmeriFlux's level too (`findings`).
 
 pub mod ameriflux;
+pub mod crossfile;
+pub mod datacite;
+pub mod dataset;
 pub mod engine;
 pub mod findings;
+pub mod frictionless;
 pub mod spec;
 pub mod table;
+pub mod tableschema;
 pub mod values;
 
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-pub use engine::{validate_file, FileReport, ValidateError};
-pub use findings::{AmfLevel, Finding, Severity, Status};
+pub use dataset::{
+    validate_dataset, DatasetFile, DatasetInput, DatasetReport, Summary, REPORT_VERSION,
+};
+pub use engine::{validate_file, FileReport, Suppressed, ValidateError};
+pub use findings::{AmfLevel, Finding, Issue, Severity, Status};
 pub use spec::{Registry, Standard, StandardsError};
+
+/// Bumped when a change to the checks' code changes what they find, so stored reports
+/// (keyed by [`Registry::fingerprint`]) are not reused across it.
+pub const ENGINE_VERSION: u32 = 2;
 
 /// Why a validation run could not run at all (as opposed to finding problems).
 #[derive(Debug, thiserror::Error)]
@@ -31,72 +44,59 @@ pub enum RunError {
     },
 }
 
-/// The report of one run over many files: a stable JSON document.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Bumped when the document's shape changes incompatibly.
-    pub report_version: u32,
-    pub status: Status,
-    pub summary: Summary,
-    pub files: Vec<FileReport>,
+/// The files named on a command line, as one dataset: a folder gives every file under
+/// it (dataset path relative to the folder), a file gives itself (by its name).
+pub struct CommandLineFiles {
+    pub files: Vec<DatasetFile>,
+    /// How each file is shown: the path as the user can open it.
+    pub shown: Vec<String>,
+    /// Whether each file was named directly (not found in a folder).
+    pub named: Vec<bool>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    pub files: usize,
-    pub errors: u64,
-    pub warnings: u64,
-    pub bytes: u64,
-}
-
-/// Lists the files under `paths` (folders recursively, sorted) with the standards that
-/// apply: the `chosen` ones when given, else every standard whose pattern matches.
-/// A file named explicitly gets the chosen standards whatever its name; a file found
-/// in a folder is checked only when some standard's pattern matches it.
-pub fn plan<'r>(
-    registry: &'r Registry,
-    chosen: &[String],
-    paths: &[PathBuf],
-) -> Result<Vec<(PathBuf, Vec<&'r Standard>)>, RunError> {
-    let candidates: Vec<&Standard> = if chosen.is_empty() {
-        registry.standards.iter().collect()
-    } else {
-        chosen
-            .iter()
-            .map(|n| registry.get(n))
-            .collect::<Result<_, _>>()?
+pub fn collect_paths(paths: &[PathBuf]) -> Result<CommandLineFiles, RunError> {
+    let mut out = CommandLineFiles {
+        files: Vec::new(),
+        shown: Vec::new(),
+        named: Vec::new(),
     };
-    let matching = |p: &Path| -> Vec<&'r Standard> {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        candidates
-            .iter()
-            .copied()
-            .filter(|s| s.applies_to(&name))
-            .collect()
-    };
-    let mut out = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| RunError::Path {
             path: path.display().to_string(),
             source,
         })?;
         if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files)?;
-            files.sort();
-            for f in files {
-                let standards = matching(&f);
-                if !standards.is_empty() {
-                    out.push((f, standards));
-                }
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            found.sort();
+            for f in found {
+                let relative = f
+                    .strip_prefix(path)
+                    .unwrap_or(&f)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.shown.push(f.display().to_string());
+                out.files.push(DatasetFile {
+                    path: relative,
+                    local: f,
+                    sha256: String::new(),
+                });
+                out.named.push(false);
             }
-        } else if chosen.is_empty() {
-            out.push((path.clone(), matching(path)));
         } else {
-            out.push((path.clone(), candidates.clone()));
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            out.shown.push(path.display().to_string());
+            out.files.push(DatasetFile {
+                path: name,
+                local: path.clone(),
+                sha256: String::new(),
+            });
+            out.named.push(true);
         }
     }
     Ok(out)
@@ -119,33 +119,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Validates every planned file; `progress` is told each file's size once it is done.
-pub fn run(
-    planned: &[(PathBuf, Vec<&Standard>)],
-    mut progress: impl FnMut(&Path, u64),
-) -> Result<Report, RunError> {
-    let mut files = Vec::new();
-    let mut summary = Summary::default();
-    for (path, standards) in planned {
-        let report = validate_file(path, &path.display().to_string(), standards)?;
-        summary.files += 1;
-        summary.errors += report.errors;
-        summary.warnings += report.warnings;
-        summary.bytes += report.bytes;
-        progress(path, report.bytes);
-        files.push(report);
-    }
-    let status = files.iter().map(|f| f.status).max().unwrap_or(Status::Ok);
-    Ok(Report {
-        report_version: 1,
-        status,
-        summary,
-        files,
-    })
-}
-
-/// The human-readable report: findings grouped by file.
-pub fn render_text(report: &Report) -> String {
+/// The human-readable report: findings grouped by file, then the dataset's own.
+pub fn render_text(report: &DatasetReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for f in &report.files {
@@ -168,25 +143,7 @@ pub fn render_text(report: &Report) -> String {
             let _ = writeln!(s, "  no standard applies to this file");
         }
         for x in &f.findings {
-            let sev = match x.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            let _ = write!(s, "  {sev:7} {:24}", x.code);
-            if let Some(r) = x.row {
-                let _ = write!(s, " row {r}");
-            }
-            if let Some(c) = &x.column {
-                let _ = write!(s, " [{c}]");
-            }
-            let _ = write!(s, " {}", x.message);
-            if let Some(v) = &x.value {
-                let _ = write!(s, ": {v:?}");
-            }
-            if let Some(a) = &x.ameriflux {
-                let _ = write!(s, "  (AmeriFlux {}: {})", a.level.as_str(), a.check);
-            }
-            let _ = writeln!(s, "  <{}>", x.standard);
+            render_finding(&mut s, x, false);
         }
         for x in &f.suppressed {
             let _ = writeln!(
@@ -194,6 +151,12 @@ pub fn render_text(report: &Report) -> String {
                 "  … and {} more {} findings ({})",
                 x.count, x.code, x.standard
             );
+        }
+    }
+    if !report.dataset.is_empty() {
+        let _ = writeln!(s, "dataset  ({} findings)", report.dataset.len());
+        for x in &report.dataset {
+            render_finding(&mut s, x, true);
         }
     }
     let _ = writeln!(
@@ -207,6 +170,33 @@ pub fn render_text(report: &Report) -> String {
     s
 }
 
+fn render_finding(s: &mut String, x: &Finding, with_file: bool) {
+    use std::fmt::Write;
+    let i = &x.issue;
+    let sev = match i.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let _ = write!(s, "  {sev:7} {:24}", i.code);
+    if with_file && !x.file.is_empty() {
+        let _ = write!(s, " {}", x.file);
+    }
+    if let Some(r) = i.row {
+        let _ = write!(s, " row {r}");
+    }
+    if let Some(c) = &i.column {
+        let _ = write!(s, " [{c}]");
+    }
+    let _ = write!(s, " {}", i.message);
+    if let Some(v) = &i.value {
+        let _ = write!(s, ": {v:?}");
+    }
+    if let Some(a) = &i.ameriflux {
+        let _ = write!(s, "  (AmeriFlux {}: {})", a.level.as_str(), a.check);
+    }
+    let _ = writeln!(s, "  <{}>", x.standard);
+}
+
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",
@@ -217,3 +207,6 @@ fn status_word(s: Status) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod dataset_tests;

@@ -1,13 +1,19 @@
 //! Standards as data: the JSON files in `schemas/`, parsed and checked once at load.
 //!
 //! A standard names the files it applies to, a CSV dialect, a Frictionless Table Schema,
-//! and optional rule blocks (`structure` for ESS-DIVE CSV layout rules, `ameriflux` for
-//! the FP-In format and physical-range checks). Regexes are compiled here, never per cell.
+//! and optional rule blocks: `structure` (ESS-DIVE CSV layout rules), `layout` (where the
+//! header is and which rows under it describe columns), `crossFile` (what the file says
+//! about the other files of its dataset), `ameriflux` (the FP-In format and
+//! physical-range checks), `datapackage` (a Frictionless `datapackage.json`) and
+//! `datacite` (the dataset's own metadata). Regexes are compiled here, never per cell.
 
 use regex::Regex;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use super::tableschema::{Constraints, Field, FieldType, TableSchema};
 
 /// The standards shipped with holdfast, embedded so the binary works from any directory.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -24,6 +30,15 @@ const EMBEDDED: &[(&str, &str)] = &[
         "essdive-dd.json",
         include_str!("../../schemas/essdive-dd.json"),
     ),
+    (
+        "essdive-location.json",
+        include_str!("../../schemas/essdive-location.json"),
+    ),
+    (
+        "frictionless.json",
+        include_str!("../../schemas/frictionless.json"),
+    ),
+    ("datacite.json", include_str!("../../schemas/datacite.json")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,13 +71,22 @@ struct RawStandard {
     #[serde(default)]
     structure: Option<RawStructure>,
     #[serde(default)]
+    layout: Option<Layout>,
+    #[serde(default)]
+    cross_file: Option<CrossFile>,
+    #[serde(default)]
     ameriflux: Option<RawAmeriflux>,
+    #[serde(default)]
+    datapackage: Option<DataPackageRules>,
+    #[serde(default)]
+    datacite: Option<DataciteRules>,
 }
 
-/// CSV dialect (Frictionless Table Dialect subset). `quoteChar: null` reads quotes as
-/// literal characters, as the AmeriFlux reader does, so quoted values stay visible.
+/// CSV dialect (Frictionless Table Dialect). `quoteChar: null` reads quotes as literal
+/// characters, as the AmeriFlux reader does, so quoted values stay visible. Unknown
+/// properties are allowed: data packages carry v1-only ones (`caseSensitiveHeader`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Dialect {
     #[serde(default = "comma")]
     pub delimiter: String,
@@ -70,6 +94,28 @@ pub struct Dialect {
     pub quote_char: Option<String>,
     #[serde(default = "yes")]
     pub header: bool,
+    /// 1-based rows holding the header, joined with `headerJoin` when several.
+    #[serde(default)]
+    pub header_rows: Option<Vec<u64>>,
+    #[serde(default)]
+    pub header_join: Option<String>,
+    /// 1-based physical rows to skip.
+    #[serde(default)]
+    pub comment_rows: Vec<u64>,
+    #[serde(default)]
+    pub comment_char: Option<String>,
+    #[serde(default = "yes")]
+    pub double_quote: bool,
+    #[serde(default)]
+    pub escape_char: Option<String>,
+    /// A cell holding exactly this is null, like a missing value.
+    #[serde(default)]
+    pub null_sequence: Option<String>,
+    #[serde(default)]
+    pub skip_initial_space: bool,
+    /// Accepted for completeness: the reader takes `\n`, `\r\n` and `\r` alike.
+    #[serde(default)]
+    pub line_terminator: Option<String>,
 }
 
 fn comma() -> String {
@@ -88,8 +134,21 @@ impl Default for Dialect {
             delimiter: comma(),
             quote_char: double_quote(),
             header: true,
+            header_rows: None,
+            header_join: None,
+            comment_rows: Vec::new(),
+            comment_char: None,
+            double_quote: true,
+            escape_char: None,
+            null_sequence: None,
+            skip_initial_space: false,
+            line_terminator: None,
         }
     }
+}
+
+fn first_byte(v: &Option<String>) -> Option<u8> {
+    v.as_ref().and_then(|q| q.as_bytes().first().copied())
 }
 
 impl Dialect {
@@ -97,80 +156,50 @@ impl Dialect {
         self.delimiter.as_bytes().first().copied().unwrap_or(b',')
     }
     pub fn quote_byte(&self) -> Option<u8> {
-        self.quote_char
-            .as_ref()
-            .and_then(|q| q.as_bytes().first().copied())
+        first_byte(&self.quote_char)
+    }
+    pub fn escape_byte(&self) -> Option<u8> {
+        first_byte(&self.escape_char)
+    }
+    pub fn comment_byte(&self) -> Option<u8> {
+        first_byte(&self.comment_char)
     }
     /// Two standards can share one pass over a file when they read it the same way.
     pub fn same_reading(&self, other: &Dialect) -> bool {
         self.delimiter_byte() == other.delimiter_byte()
             && self.quote_byte() == other.quote_byte()
-            && self.header == other.header
+            && self.escape_byte() == other.escape_byte()
+            && self.comment_byte() == other.comment_byte()
+            && self.double_quote == other.double_quote
     }
-}
 
-/// Frictionless Table Schema (v1/v2 subset: fields with types and constraints,
-/// missingValues, primaryKey).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TableSchema {
-    #[serde(default)]
-    pub fields: Vec<Field>,
-    #[serde(default = "default_missing")]
-    pub missing_values: Vec<String>,
-    #[serde(default)]
-    pub primary_key: Vec<String>,
-}
-
-fn default_missing() -> Vec<String> {
-    vec![String::new()]
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Field {
-    pub name: String,
-    #[serde(default = "string_type", rename = "type")]
-    pub kind: FieldType,
-    #[serde(default)]
-    pub constraints: Constraints,
-    /// Other names accepted for this column (e.g. FLMD v1.0 names), matched without case.
-    #[serde(default)]
-    pub aliases: Vec<String>,
-}
-
-fn string_type() -> FieldType {
-    FieldType::String
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    String,
-    Number,
-    Integer,
-    Boolean,
-    Date,
-    Datetime,
-    Year,
-    Any,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Constraints {
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default)]
-    pub minimum: Option<f64>,
-    #[serde(default)]
-    pub maximum: Option<f64>,
-    #[serde(default, rename = "enum")]
-    pub one_of: Option<Vec<String>>,
-    #[serde(default)]
-    pub min_length: Option<usize>,
-    #[serde(default)]
-    pub max_length: Option<usize>,
+    /// Problems that make the dialect unusable, each a sentence.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.delimiter.len() != 1 {
+            out.push(format!(
+                "delimiter must be one ASCII character, not {:?}",
+                self.delimiter
+            ));
+        }
+        for (what, v) in [
+            ("quoteChar", &self.quote_char),
+            ("escapeChar", &self.escape_char),
+            ("commentChar", &self.comment_char),
+        ] {
+            if matches!(v, Some(c) if c.len() != 1) {
+                out.push(format!("{what} must be one ASCII character or absent"));
+            }
+        }
+        if self
+            .header_rows
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.contains(&0))
+        {
+            out.push("headerRows must list row numbers from 1".into());
+        }
+        out
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +229,104 @@ pub struct Structure {
     pub column_name: Option<Regex>,
     pub empty_cell: Option<RuleLevel>,
     pub mixed_types: Option<RuleLevel>,
+}
+
+/// Where a table's header is, and rows under it that describe the columns rather than
+/// hold data (a template's `format` and `unit` rows).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Layout {
+    /// The header is the first of this many rows that names a field of the schema; rows
+    /// before it (a template's instructions) are reported at `leadingRows`.
+    #[serde(default = "one")]
+    pub header_search_rows: u64,
+    #[serde(default = "error_level")]
+    pub leading_rows: RuleLevel,
+    /// Rows right under the header whose every non-empty cell is one of `values` (or the
+    /// row's own `name`, as a template's label column holds it) are skipped.
+    #[serde(default)]
+    pub descriptor_rows: Vec<DescriptorRow>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DescriptorRow {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+fn one() -> u64 {
+    1
+}
+fn error_level() -> RuleLevel {
+    RuleLevel::Error
+}
+fn warning_level() -> RuleLevel {
+    RuleLevel::Warning
+}
+
+/// What a file of this standard says about the rest of its dataset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrossFile {
+    /// The column naming every file of the dataset (FLMD `file_name`; `*` wildcards).
+    #[serde(default)]
+    pub lists_files: Option<NameColumn>,
+    /// The column naming every column of the dataset's CSV files (dd `column_or_row_name`).
+    #[serde(default)]
+    pub defines_columns: Option<NameColumn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NameColumn {
+    /// A field of the standard's schema (its aliases are accepted too).
+    pub column: String,
+    /// A file (or column) of the dataset that no entry names.
+    #[serde(default = "error_level")]
+    pub unlisted: RuleLevel,
+    /// An entry that names nothing in the dataset.
+    #[serde(default = "warning_level")]
+    pub unmatched: RuleLevel,
+}
+
+/// A Frictionless Data Package (`datapackage.json`) and the tables it describes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataPackageRules {
+    /// Descriptors and schema files are read whole: larger ones are refused.
+    #[serde(default = "max_descriptor_bytes")]
+    pub max_descriptor_bytes: u64,
+}
+
+fn max_descriptor_bytes() -> u64 {
+    10 << 20
+}
+
+/// The dataset's own metadata against the DataCite properties.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataciteRules {
+    pub properties: Vec<DataciteProperty>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataciteProperty {
+    /// The DataCite property name, e.g. `Title`, `GeoLocation`.
+    pub name: String,
+    pub obligation: Obligation,
+    /// Filled in by the archive at publication (DOI, publisher, year): its absence from
+    /// a draft is no finding.
+    #[serde(default)]
+    pub assigned_by_archive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Obligation {
+    Mandatory,
+    Recommended,
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,7 +395,13 @@ pub struct Standard {
     pub dialect: Dialect,
     pub schema: TableSchema,
     pub structure: Option<Structure>,
+    pub layout: Option<Layout>,
+    pub cross_file: Option<CrossFile>,
     pub ameriflux: Option<Ameriflux>,
+    pub datapackage: Option<DataPackageRules>,
+    pub datacite: Option<DataciteRules>,
+    /// SHA-256 of the file the standard was read from (see [`Registry::fingerprint`]).
+    pub sha256: String,
 }
 
 impl Standard {
@@ -282,44 +415,56 @@ impl Standard {
         if raw.name.trim().is_empty() {
             return Err(bad("`name` is empty".into()));
         }
-        if raw.applies_to.is_empty() {
+        if raw.applies_to.is_empty() && raw.datacite.is_none() {
             return Err(bad(
                 "`appliesTo` lists no file patterns (use [\"*.csv\"] for every CSV)".into(),
             ));
         }
-        if raw.dialect.delimiter.len() != 1 {
-            return Err(bad(format!(
-                "dialect.delimiter must be one ASCII character, not {:?}",
-                raw.dialect.delimiter
-            )));
-        }
-        if matches!(&raw.dialect.quote_char, Some(q) if q.len() != 1) {
+        let kinds = [
+            raw.ameriflux.is_some(),
+            raw.datapackage.is_some(),
+            raw.datacite.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() > 1 {
             return Err(bad(
-                "dialect.quoteChar must be one ASCII character or null".into()
+                "a standard has at most one of the `ameriflux`, `datapackage` and `datacite` blocks"
+                    .into(),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for f in &raw.schema.fields {
-            if !seen.insert(f.name.as_str()) {
-                return Err(bad(format!(
-                    "schema.fields names {:?} more than once",
-                    f.name
-                )));
-            }
-            if let (Some(lo), Some(hi)) = (f.constraints.minimum, f.constraints.maximum) {
-                if lo > hi {
+        if let Some(p) = raw.dialect.problems().into_iter().next() {
+            return Err(bad(format!("dialect.{p}")));
+        }
+        let mut raw = raw;
+        if let Some(p) = raw.schema.prepare().into_iter().next() {
+            return Err(bad(format!("schema: {p}")));
+        }
+        if let Some(cross) = &raw.cross_file {
+            for c in [&cross.lists_files, &cross.defines_columns]
+                .into_iter()
+                .flatten()
+            {
+                if !raw.schema.fields.iter().any(|f| f.name == c.column) {
                     return Err(bad(format!(
-                        "field {:?}: minimum {lo} is above maximum {hi}",
-                        f.name
+                        "crossFile names the column {:?}, which is not a field of the schema",
+                        c.column
                     )));
                 }
             }
         }
-        for key in &raw.schema.primary_key {
-            if !raw.schema.fields.iter().any(|f| &f.name == key) {
-                return Err(bad(format!(
-                    "schema.primaryKey names {key:?}, which is not a field"
-                )));
+        if let Some(layout) = &raw.layout {
+            if layout.header_search_rows == 0 {
+                return Err(bad("layout.headerSearchRows must be at least 1".into()));
+            }
+        }
+        if let Some(d) = &raw.datacite {
+            for p in &d.properties {
+                if !super::datacite::is_known_property(&p.name) {
+                    return Err(bad(format!(
+                        "datacite.properties names {:?}, which holdfast's metadata does not hold (known: {})",
+                        p.name,
+                        super::datacite::known_properties()
+                    )));
+                }
             }
         }
         let regex = |what: &str, p: &str| {
@@ -390,8 +535,19 @@ impl Standard {
             dialect: raw.dialect,
             schema: raw.schema,
             structure,
+            layout: raw.layout,
+            cross_file: raw.cross_file,
             ameriflux,
+            datapackage: raw.datapackage,
+            datacite: raw.datacite,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
+    }
+
+    /// Whether the standard checks files as tables (and not a data package descriptor
+    /// or the dataset's metadata).
+    pub fn checks_tables(&self) -> bool {
+        self.datapackage.is_none() && self.datacite.is_none()
     }
 
     /// Whether a file name (not a path) matches one of the standard's patterns.
@@ -488,6 +644,30 @@ impl Registry {
             }
         }
         Ok(registry)
+    }
+
+    /// SHA-256 over the loaded standards (name and file digest, in name order) and the
+    /// engine's version: a report cached under one fingerprint is stale under another.
+    pub fn fingerprint(&self) -> String {
+        let mut parts: Vec<(&str, &str)> = self
+            .standards
+            .iter()
+            .map(|s| (s.name.as_str(), s.sha256.as_str()))
+            .collect();
+        parts.sort();
+        let mut h = Sha256::new();
+        h.update(format!(
+            "holdfast standards engine {}
+",
+            super::ENGINE_VERSION
+        ));
+        for (name, digest) in parts {
+            h.update(format!(
+                "{name} {digest}
+"
+            ));
+        }
+        hex::encode(h.finalize())
     }
 
     pub fn get(&self, name: &str) -> Result<&Standard, StandardsError> {

@@ -62,8 +62,8 @@ fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf 
     p
 }
 
-fn codes(report: &FileReport) -> Vec<&'static str> {
-    report.findings.iter().map(|f| f.code).collect()
+fn codes(report: &FileReport) -> Vec<&str> {
+    report.findings.iter().map(|f| f.code.as_ref()).collect()
 }
 
 #[test]
@@ -260,4 +260,179 @@ fn variable_names_follow_the_fp_standard() {
     let v = ameriflux::parse_var("FC_F_1_2_1", rules).expect("valid");
     assert!(v.gap_filled);
     assert_eq!(v.unfilled, "FC_1_2_1");
+}
+
+const ESSDIVE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/standards/essdive");
+
+fn location_findings(report: &FileReport) -> Vec<(String, Option<u64>, Option<String>)> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.standard == "essdive-location")
+        .map(|f| (f.code.to_string(), f.row, f.column.clone()))
+        .collect()
+}
+
+/// The official template, unedited, gives exactly what NOTES.md 1.5 predicts: its
+/// instruction row (row 1) and label column (column A) are still there. Its format,
+/// unit and required rows are recognised, and its example row passes.
+#[test]
+fn location_template_gives_only_the_predicted_findings() {
+    let path =
+        std::path::Path::new(ESSDIVE).join("location-v1.0.1__Location_metadata_template.csv");
+    let r = registry();
+    let report = validate_file(
+        &path,
+        "Location_metadata_template.csv",
+        &[r.get("essdive-location").expect("location")],
+    )
+    .expect("runs");
+    let found = location_findings(&report);
+    assert_eq!(
+        found,
+        vec![
+            ("leading-row".to_string(), Some(1), None),
+            (
+                "blank-label".to_string(),
+                None,
+                Some(" (column 1)".to_string())
+            ),
+        ],
+        "{found:?}"
+    );
+}
+
+fn location(body: &str) -> Vec<(String, Option<u64>, Option<String>)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(dir.path(), "site_locations.csv", body.as_bytes());
+    let r = registry();
+    let report = validate_file(
+        &p,
+        "site_locations.csv",
+        &[r.get("essdive-location").expect("location")],
+    )
+    .expect("runs");
+    location_findings(&report)
+}
+
+const LOCATION_HEADER: &str = "Submission_Contact_Name,Submission_Contact_Email,Location_ID,Description,Latitude,Longitude,Elevation,Location_Alias,Parent_Location_ID,Projection,Measurement_Method,UTC_Offset,Location_DateTime_Start,Location_Date_End,Institution,Country,Notes\n";
+
+#[test]
+fn location_files_as_either_instruction_leaves_them_pass() {
+    let data = "Jane Doe,jdoe@example.org,AC-423,Hill slope,37.874921,-122.252898,396.24,LBNL-hillslope,AC-400,WGS84,Garmin,-7,2019-03-01 09:00:01,2020-01-23,LBNL,USA,N/A\n";
+    let format = "Free text,Free text,Free text,Free text,numeric,numeric,numeric,Free text,Free text,Free text,Free text,Numeric,YYYY-MM-DD HH:MM:SS,YYYY-MM-DD,Free text,Free text,Free text\n";
+    let unit = "N/A,N/A,N/A,N/A,decimal degrees,decimal degrees,meters,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\n";
+    let required = "required,required,required,required,required,required,recommended,optional,optional,optional,optional,optional,optional,optional,optional,optional,optional\n";
+    // The template's note: delete rows 1, 3, 6 and column A (names, format, unit stay).
+    assert_eq!(
+        location(&format!("{LOCATION_HEADER}{format}{unit}{data}")),
+        vec![]
+    );
+    // instructions.md: delete rows 1, 6 and column A (the required row stays too).
+    assert_eq!(
+        location(&format!("{LOCATION_HEADER}{required}{format}{unit}{data}")),
+        vec![]
+    );
+    assert_eq!(location(&format!("{LOCATION_HEADER}{data}")), vec![]);
+}
+
+#[test]
+fn location_rules_find_bad_values() {
+    let header = LOCATION_HEADER
+        .replace("Description,", "")
+        .replace("Elevation,", "");
+    let rows = [
+        "Jane Doe,not-an-email,AC-1,95.0,-122.2,,,,,3,2019-03-01 09:00:01,2020/01/23,,,",
+        "Jane Doe,jdoe@example.org,AC-1,37.8,-200,,,,,20,2019-03-01,2020-01-23,,,",
+        "N/A,jdoe@example.org,AC-2,x,10,,,,,0,,,,,",
+    ];
+    let found = location(&format!("{header}{}\n", rows.join("\n")));
+    let has = |code: &str, row: Option<u64>, col: &str| {
+        found
+            .iter()
+            .any(|(c, r, k)| c == code && *r == row && k.as_deref() == Some(col))
+    };
+    assert!(has("missing-column", None, "Description"), "{found:?}");
+    assert!(
+        has("missing-column", None, "Elevation"),
+        "recommended: {found:?}"
+    );
+    assert!(
+        has("type-error", Some(2), "Submission_Contact_Email"),
+        "{found:?}"
+    );
+    assert!(has("constraint-error", Some(2), "Latitude"), "{found:?}");
+    assert!(has("type-error", Some(2), "Location_Date_End"), "{found:?}");
+    assert!(has("constraint-error", Some(3), "Longitude"), "{found:?}");
+    assert!(has("constraint-error", Some(3), "UTC_Offset"), "{found:?}");
+    assert!(
+        has("type-error", Some(3), "Location_DateTime_Start"),
+        "{found:?}"
+    );
+    assert!(
+        has("constraint-error", Some(4), "Submission_Contact_Name"),
+        "required: {found:?}"
+    );
+    assert!(has("type-error", Some(4), "Latitude"), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|(c, r, _)| c == "primary-key" && *r == Some(3)),
+        "{found:?}"
+    );
+    let r = registry();
+    let s = r.get("essdive-location").expect("location");
+    let severity_of = |code: &str, column: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            dir.path(),
+            "locations.csv",
+            format!("{header}{}\n", rows.join("\n")).as_bytes(),
+        );
+        let report = validate_file(&p, "locations.csv", &[s]).expect("runs");
+        report
+            .findings
+            .iter()
+            .find(|f| f.code == code && f.column.as_deref() == Some(column))
+            .map(|f| f.severity)
+    };
+    assert_eq!(
+        severity_of("missing-column", "Elevation"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        severity_of("missing-column", "Description"),
+        Some(Severity::Error)
+    );
+}
+
+#[test]
+fn finding_json_keeps_its_shape_and_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(dir.path(), "bad file.csv", b"a,a\n1,2,3\n");
+    let r = registry();
+    let report = validate_file(&p, "bad file.csv", &[r.get("csv").expect("csv")]).expect("runs");
+    let json = serde_json::to_value(&report).expect("serialises");
+    let finding = &json["findings"][0];
+    for key in [
+        "file", "standard", "row", "column", "code", "severity", "message", "value",
+    ] {
+        assert!(finding.get(key).is_some(), "{key} in {finding}");
+    }
+    assert!(
+        finding.get("issue").is_none(),
+        "the issue is flattened: {finding}"
+    );
+    assert!(finding.get("ameriflux").is_none());
+    let back: FileReport = serde_json::from_value(json).expect("deserialises");
+    assert_eq!(back, report);
+    let amf = std::path::Path::new(CONFORMANCE).join("US-UMB_HR_200001010000_2000010120.csv");
+    let report =
+        validate_file(&amf, "x.csv", &[r.get("ameriflux-base").expect("amf")]).expect("runs");
+    let text = serde_json::to_string(&report).expect("serialises");
+    assert!(text.contains("\"ameriflux\":{\"level\":"), "{text}");
+    assert_eq!(
+        serde_json::from_str::<FileReport>(&text).expect("round trip"),
+        report
+    );
 }

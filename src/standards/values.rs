@@ -231,6 +231,311 @@ pub fn is_invalid_missing(cell: &[u8]) -> bool {
     false
 }
 
+/// A Table Schema `number`: a decimal as [`parse_number`] reads it, or `NaN`, `INF`,
+/// `-INF` (any case), which Table Schema counts as numbers.
+pub fn parse_table_number(cell: &[u8]) -> Option<f64> {
+    if let Some(v) = parse_number(cell) {
+        return Some(v);
+    }
+    let (neg, word) = match cell.first()? {
+        b'-' => (true, &cell[1..]),
+        b'+' => (false, &cell[1..]),
+        _ => (false, cell),
+    };
+    if word.eq_ignore_ascii_case(b"nan") {
+        Some(f64::NAN)
+    } else if word.eq_ignore_ascii_case(b"inf") {
+        Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        })
+    } else {
+        None
+    }
+}
+
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    let clean = |p: &str| !p.is_empty() && !p.chars().any(|c| c.is_whitespace() || c == '@');
+    clean(local)
+        && clean(domain)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+}
+
+/// An absolute URI: `scheme:rest`, no spaces.
+pub fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !s.chars().any(char::is_whitespace)
+}
+
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+pub fn is_base64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .is_ok()
+}
+
+fn days(y: u32, m: u32, d: u32) -> Option<f64> {
+    (y > 0 && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
+        .then(|| f64::from(days_from_civil(y, m, d)))
+}
+
+/// `YYYY-MM-DD`, as days since 0001-01-01.
+pub fn date_default(cell: &[u8]) -> Option<f64> {
+    if cell.len() != 10 || cell[4] != b'-' || cell[7] != b'-' {
+        return None;
+    }
+    days(
+        digits::<4>(&cell[..4])?,
+        digits::<2>(&cell[5..7])?,
+        digits::<2>(&cell[8..10])?,
+    )
+}
+
+/// A date in ISO 8601 (truncatable, `YYYY` and `YYYY-MM` too) or a few common forms.
+pub fn date_any(cell: &[u8]) -> Option<f64> {
+    if is_iso_date(cell) {
+        let m = if cell.len() >= 7 {
+            digits::<2>(&cell[5..7])?
+        } else {
+            1
+        };
+        let d = if cell.len() == 10 {
+            digits::<2>(&cell[8..10])?
+        } else {
+            1
+        };
+        return days(digits::<4>(&cell[..4])?, m, d);
+    }
+    [
+        "%Y/%m/%d",
+        "%d/%m/%Y",
+        "%m/%d/%Y",
+        "%d %B %Y",
+        "%B %d, %Y",
+        "%d %b %Y",
+    ]
+    .iter()
+    .find_map(|p| date_with_pattern(cell, p))
+}
+
+fn date_key(d: chrono::NaiveDate) -> Option<f64> {
+    use chrono::Datelike;
+    days(u32::try_from(d.year()).ok()?, d.month(), d.day())
+}
+
+pub fn date_with_pattern(cell: &[u8], pattern: &str) -> Option<f64> {
+    let s = std::str::from_utf8(cell).ok()?;
+    date_key(chrono::NaiveDate::parse_from_str(s, pattern).ok()?)
+}
+
+/// `hh:mm:ss` with optional fraction, as seconds.
+fn clock(t: &[u8]) -> Option<(f64, &[u8])> {
+    if t.len() < 8 || t[2] != b':' || t[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (
+        digits::<2>(&t[..2])?,
+        digits::<2>(&t[3..5])?,
+        digits::<2>(&t[6..8])?,
+    );
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &t[8..];
+    let mut fraction = 0.0;
+    if let Some(f) = rest.strip_prefix(b".") {
+        let n = f.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        fraction = std::str::from_utf8(&rest[..=n]).ok()?.parse::<f64>().ok()?;
+        rest = &f[n..];
+    }
+    Some((f64::from(h * 3600 + m * 60 + s) + fraction, rest))
+}
+
+/// `Z`, `+hh:mm`, `-hh:mm` or nothing, as seconds east of UTC.
+fn zone(z: &[u8]) -> Option<f64> {
+    match z {
+        b"" | b"Z" => Some(0.0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let h = digits::<2>(&[*h1, *h2])?;
+            let m = digits::<2>(&[*m1, *m2])?;
+            (h <= 14 && m <= 59).then(|| {
+                let s = f64::from(h * 3600 + m * 60);
+                if *sign == b'-' {
+                    -s
+                } else {
+                    s
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `hh:mm:ss[.f][Z|±hh:mm]`, as seconds.
+pub fn time_default(cell: &[u8]) -> Option<f64> {
+    let (secs, rest) = clock(cell)?;
+    Some(secs - zone(rest)?)
+}
+
+/// XML Schema dateTime: `YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]`, as seconds in UTC.
+pub fn datetime_default(cell: &[u8]) -> Option<f64> {
+    if cell.len() < 19 || cell[10] != b'T' {
+        return None;
+    }
+    let day = date_default(&cell[..10])?;
+    let (secs, rest) = clock(&cell[11..])?;
+    Some(day * 86_400.0 + secs - zone(rest)?)
+}
+
+/// A date-time in XML Schema form, or ISO 8601 with a space or truncated time.
+pub fn datetime_any(cell: &[u8]) -> Option<f64> {
+    if let Some(v) = datetime_default(cell) {
+        return Some(v);
+    }
+    if is_iso_datetime(cell) {
+        let day = date_default(&cell[..10])?;
+        let t = cell[11..].strip_suffix(b"Z").unwrap_or(&cell[11..]);
+        let part =
+            |r: std::ops::Range<usize>| t.get(r).and_then(digits::<2>).map_or(0.0, f64::from);
+        return Some(day * 86_400.0 + part(0..2) * 3600.0 + part(3..5) * 60.0 + part(6..8));
+    }
+    None
+}
+
+pub fn datetime_with_pattern(cell: &[u8], pattern: &str) -> Option<f64> {
+    use chrono::Timelike;
+    let s = std::str::from_utf8(cell).ok()?;
+    let (naive, offset) = match chrono::DateTime::parse_from_str(s, pattern) {
+        Ok(dt) => (dt.naive_local(), f64::from(dt.offset().local_minus_utc())),
+        Err(_) => (chrono::NaiveDateTime::parse_from_str(s, pattern).ok()?, 0.0),
+    };
+    let secs = f64::from(naive.num_seconds_from_midnight());
+    Some(date_key(naive.date())? * 86_400.0 + secs - offset)
+}
+
+pub fn time_with_pattern(cell: &[u8], pattern: &str) -> Option<f64> {
+    use chrono::Timelike;
+    let s = std::str::from_utf8(cell).ok()?;
+    chrono::NaiveTime::parse_from_str(s, pattern)
+        .ok()
+        .map(|t| f64::from(t.num_seconds_from_midnight()))
+}
+
+/// `YYYY-MM`, as months since year 0.
+pub fn yearmonth(cell: &[u8]) -> Option<f64> {
+    if cell.len() != 7 || cell[4] != b'-' {
+        return None;
+    }
+    let (y, m) = (digits::<4>(&cell[..4])?, digits::<2>(&cell[5..7])?);
+    (1..=12).contains(&m).then(|| f64::from(y * 12 + m - 1))
+}
+
+/// ISO 8601 duration `PnYnMnDTnHnMnS` (or `PnW`), as approximate seconds for ordering.
+pub fn duration(cell: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(cell).ok()?;
+    let body = s.strip_prefix('P')?;
+    if body.is_empty() {
+        return None;
+    }
+    let (date, time) = match body.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (body, None),
+    };
+    fn parts(text: &str, units: &[(char, f64)]) -> Option<f64> {
+        let mut total = 0.0;
+        let mut number = String::new();
+        let mut next_unit = 0;
+        for c in text.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let at = units[next_unit..].iter().position(|(u, _)| *u == c)? + next_unit;
+            total += number.parse::<f64>().ok()? * units[at].1;
+            number.clear();
+            next_unit = at + 1;
+        }
+        number.is_empty().then_some(total)
+    }
+    let day = 86_400.0;
+    let d = parts(
+        date,
+        &[
+            ('Y', 365.2425 * day),
+            ('M', 30.436875 * day),
+            ('W', 7.0 * day),
+            ('D', day),
+        ],
+    )?;
+    let t = match time {
+        Some(t) => parts(t, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?,
+        None => 0.0,
+    };
+    Some(d + t)
+}
+
+/// A geographic point: `"lon, lat"` (default), `[lon, lat]` (array) or
+/// `{"lon": .., "lat": ..}` (object), within the valid ranges.
+pub fn geopoint(cell: &[u8], format: &str) -> bool {
+    let in_range =
+        |lon: f64, lat: f64| (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat);
+    match format {
+        "array" | "object" => {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(cell) else {
+                return false;
+            };
+            let pair = match (&v, format) {
+                (serde_json::Value::Array(a), "array") if a.len() == 2 => {
+                    (a[0].as_f64(), a[1].as_f64())
+                }
+                (serde_json::Value::Object(o), "object") => (
+                    o.get("lon").and_then(|x| x.as_f64()),
+                    o.get("lat").and_then(|x| x.as_f64()),
+                ),
+                _ => return false,
+            };
+            matches!(pair, (Some(lon), Some(lat)) if in_range(lon, lat))
+        }
+        _ => {
+            let Some(comma) = cell.iter().position(|b| *b == b',') else {
+                return false;
+            };
+            let lon = parse_number(cell[..comma].trim_ascii());
+            let lat = parse_number(cell[comma + 1..].trim_ascii());
+            matches!((lon, lat), (Some(lon), Some(lat)) if in_range(lon, lat))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,8 @@ fn links(archive: &Archive, id: i64) -> Value {
         "self": format!("{base}/api/datasets/{id}"),
         "landing_page": format!("{base}/datasets/{id}"),
         "files": format!("{base}/api/datasets/{id}/files/"),
+        "validation": format!("{base}/api/datasets/{id}/validation"),
+        "tickets": format!("{base}/api/datasets/{id}/tickets"),
     })
 }
 
@@ -94,6 +96,8 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
         "files".into(),
         serde_json::to_value(files).map_err(DomainError::internal)?,
     );
+    let claimed: Vec<String> = serde_json::from_str(&view.version.standards).unwrap_or_default();
+    out.insert("standards".into(), json!(claimed));
     out.insert("links".into(), links(archive, id));
     Ok(Value::Object(out))
 }
@@ -172,6 +176,7 @@ pub async fn update(
         .db
         .run(move |conn| service::update_metadata(conn, &actor, id, metadata))
         .await?;
+    archive.wake_workers();
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
 }
 
@@ -282,10 +287,12 @@ pub async fn submit(
     let user = caller.required()?;
     let id = path.into_inner();
     let actor = user.clone();
+    let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| service::submit(conn, &actor, id))
+        .run(move |conn| service::submit(conn, &settings, &actor, id))
         .await?;
+    archive.wake_workers();
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
 }
 
@@ -325,6 +332,42 @@ pub async fn review(
         }
     }
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StandardsBody {
+    standards: Vec<String>,
+}
+
+/// Sets the standards the dataset claims: `{"standards": ["essdive-flmd", ...]}`.
+pub async fn set_standards(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let body = read_body(payload, 64 * 1024, "request body").await?;
+    let wanted: StandardsBody = serde_json::from_slice(&body).map_err(|e| {
+        DomainError::invalid(
+            "body",
+            format!("expected {{\"standards\": [\"name\", ...]}}: {e}"),
+        )
+    })?;
+    let known: Vec<String> = archive
+        .standards
+        .standards
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let saved = archive
+        .db
+        .run(move |conn| service::set_claimed_standards(conn, &user, id, &wanted.standards, &known))
+        .await?;
+    archive.wake_workers();
+    Ok(HttpResponse::Ok().json(json!({ "standards": saved })))
 }
 
 /// The latest validation report of the dataset's current version, with the state of

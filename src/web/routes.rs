@@ -71,6 +71,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/datasets/{id}/submit", web::post().to(datasets::submit))
         .route(
+            "/datasets/{id}/standards",
+            web::post().to(datasets::set_standards),
+        )
+        .route(
             "/datasets/{id}/versions/{n}",
             web::get().to(datasets::show_numbered),
         )
@@ -158,6 +162,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(api::delete_file),
                 )
                 .route("/datasets/{id}/submit", web::post().to(api::submit))
+                .route(
+                    "/datasets/{id}/standards",
+                    web::put().to(api::set_standards),
+                )
                 .route("/datasets/{id}/review", web::post().to(api::review))
                 .route("/datasets/{id}/validation", web::get().to(api::validation))
                 .route(

@@ -141,6 +141,7 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
             "API dataset, renamed"
         );
 
+        app.settle_checks(id).await?;
         client
             .post(app.url(&format!("/api/datasets/{id}/submit")))
             .bearer_auth(&dep)

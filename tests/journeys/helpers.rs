@@ -189,6 +189,68 @@ impl TestApp {
             .ok_or_else(|| "no id in the answer".into())
     }
 
+    /// Waits until no data standards check of the dataset is queued or running (for
+    /// journeys that act through the browser and hold no API token).
+    pub async fn settle_checks(&self, id: i64) -> TestResult {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let checking = self
+                .archive
+                .db
+                .run(move |conn| {
+                    use diesel::prelude::*;
+                    use holdfast::db::schema::dataset_versions;
+                    let versions: Vec<i64> = dataset_versions::table
+                        .filter(dataset_versions::dataset_id.eq(id))
+                        .select(dataset_versions::id)
+                        .load(conn)?;
+                    for v in versions {
+                        if holdfast::qa::validation::is_checking(conn, v)? {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                })
+                .await?;
+            if !checking {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the data standards check did not finish within a minute".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the dataset's data standards check has finished (the report's state
+    /// is no longer "checking"); returns the report.
+    pub async fn wait_for_checks(
+        &self,
+        token: &str,
+        id: i64,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self
+                .client()
+                .get(self.url(&format!("/api/datasets/{id}/validation")))
+                .bearer_auth(token)
+                .send()
+                .await?;
+            if r.status() != StatusCode::OK {
+                return Err(format!("validation report: {}", r.status()).into());
+            }
+            let report: serde_json::Value = r.json().await?;
+            if report["state"] != "checking" {
+                return Ok(report);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the data standards check did not finish within a minute".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Submits a draft (depositor's token) and accepts it (curator's token) through the
     /// API; returns the published dataset's JSON.
     pub async fn api_publish(
@@ -198,13 +260,15 @@ impl TestApp {
         id: i64,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
         let client = self.client();
+        self.wait_for_checks(depositor, id).await?;
         let r = client
             .post(self.url(&format!("/api/datasets/{id}/submit")))
             .bearer_auth(depositor)
             .send()
             .await?;
         if r.status() != StatusCode::OK {
-            return Err(format!("submit: {}", r.status()).into());
+            let status = r.status();
+            return Err(format!("submit: {status}: {}", r.text().await?).into());
         }
         let r = client
             .post(self.url(&format!("/api/datasets/{id}/review")))

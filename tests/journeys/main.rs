@@ -10,5 +10,6 @@ mod cli;
 mod deposit;
 mod mail;
 mod publish;
+mod qa;
 mod security;
 mod standards;

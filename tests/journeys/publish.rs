@@ -48,6 +48,7 @@ async fn a_deposit_is_accepted_published_in_ocfl_and_downloaded_byte_for_byte() 
             .await?;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
+        app.settle_checks(id).await?;
         let r = depositor
             .post_form(
                 &format!("/datasets/{id}"),
@@ -295,6 +296,7 @@ async fn only_curators_accept_and_only_submitted_datasets() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
 
+        app.settle_checks(id).await?;
         let r = client
             .post(app.url(&format!("/api/datasets/{id}/submit")))
             .bearer_auth(&dep)
@@ -359,6 +361,7 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
             .body("alpha")
             .send()
             .await?;
+        app.settle_checks(id).await?;
         client
             .post(app.url(&format!("/api/datasets/{id}/submit")))
             .bearer_auth(&dep)

@@ -13,6 +13,9 @@ use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, Transitio
 use crate::deposit::{service, uploads};
 use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
+use crate::qa::tickets::{self, TicketSummary};
+use crate::qa::validation;
+use crate::standards::Status;
 use crate::web::auth::{
     field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,
 };
@@ -250,7 +253,10 @@ pub async fn update(
             .run(move |conn| service::update_metadata(conn, &actor, id, parsed))
             .await
         {
-            Ok(()) => return Ok(redirect(&format!("/datasets/{id}"))),
+            Ok(()) => {
+                archive.wake_workers();
+                return Ok(redirect(&format!("/datasets/{id}")));
+            }
             Err(DomainError::Invalid(fields)) => errors.extend(form_errors(fields)),
             Err(other) => return Err(other.into()),
         }
@@ -281,6 +287,21 @@ struct DatasetPage {
     transitions: Vec<TransitionRow>,
     message: Option<String>,
     file_base: String,
+    /// For the owner and curators of an unpublished version: the check's state and tickets.
+    qa: Option<QaPanel>,
+}
+
+/// The data standards check and QA tickets, as the dataset page summarises them.
+pub struct QaPanel {
+    /// "checking", "done" or "not-run".
+    pub state: &'static str,
+    pub status: &'static str,
+    pub errors: u64,
+    pub warnings: u64,
+    pub blocking: usize,
+    pub tickets: Vec<TicketSummary>,
+    /// (name, title, claimed) of every standard, for the "standards this dataset follows" form.
+    pub standards: Vec<(String, String, bool)>,
 }
 
 impl DatasetPage {
@@ -381,6 +402,7 @@ fn flash(code: Option<&str>) -> Option<String> {
         "removed" => Some("File removed from the draft.".into()),
         "submitted" => Some("Submitted. A curator will review the dataset.".into()),
         "published" => Some("Accepted and published.".into()),
+        "standards" => Some("Standards saved; the files are being checked.".into()),
         _ => None,
     }
 }
@@ -394,7 +416,13 @@ async fn show_version(
     query: &LandingQuery,
 ) -> Result<HttpResponse, PageError> {
     let v = viewer.clone();
-    let (view, transitions) = archive
+    let standards: Vec<(String, String)> = archive
+        .standards
+        .standards
+        .iter()
+        .map(|s| (s.name.clone(), s.title.clone()))
+        .collect();
+    let (view, transitions, qa) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, number)?;
@@ -406,7 +434,13 @@ async fn show_version(
             } else {
                 Vec::new()
             };
-            Ok((view, transitions))
+            let qa = match &v {
+                Some(user) if insider && !view.is_published_version() => {
+                    Some(qa_panel(conn, user, &view, standards)?)
+                }
+                _ => None,
+            };
+            Ok((view, transitions, qa))
         })
         .await?;
     let is_owner = viewer
@@ -465,8 +499,68 @@ async fn show_version(
         transitions,
         message: flash(query.msg.as_deref()),
         file_base,
+        qa,
     };
     render(StatusCode::OK, &page)
+}
+
+fn qa_panel(
+    conn: &mut crate::db::AnyConnection,
+    user: &User,
+    view: &DatasetView,
+    standards: Vec<(String, String)>,
+) -> Result<QaPanel, DomainError> {
+    let report = validation::report_for(conn, user, view.dataset.id)?;
+    let claimed: Vec<String> = serde_json::from_str(&view.version.standards).unwrap_or_default();
+    Ok(QaPanel {
+        state: report.state,
+        status: match report.status {
+            Some(Status::Error) => "errors",
+            Some(Status::Warning) => "warnings",
+            Some(Status::Ok) => "ok",
+            None => "not checked",
+        },
+        errors: report.summary.errors,
+        warnings: report.summary.warnings,
+        blocking: report.blocking,
+        tickets: tickets::of_dataset(conn, user, view.dataset.id)?,
+        standards: standards
+            .into_iter()
+            .map(|(name, title)| {
+                let on = claimed.contains(&name);
+                (name, title, on)
+            })
+            .collect(),
+    })
+}
+
+/// Saves the standards the depositor says the dataset follows (checkboxes `standards`).
+pub async fn set_standards(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let form = read_form(&req, payload, 16 * 1024).await?;
+    let claimed: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "standards")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let known: Vec<String> = archive
+        .standards
+        .standards
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    archive
+        .db
+        .run(move |conn| service::set_claimed_standards(conn, &user.0, id, &claimed, &known))
+        .await?;
+    archive.wake_workers();
+    Ok(redirect(&format!("/datasets/{id}?msg=standards")))
 }
 
 pub async fn show(
@@ -598,9 +692,11 @@ pub async fn submit(
     let id = path.into_inner();
     read_form(&req, payload, 4096).await?;
     let actor = user.0;
+    let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| service::submit(conn, &actor, id))
+        .run(move |conn| service::submit(conn, &settings, &actor, id))
         .await?;
+    archive.wake_workers();
     Ok(redirect(&format!("/datasets/{id}?msg=submitted")))
 }
