@@ -127,3 +127,25 @@ pub fn troubled(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxRow>, 
         .select(OutboxRow::as_select())
         .load(conn)?)
 }
+
+/// Puts every failed message back in the queue with a fresh set of attempts (after an
+/// outage longer than the retries lasted); returns their ids. Run it in a transaction.
+pub fn requeue_failed(conn: &mut AnyConnection) -> Result<Vec<i64>, DomainError> {
+    let ids: Vec<i64> = outbox::table
+        .filter(outbox::state.eq(FAILED))
+        .order(outbox::id.asc())
+        .select(outbox::id)
+        .load(conn)?;
+    for id in &ids {
+        diesel::update(outbox::table.find(*id).filter(outbox::state.eq(FAILED)))
+            .set((outbox::state.eq(PENDING), outbox::attempts.eq(0)))
+            .execute(conn)?;
+        crate::jobs::enqueue(
+            conn,
+            crate::jobs::JobKind::DeliverMail,
+            &serde_json::json!({ "message_id": id }),
+            None,
+        )?;
+    }
+    Ok(ids)
+}

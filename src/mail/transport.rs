@@ -2,7 +2,7 @@
 //! DATA_DIR/mail when none is configured. Both get the same bytes: the full RFC 5322
 //! message built here.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -301,7 +301,7 @@ impl Mailer {
                 }
                 let transport = smtp_transport(&config)
                     .map_err(|e| anyhow::anyhow!("HOLDFAST_SMTP_URL {described}: {e}"))?;
-                tracing::info!(smtp = %described, "mail goes through SMTP");
+                tracing::debug!(smtp = %described, "mail goes through SMTP");
                 Route::Smtp {
                     transport,
                     described,
@@ -409,9 +409,4 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
         let _ = folder.sync_all();
     }
     Ok(())
-}
-
-/// Now, as the outbox stores it.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
 }

@@ -526,9 +526,8 @@ pub async fn set_notifications(
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.required()?;
     let body = read_body(payload, JSON_LIMIT, "request body").await?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        DomainError::invalid("body", format!("the body is not valid JSON: {e}"))
-    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| DomainError::invalid("body", format!("the body is not valid JSON: {e}")))?;
     let changes = mail::prefs::parse_json(&value)?;
     let current = archive
         .db

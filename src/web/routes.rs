@@ -141,10 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .app_data(web::PathConfig::default().error_handler(api_path_error))
                 .app_data(web::QueryConfig::default().error_handler(api_query_error))
-                .route(
-                    "/profile/notifications",
-                    web::get().to(api::notifications),
-                )
+                .route("/profile/notifications", web::get().to(api::notifications))
                 .route(
                     "/profile/notifications",
                     web::put().to(api::set_notifications),

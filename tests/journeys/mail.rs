@@ -4,11 +4,11 @@
 
 use crate::helpers::*;
 use diesel::prelude::*;
-use mail_parser::MimeHeaders;
 use holdfast::accounts::Role;
 use holdfast::db::schema::{jobs, outbox};
 use holdfast::mail::outbox::OutboxRow;
 use holdfast::mail::{Notice, NotificationKind};
+use mail_parser::MimeHeaders;
 use reqwest::StatusCode;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -229,7 +229,10 @@ async fn wait_outbox(
 }
 
 fn all_sent(rows: &[OutboxRow]) -> bool {
-    !rows.is_empty() && rows.iter().all(|r| r.state == "sent" && r.sent_at.is_some())
+    !rows.is_empty()
+        && rows
+            .iter()
+            .all(|r| r.state == "sent" && r.sent_at.is_some())
 }
 
 fn header<'a>(message: &'a mail_parser::Message<'a>, name: &'a str) -> Option<&'a str> {
@@ -409,7 +412,10 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
             let r = browser
                 .client
                 .post(app.url("/profile/notifications"))
-                .form(&[("csrf_token", "forged-token-forged-token"), ("on", "ticket")])
+                .form(&[
+                    ("csrf_token", "forged-token-forged-token"),
+                    ("on", "ticket"),
+                ])
                 .send()
                 .await?;
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -523,6 +529,7 @@ fn eml_files(dir: &Path) -> Result<Vec<String>, Error> {
 
 #[actix_web::test]
 async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
+    let name_re = regex::Regex::new(r"^\d{8}T\d{6}\.\d{6}Z-\d{10}\.eml$")?;
     for backend in backends() {
         let app = TestApp::spawn_with(backend, flux_settings(None)).await?;
         let journey = async {
@@ -538,7 +545,6 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
             let dir = app.data_dir.join("mail");
             let names = eml_files(&dir)?;
             assert_eq!(names.len(), 2, "{names:?}: no temporary files left");
-            let name_re = regex::Regex::new(r"^\d{8}T\d{6}\.\d{6}Z-\d{10}\.eml$")?;
             for name in &names {
                 assert!(name_re.is_match(name), "{name}");
             }
@@ -550,9 +556,45 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
             check_notification(&app, &raw, "jane@example.org")?;
             let text = String::from_utf8(raw.clone())?;
             assert!(text.contains("\r\n"), "RFC 5322 line endings");
-            for header in ["From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ", "MIME-Version: "] {
+            for header in [
+                "From: ",
+                "To: ",
+                "Subject: ",
+                "Date: ",
+                "Message-ID: ",
+                "MIME-Version: ",
+            ] {
                 assert!(text.contains(header), "{header} in\n{text}");
             }
+
+            // An operator queues a failed message again (`holdfast mail retry`): it is
+            // written again under the same name, not as a second file.
+            let first = rows[0].id;
+            app.archive
+                .db
+                .run(move |conn| {
+                    diesel::update(outbox::table.find(first))
+                        .set((
+                            outbox::state.eq("failed"),
+                            outbox::sent_at.eq(None::<chrono::NaiveDateTime>),
+                        ))
+                        .execute(conn)?;
+                    Ok(())
+                })
+                .await?;
+            let again = app
+                .archive
+                .db
+                .transaction(holdfast::mail::outbox::requeue_failed)
+                .await?;
+            assert_eq!(again, vec![first]);
+            app.archive.wake_workers();
+            let rows = wait_outbox(&app, "the retried message is written", |rows| {
+                rows.len() == 2 && all_sent(rows)
+            })
+            .await?;
+            assert_eq!(rows[0].attempts, 1, "attempts start again");
+            assert_eq!(eml_files(&dir)?, names);
             Ok::<(), Error>(())
         };
         journey.await.map_err(|e| format!("on {backend:?}: {e}"))?;
