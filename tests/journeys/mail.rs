@@ -601,3 +601,68 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
     }
     Ok(())
 }
+
+#[actix_web::test]
+async fn a_curator_publishes_while_the_mail_server_is_down_and_the_depositor_hears_later(
+) -> TestResult {
+    for backend in backends() {
+        let port = free_port()?;
+        let url = format!("smtp://127.0.0.1:{port}");
+        let app = TestApp::spawn_with(backend, flux_settings(Some(url))).await?;
+        let journey = async {
+            let pi = app.token_for("pi@example.org", Role::Depositor).await?;
+            let curator = app.token_for("curator@example.org", Role::Curator).await?;
+            let id = app.api_draft(&pi, "US-Ha1 fluxes 2019").await?;
+            let r = app
+                .client()
+                .put(app.url(&format!("/api/datasets/{id}/files/data/a.csv")))
+                .bearer_auth(&pi)
+                .body("x,y\n1,2\n")
+                .send()
+                .await?;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            // The acceptance answers 200 although its mail cannot go out yet.
+            let published = app.api_publish(&pi, &curator, id).await?;
+            assert!(published["doi"].is_string(), "{published}");
+
+            let is_decision = |r: &OutboxRow| r.kind == "decision";
+            let rows = wait_outbox(&app, "the decision mail failed once", |rows| {
+                rows.iter()
+                    .any(|r| is_decision(r) && r.attempts >= 1 && r.last_error.is_some())
+            })
+            .await?;
+            let decision = rows
+                .iter()
+                .find(|r| is_decision(r))
+                .ok_or("no decision mail")?;
+            assert_eq!(decision.state, "pending");
+            assert_eq!(decision.to_address, "pi@example.org");
+
+            let smtp = SmtpServer::start(port).await?;
+            wait_outbox(&app, "the decision mail is sent", |rows| {
+                rows.iter().any(|r| is_decision(r) && r.state == "sent")
+            })
+            .await?;
+            let link = app.url(&format!("/datasets/{id}"));
+            let received = smtp.messages()?;
+            let found = received.iter().any(|raw| {
+                let Some(m) = mail_parser::MessageParser::default().parse(raw) else {
+                    return false;
+                };
+                let to = m.to().and_then(|a| a.first()).and_then(|a| a.address());
+                let subject = m.subject().unwrap_or_default();
+                let text = m.body_text(0).unwrap_or_default();
+                to == Some("pi@example.org")
+                    && subject.starts_with("[Flux Archive] ")
+                    && text.contains(&link)
+            });
+            assert!(
+                found,
+                "the depositor's mail with the landing page link arrived"
+            );
+            Ok::<(), Error>(())
+        };
+        journey.await.map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
