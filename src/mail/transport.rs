@@ -161,18 +161,18 @@ fn decode(part: &str, shown: &str) -> Result<String, String> {
         .map_err(|_| format!("'{shown}': the user name or password is not valid UTF-8"))
 }
 
-/// A URL for messages: the password (whatever sits between the first ':' after the
-/// scheme and the last '@' of the authority) becomes `***`.
+/// A URL for messages: everything between the first ':' after the scheme and the
+/// last '@' becomes `***`, so even a password with unencoded '/', '?' or '#' in it
+/// never shows (a stray '@' elsewhere only hides more than needed).
 fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_string();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    match rest.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}{tail}")
+            let user: String = user.chars().take_while(|c| !"/?#".contains(*c)).collect();
+            format!("{scheme}://{user}:***@{host}")
         }
         None => raw.to_string(),
     }
