@@ -325,12 +325,12 @@ fn standards(cmd: &StandardsCommand) -> ExitCode {
         StandardsCommand::List { schemas } => match Registry::load(schemas.as_deref()) {
             Ok(r) => {
                 for s in &r.standards {
-                    println!(
-                        "{:16} {}  (applies to {})",
-                        s.name,
-                        s.title,
+                    let applies = if s.datacite.is_some() {
+                        "the dataset's metadata".to_string()
+                    } else {
                         s.applies_to.join(" ")
-                    );
+                    };
+                    println!("{:16} {}  (applies to {applies})", s.name, s.title);
                 }
                 ExitCode::SUCCESS
             }

@@ -54,6 +54,9 @@ pub enum DomainError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// It existed and was withdrawn on purpose (a deaccessioned dataset's files).
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]

@@ -12,11 +12,14 @@ use std::collections::BTreeMap;
 
 use crate::accounts::User;
 use crate::app::Archive;
+use crate::config::Settings;
 use crate::db::schema::{dataset_versions, datasets, version_files};
+use crate::db::AnyConnection;
 use crate::deposit::model::{DatasetRow, DatasetState, FileRow, VersionRow};
 use crate::deposit::service;
 use crate::doi::{self, DoiState};
 use crate::error::DomainError;
+use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::qa::{tickets, validation};
 use crate::storage::{FileSource, NewFile, NewVersion};
@@ -40,31 +43,374 @@ struct PublishPlan {
     metadata_json: String,
 }
 
-/// A curator accepts a submitted dataset, which publishes it.
-/// `comment` is the curator's note, kept in the dataset's history.
+fn require_curator(user: &User) -> Result<(), DomainError> {
+    if user.role.can_curate() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only curators and admins can review submissions".into(),
+        ))
+    }
+}
+
+/// A curator's note for the history: trimmed, bounded, optional or required.
+fn review_comment(comment: &str, required: bool) -> Result<String, DomainError> {
+    tickets::clean_text("comment", comment, required, 10_000)
+}
+
+fn state_of(conn: &mut AnyConnection, id: i64) -> Result<(DatasetRow, DatasetState), DomainError> {
+    let row: DatasetRow = datasets::table
+        .find(id)
+        .select(DatasetRow::as_select())
+        .first(conn)?;
+    let state = row.state.parse().map_err(DomainError::internal)?;
+    Ok((row, state))
+}
+
+fn require_in_review(state: DatasetState, action: &str) -> Result<(), DomainError> {
+    if matches!(state, DatasetState::Submitted | DatasetState::InReview) {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict(format!(
+            "only a submitted dataset can be {action}; this one is {}",
+            state.label().to_lowercase()
+        )))
+    }
+}
+
+fn set_assignee(conn: &mut AnyConnection, id: i64, curator: i64) -> Result<(), DomainError> {
+    diesel::update(datasets::table.find(id))
+        .set(datasets::assignee_id.eq(Some(curator)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A curator takes a submission: it is in review and assigned to them.
+pub fn claim(conn: &mut AnyConnection, curator: &User, id: i64) -> Result<(), DomainError> {
+    require_curator(curator)?;
+    crate::db::transaction(conn, |conn| {
+        let (_, state) = state_of(conn, id)?;
+        if state != DatasetState::Submitted {
+            return Err(DomainError::Conflict(format!(
+                "only a submitted dataset can be claimed; this one is {}",
+                state.label().to_lowercase()
+            )));
+        }
+        service::set_state(
+            conn,
+            id,
+            DatasetState::Submitted,
+            DatasetState::InReview,
+            curator.id,
+            &format!("claimed for review by {}", curator.name),
+        )?;
+        set_assignee(conn, id, curator.id)
+    })
+}
+
+/// Takes a submission into review on the way, when a curator decides without claiming.
+fn claim_on_the_way(
+    conn: &mut AnyConnection,
+    curator: &User,
+    id: i64,
+    state: DatasetState,
+) -> Result<(), DomainError> {
+    if state == DatasetState::Submitted {
+        service::set_state(
+            conn,
+            id,
+            DatasetState::Submitted,
+            DatasetState::InReview,
+            curator.id,
+            &format!("claimed for review by {}", curator.name),
+        )?;
+        set_assignee(conn, id, curator.id)?;
+    }
+    Ok(())
+}
+
+/// The curator sends the dataset back: the draft reopens with the request on top and
+/// the depositor is told.
+pub fn request_changes(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    curator: &User,
+    id: i64,
+    comment: &str,
+) -> Result<(), DomainError> {
+    require_curator(curator)?;
+    let comment = review_comment(comment, true)?;
+    crate::db::transaction(conn, |conn| {
+        let (row, state) = state_of(conn, id)?;
+        require_in_review(state, "sent back")?;
+        claim_on_the_way(conn, curator, id, state)?;
+        service::set_state(
+            conn,
+            id,
+            DatasetState::InReview,
+            DatasetState::ChangesRequested,
+            curator.id,
+            &comment,
+        )?;
+        let view = service::load_view(conn, Some(curator), id, None)?;
+        let notice = Notice {
+            kind: NotificationKind::ReviewDecision,
+            subject: format!("Changes requested: {}", view.version.title),
+            headline: format!(
+                "{} asks for changes to \"{}\" before it can be published.",
+                curator.name, view.version.title
+            ),
+            lines: vec![comment.clone()],
+            link_path: format!("/datasets/{id}"),
+        };
+        mail::notify(conn, settings, &[row.owner_id], &notice)
+    })
+}
+
+/// The curator approves: the dataset is publishing in the background (the publication
+/// job) and the page shows progress until the DOI is findable.
+pub fn approve(
+    conn: &mut AnyConnection,
+    curator: &User,
+    id: i64,
+    comment: &str,
+) -> Result<(), DomainError> {
+    require_curator(curator)?;
+    let comment = review_comment(comment, false)?;
+    crate::db::transaction(conn, |conn| {
+        let (_, state) = state_of(conn, id)?;
+        require_in_review(state, "approved")?;
+        let view = service::load_view(conn, Some(curator), id, None)?;
+        if validation::is_checking(conn, view.version.id)? {
+            return Err(DomainError::Conflict(
+                "the data standards check of this dataset is still running; try again in a moment"
+                    .into(),
+            ));
+        }
+        tickets::ensure_no_blocking_items(conn, id)?;
+        claim_on_the_way(conn, curator, id, state)?;
+        let note = if comment.is_empty() {
+            "approved".to_string()
+        } else {
+            format!("approved: {comment}")
+        };
+        service::set_state(
+            conn,
+            id,
+            DatasetState::InReview,
+            DatasetState::Approved,
+            curator.id,
+            &note,
+        )?;
+        crate::jobs::enqueue(
+            conn,
+            JobKind::PublishDataset,
+            &serde_json::json!({ "dataset_id": id, "curator_id": curator.id }),
+            Some(&publish_key(id)),
+        )?;
+        Ok(())
+    })
+}
+
+/// Which part of the review queue to show.
+#[derive(Clone, Debug)]
+pub struct QueueFilter {
+    pub states: Vec<DatasetState>,
+    /// None: anyone; Some(None): unassigned; Some(Some(id)): that curator.
+    pub assignee: Option<Option<i64>>,
+}
+
+impl QueueFilter {
+    /// From the queue page's parameters: `state` (empty for every state in curation)
+    /// and `assignee` (empty, `me`, `none` or a curator's id).
+    pub fn parse(state: &str, assignee: &str, me: i64) -> Result<QueueFilter, DomainError> {
+        let states = match state {
+            "" => vec![
+                DatasetState::Submitted,
+                DatasetState::InReview,
+                DatasetState::Approved,
+            ],
+            other => {
+                let s: DatasetState = other
+                    .parse()
+                    .map_err(|_| DomainError::BadRequest(format!("unknown state '{other}'")))?;
+                if !s.in_curation() {
+                    return Err(DomainError::BadRequest(format!(
+                        "'{other}' is not a state of the review queue"
+                    )));
+                }
+                vec![s]
+            }
+        };
+        let assignee = match assignee {
+            "" => None,
+            "me" => Some(Some(me)),
+            "none" => Some(None),
+            id => Some(Some(id.parse::<i64>().map_err(|_| {
+                DomainError::BadRequest("assignee must be me, none or a curator's id".into())
+            })?)),
+        };
+        Ok(QueueFilter { states, assignee })
+    }
+}
+
+/// One line of the review queue.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QueueEntry {
+    pub dataset: crate::deposit::model::DatasetSummary,
+    pub assignee_id: Option<i64>,
+    pub assignee_name: Option<String>,
+    /// When it last entered the queue (its latest submission).
+    pub queued_at: NaiveDateTime,
+    pub blocking_items: i64,
+}
+
+impl QueueEntry {
+    /// Time in the queue, as a person reads it: "3 d", "5 h", "12 min".
+    pub fn age(&self) -> String {
+        let minutes = (Utc::now().naive_utc() - self.queued_at)
+            .num_minutes()
+            .max(0);
+        match minutes {
+            m if m >= 60 * 24 => format!("{} d", m / (60 * 24)),
+            m if m >= 60 => format!("{} h", m / 60),
+            m => format!("{m} min"),
+        }
+    }
+}
+
+/// The review queue: a fixed number of queries whatever its length.
+pub fn queue(
+    conn: &mut AnyConnection,
+    filter: &QueueFilter,
+    limit: i64,
+) -> Result<Vec<QueueEntry>, DomainError> {
+    use crate::db::schema::{dataset_transitions, ticket_items, tickets, users};
+    use std::collections::HashMap;
+    let rows = service::list_for_curation(conn, &filter.states, filter.assignee, limit)?;
+    let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
+    let mut submitted: HashMap<i64, NaiveDateTime> = HashMap::new();
+    let mut blocking: HashMap<i64, i64> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let times: Vec<(i64, Option<NaiveDateTime>)> = dataset_transitions::table
+            .filter(dataset_transitions::dataset_id.eq_any(chunk))
+            .filter(dataset_transitions::to_state.eq(DatasetState::Submitted.as_str()))
+            .group_by(dataset_transitions::dataset_id)
+            .select((
+                dataset_transitions::dataset_id,
+                diesel::dsl::max(dataset_transitions::created_at),
+            ))
+            .load(conn)?;
+        submitted.extend(times.into_iter().filter_map(|(id, t)| t.map(|t| (id, t))));
+        let counts: Vec<(i64, i64)> = ticket_items::table
+            .inner_join(tickets::table)
+            .filter(tickets::dataset_id.eq_any(chunk))
+            .filter(ticket_items::state.eq("open"))
+            .filter(ticket_items::severity.eq("error"))
+            .group_by(tickets::dataset_id)
+            .select((tickets::dataset_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        blocking.extend(counts);
+    }
+    let assignee_ids: Vec<i64> = rows.iter().filter_map(|(_, a)| *a).collect();
+    let names: HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(&assignee_ids))
+        .select((users::id, users::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut entries: Vec<QueueEntry> = rows
+        .into_iter()
+        .map(|(dataset, assignee_id)| QueueEntry {
+            queued_at: submitted
+                .get(&dataset.id)
+                .copied()
+                .unwrap_or(dataset.updated_at),
+            blocking_items: blocking.get(&dataset.id).copied().unwrap_or(0),
+            assignee_name: assignee_id.and_then(|a| names.get(&a).cloned()),
+            assignee_id,
+            dataset,
+        })
+        .collect();
+    entries.sort_by_key(|e| e.queued_at);
+    Ok(entries)
+}
+
+fn publish_key(id: i64) -> String {
+    format!("publish:{id}")
+}
+
+/// How the publication of an approved dataset is going, for its page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PublishProgress {
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+pub fn publish_progress(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<PublishProgress>, DomainError> {
+    use crate::db::schema::jobs;
+    Ok(jobs::table
+        .filter(jobs::dedupe_key.eq(publish_key(id)))
+        .order(jobs::id.desc())
+        .select((jobs::state, jobs::attempts, jobs::last_error))
+        .first::<(String, i32, Option<String>)>(conn)
+        .optional()?
+        .map(|(state, attempts, last_error)| PublishProgress {
+            state,
+            attempts,
+            last_error,
+        }))
+}
+
+/// Approves and wakes the workers: what the review form and API call for "accept".
 pub async fn accept(
     archive: &Archive,
     curator: &User,
     id: i64,
     comment: &str,
-) -> Result<Published, DomainError> {
-    let comment = comment.trim();
-    if comment.chars().count() > 10_000 {
-        return Err(DomainError::invalid(
-            "comment",
-            "use at most 10,000 characters",
-        ));
+) -> Result<(), DomainError> {
+    let (curator, comment) = (curator.clone(), comment.to_string());
+    archive
+        .db
+        .run(move |conn| approve(conn, &curator, id, &comment))
+        .await?;
+    archive.wake_workers();
+    Ok(())
+}
+
+/// The publication job of an approved dataset. Idempotent: a dataset already published
+/// is left alone, and an interrupted publication is finished rather than repeated.
+pub async fn publish_job(
+    archive: &Archive,
+    payload: &serde_json::Value,
+) -> Result<(), DomainError> {
+    let id = payload["dataset_id"]
+        .as_i64()
+        .ok_or_else(|| DomainError::internal("publish job without dataset_id"))?;
+    let curator_id = payload["curator_id"]
+        .as_i64()
+        .ok_or_else(|| DomainError::internal("publish job without curator_id"))?;
+    let (curator, state) = archive
+        .db
+        .run(move |conn| {
+            let curator = crate::accounts::users::find_by_id(conn, curator_id)?;
+            let (_, state) = state_of(conn, id)?;
+            Ok((curator, state))
+        })
+        .await?;
+    if state != DatasetState::Approved {
+        tracing::info!(dataset = id, state = %state, "publication job found nothing to publish");
+        return Ok(());
     }
-    let history = if comment.is_empty() {
-        String::new()
-    } else {
-        format!(": {comment}")
-    };
-    if !curator.role.can_curate() {
-        return Err(DomainError::Forbidden(
-            "only curators and admins can review submissions".into(),
-        ));
-    }
+    publish(archive, &curator, id).await.map(|_| ())
+}
+
+/// Publishes an approved dataset: DOIs reserved, OCFL commit, database switch.
+async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published, DomainError> {
     let prefix = archive.settings.doi_prefix.clone();
     let base_url = archive.settings.base_url.clone();
     let publisher = archive.settings.site_name.clone();
@@ -98,24 +444,64 @@ pub async fn accept(
             "{} accepted \"{}\"; it is published with DOI {}.",
             curator.name, plan.version.title, plan.version_doi
         ),
-        lines: if comment.is_empty() {
-            Vec::new()
-        } else {
-            vec![format!("Comment: {comment}")]
-        },
+        lines: Vec::new(),
         link_path: format!("/datasets/{id}"),
     };
     let owner = plan.dataset.owner_id;
     archive
         .db
         .transaction(move |conn| {
-            finish(conn, &plan, &content_paths, curator_id, &history)?;
+            finish(conn, &plan, &content_paths, curator_id)?;
             mail::notify(conn, &settings, &[owner], &notice)
         })
         .await?;
     archive.wake_workers();
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
+}
+
+/// An admin withdraws a published dataset: a tombstone page stays, its DOIs keep
+/// resolving to it (registered, no longer findable), and its files are no longer served.
+pub fn deaccession(
+    conn: &mut AnyConnection,
+    admin: &User,
+    id: i64,
+    reason: &str,
+) -> Result<(), DomainError> {
+    if admin.role != crate::accounts::Role::Admin {
+        return Err(DomainError::Forbidden(
+            "only admins can deaccession a dataset".into(),
+        ));
+    }
+    let reason = tickets::clean_text("reason", reason, true, 10_000)?;
+    crate::db::transaction(conn, |conn| {
+        let (row, state) = state_of(conn, id)?;
+        if state != DatasetState::Published {
+            return Err(DomainError::Conflict(format!(
+                "only a published dataset can be deaccessioned; this one is {}",
+                state.label().to_lowercase()
+            )));
+        }
+        diesel::update(datasets::table.find(id))
+            .set(datasets::deaccession_reason.eq(Some(&reason)))
+            .execute(conn)?;
+        service::set_state(
+            conn,
+            id,
+            DatasetState::Published,
+            DatasetState::Deaccessioned,
+            admin.id,
+            &format!("deaccessioned: {reason}"),
+        )?;
+        let dois: Vec<String> = crate::db::schema::dois::table
+            .filter(crate::db::schema::dois::dataset_id.eq(row.id))
+            .select(crate::db::schema::dois::doi)
+            .load(conn)?;
+        for d in dois {
+            doi::set_state(conn, &d, DoiState::Registered)?;
+        }
+        Ok(())
+    })
 }
 
 /// Checks the dataset can be published and reserves its DOIs (kept on retry).
@@ -128,19 +514,12 @@ fn prepare(
     publisher: &str,
 ) -> Result<PublishPlan, DomainError> {
     let view = service::load_view(conn, Some(curator), id, None)?;
-    if view.state != DatasetState::Submitted {
+    if view.state != DatasetState::Approved {
         return Err(DomainError::Conflict(format!(
-            "only submitted datasets can be accepted; this one is {}",
+            "only approved datasets are published; this one is {}",
             view.state.label().to_lowercase()
         )));
     }
-    if validation::is_checking(conn, view.version.id)? {
-        return Err(DomainError::Conflict(
-            "the data standards check of this dataset is still running; try again in a moment"
-                .into(),
-        ));
-    }
-    tickets::ensure_no_blocking_items(conn, id)?;
     let landing = format!("{base_url}/datasets/{id}");
     let concept_doi = match &view.dataset.concept_doi {
         Some(doi) => doi.clone(),
@@ -286,7 +665,6 @@ fn finish(
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
     curator_id: i64,
-    history: &str,
 ) -> Result<(), DomainError> {
     let now: NaiveDateTime = Utc::now().naive_utc();
     let ocfl_version = i32::try_from(plan.ocfl_version).map_err(DomainError::internal)?;
@@ -315,9 +693,9 @@ fn finish(
     service::set_state(
         conn,
         plan.dataset.id,
-        DatasetState::Submitted,
+        DatasetState::Approved,
         DatasetState::Published,
         curator_id,
-        &format!("accepted and published as {}{history}", plan.version_doi),
+        &format!("published as {}", plan.version_doi),
     )
 }

@@ -51,6 +51,8 @@ diesel::table! {
         ocfl_object_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        assignee_id -> Nullable<BigInt>,
+        deaccession_reason -> Nullable<Text>,
     }
 }
 

@@ -9,22 +9,42 @@ use std::str::FromStr;
 use super::metadata::Metadata;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, version_files};
 
-/// Where a dataset is in its life. The later issues' review states are listed so stored
-/// values stay stable as the workflow grows.
+/// Where a dataset is in its life:
+/// draft → submitted → in_review → (changes_requested → submitted …) → approved →
+/// published; a published dataset can open a new version (draft again, its published
+/// versions staying public) or be deaccessioned by an admin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetState {
     Draft,
     Submitted,
+    InReview,
+    ChangesRequested,
+    Approved,
     Published,
+    Deaccessioned,
 }
 
 impl DatasetState {
+    pub const ALL: [DatasetState; 7] = [
+        DatasetState::Draft,
+        DatasetState::Submitted,
+        DatasetState::InReview,
+        DatasetState::ChangesRequested,
+        DatasetState::Approved,
+        DatasetState::Published,
+        DatasetState::Deaccessioned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DatasetState::Draft => "draft",
             DatasetState::Submitted => "submitted",
+            DatasetState::InReview => "in_review",
+            DatasetState::ChangesRequested => "changes_requested",
+            DatasetState::Approved => "approved",
             DatasetState::Published => "published",
+            DatasetState::Deaccessioned => "deaccessioned",
         }
     }
 
@@ -32,8 +52,25 @@ impl DatasetState {
         match self {
             DatasetState::Draft => "Draft",
             DatasetState::Submitted => "Submitted for review",
+            DatasetState::InReview => "In review",
+            DatasetState::ChangesRequested => "Changes requested",
+            DatasetState::Approved => "Approved, publishing",
             DatasetState::Published => "Published",
+            DatasetState::Deaccessioned => "Deaccessioned",
         }
+    }
+
+    /// States in which the depositor edits files and metadata.
+    pub fn is_editable(self) -> bool {
+        matches!(self, DatasetState::Draft | DatasetState::ChangesRequested)
+    }
+
+    /// States a curator acts on (the review queue).
+    pub fn in_curation(self) -> bool {
+        matches!(
+            self,
+            DatasetState::Submitted | DatasetState::InReview | DatasetState::Approved
+        )
     }
 }
 
@@ -49,7 +86,11 @@ impl FromStr for DatasetState {
         match s {
             "draft" => Ok(DatasetState::Draft),
             "submitted" => Ok(DatasetState::Submitted),
+            "in_review" => Ok(DatasetState::InReview),
+            "changes_requested" => Ok(DatasetState::ChangesRequested),
+            "approved" => Ok(DatasetState::Approved),
             "published" => Ok(DatasetState::Published),
+            "deaccessioned" => Ok(DatasetState::Deaccessioned),
             other => Err(format!("unknown dataset state '{other}'")),
         }
     }
@@ -65,6 +106,8 @@ pub struct DatasetRow {
     pub ocfl_object_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub assignee_id: Option<i64>,
+    pub deaccession_reason: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -119,6 +162,14 @@ pub struct TransitionRow {
     pub actor_id: Option<i64>,
     pub comment: String,
     pub created_at: NaiveDateTime,
+}
+
+/// A transition with the name of who made it (None: holdfast itself).
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEntry {
+    #[serde(flatten)]
+    pub row: TransitionRow,
+    pub actor_name: Option<String>,
 }
 
 /// Everything a page or the API shows about one version of a dataset.

@@ -129,6 +129,19 @@ fn latest_version(
     Ok(query.first(conn).optional()?)
 }
 
+/// The published versions of a dataset, oldest first.
+pub fn published_versions(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+) -> Result<Vec<VersionRow>, DomainError> {
+    Ok(dataset_versions::table
+        .filter(dataset_versions::dataset_id.eq(dataset_id))
+        .filter(dataset_versions::published_at.is_not_null())
+        .order(dataset_versions::number.asc())
+        .select(VersionRow::as_select())
+        .load(conn)?)
+}
+
 pub fn files_of(conn: &mut AnyConnection, version_id: i64) -> Result<Vec<FileRow>, DomainError> {
     Ok(version_files::table
         .filter(version_files::version_id.eq(version_id))
@@ -189,9 +202,9 @@ pub fn editable_draft(
         ));
     }
     let state = state_of(&dataset)?;
-    if state != DatasetState::Draft {
+    if !state.is_editable() {
         return Err(DomainError::Conflict(format!(
-            "this dataset is {}; only a draft can be changed",
+            "this dataset is {}; only a draft (or one with changes requested) can be changed",
             state.label().to_lowercase()
         )));
     }
@@ -490,14 +503,14 @@ pub fn submit(
             ));
         }
         tickets::ensure_no_blocking_items(conn, id)?;
-        set_state(
-            conn,
-            id,
-            DatasetState::Draft,
-            DatasetState::Submitted,
-            actor.id,
-            "submitted for review",
-        )?;
+        let dataset = dataset_row(conn, id)?;
+        let from = state_of(&dataset)?;
+        let note = if from == DatasetState::ChangesRequested {
+            "resubmitted after changes"
+        } else {
+            "submitted for review"
+        };
+        set_state(conn, id, from, DatasetState::Submitted, actor.id, note)?;
         let curators = crate::accounts::users::curator_ids(conn)?;
         let notice = Notice {
             kind: NotificationKind::DatasetSubmitted,
@@ -539,19 +552,111 @@ pub fn set_state(
     record_transition(conn, id, Some(from), to, Some(actor_id), comment)
 }
 
+/// Opens the next version of a published dataset as a draft: metadata and files are
+/// carried over (files point at the bytes already in storage; nothing is copied), and
+/// the published versions stay public while the new one is prepared.
+pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i32, DomainError> {
+    crate::db::transaction(conn, |conn| {
+        let dataset = dataset_row(conn, id)?;
+        if !can_see_unpublished(Some(actor), &dataset) {
+            return Err(DomainError::NotFound);
+        }
+        if dataset.owner_id != actor.id {
+            return Err(DomainError::Forbidden(
+                "only the depositor of this dataset can open a new version".into(),
+            ));
+        }
+        let state = state_of(&dataset)?;
+        if state != DatasetState::Published {
+            return Err(DomainError::Conflict(format!(
+                "a new version can be opened only from a published dataset; this one is {}",
+                state.label().to_lowercase()
+            )));
+        }
+        let last = latest_version(conn, id, true)?.ok_or(DomainError::NotFound)?;
+        // The publisher, year and version number are set again at publication.
+        let mut metadata = parse_stored_metadata(&last.metadata)?;
+        metadata.publication_year = None;
+        metadata.version = None;
+        let json = to_json(&metadata)?;
+        let now = Utc::now().naive_utc();
+        let number = last.number + 1;
+        let version_id = crate::insert_returning_id!(
+            conn,
+            crate::db::schema::dataset_versions,
+            (
+                dataset_versions::dataset_id.eq(id),
+                dataset_versions::number.eq(number),
+                dataset_versions::title.eq(&last.title),
+                dataset_versions::metadata.eq(&json),
+                dataset_versions::standards.eq(&last.standards),
+                dataset_versions::created_at.eq(now),
+                dataset_versions::updated_at.eq(now),
+            )
+        )?;
+        for f in files_of(conn, last.id)? {
+            diesel::insert_into(version_files::table)
+                .values((
+                    version_files::version_id.eq(version_id),
+                    version_files::path.eq(&f.path),
+                    version_files::case_key.eq(&f.case_key),
+                    version_files::size.eq(f.size),
+                    version_files::sha256.eq(&f.sha256),
+                    version_files::media_type.eq(&f.media_type),
+                    version_files::content_path.eq(&f.content_path),
+                    version_files::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        set_state(
+            conn,
+            id,
+            DatasetState::Published,
+            DatasetState::Draft,
+            actor.id,
+            &format!("version {number} opened as a draft"),
+        )?;
+        validation::request_run(conn, id, version_id, "new version")?;
+        Ok(number)
+    })
+}
+
 fn summaries(
     conn: &mut AnyConnection,
     rows: Vec<(DatasetRow, String)>,
 ) -> Result<Vec<DatasetSummary>, DomainError> {
+    // Three queries whatever the number of rows: latest versions, then file counts.
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+    let mut latest: std::collections::HashMap<i64, VersionRow> = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let versions: Vec<VersionRow> = dataset_versions::table
+            .filter(dataset_versions::dataset_id.eq_any(chunk))
+            .order((
+                dataset_versions::dataset_id.asc(),
+                dataset_versions::number.asc(),
+            ))
+            .select(VersionRow::as_select())
+            .load(conn)?;
+        for v in versions {
+            latest.insert(v.dataset_id, v);
+        }
+    }
+    let version_ids: Vec<i64> = latest.values().map(|v| v.id).collect();
+    let mut counts: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in version_ids.chunks(500) {
+        let rows: Vec<(i64, i64)> = version_files::table
+            .filter(version_files::version_id.eq_any(chunk))
+            .group_by(version_files::version_id)
+            .select((version_files::version_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        counts.extend(rows);
+    }
     let mut out = Vec::with_capacity(rows.len());
     for (row, owner_name) in rows {
-        let Some(version) = latest_version(conn, row.id, false)? else {
+        let Some(version) = latest.remove(&row.id) else {
             continue;
         };
-        let file_count: i64 = version_files::table
-            .filter(version_files::version_id.eq(version.id))
-            .count()
-            .get_result(conn)?;
+        let file_count = counts.get(&version.id).copied().unwrap_or(0);
         out.push(DatasetSummary {
             id: row.id,
             title: version.title,
@@ -577,6 +682,40 @@ pub fn list_owned(
         .select((DatasetRow::as_select(), users::name))
         .load(conn)?;
     summaries(conn, rows)
+}
+
+/// Datasets in any of `states`, oldest change first, optionally only those assigned to
+/// a curator (`Some(Some(id))`) or to nobody (`Some(None)`); with each one's assignee.
+pub fn list_for_curation(
+    conn: &mut AnyConnection,
+    states: &[DatasetState],
+    assignee: Option<Option<i64>>,
+    limit: i64,
+) -> Result<Vec<(DatasetSummary, Option<i64>)>, DomainError> {
+    let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let mut query = datasets::table
+        .inner_join(users::table)
+        .filter(datasets::state.eq_any(names))
+        .into_boxed();
+    match assignee {
+        Some(Some(id)) => query = query.filter(datasets::assignee_id.eq(id)),
+        Some(None) => query = query.filter(datasets::assignee_id.is_null()),
+        None => {}
+    }
+    let rows: Vec<(DatasetRow, String)> = query
+        .order((datasets::updated_at.asc(), datasets::id.asc()))
+        .limit(limit)
+        .select((DatasetRow::as_select(), users::name))
+        .load(conn)?;
+    let assignees: std::collections::HashMap<i64, Option<i64>> =
+        rows.iter().map(|(r, _)| (r.id, r.assignee_id)).collect();
+    Ok(summaries(conn, rows)?
+        .into_iter()
+        .map(|s| {
+            let a = assignees.get(&s.id).copied().flatten();
+            (s, a)
+        })
+        .collect())
 }
 
 pub fn list_in_state(
@@ -608,10 +747,15 @@ pub fn list_recently_published(
     summaries(conn, rows)
 }
 
-pub fn transitions(conn: &mut AnyConnection, id: i64) -> Result<Vec<TransitionRow>, DomainError> {
-    Ok(dataset_transitions::table
+pub fn transitions(conn: &mut AnyConnection, id: i64) -> Result<Vec<TimelineEntry>, DomainError> {
+    let rows: Vec<(TransitionRow, Option<String>)> = dataset_transitions::table
+        .left_join(users::table.on(dataset_transitions::actor_id.eq(users::id.nullable())))
         .filter(dataset_transitions::dataset_id.eq(id))
         .order(dataset_transitions::id.asc())
-        .select(TransitionRow::as_select())
-        .load(conn)?)
+        .select((TransitionRow::as_select(), users::name.nullable()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, actor_name)| TimelineEntry { row, actor_name })
+        .collect())
 }

@@ -63,6 +63,8 @@ pub enum DoiState {
     Draft,
     /// Public and resolvable.
     Findable,
+    /// Resolves, but is no longer listed (a deaccessioned dataset's tombstone).
+    Registered,
 }
 
 impl DoiState {
@@ -70,8 +72,18 @@ impl DoiState {
         match self {
             DoiState::Draft => "draft",
             DoiState::Findable => "findable",
+            DoiState::Registered => "registered",
         }
     }
+}
+
+/// The state of a DOI of this archive ("draft", "findable", "registered").
+pub fn state_of(conn: &mut AnyConnection, doi: &str) -> Result<Option<String>, DomainError> {
+    Ok(dois::table
+        .filter(dois::doi.eq(doi))
+        .select(dois::state)
+        .first(conn)
+        .optional()?)
 }
 
 /// Reserves a new DOI under `prefix` for a dataset (and version, for version DOIs).

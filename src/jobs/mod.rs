@@ -26,6 +26,8 @@ pub enum JobKind {
     ValidateDataset,
     /// Deliver one message of the mail outbox.
     DeliverMail,
+    /// Publish an approved dataset (OCFL commit, DOIs, database switch).
+    PublishDataset,
 }
 
 impl JobKind {
@@ -33,6 +35,7 @@ impl JobKind {
         match self {
             JobKind::ValidateDataset => "validate-dataset",
             JobKind::DeliverMail => "deliver-mail",
+            JobKind::PublishDataset => "publish-dataset",
         }
     }
 
@@ -40,6 +43,7 @@ impl JobKind {
         match s {
             "validate-dataset" => Some(JobKind::ValidateDataset),
             "deliver-mail" => Some(JobKind::DeliverMail),
+            "publish-dataset" => Some(JobKind::PublishDataset),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl JobKind {
         match self {
             JobKind::ValidateDataset => 5,
             JobKind::DeliverMail => 40,
+            JobKind::PublishDataset => 10,
         }
     }
 }
@@ -143,7 +148,11 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in [JobKind::ValidateDataset, JobKind::DeliverMail] {
+        for k in [
+            JobKind::ValidateDataset,
+            JobKind::DeliverMail,
+            JobKind::PublishDataset,
+        ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(JobKind::parse("nope"), None);

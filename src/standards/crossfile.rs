@@ -9,7 +9,7 @@
 use csv::ByteRecord;
 
 use super::dataset::{file_name, DatasetFile, DatasetInput};
-use super::engine::{csv_io, open_table, FileReport};
+use super::engine::{open_table, FileReport};
 use super::findings::{Finding, Issue, Severity};
 use super::spec::{glob_match, NameColumn, Registry, Standard};
 use super::table::level;
@@ -48,14 +48,11 @@ fn read_listing<'a>(
         l.eq_ignore_ascii_case(&rule.column)
             || field.is_some_and(|f| f.aliases.iter().any(|a| l.eq_ignore_ascii_case(a)))
     };
-    let (mut reader, _) = open_table(&file.local, &standard.dialect).map_err(|e| e.to_string())?;
+    let mut table = open_table(&file.local, &standard.dialect).map_err(|e| e.to_string())?;
     let mut record = ByteRecord::new();
     let mut column = None;
     let mut entries = Vec::new();
-    while reader
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_io(e).to_string())?
-    {
+    while let Some(row) = table.read(&mut record).map_err(|e| e.to_string())? {
         let Some(c) = column else {
             column = record
                 .iter()
@@ -72,7 +69,6 @@ fn read_listing<'a>(
         if name.is_empty() || standard.schema.missing_values.contains(&name) {
             continue;
         }
-        let row = record.position().map_or(0, |p| p.line());
         entries.push(Entry {
             name,
             row,
@@ -312,9 +308,9 @@ pub fn check_claims(
         };
         if !has {
             let needs = if s.datacite.is_some() {
-                "the dataset's metadata".to_string()
+                "metadata".to_string()
             } else {
-                format!("a file named like {}", s.applies_to.join(" or "))
+                format!("file named like {}", s.applies_to.join(" or "))
             };
             out.push(
                 Issue::new(

@@ -18,8 +18,10 @@ fn dataset(files: &[(&str, &str)]) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = files
         .iter()
-        .map(|(path, body)| {
-            let local = dir.path().join(path.replace('/', "__"));
+        .enumerate()
+        .map(|(i, (path, body))| {
+            // Stored under names of their own, as staged uploads are.
+            let local = dir.path().join(format!("blob-{i}"));
             std::fs::write(&local, body).expect("write");
             DatasetFile {
                 path: path.to_string(),
@@ -175,6 +177,17 @@ fn claimed_standards_need_their_files() {
         "{:?}",
         dataset_codes(&r)
     );
+    // File-name rules read the dataset name, not the name the bytes are stored under.
+    let flux = r
+        .files
+        .iter()
+        .find(|x| x.path.starts_with("US-UMB"))
+        .expect("flux file");
+    assert!(
+        !flux.findings.iter().any(|x| x.code == "filename-format"),
+        "{:?}",
+        flux.findings
+    );
 }
 
 #[test]
@@ -281,48 +294,33 @@ fn data_package_tables_are_checked_against_their_schemas() {
 
 #[test]
 fn labels_follow_fields_match() {
-    let schema = r#"{"fields": [{"name": "a", "type": "integer"}, {"name": "b"}, {"name": "c"}]}"#;
-    let f = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {schema}}}"#
-            )),
-        ),
-        ("t.csv", "a,B\n1,2\n"),
-    ]);
-    let r = run(&f, &[]);
-    let mut codes = file_codes(&r, "t.csv", "frictionless");
-    codes.sort();
-    assert_eq!(codes, vec!["incorrect-label", "missing-label"]);
+    // One table `t.csv` described by `schema`: its frictionless codes, sorted.
+    let codes = |schema: &str, body: &str| {
+        let f = dataset(&[
+            (
+                "datapackage.json",
+                &package(&format!(
+                    r#"{{"name": "t", "path": "t.csv", "schema": {schema}}}"#
+                )),
+            ),
+            ("t.csv", body),
+        ]);
+        let mut codes: Vec<String> = file_codes(&run(&f, &[]), "t.csv", "frictionless")
+            .into_iter()
+            .map(String::from)
+            .collect();
+        codes.sort();
+        codes
+    };
+    let exact = r#"{"fields": [{"name": "a", "type": "integer"}, {"name": "b"}, {"name": "c"}]}"#;
+    assert_eq!(
+        codes(exact, "a,B\n1,2\n"),
+        ["incorrect-label", "missing-label"]
+    );
     let subset = r#"{"fieldsMatch": "subset", "fields": [{"name": "a", "type": "integer"}]}"#;
-    let g = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {subset}}}"#
-            )),
-        ),
-        ("t.csv", "z,a\n1,x\n"),
-    ]);
-    assert_eq!(
-        file_codes(&run(&g, &[]), "t.csv", "frictionless"),
-        vec!["type-error"]
-    );
+    assert_eq!(codes(subset, "z,a\n1,x\n"), ["type-error"]);
     let equal = subset.replace("subset", "equal");
-    let h = dataset(&[
-        (
-            "datapackage.json",
-            &package(&format!(
-                r#"{{"name": "t", "path": "t.csv", "schema": {equal}}}"#
-            )),
-        ),
-        ("t.csv", "z,a\n1,2\n"),
-    ]);
-    assert_eq!(
-        file_codes(&run(&h, &[]), "t.csv", "frictionless"),
-        vec!["extra-label"]
-    );
+    assert_eq!(codes(&equal, "z,a\n1,2\n"), ["extra-label"]);
 }
 
 #[test]
@@ -390,6 +388,30 @@ fn broken_descriptors_are_package_errors() {
         (
             r#"{"resources": [{"name": "t", "path": "t.csv", "schema": "../s.json"}]}"#,
             "schema-error",
+        ),
+        (
+            r#"{"keywords": "soil", "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"licenses": [{"title": "no name"}], "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"created": "yesterday", "resources": [{"name": "t", "path": "t.csv"}]}"#,
+            "package-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "type": "tabular"}]}"#,
+            "resource-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "mediatype": "csv"}]}"#,
+            "resource-error",
+        ),
+        (
+            r#"{"resources": [{"name": "t", "path": "t.csv", "hash": "sha256:xyz"}]}"#,
+            "resource-error",
         ),
     ] {
         let f = dataset(&[("datapackage.json", body), ("t.csv", "a\n1\n")]);
@@ -599,6 +621,10 @@ fn malformed_new_standards_name_their_problem() {
             "format",
         ),
         (
+            r#"{"name": "x", "title": "t", "appliesTo": ["*.csv"], "schema": {"fields": [{"name": "a"}, {"name": "a"}]}}"#,
+            "more than once",
+        ),
+        (
             r###"{"name": "x", "title": "t", "appliesTo": ["*.csv"], "dialect": {"commentChar": "##"}}"###,
             "commentChar",
         ),
@@ -610,4 +636,103 @@ fn malformed_new_standards_name_their_problem() {
             "{needle}: {msg}"
         );
     }
+}
+
+/// frictionless-py's reference invalid table gives the same five errors here.
+#[test]
+fn capital_invalid_gives_frictionless_errors() {
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/standards/frictionless/capital-invalid.csv"
+    ))
+    .expect("reference file");
+    let f = dataset(&[
+        (
+            "datapackage.json",
+            &package(
+                r#"{"name": "capital", "path": "capital-invalid.csv",
+                    "schema": {"fields": [{"name": "id", "type": "integer"},
+                                          {"name": "name", "type": "string"},
+                                          {"name": "name", "type": "string"}]}}"#,
+            ),
+        ),
+        ("capital-invalid.csv", &body),
+    ]);
+    let r = run(&f, &[]);
+    let report = r
+        .files
+        .iter()
+        .find(|x| x.path == "capital-invalid.csv")
+        .expect("checked");
+    let found: Vec<(&str, Option<u64>)> = report
+        .findings
+        .iter()
+        .filter(|x| x.standard == "frictionless")
+        .map(|x| (x.code.as_ref(), x.row))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("duplicate-label", None),
+            ("missing-cell", Some(10)),
+            ("blank-row", Some(11)),
+            ("extra-cell", Some(12)),
+            ("type-error", Some(12)),
+        ]
+    );
+}
+
+#[test]
+fn header_rows_join_and_unique_keys_skip_nulls() {
+    let schema = r#"{"fields": [{"name": "site id", "type": "string"}, {"name": "depth cm", "type": "integer"}],
+        "uniqueKeys": [["site id", "depth cm"]]}"#;
+    let f = dataset(&[
+        (
+            "datapackage.json",
+            &package(&format!(
+                r#"{{"name": "t", "path": "t.csv", "dialect": {{"headerRows": [2, 3]}}, "schema": {schema}}}"#
+            )),
+        ),
+        (
+            "t.csv",
+            "a title line\nsite,depth\nid,cm\nA,1\nA,2\nA,1\n,3\n,3\n",
+        ),
+    ]);
+    let r = run(&f, &[]);
+    let report = r.files.iter().find(|x| x.path == "t.csv").expect("checked");
+    let found: Vec<(&str, Option<u64>)> = report
+        .findings
+        .iter()
+        .filter(|x| x.standard == "frictionless")
+        .map(|x| (x.code.as_ref(), x.row))
+        .collect();
+    // Labels "site id" and "depth cm" match the fields; A,1 repeats; keys with a null
+    // (the empty sites) are not compared, as in SQL.
+    assert_eq!(found, vec![("unique-error", Some(6))]);
+}
+
+#[test]
+fn a_complete_descriptor_passes() {
+    let body = "id,site\n1,A\n2,B\n";
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(body.as_bytes()))
+    };
+    let descriptor = format!(
+        r#"{{"$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+            "name": "east-river-soil", "id": "https://doi.org/10.1234/abc", "version": "1.0.0",
+            "title": "East River soil", "created": "2024-01-26T15:00:00Z", "keywords": ["soil"],
+            "licenses": [{{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}}],
+            "contributors": [{{"title": "Jane Doe", "roles": ["author"]}}],
+            "resources": [{{"name": "sites", "type": "table", "path": "sites.csv", "format": "csv",
+                "mediatype": "text/csv", "encoding": "utf-8", "bytes": {}, "hash": "sha256:{sha}",
+                "schema": {{"fields": [{{"name": "id", "type": "integer"}}, {{"name": "site", "type": "string"}}],
+                           "primaryKey": ["id"]}}}}]}}"#,
+        body.len()
+    );
+    let f = dataset(&[("datapackage.json", &descriptor), ("sites.csv", body)]);
+    let r = run(&f, &[]);
+    assert!(r.dataset.is_empty(), "{:?}", dataset_codes(&r));
+    assert!(file_codes(&r, "sites.csv", "frictionless").is_empty());
+    assert_eq!(r.status, Status::Ok);
 }

@@ -2,8 +2,11 @@
 //! one reused `ByteRecord`, so memory stays flat whatever the file size.
 
 use csv::{ByteRecord, ReaderBuilder};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::ameriflux::AmerifluxChecker;
 use super::findings::{AmfLevel, Code, Collector, Finding, Issue, Severity, Status};
@@ -18,6 +21,11 @@ pub trait Checker {
     /// Empty lines the CSV reader skipped, starting at line `row`.
     fn blank_lines(&mut self, _row: u64, _count: u64, _out: &mut Collector) {}
     fn finish(&mut self, out: &mut Collector);
+    /// The column labels, when the checker found the header somewhere other than the
+    /// first row (a layout's header search, `headerRows`).
+    fn found_header(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +172,9 @@ pub fn validate_file(
         let (rows, labels) =
             read_pass(path, &group[0].dialect, &mut checkers, &mut collectors).map_err(io)?;
         report.rows = rows;
-        if report.columns.is_empty() {
+        if let Some(found) = checkers.iter().find_map(|c| c.found_header()) {
+            report.columns = found.to_vec();
+        } else if report.columns.is_empty() {
             report.columns = labels;
         }
         for (s, out) in group.iter().zip(collectors) {
@@ -190,18 +200,15 @@ fn read_pass(
     checkers: &mut [Box<dyn Checker + '_>],
     outs: &mut [Collector],
 ) -> std::io::Result<(u64, Vec<String>)> {
-    let (mut reader, bom) = open_table(path, dialect)?;
-    let offset_base = if bom { 3 } else { 0 };
+    let mut table = open_table(path, dialect)?;
+    let offset_base = if table.bom { 3 } else { 0 };
     let mut record = ByteRecord::new();
     let mut rows = 0u64;
     let mut first = true;
     let mut labels = Vec::new();
     let mut next_line = 1u64;
-    while reader.read_byte_record(&mut record).map_err(csv_io)? {
-        let (line, byte) = record
-            .position()
-            .map(|p| (p.line(), p.byte()))
-            .unwrap_or((next_line, 0));
+    while let Some(line) = table.read(&mut record)? {
+        let byte = record.position().map_or(0, |p| p.byte());
         // Lines the reader skipped are blank, unless comment lines may be among them.
         if line > next_line && !first && dialect.comment_byte().is_none() {
             for (c, o) in checkers.iter_mut().zip(outs.iter_mut()) {
@@ -209,7 +216,7 @@ fn read_pass(
             }
         }
         // Lines this record spans: a quoted field may hold newlines.
-        next_line = line + 1 + record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        next_line = line + 1 + newlines_in(&record);
         if let Err(e) = std::str::from_utf8(record.as_slice()) {
             if let Some(out) = outs.first_mut() {
                 encoding_error(&record, e.valid_up_to(), offset_base + byte, line, out);
@@ -238,11 +245,64 @@ fn read_pass(
 }
 
 /// A CSV reader over a file as `dialect` reads it, with a leading UTF-8 byte-order mark
-/// stripped (DECISIONS.md 7); also says whether there was one.
-pub fn open_table(
-    path: &Path,
-    dialect: &super::spec::Dialect,
-) -> std::io::Result<(csv::Reader<impl Read>, bool)> {
+/// stripped (DECISIONS.md 7), that tells each record's physical line: the csv crate's own
+/// line count skips some empty lines, so line ends are counted as the reader takes bytes.
+pub struct TableReader {
+    reader: csv::Reader<CountLines<Input>>,
+    /// Offsets of `\n` bytes read ahead but not yet before a record.
+    ends: Rc<RefCell<VecDeque<u64>>>,
+    newlines_before: u64,
+    /// Whether the file started with a byte-order mark.
+    pub bom: bool,
+}
+
+type Input = std::io::Chain<std::io::Cursor<Vec<u8>>, BufReader<std::fs::File>>;
+
+/// Passes bytes through, noting where each `\n` is.
+struct CountLines<R> {
+    inner: R,
+    offset: u64,
+    ends: Rc<RefCell<VecDeque<u64>>>,
+}
+
+impl<R: Read> Read for CountLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut ends = self.ends.borrow_mut();
+        ends.extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| self.offset + i as u64));
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl TableReader {
+    /// Reads the next record; returns the physical line it starts on (1-based), or
+    /// `None` at the end of the file.
+    pub fn read(&mut self, record: &mut ByteRecord) -> std::io::Result<Option<u64>> {
+        if !self.reader.read_byte_record(record).map_err(csv_io)? {
+            return Ok(None);
+        }
+        // The reader stops just past the record's first terminator byte (or at the end).
+        let terminator = self.reader.position().byte().saturating_sub(1);
+        let mut ends = self.ends.borrow_mut();
+        while ends.front().is_some_and(|e| *e < terminator) {
+            ends.pop_front();
+            self.newlines_before += 1;
+        }
+        // A quoted field may hold newlines: the record starts that many lines earlier.
+        let inside = newlines_in(record);
+        Ok(Some(
+            self.newlines_before + 1 - inside.min(self.newlines_before),
+        ))
+    }
+}
+
+/// Newlines inside a record's quoted fields (the lines it spans beyond its first).
+fn newlines_in(record: &ByteRecord) -> u64 {
+    memchr::memchr_iter(b'\n', record.as_slice()).count() as u64
+}
+
+pub fn open_table(path: &Path, dialect: &super::spec::Dialect) -> std::io::Result<TableReader> {
     let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
     let mut head = [0u8; 3];
     let mut got = 0;
@@ -258,7 +318,12 @@ pub fn open_table(
     } else {
         head[..got].to_vec()
     };
-    let input = std::io::Cursor::new(prefix).chain(file);
+    let ends = Rc::new(RefCell::new(VecDeque::new()));
+    let input = CountLines {
+        inner: std::io::Cursor::new(prefix).chain(file),
+        offset: 0,
+        ends: Rc::clone(&ends),
+    };
     let reader = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -270,7 +335,12 @@ pub fn open_table(
         .comment(dialect.comment_byte())
         .buffer_capacity(1 << 16)
         .from_reader(input);
-    Ok((reader, bom))
+    Ok(TableReader {
+        reader,
+        ends,
+        newlines_before: 0,
+        bom,
+    })
 }
 
 pub fn csv_io(e: csv::Error) -> std::io::Error {

@@ -13,10 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::dataset::{DatasetFile, FileHashes};
-use super::engine::{csv_io, open_table};
+use super::engine::open_table;
 use super::findings::{Collector, Finding, Issue, Severity};
 use super::spec::{DataPackageRules, Dialect, Standard};
 use super::tableschema::{key_hash, FieldsMatch, KeySet, TableSchema, MAX_KEYS};
+use super::values;
 
 /// What one `datapackage.json` asks of the dataset.
 pub struct PackagePlan {
@@ -200,67 +201,16 @@ pub fn check_package(
             .collect(),
         findings: Vec::new(),
     };
-    let (bytes, package) = match read_json(ctx.descriptor, rules.max_descriptor_bytes) {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                format!("datapackage.json {e}"),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
-    };
-    let Value::Object(package) = package else {
-        ctx.push(
-            "package-error",
-            Severity::Error,
-            "datapackage.json must hold a JSON object".into(),
-        );
+    let Some(Package {
+        bytes,
+        v1,
+        resources,
+    }) = read_package(&mut ctx)
+    else {
         return PackagePlan {
             findings: ctx.findings,
             resources: Vec::new(),
         };
-    };
-    let v1 = is_v1(&package);
-    if let Some(name) = package.get("name") {
-        match name.as_str() {
-            Some(n) if n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')) && !n.is_empty() => {}
-            _ => ctx.push(
-                "package-error",
-                Severity::Warning,
-                format!("package name {name} should use only lowercase letters, digits, `.`, `-` and `_`"),
-            ),
-        }
-    }
-    let resources = match package.get("resources") {
-        Some(Value::Array(r)) if !r.is_empty() => r,
-        Some(Value::Array(_)) => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                "`resources` is empty: a data package needs at least one resource".into(),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
-        _ => {
-            ctx.push(
-                "package-error",
-                Severity::Error,
-                "`resources` is missing or not a list: a data package needs a list of resources"
-                    .into(),
-            );
-            return PackagePlan {
-                findings: ctx.findings,
-                resources: Vec::new(),
-            };
-        }
     };
     // Resource names first: foreign keys refer to them.
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -324,6 +274,170 @@ pub fn check_package(
     }
 }
 
+/// A descriptor as read: its bytes (for digests), its version, its resources.
+struct Package {
+    bytes: Vec<u8>,
+    v1: bool,
+    resources: Vec<Value>,
+}
+
+/// Reads the descriptor and checks the package's own properties; `None` when there are
+/// no resources to go on with (the reason is a finding).
+fn read_package(ctx: &mut Context) -> Option<Package> {
+    let (bytes, package) = match read_json(ctx.descriptor, ctx.rules.max_descriptor_bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                format!("datapackage.json {e}"),
+            );
+            return None;
+        }
+    };
+    let Value::Object(mut package) = package else {
+        ctx.push(
+            "package-error",
+            Severity::Error,
+            "datapackage.json must hold a JSON object".into(),
+        );
+        return None;
+    };
+    check_shapes(
+        ctx,
+        &package,
+        PACKAGE_PROPERTIES,
+        "package-error",
+        "the package",
+    );
+    if let Some(name) = package.get("name") {
+        if !name.as_str().is_some_and(|n| lowercase_name(n, b".-_")) {
+            ctx.push(
+                "package-error",
+                Severity::Warning,
+                format!("package name {name} should use only lowercase letters, digits, `.`, `-` and `_`"),
+            );
+        }
+    }
+    match package.remove("resources") {
+        Some(Value::Array(resources)) if !resources.is_empty() => Some(Package {
+            bytes,
+            v1: is_v1(&package),
+            resources,
+        }),
+        Some(Value::Array(_)) => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                "`resources` is empty: a data package needs at least one resource".into(),
+            );
+            None
+        }
+        _ => {
+            ctx.push(
+                "package-error",
+                Severity::Error,
+                "`resources` is missing or not a list: a data package needs a list of resources"
+                    .into(),
+            );
+            None
+        }
+    }
+}
+
+/// A non-empty name of lowercase ASCII letters, digits and the `extra` bytes.
+fn lowercase_name(name: &str, extra: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
+}
+
+/// What a descriptor property must hold (the JSON Schema profiles' types).
+#[derive(Clone, Copy)]
+enum Shape {
+    Text,
+    TextList,
+    /// A list of objects, each with at least one property.
+    Objects,
+    /// A list of licenses: objects with a `name` or a `path`.
+    Licenses,
+    /// An RFC 3339 date-time.
+    DateTime,
+}
+
+const PACKAGE_PROPERTIES: &[(&str, Shape)] = &[
+    ("id", Shape::Text),
+    ("title", Shape::Text),
+    ("description", Shape::Text),
+    ("homepage", Shape::Text),
+    ("version", Shape::Text),
+    ("image", Shape::Text),
+    ("$schema", Shape::Text),
+    ("profile", Shape::Text),
+    ("created", Shape::DateTime),
+    ("keywords", Shape::TextList),
+    ("licenses", Shape::Licenses),
+    ("contributors", Shape::Objects),
+    ("sources", Shape::Objects),
+];
+
+const RESOURCE_PROPERTIES: &[(&str, Shape)] = &[
+    ("title", Shape::Text),
+    ("description", Shape::Text),
+    ("format", Shape::Text),
+    ("mediatype", Shape::Text),
+    ("encoding", Shape::Text),
+    ("$schema", Shape::Text),
+    ("profile", Shape::Text),
+    ("type", Shape::Text),
+    ("licenses", Shape::Licenses),
+    ("sources", Shape::Objects),
+];
+
+/// Reports descriptor properties that do not hold what the profiles say.
+fn check_shapes(
+    ctx: &mut Context,
+    object: &Map<String, Value>,
+    properties: &[(&str, Shape)],
+    code: &'static str,
+    label: &str,
+) {
+    let objects = |v: &Value, each: &dyn Fn(&Map<String, Value>) -> bool| {
+        v.as_array().is_some_and(|a| {
+            a.iter()
+                .all(|i| i.as_object().is_some_and(|o| !o.is_empty() && each(o)))
+        })
+    };
+    for (key, shape) in properties {
+        let Some(v) = object.get(*key) else { continue };
+        let (fits, what) = match shape {
+            Shape::Text => (v.is_string(), "a string"),
+            Shape::TextList => (
+                v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+                "a list of strings",
+            ),
+            Shape::Objects => (objects(v, &|_| true), "a list of objects"),
+            Shape::Licenses => (
+                objects(v, &|o| o.contains_key("name") || o.contains_key("path")),
+                "a list of objects each with a `name` or a `path`",
+            ),
+            Shape::DateTime => (
+                v.as_str()
+                    .is_some_and(|t| values::datetime_default(t.as_bytes()).is_some()),
+                "a date and time such as 2024-01-26T15:00:00Z",
+            ),
+        };
+        if !fits {
+            ctx.push(
+                code,
+                Severity::Error,
+                format!("{label}: `{key}` must be {what}"),
+            );
+        }
+    }
+}
+
 /// v1 descriptors name their profile (`profile`, or `$schema` pointing at 1.0).
 fn is_v1(package: &Map<String, Value>) -> bool {
     let schema = package.get("$schema").and_then(Value::as_str).unwrap_or("");
@@ -361,11 +475,25 @@ fn plan_resource(
         }
     };
     let label = format!("resource {name:?}");
-    if v1
-        && !name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_' | b'/')
-        })
-    {
+    check_shapes(ctx, r, RESOURCE_PROPERTIES, "resource-error", &label);
+    if r.get("type").is_some_and(|t| t != "table") {
+        ctx.push(
+            "resource-error",
+            Severity::Error,
+            format!("{label}: `type` may only be \"table\""),
+        );
+    }
+    if r.get("mediatype").and_then(Value::as_str).is_some_and(|m| {
+        !m.split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+    }) {
+        ctx.push(
+            "resource-error",
+            Severity::Error,
+            format!("{label}: `mediatype` must look like type/subtype, e.g. text/csv"),
+        );
+    }
+    if v1 && !lowercase_name(&name, b"-._/") {
         ctx.push(
             "resource-error",
             Severity::Warning,
@@ -463,13 +591,13 @@ fn plan_resource(
     }
     if let Some(d) = r.get("dialect") {
         if let Some(v) = inline_or_file(ctx, "dialect", "dialect-error", d, &mut digest) {
-            let mut merged =
-                serde_json::to_value(DialectDefaults::from(&dialect)).unwrap_or_default();
-            if let (Value::Object(base), Value::Object(given)) = (&mut merged, v) {
-                base.extend(given);
-            }
-            match serde_json::from_value::<Dialect>(merged) {
-                Ok(d) => {
+            let gives_delimiter = v.get("delimiter").is_some();
+            match serde_json::from_value::<Dialect>(v) {
+                Ok(mut d) => {
+                    // A TSV's tab stays unless the dialect names another delimiter.
+                    if !gives_delimiter {
+                        d.delimiter = dialect.delimiter.clone();
+                    }
                     let problems = d.problems();
                     if problems.is_empty() {
                         dialect = d;
@@ -562,12 +690,12 @@ fn plan_resource(
     };
     let hash = match r.get("hash") {
         None => None,
-        Some(Value::String(h)) if !h.is_empty() => Some(h.clone()),
+        Some(Value::String(h)) if hash_form_ok(h) => Some(h.clone()),
         Some(_) => {
             ctx.push(
                 "resource-error",
                 Severity::Error,
-                format!("{label}: `hash` must be a string such as \"sha256:...\""),
+                format!("{label}: `hash` must be \"<algorithm>:<hex digits>\" or a 32-digit MD5"),
             );
             None
         }
@@ -599,18 +727,12 @@ fn plan_resource(
     })
 }
 
-/// The dialect properties a resource's own `dialect` overrides (so a TSV's tab stays).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DialectDefaults {
-    delimiter: String,
-}
-
-impl From<&Dialect> for DialectDefaults {
-    fn from(d: &Dialect) -> Self {
-        DialectDefaults {
-            delimiter: d.delimiter.clone(),
-        }
+/// `<algorithm>:<hex>` or a bare 32-digit MD5 (the profiles' pattern).
+fn hash_form_ok(h: &str) -> bool {
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match h.split_once(':') {
+        Some((algorithm, digest)) => !algorithm.is_empty() && hex(digest),
+        None => h.len() == 32 && hex(h),
     }
 }
 
@@ -724,7 +846,7 @@ impl ResourcePlan {
 
 /// The hashed keys of the referenced columns of a table.
 fn read_keys(path: &Path, r: &Reference) -> std::io::Result<KeySet> {
-    let (mut reader, _) = open_table(path, &r.dialect)?;
+    let mut table = open_table(path, &r.dialect)?;
     let mut record = csv::ByteRecord::new();
     let mut set = KeySet {
         hashes: HashSet::new(),
@@ -744,8 +866,7 @@ fn read_keys(path: &Path, r: &Reference) -> std::io::Result<KeySet> {
         .as_ref()
         .and_then(|h| h.iter().max().copied())
         .unwrap_or(1);
-    while reader.read_byte_record(&mut record).map_err(csv_io)? {
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = table.read(&mut record)? {
         if r.dialect.comment_rows.contains(&line) {
             continue;
         }

@@ -411,7 +411,7 @@ impl Standard {
             file: file.to_string(),
             problem,
         };
-        let raw: RawStandard = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let mut raw: RawStandard = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if raw.name.trim().is_empty() {
             return Err(bad("`name` is empty".into()));
         }
@@ -434,7 +434,9 @@ impl Standard {
         if let Some(p) = raw.dialect.problems().into_iter().next() {
             return Err(bad(format!("dialect.{p}")));
         }
-        let mut raw = raw;
+        if let Some(name) = raw.schema.repeated_names().first() {
+            return Err(bad(format!("schema: fields name {name:?} more than once")));
+        }
         if let Some(p) = raw.schema.prepare().into_iter().next() {
             return Err(bad(format!("schema: {p}")));
         }

@@ -688,6 +688,9 @@ impl<'a> TableChecker<'a> {
                     continue;
                 }
             }
+            if !track_types && self.fields[i].is_none() {
+                continue;
+            }
             let missing = self.is_missing(i, cell);
             if track_types && !missing && !cell.is_empty() {
                 if values::parse_number(cell).is_some() {
@@ -780,6 +783,12 @@ fn push_foreign(out: &mut Collector, fk: &ForeignCheck, row: u64, value: &str) {
 }
 
 impl Checker for TableChecker<'_> {
+    fn found_header(&self) -> Option<&[String]> {
+        let d = &self.standard.dialect;
+        let elsewhere = self.standard.layout.is_some() || d.header_rows.is_some() || !d.header;
+        (elsewhere && self.saw_header).then_some(self.labels.as_slice())
+    }
+
     fn header(&mut self, line: u64, labels: &ByteRecord, out: &mut Collector) {
         self.take(line, labels, out);
     }

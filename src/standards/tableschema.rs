@@ -134,6 +134,8 @@ pub struct Prepared {
     allowed: Option<Vec<String>>,
     /// A strptime-style pattern for date, time and datetime fields.
     time_pattern: Option<String>,
+    /// A list's items, read as a field of the list's `itemType`.
+    list_item: Option<Box<Field>>,
 }
 
 /// Table Schema's default type when none is given is `any`; holdfast's own files
@@ -277,35 +279,41 @@ pub struct KeySet {
 /// a million keys take about 16 MB.
 pub const MAX_KEYS: usize = 1_000_000;
 
-/// Hashes the cells of one key; `None` when every cell is missing (no key).
+/// Hashes the cells of one key; `None` when a cell is missing: like SQL's unique and
+/// foreign keys, a key with a null is not compared (Table Schema `uniqueKeys`).
 pub fn key_hash<'c>(
     cells: impl Iterator<Item = &'c [u8]>,
     is_missing: impl Fn(usize, &[u8]) -> bool,
 ) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let mut any = false;
     for (i, c) in cells.enumerate() {
-        if !is_missing(i, c) {
-            any = true;
+        if is_missing(i, c) {
+            return None;
         }
         c.hash(&mut h);
     }
-    any.then(|| h.finish())
+    Some(h.finish())
 }
 
 impl TableSchema {
+    /// Names given to more than one field (holdfast's own standards refuse them).
+    pub fn repeated_names(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.fields
+            .iter()
+            .filter(|f| !seen.insert(f.name.as_str()))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     /// Checks the schema's own consistency and prepares its fields (patterns compiled,
     /// bounds parsed). Returns every problem found, each naming what is wrong.
     pub fn prepare(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut seen = HashSet::new();
-        for f in &self.fields {
-            if f.name.is_empty() {
-                problems.push("a field has an empty name".to_string());
-            } else if !seen.insert(f.name.as_str()) {
-                problems.push(format!("fields name {:?} more than once", f.name));
-            }
+        // Repeated names are allowed: v1 schemas had them (v2 says readers must accept).
+        if self.fields.iter().any(|f| f.name.is_empty()) {
+            problems.push("a field has an empty name".to_string());
         }
         let names: HashSet<String> = self.fields.iter().map(|f| f.name.clone()).collect();
         let unknown = |what: &str, list: &[String], problems: &mut Vec<String>| {
@@ -446,8 +454,27 @@ impl Field {
             allowed.get_or_insert(values);
         }
         p.allowed = allowed;
-        if self.kind == FieldType::List && self.item_type == Some(FieldType::List) {
-            return Err("a list's itemType cannot be list".into());
+        if self.kind == FieldType::List {
+            let kind = self.item_type.unwrap_or(FieldType::String);
+            if !matches!(
+                kind,
+                FieldType::String
+                    | FieldType::Integer
+                    | FieldType::Boolean
+                    | FieldType::Number
+                    | FieldType::Datetime
+                    | FieldType::Date
+                    | FieldType::Time
+            ) {
+                return Err(format!("a list's itemType cannot be {}", kind.name()));
+            }
+            let mut item: Field = serde_json::from_value(serde_json::json!({
+                "name": self.name,
+                "type": kind.name(),
+            }))
+            .map_err(|e| e.to_string())?;
+            item.prepare()?;
+            p.list_item = Some(Box::new(item));
         }
         self.prepared = p;
         Ok(())
@@ -585,6 +612,7 @@ impl Field {
         let expect = |what: &str| Err(what.to_string());
         match self.kind {
             FieldType::Any => Ok(None),
+            FieldType::String if fmt == "default" => Ok(None),
             FieldType::String => {
                 // Bytes that are not UTF-8 are an encoding-error, reported by the engine.
                 let text = String::from_utf8_lossy(cell);
@@ -699,18 +727,15 @@ impl Field {
                 _ => expect("a JSON array"),
             },
             FieldType::List => {
-                let item = Field {
-                    kind: self.item_type.unwrap_or(FieldType::String),
-                    format: None,
-                    ..self.clone()
-                };
+                let item = p.list_item.as_deref();
                 if self
                     .list_items(cell)
-                    .all(|i| item.ordered_value(i, &Prepared::default()).is_ok())
+                    .all(|i| item.is_none_or(|f| f.typed(i).is_ok()))
                 {
                     Ok(None)
                 } else {
-                    expect(&format!("a list of {} values", item.kind.name()))
+                    let kind = self.item_type.unwrap_or(FieldType::String);
+                    expect(&format!("a list of {} values", kind.name()))
                 }
             }
         }
@@ -882,7 +907,7 @@ mod tests {
         )
         .expect("parses");
         let problems = s.prepare().join("\n");
-        assert!(problems.contains("more than once"), "{problems}");
+        assert_eq!(s.repeated_names(), vec!["a"]);
         assert!(problems.contains("primaryKey names \"c\""), "{problems}");
         assert!(problems.contains("reference has 2"), "{problems}");
         assert!(

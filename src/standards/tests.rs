@@ -436,3 +436,38 @@ fn finding_json_keeps_its_shape_and_round_trips() {
         report
     );
 }
+
+/// Rows are physical lines, whatever the line ends, empty lines and quoted newlines.
+#[test]
+fn rows_are_physical_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = registry();
+    let csv = r.get("csv").expect("csv");
+    for (body, blank, extra) in [
+        (&b"a,b\n1,2\n\n3,4,5\n"[..], 3, 4),
+        (b"a,b\r\n1,2\r\n\r\n3,4,5\r\n", 3, 4),
+        (b"a,b\n\"x\ny\",2\n\n\n3,4,5\n", 4, 6),
+    ] {
+        let p = write(dir.path(), "t.csv", body);
+        let report = validate_file(&p, "t.csv", &[csv]).expect("runs");
+        let row_of = |code: &str| {
+            report
+                .findings
+                .iter()
+                .find(|f| f.code == code)
+                .and_then(|f| f.row)
+        };
+        assert_eq!(
+            row_of("blank-row"),
+            Some(blank),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(
+            row_of("extra-cell"),
+            Some(extra),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}

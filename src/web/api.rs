@@ -98,16 +98,37 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     );
     let claimed: Vec<String> = serde_json::from_str(&view.version.standards).unwrap_or_default();
     out.insert("standards".into(), json!(claimed));
+    if let Some(reason) = &view.dataset.deaccession_reason {
+        out.insert("deaccession_reason".into(), json!(reason));
+    }
     out.insert("links".into(), links(archive, id));
     Ok(Value::Object(out))
 }
 
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
-    let view = archive
+    let (view, versions, doi_state) = archive
         .db
-        .run(move |conn| service::load_view(conn, viewer.as_ref(), id, None))
+        .run(move |conn| {
+            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let versions = service::published_versions(conn, id)?;
+            let doi_state = match &view.version.doi {
+                Some(d) => crate::doi::state_of(conn, d)?,
+                None => None,
+            };
+            Ok((view, versions, doi_state))
+        })
         .await?;
-    Ok(dataset_json(archive, &view)?)
+    let mut body = dataset_json(archive, &view)?;
+    body["doi_state"] = json!(doi_state);
+    body["versions"] = json!(versions
+        .iter()
+        .map(|v| json!({
+            "version": v.number,
+            "doi": v.doi,
+            "published_at": v.published_at.map(|t| t.and_utc().to_rfc3339()),
+        }))
+        .collect::<Vec<_>>());
+    Ok(body)
 }
 
 /// Parses a metadata document; a body that is not DataCite-shaped JSON is a 422 with
@@ -304,6 +325,9 @@ struct ReviewBody {
     comment: Option<String>,
 }
 
+/// `{"decision": "request_changes" | "accept", "comment": "..."}` (curators). Accept
+/// answers 202: the dataset is approved and publishes in the background; its `state`
+/// turns `published` once the DOI is findable.
 pub async fn review(
     archive: web::Data<Archive>,
     caller: ApiCaller,
@@ -316,22 +340,125 @@ pub async fn review(
     let review: ReviewBody = serde_json::from_slice(&body).map_err(|e| {
         DomainError::invalid(
             "body",
-            format!("expected {{\"decision\": \"accept\"}}: {e}"),
+            format!("expected {{\"decision\": \"accept\" | \"request_changes\", \"comment\": \"...\"}}: {e}"),
         )
     })?;
-    match review.decision.as_str() {
+    let comment = review.comment.unwrap_or_default();
+    let status = match review.decision.as_str() {
         "accept" => {
-            curation::accept(&archive, &user, id, review.comment.as_deref().unwrap_or("")).await?;
+            curation::accept(&archive, &user, id, &comment).await?;
+            StatusCode::ACCEPTED
+        }
+        "request_changes" => {
+            let (curator, settings) = (user.clone(), archive.settings.clone());
+            archive
+                .db
+                .run(move |conn| curation::request_changes(conn, &settings, &curator, id, &comment))
+                .await?;
+            archive.wake_workers();
+            StatusCode::OK
         }
         other => {
             return Err(DomainError::invalid(
                 "decision",
-                format!("'{other}' is not a decision this archive knows; use accept"),
+                format!(
+                    "'{other}' is not a decision this archive knows; use accept or request_changes"
+                ),
             )
             .into())
         }
-    }
+    };
+    Ok(HttpResponse::build(status).json(view_json(&archive, Some(user), id).await?))
+}
+
+/// A curator claims a submission (optional: a decision claims it on the way).
+pub async fn claim(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let curator = user.clone();
+    archive
+        .db
+        .run(move |conn| curation::claim(conn, &curator, id))
+        .await?;
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+/// Opens the next version of a published dataset as a draft → 201.
+pub async fn new_version(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let owner = user.clone();
+    archive
+        .db
+        .run(move |conn| service::new_version(conn, &owner, id))
+        .await?;
+    archive.wake_workers();
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/datasets/{id}")))
+        .json(view_json(&archive, Some(user), id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeaccessionBody {
+    reason: String,
+}
+
+/// `{"reason": "..."}` (admins): withdraws a published dataset.
+pub async fn deaccession(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let body = read_body(payload, 64 * 1024, "request body").await?;
+    let wanted: DeaccessionBody = serde_json::from_slice(&body).map_err(|e| {
+        DomainError::invalid("body", format!("expected {{\"reason\": \"...\"}}: {e}"))
+    })?;
+    let admin = user.clone();
+    archive
+        .db
+        .run(move |conn| curation::deaccession(conn, &admin, id, &wanted.reason))
+        .await?;
+    Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    state: Option<String>,
+    assignee: Option<String>,
+}
+
+/// The review queue as JSON (curators): `?state=submitted&assignee=me|none|ID`.
+pub async fn curation_queue(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    if !user.role.can_curate() {
+        return Err(DomainError::Forbidden("the review queue is for curators".into()).into());
+    }
+    let filter = curation::QueueFilter::parse(
+        query.state.as_deref().unwrap_or(""),
+        query.assignee.as_deref().unwrap_or(""),
+        user.id,
+    )?;
+    let entries = archive
+        .db
+        .run(move |conn| curation::queue(conn, &filter, 1000))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "datasets": entries })))
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ pub fn status_of(e: &DomainError) -> StatusCode {
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::Conflict(_) => StatusCode::CONFLICT,
+        DomainError::Gone(_) => StatusCode::GONE,
         DomainError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         DomainError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

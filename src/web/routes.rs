@@ -136,6 +136,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Curation
         .route("/curation", web::get().to(curation::queue))
         .route("/datasets/{id}/review", web::post().to(curation::review))
+        .route(
+            "/datasets/{id}/versions/new",
+            web::post().to(curation::new_version),
+        )
+        .route(
+            "/datasets/{id}/deaccession",
+            web::post().to(curation::deaccession),
+        )
         // API
         .service(
             web::scope("/api")
@@ -164,6 +172,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::put().to(api::set_standards),
                 )
                 .route("/datasets/{id}/review", web::post().to(api::review))
+                .route("/datasets/{id}/claim", web::post().to(api::claim))
+                .route("/datasets/{id}/versions", web::post().to(api::new_version))
+                .route(
+                    "/datasets/{id}/deaccession",
+                    web::post().to(api::deaccession),
+                )
+                .route("/curation/queue", web::get().to(api::curation_queue))
                 .route("/datasets/{id}/validation", web::get().to(api::validation))
                 .route(
                     "/datasets/{id}/tickets",

@@ -153,7 +153,8 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
             .json(&serde_json::json!({"decision": "accept", "comment": "looks good"}))
             .send()
             .await?;
-        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        app.wait_published(&cur, id).await?;
         let history = app
             .archive
             .db
@@ -162,7 +163,7 @@ async fn the_api_creates_uploads_and_publishes() -> TestResult {
         assert!(
             history
                 .iter()
-                .any(|t| t.to_state == "published" && t.comment.ends_with(": looks good")),
+                .any(|t| t.row.to_state == "approved" && t.row.comment.ends_with(": looks good")),
             "the curator's comment is kept in the history"
         );
 

@@ -222,6 +222,33 @@ impl TestApp {
         }
     }
 
+    /// Waits until an approved dataset's publication job has finished (for browser
+    /// journeys that hold no API token).
+    pub async fn settle_publication(&self, id: i64) -> TestResult {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let state = self
+                .archive
+                .db
+                .run(move |conn| {
+                    use diesel::prelude::*;
+                    use holdfast::db::schema::datasets;
+                    Ok(datasets::table
+                        .find(id)
+                        .select(datasets::state)
+                        .first::<String>(conn)?)
+                })
+                .await?;
+            if state != "approved" {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the publication did not finish within a minute".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the dataset's data standards check has finished (the report's state
     /// is no longer "checking"); returns the report.
     pub async fn wait_for_checks(
@@ -276,10 +303,38 @@ impl TestApp {
             .json(&serde_json::json!({"decision": "accept"}))
             .send()
             .await?;
-        if r.status() != StatusCode::OK {
-            return Err(format!("accept: {}", r.status()).into());
+        if r.status() != StatusCode::ACCEPTED {
+            let status = r.status();
+            return Err(format!("accept: {status}: {}", r.text().await?).into());
         }
-        Ok(r.json().await?)
+        self.wait_published(curator, id).await
+    }
+
+    /// Waits until an approved dataset is published (the publication job ran); returns
+    /// its JSON.
+    pub async fn wait_published(
+        &self,
+        token: &str,
+        id: i64,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let body: serde_json::Value = self
+                .client()
+                .get(self.url(&format!("/api/datasets/{id}")))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if body["state"] == "published" {
+                return Ok(body);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("not published within a minute: {body}").into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     pub fn ocfl_root(&self) -> PathBuf {

@@ -13,3 +13,4 @@ mod publish;
 mod qa;
 mod security;
 mod standards;
+mod workflow;

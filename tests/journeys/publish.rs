@@ -89,7 +89,13 @@ async fn a_deposit_is_accepted_published_in_ocfl_and_downloaded_byte_for_byte() 
                 &[("decision", "accept")],
             )
             .await?;
-        expect_redirect(&r, &format!("/datasets/{id}?msg=published"))?;
+        expect_redirect(&r, &format!("/datasets/{id}?msg=approved"))?;
+        let (_, page) = curator.get_text(&format!("/datasets/{id}")).await?;
+        assert!(
+            page.contains("publishing") || page.contains("DOI:"),
+            "the page shows the publication's progress"
+        );
+        app.settle_publication(id).await?;
 
         // The public landing page.
         let public = app.client();
@@ -327,8 +333,10 @@ async fn only_curators_accept_and_only_submitted_datasets() -> TestResult {
             .json(&serde_json::json!({"decision": "accept"}))
             .send()
             .await?;
-        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
         let json: serde_json::Value = r.json().await?;
+        assert!(json["state"] == "approved" || json["state"] == "published");
+        let json = app.wait_published(&cur, id).await?;
         assert_eq!(json["state"], "published");
         assert!(json["doi"]
             .as_str()
@@ -440,7 +448,8 @@ async fn an_interrupted_publication_finishes_on_the_next_attempt() -> TestResult
             .json(&serde_json::json!({"decision": "accept"}))
             .send()
             .await?;
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await?);
+        app.wait_published(&cur, id).await?;
         let inventory = app
             .archive
             .ocfl

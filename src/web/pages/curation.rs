@@ -3,10 +3,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::PageCtx;
+use crate::accounts::{users, User};
 use crate::app::Archive;
-use crate::curation;
-use crate::deposit::model::{DatasetState, DatasetSummary};
-use crate::deposit::service;
+use crate::curation::{self, QueueEntry, QueueFilter};
 use crate::error::DomainError;
 use crate::web::auth::{field, read_form, SignedIn};
 use crate::web::errors::{redirect, render, PageError};
@@ -15,30 +14,68 @@ use crate::web::errors::{redirect, render, PageError};
 #[template(path = "curation_queue.html")]
 struct QueuePage {
     page: PageCtx,
-    submitted: Vec<DatasetSummary>,
+    entries: Vec<QueueEntry>,
+    state: String,
+    assignee: String,
+    curators: Vec<User>,
+}
+
+impl QueuePage {
+    /// The queue's URL with one filter changed, keeping the other.
+    fn link(&self, key: &str, value: &str) -> String {
+        let (state, assignee) = match key {
+            "state" => (value, self.assignee.as_str()),
+            _ => (self.state.as_str(), value),
+        };
+        let query = serde_urlencoded::to_string([("state", state), ("assignee", assignee)])
+            .unwrap_or_default();
+        format!("/curation?{query}")
+    }
+
+    fn is_state(&self, value: &str) -> bool {
+        self.state == value
+    }
+
+    fn is_assignee(&self, value: &str) -> bool {
+        self.assignee == value
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct QueueParams {
+    state: Option<String>,
+    assignee: Option<String>,
 }
 
 pub async fn queue(
     req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
+    params: web::Query<QueueParams>,
 ) -> Result<HttpResponse, PageError> {
     if !user.0.role.can_curate() {
         return Err(DomainError::Forbidden("the review queue is for curators".into()).into());
     }
-    let submitted = archive
+    let state = params.state.clone().unwrap_or_default();
+    let assignee = params.assignee.clone().unwrap_or_default();
+    let filter = QueueFilter::parse(&state, &assignee, user.0.id)?;
+    let (entries, curators) = archive
         .db
-        .run(|conn| service::list_in_state(conn, DatasetState::Submitted, 500))
+        .run(move |conn| Ok((curation::queue(conn, &filter, 500)?, users::curators(conn)?)))
         .await?;
     render(
         StatusCode::OK,
         &QueuePage {
             page: PageCtx::new(&req, &archive, Some(user.0)),
-            submitted,
+            entries,
+            state,
+            assignee,
+            curators,
         },
     )
 }
 
+/// The review form: claim, request changes (with a comment), or accept.
 pub async fn review(
     req: HttpRequest,
     archive: web::Data<Archive>,
@@ -48,15 +85,71 @@ pub async fn review(
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let form = read_form(&req, payload, 64 * 1024).await?;
+    let comment = field(&form, "comment").to_string();
+    let curator = user.0;
     match field(&form, "decision") {
+        "claim" => {
+            archive
+                .db
+                .run(move |conn| curation::claim(conn, &curator, id))
+                .await?;
+            Ok(redirect(&format!("/datasets/{id}?msg=claimed")))
+        }
+        "request_changes" => {
+            let settings = archive.settings.clone();
+            archive
+                .db
+                .run(move |conn| {
+                    curation::request_changes(conn, &settings, &curator, id, &comment)
+                })
+                .await?;
+            archive.wake_workers();
+            Ok(redirect(&format!("/datasets/{id}?msg=changes_requested")))
+        }
         "accept" => {
-            curation::accept(&archive, &user.0, id, field(&form, "comment")).await?;
-            Ok(redirect(&format!("/datasets/{id}?msg=published")))
+            curation::accept(&archive, &curator, id, &comment).await?;
+            Ok(redirect(&format!("/datasets/{id}?msg=approved")))
         }
         other => Err(DomainError::invalid(
             "decision",
-            format!("'{other}' is not a decision this archive knows; use accept"),
+            format!("'{other}' is not a decision this archive knows; use claim, request_changes or accept"),
         )
         .into()),
     }
+}
+
+/// The depositor opens the next version of a published dataset.
+pub async fn new_version(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    read_form(&req, payload, 4096).await?;
+    archive
+        .db
+        .run(move |conn| crate::deposit::service::new_version(conn, &user.0, id))
+        .await?;
+    archive.wake_workers();
+    Ok(redirect(&format!("/datasets/{id}?msg=new_version")))
+}
+
+/// An admin withdraws a published dataset with a reason.
+pub async fn deaccession(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let form = read_form(&req, payload, 64 * 1024).await?;
+    let reason = field(&form, "reason").to_string();
+    archive
+        .db
+        .run(move |conn| curation::deaccession(conn, &user.0, id, &reason))
+        .await?;
+    Ok(redirect(&format!("/datasets/{id}?msg=deaccessioned")))
 }

@@ -9,7 +9,7 @@ use super::{human_size, FormErrors, PageCtx};
 use crate::accounts::User;
 use crate::app::Archive;
 use crate::deposit::metadata::{self, form::FormState, vocab};
-use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TransitionRow};
+use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineEntry};
 use crate::deposit::{service, uploads};
 use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
@@ -284,7 +284,15 @@ struct DatasetPage {
     jsonld: Option<String>,
     can_edit: bool,
     can_review: bool,
-    transitions: Vec<TransitionRow>,
+    transitions: Vec<TimelineEntry>,
+    /// Published versions, for the version list.
+    versions: Vec<crate::deposit::model::VersionRow>,
+    /// The curator's request, shown on top while changes are requested.
+    change_request: Option<String>,
+    /// How the publication of an approved dataset is going.
+    publishing: Option<crate::curation::PublishProgress>,
+    can_open_version: bool,
+    can_deaccession: bool,
     message: Option<String>,
     file_base: String,
     /// For the owner and curators of an unpublished version: the check's state and tickets.
@@ -402,6 +410,13 @@ fn flash(code: Option<&str>) -> Option<String> {
         "removed" => Some("File removed from the draft.".into()),
         "submitted" => Some("Submitted. A curator will review the dataset.".into()),
         "published" => Some("Accepted and published.".into()),
+        "approved" => Some("Approved: the dataset is being published.".into()),
+        "claimed" => Some("You are reviewing this dataset.".into()),
+        "changes_requested" => Some("Changes requested; the depositor was told.".into()),
+        "new_version" => {
+            Some("A new version is open as a draft; the published versions stay public.".into())
+        }
+        "deaccessioned" => Some("Deaccessioned: a tombstone page replaces the dataset.".into()),
         "standards" => Some("Standards saved; the files are being checked.".into()),
         _ => None,
     }
@@ -422,7 +437,7 @@ async fn show_version(
         .iter()
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
-    let (view, transitions, qa) = archive
+    let (view, transitions, qa, versions, publishing) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, number)?;
@@ -440,15 +455,40 @@ async fn show_version(
                 }
                 _ => None,
             };
-            Ok((view, transitions, qa))
+            let versions = service::published_versions(conn, id)?;
+            let publishing = if insider && view.state == DatasetState::Approved {
+                crate::curation::publish_progress(conn, id)?
+            } else {
+                None
+            };
+            Ok((view, transitions, qa, versions, publishing))
         })
         .await?;
+    if view.state == DatasetState::Deaccessioned
+        && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
+    {
+        return tombstone(req, archive, viewer, &view);
+    }
+    let change_request = if view.state == DatasetState::ChangesRequested {
+        transitions
+            .iter()
+            .rev()
+            .find(|t| t.row.to_state == DatasetState::ChangesRequested.as_str())
+            .map(|t| t.row.comment.clone())
+    } else {
+        None
+    };
     let is_owner = viewer
         .as_ref()
         .is_some_and(|u| u.id == view.dataset.owner_id);
-    let can_edit = is_owner && view.state == DatasetState::Draft && !view.is_published_version();
+    let can_edit = is_owner && view.state.is_editable() && !view.is_published_version();
     let can_review = viewer.as_ref().is_some_and(|u| u.role.can_curate())
-        && view.state == DatasetState::Submitted;
+        && matches!(view.state, DatasetState::Submitted | DatasetState::InReview);
+    let can_open_version = is_owner && view.state == DatasetState::Published;
+    let can_deaccession = viewer
+        .as_ref()
+        .is_some_and(|u| u.role == crate::accounts::Role::Admin)
+        && view.state == DatasetState::Published;
     let file_base = match number {
         Some(n) => format!("/datasets/{id}/versions/{n}/files"),
         None => format!("/datasets/{id}/files"),
@@ -497,11 +537,39 @@ async fn show_version(
         can_edit,
         can_review,
         transitions,
+        versions,
+        change_request,
+        publishing,
+        can_open_version,
+        can_deaccession,
         message: flash(query.msg.as_deref()),
         file_base,
         qa,
     };
     render(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "tombstone.html")]
+struct TombstonePage {
+    page: PageCtx,
+    view: DatasetView,
+}
+
+/// What stays of a deaccessioned dataset: its citation facts and the reason, with 410.
+fn tombstone(
+    req: &HttpRequest,
+    archive: &Archive,
+    viewer: Option<User>,
+    view: &DatasetView,
+) -> Result<HttpResponse, PageError> {
+    render(
+        StatusCode::GONE,
+        &TombstonePage {
+            page: PageCtx::new(req, archive, viewer),
+            view: view.clone(),
+        },
+    )
 }
 
 fn qa_panel(

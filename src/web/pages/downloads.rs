@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use crate::app::Archive;
 use crate::deposit::ingest::DatasetPath;
+use crate::deposit::model::DatasetState;
 use crate::deposit::service;
 use crate::error::DomainError;
 use crate::storage::ByteStream;
@@ -123,6 +124,16 @@ async fn serve(
             Ok((view, file))
         })
         .await?;
+    if view.state == DatasetState::Deaccessioned {
+        return Err(DomainError::Gone(format!(
+            "this dataset was deaccessioned ({}); its files are no longer served",
+            view.dataset
+                .deaccession_reason
+                .as_deref()
+                .unwrap_or("no reason recorded")
+        ))
+        .into());
+    }
     let size = u64::try_from(file.size).map_err(DomainError::internal)?;
     let range = parse_range(
         req.headers()
@@ -174,11 +185,11 @@ async fn serve(
         return Ok(response.body(SizedStream::new(length, empty)));
     }
     let stream = match (&file.content_path, &file.staged_name) {
-        (Some(content_path), _) if view.is_published_version() => {
-            let object_id =
-                view.dataset.ocfl_object_id.clone().ok_or_else(|| {
-                    DomainError::internal("published dataset without OCFL object")
-                })?;
+        // Published files, and files a new draft carries over from a published version.
+        (Some(content_path), _) => {
+            let object_id = view.dataset.ocfl_object_id.clone().ok_or_else(|| {
+                DomainError::internal("stored file of a dataset without OCFL object")
+            })?;
             let key = format!("{}/{content_path}", archive.ocfl.object_root(&object_id));
             archive.store.get_range(&key, wanted).await.map_err(|e| {
                 DomainError::Unavailable(format!("the stored file cannot be read right now: {e}"))
