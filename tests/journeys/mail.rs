@@ -666,3 +666,46 @@ async fn a_curator_publishes_while_the_mail_server_is_down_and_the_depositor_hea
     }
     Ok(())
 }
+
+#[actix_web::test]
+async fn mail_is_marked_failed_after_its_last_attempt() -> TestResult {
+    for backend in backends() {
+        let port = free_port()?;
+        let url = format!("smtp://127.0.0.1:{port}");
+        // No background workers: this test runs the job itself, one attempt at a time.
+        let app = TestApp::spawn_with(backend, |args| {
+            flux_settings(Some(url))(args);
+            args.workers = Some(0);
+        })
+        .await?;
+        let journey = async {
+            let jane = user_id(&app, "jane@example.org", Role::Depositor).await?;
+            notify(&app, vec![jane], comment_notice()).await?;
+            let rows = outbox_rows(&app).await?;
+            let id = rows.first().ok_or("no outbox row")?.id;
+            // As if every attempt but the last had already failed.
+            let max = holdfast::jobs::JobKind::DeliverMail.max_attempts();
+            app.archive
+                .db
+                .run(move |conn| {
+                    diesel::update(outbox::table.find(id))
+                        .set(outbox::attempts.eq(max - 1))
+                        .execute(conn)?;
+                    Ok(())
+                })
+                .await?;
+            holdfast::jobs::run_pending_now(&app.archive).await?;
+            let rows = outbox_rows(&app).await?;
+            assert_eq!(rows[0].state, "failed", "{:?}", rows[0]);
+            assert_eq!(rows[0].attempts, max);
+            assert!(rows[0].last_error.as_deref().unwrap_or("").contains("SMTP"));
+            assert_eq!(rows[0].sent_at, None);
+            // A later run of the job leaves a failed message alone.
+            holdfast::mail::deliver(&app.archive, id).await?;
+            assert_eq!(outbox_rows(&app).await?[0].attempts, max);
+            Ok::<(), Error>(())
+        };
+        journey.await.map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
