@@ -25,6 +25,8 @@ pub struct Archive {
     pub standards: Arc<Registry>,
     /// Wakes this process's job workers when a request enqueues work.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Delivers outbox messages (SMTP, or .eml files under DATA_DIR/mail).
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -61,7 +63,9 @@ impl Archive {
             Registry::load(settings.schemas_dir.as_deref())
                 .map_err(|e| anyhow::anyhow!("the data standards cannot be loaded: {e}"))?,
         );
+        let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
         let archive = Archive {
+            mailer,
             settings: Arc::new(settings),
             db,
             store,

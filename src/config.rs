@@ -145,6 +145,18 @@ impl Settings {
         if !is_doi_prefix(&doi_prefix) {
             anyhow::bail!("HOLDFAST_DOI_PREFIX '{doi_prefix}' is not a DOI prefix like 10.5072");
         }
+        let smtp_url = args
+            .smtp_url
+            .clone()
+            .or(file.smtp_url)
+            .filter(|u| !u.trim().is_empty());
+        let mail_from = pick(
+            args.mail_from.clone(),
+            file.mail_from,
+            "holdfast@localhost".into(),
+        );
+        crate::mail::transport::validate_settings(smtp_url.as_deref(), &mail_from)
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(Settings {
             bind,
             data_dir,
@@ -167,16 +179,8 @@ impl Settings {
             workers: pick(args.workers, file.workers, 2),
             job_backoff_ms: pick(args.job_backoff_ms, file.job_backoff_ms, 5000).max(1),
             schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
-            smtp_url: args
-                .smtp_url
-                .clone()
-                .or(file.smtp_url)
-                .filter(|u| !u.is_empty()),
-            mail_from: pick(
-                args.mail_from.clone(),
-                file.mail_from,
-                "holdfast@localhost".into(),
-            ),
+            smtp_url,
+            mail_from,
         })
     }
 

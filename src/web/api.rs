@@ -15,6 +15,7 @@ use crate::deposit::metadata::Metadata;
 use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
 use crate::error::DomainError;
+use crate::mail;
 use crate::qa::tickets;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
@@ -627,6 +628,42 @@ pub async fn waive_item(
         .await?;
     archive.wake_workers();
     Ok(HttpResponse::Ok().json(item_json(&row)))
+}
+
+/// `GET /api/profile/notifications`: `{"ticket": true, "comment": true, ...}`, one key
+/// per notification kind, true when the caller gets those emails.
+pub async fn notifications(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let current = archive
+        .db
+        .run(move |conn| mail::prefs::load(conn, user.id))
+        .await?;
+    Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
+}
+
+/// `PUT /api/profile/notifications`: sets the kinds named in the body (others keep
+/// their setting) and answers with all of them.
+pub async fn set_notifications(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let body = read_body(payload, JSON_LIMIT, "request body").await?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| DomainError::invalid("body", format!("the body is not valid JSON: {e}")))?;
+    let changes = mail::prefs::parse_json(&value)?;
+    let current = archive
+        .db
+        .transaction(move |conn| {
+            mail::prefs::set(conn, user.id, &changes)?;
+            mail::prefs::load(conn, user.id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

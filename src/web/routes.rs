@@ -45,6 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/profile", web::get().to(accounts::profile))
         .route("/profile/tokens", web::post().to(accounts::create_token))
         .route(
+            "/profile/notifications",
+            web::post().to(accounts::save_notifications),
+        )
+        .route(
             "/profile/tokens/{token_id}/revoke",
             web::post().to(accounts::revoke_token),
         )
@@ -145,6 +149,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .app_data(web::PathConfig::default().error_handler(api_path_error))
                 .app_data(web::QueryConfig::default().error_handler(api_query_error))
+                .route("/profile/notifications", web::get().to(api::notifications))
+                .route(
+                    "/profile/notifications",
+                    web::put().to(api::set_notifications),
+                )
                 .route("/datasets", web::post().to(api::create))
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))
