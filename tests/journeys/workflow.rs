@@ -325,7 +325,10 @@ async fn landing_pages_browse_folders_page_files_and_state_the_standards_passed(
             .text()
             .await?;
         assert!(html.contains(">many/f000.txt</a>") && html.contains(">many/f099.txt</a>"));
-        assert!(!html.contains(">many/f100.txt</a>"), "a hundred files per page");
+        assert!(
+            !html.contains(">many/f100.txt</a>"),
+            "a hundred files per page"
+        );
         assert!(html.contains("Page 1 of 2"));
         let html = app
             .client()
