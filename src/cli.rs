@@ -177,6 +177,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A byte progress bar on stderr (bytes, rate, ETA); hidden when stderr is not a terminal
+/// so logs and pipes stay clean.
+fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Exit codes of `validate` and `standards`: 0 clean, 1 errors found, 2 could not run.
 const EXIT_FOUND_ERRORS: u8 = 1;
 const EXIT_COULD_NOT_RUN: u8 = 2;
@@ -226,8 +241,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         .iter()
         .filter_map(|f| std::fs::metadata(&f.local).ok().map(|m| m.len()))
         .sum();
-    let tty = std::io::stderr().is_terminal();
-    let mut done = 0u64;
+    let progress = progress_bar(total, std::io::stderr().is_terminal());
     let table_standards: Vec<&standards::Standard> = registry
         .standards
         .iter()
@@ -258,19 +272,11 @@ fn validate(args: &ValidateArgs) -> ExitCode {
             )
         },
         &mut |f, bytes| {
-            done += bytes;
-            if tty {
-                eprint!(
-                    "\r\x1b[2Kchecked {:>3}% {}",
-                    (done * 100).checked_div(total).unwrap_or(100),
-                    f.path
-                );
-            }
+            progress.inc(bytes);
+            progress.set_message(f.path.clone());
         },
     );
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    progress.finish_and_clear();
     let mut report = match report {
         Ok(r) => r,
         Err(e) => return could_not_run(&e),
