@@ -12,6 +12,7 @@ pub mod doi;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod preservation;
 pub mod qa;
 pub mod standards;
 pub mod storage;

@@ -21,6 +21,7 @@ use crate::doi::{self, DoiState};
 use crate::error::DomainError;
 use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
+use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::{tickets, validation};
 use crate::storage::{FileSource, NewFile, NewVersion};
 
@@ -424,7 +425,6 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
 
     let content_paths = commit_to_storage(archive, &plan, curator).await?;
 
-    let curator_id = curator.id;
     let published = Published {
         dataset_id: id,
         version: plan.version.number,
@@ -448,16 +448,41 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         link_path: format!("/datasets/{id}"),
     };
     let owner = plan.dataset.owner_id;
-    archive
+    let object_id = plan.object_id.clone();
+    let curator_for_finish = curator.clone();
+    let history = archive
         .db
         .transaction(move |conn| {
-            finish(conn, &plan, &content_paths, curator_id)?;
-            mail::notify(conn, &settings, &[owner], &notice)
+            finish(conn, &plan, &content_paths, &curator_for_finish)?;
+            mail::notify(conn, &settings, &[owner], &notice)?;
+            events::of_dataset(conn, id)
         })
         .await?;
+    write_event_log(archive, &object_id, &history).await;
     archive.wake_workers();
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
+}
+
+/// Writes the dataset's event history into its OCFL object (`logs/`, which OCFL leaves
+/// outside versions), so the history travels with the content. A failure is logged:
+/// the database keeps the history either way.
+async fn write_event_log(archive: &Archive, object_id: &str, history: &[events::EventRow]) {
+    let key = format!(
+        "{}/logs/premis-events.xml",
+        archive.ocfl.object_root(object_id)
+    );
+    let written = match events::premis_xml(object_id, history) {
+        Ok(xml) => archive
+            .store
+            .put_bytes(&key, bytes::Bytes::from(xml))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
+        tracing::warn!(object = %object_id, error = %e, "could not write the event log into the OCFL object");
+    }
 }
 
 /// An admin withdraws a published dataset: a tombstone page stays, its DOIs keep
@@ -500,7 +525,18 @@ pub fn deaccession(
         for d in dois {
             doi::set_state(conn, &d, DoiState::Registered)?;
         }
-        Ok(())
+        events::record(
+            conn,
+            EventType::Deaccession,
+            &events::Subject {
+                dataset_id: Some(id),
+                ..Default::default()
+            },
+            &format!("Withdrawn from public access: {reason}"),
+            Outcome::Success,
+            "files kept in storage, no longer served; DOIs registered, not findable",
+            Agent::Person(admin),
+        )
     })
 }
 
@@ -664,8 +700,45 @@ fn finish(
     conn: &mut crate::db::AnyConnection,
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
-    curator_id: i64,
+    curator: &User,
 ) -> Result<(), DomainError> {
+    let curator_id = curator.id;
+    let version_subject = events::Subject {
+        dataset_id: Some(plan.dataset.id),
+        version: Some(plan.version.number),
+        ..Default::default()
+    };
+    events::record(
+        conn,
+        EventType::Ingestion,
+        &version_subject,
+        &format!(
+            "Version {} ({} files) committed to OCFL object {} as v{} with DOI {}",
+            plan.version.number,
+            plan.files.len(),
+            plan.object_id,
+            plan.ocfl_version,
+            plan.version_doi
+        ),
+        Outcome::Success,
+        "",
+        Agent::Person(curator),
+    )?;
+    for f in plan.files.iter().filter(|f| f.staged_name.is_some()) {
+        events::record(
+            conn,
+            EventType::MessageDigestCalculation,
+            &events::Subject {
+                file_path: Some(&f.path),
+                file_sha256: Some(&f.sha256),
+                ..version_subject.clone()
+            },
+            "sha256 computed while the upload was received, verified again when copied into storage",
+            Outcome::Success,
+            &format!("sha256:{} ({} bytes)", f.sha256, f.size),
+            Agent::Holdfast,
+        )?;
+    }
     let now: NaiveDateTime = Utc::now().naive_utc();
     let ocfl_version = i32::try_from(plan.ocfl_version).map_err(DomainError::internal)?;
     diesel::update(dataset_versions::table.find(plan.version.id))

@@ -243,6 +243,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    premis_events (id) {
+        id -> BigInt,
+        event_uuid -> Text,
+        dataset_id -> Nullable<BigInt>,
+        version_number -> Nullable<Integer>,
+        file_path -> Nullable<Text>,
+        file_sha256 -> Nullable<Text>,
+        event_type -> Text,
+        event_datetime -> Timestamp,
+        detail -> Text,
+        outcome -> Text,
+        outcome_detail -> Text,
+        agent_type -> Text,
+        agent_name -> Text,
+        agent_user_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -273,4 +292,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     outbox,
     muted_notifications,
+    premis_events,
 );

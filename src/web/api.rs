@@ -16,6 +16,7 @@ use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
 use crate::error::DomainError;
 use crate::mail;
+use crate::preservation::events;
 use crate::qa::tickets;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
@@ -664,6 +665,57 @@ pub async fn set_notifications(
         })
         .await?;
     Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    format: Option<String>,
+}
+
+/// The dataset's PREMIS event history: JSON, or PREMIS 3 XML with `?format=premis`.
+/// Its depositor and curators see every event; others see the events of published
+/// versions (and of the dataset as a whole, such as a deaccession).
+pub async fn events(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0;
+    let id = path.into_inner();
+    let (object_id, list) = archive
+        .db
+        .run(move |conn| {
+            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let insider = viewer
+                .as_ref()
+                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+            let published: Vec<i32> = service::published_versions(conn, id)?
+                .iter()
+                .map(|v| v.number)
+                .collect();
+            let list: Vec<events::EventRow> = events::of_dataset(conn, id)?
+                .into_iter()
+                .filter(|e| insider || e.version_number.is_none_or(|n| published.contains(&n)))
+                .collect();
+            let object_id = view
+                .dataset
+                .ocfl_object_id
+                .clone()
+                .unwrap_or_else(|| format!("dataset:{id}"));
+            Ok((object_id, list))
+        })
+        .await?;
+    match query.format.as_deref() {
+        Some("premis") | Some("xml") => Ok(HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(events::premis_xml(&object_id, &list)?)),
+        None | Some("json") => Ok(HttpResponse::Ok().json(json!({ "events": list }))),
+        Some(other) => Err(DomainError::BadRequest(format!(
+            "unknown format '{other}'; use json or premis"
+        ))
+        .into()),
+    }
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

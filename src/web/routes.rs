@@ -173,6 +173,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/datasets/{id}/review", web::post().to(api::review))
                 .route("/datasets/{id}/claim", web::post().to(api::claim))
+                .route("/datasets/{id}/events", web::get().to(api::events))
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(
                     "/datasets/{id}/deaccession",

@@ -271,6 +271,63 @@ async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> Te
             .send()
             .await?;
         assert!(r.status().is_redirection(), "{}", r.status());
+
+        // The event history reads as an account of what happened, and travels with the
+        // content in the OCFL object's logs.
+        let r = app
+            .client()
+            .get(app.url(&format!("/api/datasets/{id}/events")))
+            .bearer_auth(&admin)
+            .send()
+            .await?;
+        let events: Value = r.json().await?;
+        let kinds: Vec<&str> = events["events"]
+            .as_array()
+            .ok_or("events")?
+            .iter()
+            .filter_map(|e| e["event_type"].as_str())
+            .collect();
+        for wanted in [
+            "validation",
+            "ingestion",
+            "message digest calculation",
+            "deaccession",
+        ] {
+            assert!(kinds.contains(&wanted), "{wanted} in {kinds:?}");
+        }
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "ingestion").count(),
+            2,
+            "one per version"
+        );
+        let last = events["events"]
+            .as_array()
+            .and_then(|l| l.last())
+            .ok_or("last event")?;
+        assert_eq!(last["event_type"], "deaccession");
+        assert!(last["agent_name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("admin@archive.org"));
+        let r = app
+            .client()
+            .get(app.url(&format!("/api/datasets/{id}/events?format=premis")))
+            .bearer_auth(&admin)
+            .send()
+            .await?;
+        let xml = r.text().await?;
+        assert!(
+            xml.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\"")
+                && xml.contains("<eventType")
+        );
+        let object_id = format!("doi:{concept}");
+        let log = app
+            .ocfl_root()
+            .join(app.archive.ocfl.object_root(&object_id))
+            .join("logs/premis-events.xml");
+        let log = std::fs::read_to_string(&log)?;
+        assert!(log.contains("ingestion"));
+        validate_ocfl_root(&app.ocfl_root())?;
         Ok(())
     })
     .await

@@ -8,7 +8,7 @@
 //! value, a coordinate out of range) instead of emitting a broken document.
 
 mod citation;
-mod datacite;
+pub(crate) mod datacite;
 mod jsonld;
 mod names;
 #[cfg(test)]
