@@ -48,6 +48,17 @@ pub enum Command {
     /// Work with the standards files.
     #[command(subcommand)]
     Standards(StandardsCommand),
+    /// Manage the search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Rebuild the search index from the database: every published dataset is indexed
+    /// again and entries of datasets no longer shown are removed. Search keeps working
+    /// meanwhile.
+    Reindex,
 }
 
 #[derive(clap::Args, Debug)]
@@ -387,6 +398,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             eprintln!("{} is now {}", user.email, user.role);
+        }
+        Command::Search(SearchCommand::Reindex) => {
+            let archive = Archive::open(settings).await?;
+            let started = std::time::Instant::now();
+            let outcome = archive
+                .db
+                .run(|conn| {
+                    crate::search::reindex_all(conn, &mut |done, total| {
+                        tracing::debug!(done, total, "reindexing");
+                    })
+                })
+                .await
+                .map_err(describe)?;
+            eprintln!(
+                "indexed {} published dataset(s), removed {} stale entr{} in {:.1} s",
+                outcome.indexed,
+                outcome.removed,
+                if outcome.removed == 1 { "y" } else { "ies" },
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Token(TokenCommand::Create { email, label }) => {
             let archive = Archive::open(settings).await?;

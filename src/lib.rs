@@ -13,6 +13,7 @@ pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod qa;
+pub mod search;
 pub mod standards;
 pub mod storage;
 pub mod web;

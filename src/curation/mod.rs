@@ -19,6 +19,7 @@ use crate::doi::{self, DoiState};
 use crate::error::DomainError;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::qa::{tickets, validation};
+use crate::search;
 use crate::storage::{FileSource, NewFile, NewVersion};
 
 #[derive(Debug, Clone)]
@@ -312,6 +313,7 @@ fn finish(
     }
     doi::set_state(conn, &plan.concept_doi, DoiState::Findable)?;
     doi::set_state(conn, &plan.version_doi, DoiState::Findable)?;
+    search::index_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,
         plan.dataset.id,

@@ -10,5 +10,6 @@ mod cli;
 mod deposit;
 mod publish;
 mod qa;
+mod search;
 mod security;
 mod standards;
