@@ -9,7 +9,9 @@ use diesel::sql_types::{BigInt, Text};
 use serde::Deserialize;
 
 use super::query::{Facet, MAX_FACET_VALUE_CHARS};
-use crate::db::schema::{dataset_versions, datasets, file_validations, search_documents, search_facets};
+use crate::db::schema::{
+    dataset_versions, datasets, file_validations, search_documents, search_facets,
+};
 use crate::db::AnyConnection;
 use crate::deposit::metadata::Metadata;
 use crate::deposit::model::VersionRow;
@@ -259,26 +261,25 @@ pub fn document_for(
 /// from the index when it has no published version or is withdrawn. Called by
 /// publication inside its transaction; atomic on its own too.
 pub fn index_dataset(conn: &mut AnyConnection, dataset_id: i64) -> Result<(), DomainError> {
-    crate::db::transaction(conn, |conn| {
-        match document_for(conn, dataset_id)? {
-            Some(doc) => write_document(conn, &doc),
-            None => remove_dataset(conn, dataset_id),
-        }
+    crate::db::transaction(conn, |conn| match document_for(conn, dataset_id)? {
+        Some(doc) => write_document(conn, &doc),
+        None => remove_dataset(conn, dataset_id).map(|_| ()),
     })
 }
 
-/// Takes a dataset out of the index (it is withdrawn, or was deleted).
-pub fn remove_dataset(conn: &mut AnyConnection, dataset_id: i64) -> Result<(), DomainError> {
+/// Takes a dataset out of the index (it is withdrawn, or was deleted); says whether
+/// it was in it.
+pub fn remove_dataset(conn: &mut AnyConnection, dataset_id: i64) -> Result<bool, DomainError> {
     crate::db::transaction(conn, |conn| {
         diesel::delete(search_facets::table.filter(search_facets::dataset_id.eq(dataset_id)))
             .execute(conn)?;
-        diesel::delete(search_documents::table.find(dataset_id)).execute(conn)?;
+        let removed = diesel::delete(search_documents::table.find(dataset_id)).execute(conn)? > 0;
         if let AnyConnection::Sqlite(c) = conn {
             diesel::sql_query("DELETE FROM search_fts WHERE rowid = ?")
                 .bind::<BigInt, _>(dataset_id)
                 .execute(c)?;
         }
-        Ok(())
+        Ok(removed)
     })
 }
 
@@ -341,24 +342,23 @@ fn index_in_batches(
     conn: &mut AnyConnection,
     ids: &[i64],
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<usize, DomainError> {
-    let mut indexed = 0;
-    for chunk in ids.chunks(BATCH) {
-        indexed += crate::db::transaction(conn, |conn| {
-            let mut n = 0;
+) -> Result<ReindexOutcome, DomainError> {
+    let mut outcome = ReindexOutcome::default();
+    for (n, chunk) in ids.chunks(BATCH).enumerate() {
+        crate::db::transaction(conn, |conn| {
             for &id in chunk {
                 if let Some(doc) = document_for(conn, id)? {
                     write_document(conn, &doc)?;
-                    n += 1;
-                } else {
-                    remove_dataset(conn, id)?;
+                    outcome.indexed += 1;
+                } else if remove_dataset(conn, id)? {
+                    outcome.removed += 1;
                 }
             }
-            Ok(n)
+            Ok(())
         })?;
-        progress(indexed, ids.len());
+        progress((n * BATCH + chunk.len()).min(ids.len()), ids.len());
     }
-    Ok(indexed)
+    Ok(outcome)
 }
 
 /// Rebuilds the whole index from the database: every dataset with a published version
@@ -374,7 +374,7 @@ pub fn reindex_all(
         .distinct()
         .order(dataset_versions::dataset_id.asc())
         .load(conn)?;
-    let indexed = index_in_batches(conn, &ids, progress)?;
+    let mut outcome = index_in_batches(conn, &ids, progress)?;
     // Entries whose dataset is gone or no longer published.
     let stale: Vec<i64> = search_documents::table
         .filter(diesel::dsl::not(diesel::dsl::exists(
@@ -389,10 +389,10 @@ pub fn reindex_all(
         .filter(datasets::state.eq_any(HIDDEN_STATES))
         .select(search_documents::dataset_id)
         .load(conn)?;
-    let mut removed = 0;
     for id in stale.iter().chain(&hidden) {
-        remove_dataset(conn, *id)?;
-        removed += 1;
+        if remove_dataset(conn, *id)? {
+            outcome.removed += 1;
+        }
     }
     crate::db::transaction(conn, |conn| {
         diesel::delete(
@@ -416,7 +416,7 @@ pub fn reindex_all(
     if let AnyConnection::Postgresql(c) = conn {
         diesel::sql_query("ANALYZE search_documents, search_facets").execute(c)?;
     }
-    Ok(ReindexOutcome { indexed, removed })
+    Ok(outcome)
 }
 
 /// Indexes published datasets the index lacks (after an upgrade that added search, or
@@ -442,5 +442,5 @@ pub fn backfill(conn: &mut AnyConnection) -> Result<usize, DomainError> {
     if missing.is_empty() {
         return Ok(0);
     }
-    index_in_batches(conn, &missing, &mut |_, _| {})
+    Ok(index_in_batches(conn, &missing, &mut |_, _| {})?.indexed)
 }

@@ -28,4 +28,6 @@ pub use query::{
     Facet, SearchRequest, SortOrder, TextQuery, DEFAULT_PER_PAGE, MAX_FACET_VALUE_CHARS,
     MAX_FILTER_VALUES, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_QUERY_PARTS,
 };
-pub use run::{search, FacetCount, FacetCounts, SearchHit, SearchResults, Snippet, FACET_VALUES_SHOWN};
+pub use run::{
+    search, FacetCount, FacetCounts, SearchHit, SearchResults, Snippet, FACET_VALUES_SHOWN,
+};

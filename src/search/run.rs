@@ -268,14 +268,18 @@ fn push_tsquery(sql: &mut Sql, req: &SearchRequest) {
     let mut first = true;
     sql.push("(");
     if let Some(words) = req.query.plain_words() {
-        sql.push("plainto_tsquery('english', ").text(&words).push(")");
+        sql.push("plainto_tsquery('english', ")
+            .text(&words)
+            .push(")");
         first = false;
     }
     for phrase in req.query.phrase_texts() {
         if !first {
             sql.push(" && ");
         }
-        sql.push("phraseto_tsquery('english', ").text(&phrase).push(")");
+        sql.push("phraseto_tsquery('english', ")
+            .text(&phrase)
+            .push(")");
         first = false;
     }
     sql.push(")");
@@ -575,10 +579,16 @@ mod tests {
     #[test]
     fn placeholders_follow_the_backend() {
         let mut s = Sql::new(Backend::Postgres);
-        s.push("a = ").text("x").push(" AND b IN ").text_list(["y", "z"]);
+        s.push("a = ")
+            .text("x")
+            .push(" AND b IN ")
+            .text_list(["y", "z"]);
         assert_eq!(s.text, "a = $1 AND b IN ($2, $3)");
         let mut s = Sql::new(Backend::Sqlite);
-        s.push("a = ").text("x").push(" AND b IN ").text_list(["y", "z"]);
+        s.push("a = ")
+            .text("x")
+            .push(" AND b IN ")
+            .text_list(["y", "z"]);
         assert_eq!(s.text, "a = ? AND b IN (?, ?)");
         assert_eq!(s.binds.len(), 3);
     }

@@ -13,9 +13,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn field_names(e: crate::error::DomainError) -> Vec<String> {
     match e {
-        crate::error::DomainError::Invalid(fields) => {
-            fields.into_iter().map(|f| f.field).collect()
-        }
+        crate::error::DomainError::Invalid(fields) => fields.into_iter().map(|f| f.field).collect(),
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
@@ -23,10 +21,16 @@ fn field_names(e: crate::error::DomainError) -> Vec<String> {
 #[test]
 fn words_are_lowercased_split_on_anything_else_and_stop_words_dropped() {
     let q = TextQuery::parse("Eddy-Covariance fluxes of the CO2 at US-Ha1");
-    assert_eq!(q.terms, ["eddy", "covariance", "fluxes", "co2", "us", "ha1"]);
+    assert_eq!(
+        q.terms,
+        ["eddy", "covariance", "fluxes", "co2", "us", "ha1"]
+    );
     assert!(q.phrases.is_empty());
     assert_eq!(TextQuery::parse("soil SOIL Soil").terms, ["soil"]);
-    assert_eq!(TextQuery::parse("Müller Ångström").terms, ["müller", "ångström"]);
+    assert_eq!(
+        TextQuery::parse("Müller Ångström").terms,
+        ["müller", "ångström"]
+    );
 }
 
 #[test]
@@ -45,12 +49,35 @@ fn quoted_text_is_a_phrase_and_an_unclosed_quote_runs_to_the_end() {
 #[test]
 fn operators_and_punctuation_are_not_words() {
     for hostile in [
-        "\"", "\"\"", "AND (", "*", "(", ")", "-", "NOT", "OR", "NEAR(a b)", "title:x",
-        "^a", "a*", "'", "\\", ";", "%", "_", "{}", "\u{0}", "🙂", "",
+        "\"",
+        "\"\"",
+        "AND (",
+        "*",
+        "(",
+        ")",
+        "-",
+        "NOT",
+        "OR",
+        "NEAR(a b)",
+        "title:x",
+        "^a",
+        "a*",
+        "'",
+        "\\",
+        ";",
+        "%",
+        "_",
+        "{}",
+        "\u{0}",
+        "🙂",
+        "",
     ] {
         let q = TextQuery::parse(hostile);
         for t in &q.terms {
-            assert!(t.chars().all(char::is_alphanumeric), "{hostile:?} gave {t:?}");
+            assert!(
+                t.chars().all(char::is_alphanumeric),
+                "{hostile:?} gave {t:?}"
+            );
         }
     }
     assert!(TextQuery::parse("AND (").is_empty(), "and is a stop word");
@@ -64,7 +91,10 @@ fn operators_and_punctuation_are_not_words() {
 #[test]
 fn fts5_expressions_quote_every_word_and_phrase() {
     let q = TextQuery::parse(r#"soil "eddy covariance" NEAR"#);
-    assert_eq!(q.fts5_expression(), r#""soil" AND "near" AND "eddy covariance""#);
+    assert_eq!(
+        q.fts5_expression(),
+        r#""soil" AND "near" AND "eddy covariance""#
+    );
     let odd = TextQuery {
         terms: vec!["a\"b".into()],
         phrases: vec![],
@@ -177,9 +207,27 @@ fn fts_table() -> diesel::SqliteConnection {
     .execute(&mut c)
     .expect("fts5 is compiled in");
     for (id, title, abs, kw, who) in [
-        (1, "Harvard Forest fluxes", "Half-hourly eddy covariance fluxes of CO2.", "carbon flux", "Doe, Jane"),
-        (2, "Soil moisture", "Soil water content at 10 cm.", "soil", "Müller, Hans"),
-        (3, "Methane", "Chamber measurements of methane.", "methane\nwetland", "Smith, Ann"),
+        (
+            1,
+            "Harvard Forest fluxes",
+            "Half-hourly eddy covariance fluxes of CO2.",
+            "carbon flux",
+            "Doe, Jane",
+        ),
+        (
+            2,
+            "Soil moisture",
+            "Soil water content at 10 cm.",
+            "soil",
+            "Müller, Hans",
+        ),
+        (
+            3,
+            "Methane",
+            "Chamber measurements of methane.",
+            "methane\nwetland",
+            "Smith, Ann",
+        ),
     ] {
         diesel::sql_query(
             "INSERT INTO search_fts (rowid, title, abstract_text, keywords, creators) VALUES (?, ?, ?, ?, ?)",
@@ -206,10 +254,11 @@ fn fts_ids(c: &mut diesel::SqliteConnection, text: &str) -> Vec<i64> {
     if q.is_empty() {
         return vec![];
     }
-    let rows: Vec<Id> = diesel::sql_query("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid")
-        .bind::<Text, _>(q.fts5_expression())
-        .load(c)
-        .unwrap_or_else(|e| panic!("{text:?} -> {:?} failed: {e}", q.fts5_expression()));
+    let rows: Vec<Id> =
+        diesel::sql_query("SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid")
+            .bind::<Text, _>(q.fts5_expression())
+            .load(c)
+            .unwrap_or_else(|e| panic!("{text:?} -> {:?} failed: {e}", q.fts5_expression()));
     rows.into_iter().map(|r| r.rowid).collect()
 }
 
@@ -231,10 +280,32 @@ fn no_typed_text_breaks_an_fts5_query() {
     let mut c = fts_table();
     let long = "x".repeat(1000);
     let nasty = [
-        "\"", "\"\"\"", "AND (", "OR", "NOT soil", "soil NOT", "*", "soil*", "^soil", "soil:",
-        "title:soil", "{title}: soil", "NEAR(soil water, 2)", "soil + water", "-soil", "(((",
-        "')); DROP TABLE search_fts; --", "\u{0}soil", "\u{2}soil\u{3}", "½ ² ⅷ", "🙂 soil",
-        "ǅ ﬁ ß", "a\"b", "\u{200b}soil", "٣ ٤", long.as_str(),
+        "\"",
+        "\"\"\"",
+        "AND (",
+        "OR",
+        "NOT soil",
+        "soil NOT",
+        "*",
+        "soil*",
+        "^soil",
+        "soil:",
+        "title:soil",
+        "{title}: soil",
+        "NEAR(soil water, 2)",
+        "soil + water",
+        "-soil",
+        "(((",
+        "')); DROP TABLE search_fts; --",
+        "\u{0}soil",
+        "\u{2}soil\u{3}",
+        "½ ² ⅷ",
+        "🙂 soil",
+        "ǅ ﬁ ß",
+        "a\"b",
+        "\u{200b}soil",
+        "٣ ٤",
+        long.as_str(),
     ];
     for text in nasty {
         fts_ids(&mut c, text);
@@ -289,7 +360,11 @@ fn documents_take_abstracts_keywords_creators_and_facets_from_metadata() {
     assert_eq!(doc.abstract_text, "The abstract.");
     assert_eq!(doc.keywords, ["soil", "methane"]);
     assert_eq!(doc.licenses, ["CC-BY-4.0", "Custom terms"]);
-    assert_eq!(doc.publication_year, Some(2026), "from the publication date");
+    assert_eq!(
+        doc.publication_year,
+        Some(2026),
+        "from the publication date"
+    );
     let facets = doc.facet_values();
     let of = |f: Facet| -> Vec<&str> {
         facets
@@ -314,7 +389,10 @@ fn without_an_abstract_other_descriptions_are_searched() {
     let m = crate::deposit::service::parse_stored_metadata(json).expect("metadata");
     let doc = Document::of_version(&v, &m, v.created_at, vec![]);
     assert_eq!(doc.abstract_text, "Only methods.");
-    assert!(doc.facet_values().iter().all(|(f, _)| *f != Facet::ResourceType));
+    assert!(doc
+        .facet_values()
+        .iter()
+        .all(|(f, _)| *f != Facet::ResourceType));
 }
 
 #[test]

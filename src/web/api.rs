@@ -153,7 +153,10 @@ pub async fn list_mine(
 
 /// `GET /api/search`: published datasets only, for anyone (no token needed). The
 /// parameters and the answer are described in the README's Search section.
-pub async fn search(req: HttpRequest, archive: web::Data<Archive>) -> Result<HttpResponse, ApiError> {
+pub async fn search(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+) -> Result<HttpResponse, ApiError> {
     let pairs = crate::web::pages::search::query_pairs(&req)?;
     let request = crate::search::SearchRequest::from_pairs(&pairs)?;
     let results = archive

@@ -18,7 +18,11 @@ struct Spec<'a> {
 }
 
 /// Creates a draft with this metadata and one file; returns its id.
-async fn draft(app: &TestApp, token: &str, s: &Spec<'_>) -> Result<i64, Box<dyn std::error::Error>> {
+async fn draft(
+    app: &TestApp,
+    token: &str,
+    s: &Spec<'_>,
+) -> Result<i64, Box<dyn std::error::Error>> {
     let creators: Vec<Value> = s
         .creators
         .iter()
@@ -323,7 +327,7 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
         assert!(html.contains("Harvard Forest eddy covariance fluxes"), "{html}");
         assert!(html.contains("<mark>deciduous</mark>"), "{html}");
         assert!(html.contains(&format!("href=\"/datasets/{forest}\"")));
-        assert!(html.contains("href=\"/search?q=deciduous&amp;subject=forest\""), "{html}");
+        assert!(html.contains("href=\"/search?q=deciduous&#38;subject=forest\""), "{html}");
         assert!(html.contains(r#"<a href="/search">Search</a>"#), "header link");
         let html = app
             .client()
@@ -343,7 +347,7 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
         assert!(html.contains("Soil moisture profiles"));
         assert!(!html.contains("Harvard Forest eddy"), "one per page");
         assert!(html.contains("page 1 of 2"), "{html}");
-        assert!(html.contains("rel=\"next\" href=\"/search?subject=forest&amp;per_page=1&amp;page=2\""), "{html}");
+        assert!(html.contains("rel=\"next\" href=\"/search?subject=forest&#38;per_page=1&#38;page=2\""), "{html}");
         let r = app.client().get(app.url("/search?per_page=500")).send().await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let home = app.client().get(app.url("/")).send().await?.text().await?;
