@@ -369,8 +369,9 @@ fn metadata(rng: &mut StdRng, i: usize) -> Metadata {
         .map(|_| capitalised(&sentence(rng, 8, 16)) + ".")
         .collect::<Vec<_>>()
         .join(" ");
+    let keyword_count = rng.gen_range(2..=5);
     let subjects = KEYWORDS
-        .choose_multiple(rng, rng.gen_range(2..=5))
+        .choose_multiple(rng, keyword_count)
         .map(|k| Subject {
             subject: k.to_string(),
             ..Default::default()
