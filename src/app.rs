@@ -75,6 +75,11 @@ impl Archive {
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
         };
         archive.sweep_unreferenced_blobs().await?;
+        // Published datasets the search index lacks (e.g. from before search existed).
+        let indexed = archive.db.run(crate::search::backfill).await?;
+        if indexed > 0 {
+            tracing::info!(indexed, "added published datasets to the search index");
+        }
         Ok(archive)
     }
 

@@ -51,6 +51,9 @@ pub enum Command {
     /// See and retry outgoing mail.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Manage the search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +68,14 @@ pub enum MailCommand {
     /// Queue every failed message again (after an outage longer than the retries); a
     /// running server delivers them.
     Retry,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Rebuild the search index from the database: every published dataset is indexed
+    /// again and entries of datasets no longer shown are removed. Search keeps working
+    /// meanwhile.
+    Reindex,
 }
 
 #[derive(clap::Args, Debug)]
@@ -459,6 +470,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "{} failed message(s) queued again; a running server delivers them",
                 ids.len()
+            );
+        }
+        Command::Search(SearchCommand::Reindex) => {
+            let archive = Archive::open(settings).await?;
+            let started = std::time::Instant::now();
+            let outcome = archive
+                .db
+                .run(|conn| {
+                    crate::search::reindex_all(conn, &mut |done, total| {
+                        tracing::debug!(done, total, "reindexing");
+                    })
+                })
+                .await
+                .map_err(describe)?;
+            eprintln!(
+                "indexed {} published dataset(s), removed {} stale entr{} in {:.1} s",
+                outcome.indexed,
+                outcome.removed,
+                if outcome.removed == 1 { "y" } else { "ies" },
+                started.elapsed().as_secs_f64()
             );
         }
         Command::Token(TokenCommand::Create { email, label }) => {

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod mail;
 pub mod preservation;
 pub mod qa;
+pub mod search;
 pub mod standards;
 pub mod storage;
 pub mod web;

@@ -23,6 +23,7 @@ use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::{tickets, validation};
+use crate::search;
 use crate::storage::{FileSource, NewFile, NewVersion};
 
 #[derive(Debug, Clone)]
@@ -525,6 +526,8 @@ pub fn deaccession(
         for d in dois {
             doi::set_state(conn, &d, DoiState::Registered)?;
         }
+        // A withdrawn dataset is no longer found by search.
+        search::remove_dataset(conn, id)?;
         events::record(
             conn,
             EventType::Deaccession,
@@ -763,6 +766,7 @@ fn finish(
     }
     doi::set_state(conn, &plan.concept_doi, DoiState::Findable)?;
     doi::set_state(conn, &plan.version_doi, DoiState::Findable)?;
+    search::index_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,
         plan.dataset.id,

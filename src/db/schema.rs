@@ -262,6 +262,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per published dataset: what search shows and matches (see src/search).
+    search_documents (dataset_id) {
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        title -> Text,
+        doi -> Nullable<Text>,
+        creators -> Text,
+        abstract_text -> Text,
+        keywords -> Text,
+        resource_type -> Text,
+        license -> Text,
+        publication_year -> Nullable<Integer>,
+        published_at -> Timestamp,
+        indexed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The values a published dataset has under each search facet.
+    search_facets (dataset_id, facet, value) {
+        dataset_id -> BigInt,
+        facet -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -273,6 +300,8 @@ diesel::joinable!(file_validations -> dataset_versions (version_id));
 diesel::joinable!(tickets -> datasets (dataset_id));
 diesel::joinable!(ticket_items -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(search_documents -> datasets (dataset_id));
+diesel::joinable!(search_facets -> search_documents (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -293,4 +322,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     muted_notifications,
     premis_events,
+    search_documents,
+    search_facets,
 );

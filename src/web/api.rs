@@ -174,6 +174,21 @@ pub async fn list_mine(
     Ok(HttpResponse::Ok().json(json!({ "datasets": list })))
 }
 
+/// `GET /api/search`: published datasets only, for anyone (no token needed). The
+/// parameters and the answer are described in the README's Search section.
+pub async fn search(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = crate::web::pages::search::query_pairs(&req)?;
+    let request = crate::search::SearchRequest::from_pairs(&pairs)?;
+    let results = archive
+        .db
+        .run(move |conn| crate::search::search(conn, &request))
+        .await?;
+    Ok(HttpResponse::Ok().json(results))
+}
+
 pub async fn show(
     archive: web::Data<Archive>,
     caller: ApiCaller,

@@ -5,7 +5,7 @@ use actix_web::web;
 use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
-    accounts, admin, curation, datasets, downloads, exports, home, reports, tickets,
+    accounts, admin, curation, datasets, downloads, exports, home, reports, search, tickets,
 };
 use crate::error::DomainError;
 
@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/{user_id}/role",
             web::post().to(admin::set_role),
         )
+        // Search
+        .route("/search", web::get().to(search::page))
         // Deposit
         .route("/datasets/mine", web::get().to(datasets::mine))
         .route("/datasets/new", web::get().to(datasets::new_form))
@@ -154,6 +156,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/profile/notifications",
                     web::put().to(api::set_notifications),
                 )
+                .route("/search", web::get().to(api::search))
                 .route("/datasets", web::post().to(api::create))
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))

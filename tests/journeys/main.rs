@@ -11,6 +11,7 @@ mod deposit;
 mod mail;
 mod publish;
 mod qa;
+mod search;
 mod security;
 mod standards;
 mod workflow;

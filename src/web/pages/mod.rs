@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod exports;
 pub mod home;
 pub mod reports;
+pub mod search;
 pub mod tickets;
 
 use actix_web::HttpRequest;
