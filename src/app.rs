@@ -25,6 +25,8 @@ pub struct Archive {
     pub standards: Arc<Registry>,
     /// Wakes this process's job workers when a request enqueues work.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Counts landing-page views and downloads in the background.
+    pub usage: crate::usage::Recorder,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -63,12 +65,13 @@ impl Archive {
         );
         let archive = Archive {
             settings: Arc::new(settings),
-            db,
+            db: db.clone(),
             store,
             ocfl,
             staging,
             standards,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            usage: crate::usage::Recorder::start(db.clone()),
         };
         archive.sweep_unreferenced_blobs().await?;
         Ok(archive)

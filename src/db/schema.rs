@@ -241,6 +241,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_counts (dataset_id, version_number, kind) {
+        dataset_id -> BigInt,
+        version_number -> Integer,
+        kind -> Text,
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_visits (dataset_id, kind, visitor, hour_start) {
+        dataset_id -> BigInt,
+        kind -> Text,
+        visitor -> Text,
+        hour_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_salts (day) {
+        day -> Text,
+        salt -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -252,6 +277,7 @@ diesel::joinable!(file_validations -> dataset_versions (version_id));
 diesel::joinable!(tickets -> datasets (dataset_id));
 diesel::joinable!(ticket_items -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(usage_counts -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -271,4 +297,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     outbox,
     muted_notifications,
+    usage_counts,
+    usage_visits,
+    usage_salts,
 );

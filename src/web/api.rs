@@ -16,6 +16,7 @@ use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
 use crate::error::DomainError;
 use crate::qa::tickets;
+use crate::usage;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
 use crate::web::pages::datasets::encode_path;
@@ -102,11 +103,39 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
 }
 
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
-    let view = archive
+    let (view, counts) = archive
         .db
-        .run(move |conn| service::load_view(conn, viewer.as_ref(), id, None))
+        .run(move |conn| {
+            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            // Counts that cannot be read are reported as null, never as an error.
+            let counts = usage::usage_of(conn, id)
+                .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                .ok();
+            Ok((view, counts))
+        })
         .await?;
-    Ok(dataset_json(archive, &view)?)
+    let mut body = dataset_json(archive, &view)?;
+    if let Value::Object(map) = &mut body {
+        map.insert("usage".into(), usage_json(counts.as_ref()));
+    }
+    Ok(body)
+}
+
+/// `{"views", "downloads", "versions": [{"version", "views", "downloads"}]}`: views of the
+/// landing pages and downloads, once per visitor per dataset per hour, robots left out.
+fn usage_json(counts: Option<&usage::Usage>) -> Value {
+    match counts {
+        Some(u) => json!({
+            "views": u.total.views,
+            "downloads": u.total.downloads,
+            "versions": u.versions.iter().map(|(n, c)| json!({
+                "version": n,
+                "views": c.views,
+                "downloads": c.downloads,
+            })).collect::<Vec<_>>(),
+        }),
+        None => Value::Null,
+    }
 }
 
 /// Parses a metadata document; a body that is not DataCite-shaped JSON is a 422 with

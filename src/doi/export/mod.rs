@@ -11,6 +11,7 @@ mod citation;
 mod datacite;
 mod jsonld;
 mod names;
+pub mod signposting;
 #[cfg(test)]
 mod tests;
 
