@@ -165,7 +165,7 @@ async fn more_entries_than_a_plain_zip_holds_use_zip64() {
     std::fs::write(&empty, b"").expect("write");
     let store: Arc<dyn BlobStore> =
         Arc::new(LocalDiskStore::new(dir.path().join("store")).expect("store"));
-    let count = 70_000;
+    let count = 100_000;
     let files: Vec<PackageFile> = (0..count)
         .map(|i| PackageFile {
             path: format!("d{}/f{i}.txt", i % 100),

@@ -98,7 +98,25 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     );
     let claimed: Vec<String> = serde_json::from_str(&view.version.standards).unwrap_or_default();
     out.insert("standards".into(), json!(claimed));
-    out.insert("links".into(), links(archive, id));
+    let mut links = links(archive, id);
+    if let Value::Object(map) = &mut links {
+        let base = &archive.settings.base_url;
+        let version = format!("{base}/datasets/{id}/versions/{}", view.version.number);
+        if published {
+            map.insert("linkset".into(), json!(format!("{version}/linkset")));
+        }
+        if !view.files.is_empty() {
+            map.insert(
+                "download_zip".into(),
+                json!(format!("{version}/download?format=zip")),
+            );
+            map.insert(
+                "download_bagit".into(),
+                json!(format!("{version}/download?format=bagit")),
+            );
+        }
+    }
+    out.insert("links".into(), links);
     Ok(Value::Object(out))
 }
 

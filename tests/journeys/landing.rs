@@ -337,6 +337,21 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
         let client = app.client();
         let v = format!("/datasets/{id}/versions/1");
 
+        let api: serde_json::Value = client
+            .get(app.url(&format!("/api/datasets/{id}")))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(
+            api["links"]["download_zip"],
+            app.url(&format!("{v}/download?format=zip"))
+        );
+        assert_eq!(
+            api["links"]["download_bagit"],
+            app.url(&format!("{v}/download?format=bagit"))
+        );
+        assert_eq!(api["links"]["linkset"], app.url(&format!("{v}/linkset")));
         let html = client.get(app.url(&v)).send().await?.text().await?;
         assert!(
             html.contains(&format!("href=\"{v}/download?format=zip\"")),
