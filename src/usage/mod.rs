@@ -6,7 +6,7 @@
 //! - A visitor is a salted hash of the client address and user agent. The salt is random,
 //!   one per UTC day, kept in the database so every process of the archive agrees, and
 //!   deleted when the day is over; the address is never stored, and hashes of different
-//!   days cannot be linked. Hashes are deleted once their hour is over.
+//!   days cannot be linked. Hashes are deleted an hour after their hour is over.
 //! - Requests from robots (user agents matching `robots.txt` beside this file, or none)
 //!   are not counted.
 //! - Counting never slows or fails a page: a request only queues the hit (a bounded
@@ -322,8 +322,8 @@ fn add_count(
     Ok(())
 }
 
-/// Writes a batch of hits in one transaction; `prune` also deletes finished hours'
-/// visitor hashes and past days' salts.
+/// Writes a batch of hits in one transaction; `prune` also deletes the visitor hashes
+/// of hours before the previous one and the salts of days before yesterday.
 fn write_batch(
     conn: &mut AnyConnection,
     hits: Vec<Hit>,
@@ -332,7 +332,10 @@ fn write_batch(
 ) -> Result<(), DomainError> {
     crate::db::transaction(conn, |conn| {
         if prune {
-            diesel::delete(usage_visits::table.filter(usage_visits::hour_start.lt(hour_of(now))))
+            // The previous hour stays too: hits queued just before the hour turned are
+            // still checked against it.
+            let kept_from = hour_of(now) - Duration::hours(1);
+            diesel::delete(usage_visits::table.filter(usage_visits::hour_start.lt(kept_from)))
                 .execute(conn)?;
             // Yesterday's salt stays for hits queued just before midnight.
             let yesterday = (now - Duration::days(1)).format("%Y-%m-%d").to_string();

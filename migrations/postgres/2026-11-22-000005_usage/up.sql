@@ -11,7 +11,7 @@ CREATE TABLE usage_counts (
 );
 
 -- Who was already counted this hour: a salted hash of client address and user agent,
--- never the address itself. Rows are deleted once their hour is over.
+-- never the address itself. Rows are deleted an hour after their hour is over.
 CREATE TABLE usage_visits (
     dataset_id BIGINT NOT NULL,
     kind TEXT NOT NULL,

@@ -262,26 +262,12 @@ pub async fn download_version(
         .await?;
     let published = view.is_published_version();
     let object_root = match (&view.dataset.ocfl_object_id, published) {
-        (Some(object), true) => Some(archive.ocfl.object_root(object)),
+        (Some(object), _) => Some(archive.ocfl.object_root(object)),
         (None, true) => {
             return Err(DomainError::internal("published dataset without OCFL object").into())
         }
-        _ => None,
+        (None, false) => None,
     };
-    let mut files = Vec::with_capacity(view.files.len());
-    for f in &view.files {
-        let source = match (&f.content_path, &f.staged_name, &object_root) {
-            (Some(content_path), _, Some(root)) => Source::Stored(format!("{root}/{content_path}")),
-            (_, Some(blob), _) => Source::Local(archive.staged_blob_path(blob)?),
-            _ => return Err(DomainError::internal(format!("file {} has no bytes", f.id)).into()),
-        };
-        files.push(PackageFile {
-            path: f.path.clone(),
-            size: u64::try_from(f.size).map_err(DomainError::internal)?,
-            sha256: f.sha256.clone(),
-            source,
-        });
-    }
     let name = format!("dataset-{id}-v{n}");
     let (package, file_name) = if bag {
         let info = BagInfo {
@@ -309,9 +295,29 @@ pub async fn download_version(
         if let Some(value) = link_value(&signposting::item_header(&urls.urls())) {
             response.insert_header((header::LINK, value));
         }
-        count_usage(&req, &archive, id, n, usage::Kind::Download);
     } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
+    }
+    // The file list is moved, not copied: a version may have 100,000 files.
+    let mut files = Vec::with_capacity(view.files.len());
+    for f in view.files {
+        // Published bytes are in the OCFL object; a draft's new uploads are staged, and
+        // files it carries over unchanged are already in the object.
+        let source = match (f.content_path, &object_root, f.staged_name) {
+            (_, _, Some(blob)) if !published => Source::Local(archive.staged_blob_path(&blob)?),
+            (Some(content_path), Some(root), _) => Source::Stored(format!("{root}/{content_path}")),
+            (_, _, Some(blob)) => Source::Local(archive.staged_blob_path(&blob)?),
+            _ => return Err(DomainError::internal(format!("file {} has no bytes", f.id)).into()),
+        };
+        files.push(PackageFile {
+            size: u64::try_from(f.size).map_err(DomainError::internal)?,
+            path: f.path,
+            sha256: f.sha256,
+            source,
+        });
+    }
+    if published {
+        count_usage(&req, &archive, id, n, usage::Kind::Download);
     }
     let body = packaging::stream(archive.store.clone(), files, package, modified);
     Ok(response.streaming(body))
