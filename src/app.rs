@@ -27,6 +27,8 @@ pub struct Archive {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Delivers outbox messages (SMTP, or .eml files under DATA_DIR/mail).
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Counts landing-page views and downloads in the background.
+    pub usage: crate::usage::Recorder,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -67,12 +69,13 @@ impl Archive {
         let archive = Archive {
             mailer,
             settings: Arc::new(settings),
-            db,
+            db: db.clone(),
             store,
             ocfl,
             staging,
             standards,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            usage: crate::usage::Recorder::start(db.clone()),
         };
         archive.sweep_unreferenced_blobs().await?;
         // Published datasets the search index lacks (e.g. from before search existed).

@@ -281,11 +281,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    usage_counts (dataset_id, version_number, kind) {
+        dataset_id -> BigInt,
+        version_number -> Integer,
+        kind -> Text,
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
     /// The values a published dataset has under each search facet.
     search_facets (dataset_id, facet, value) {
         dataset_id -> BigInt,
         facet -> Text,
         value -> Text,
+    }
+}
+
+diesel::table! {
+    usage_visits (dataset_id, kind, visitor, hour_start) {
+        dataset_id -> BigInt,
+        kind -> Text,
+        visitor -> Text,
+        hour_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_salts (day) {
+        day -> Text,
+        salt -> Text,
     }
 }
 
@@ -302,6 +327,7 @@ diesel::joinable!(ticket_items -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(search_documents -> datasets (dataset_id));
 diesel::joinable!(search_facets -> search_documents (dataset_id));
+diesel::joinable!(usage_counts -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -324,4 +350,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     premis_events,
     search_documents,
     search_facets,
+    usage_counts,
+    usage_visits,
+    usage_salts,
 );

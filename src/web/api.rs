@@ -18,6 +18,7 @@ use crate::error::DomainError;
 use crate::mail;
 use crate::preservation::events;
 use crate::qa::tickets;
+use crate::usage;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
 use crate::web::pages::datasets::encode_path;
@@ -102,12 +103,30 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     if let Some(reason) = &view.dataset.deaccession_reason {
         out.insert("deaccession_reason".into(), json!(reason));
     }
-    out.insert("links".into(), links(archive, id));
+    let mut links = links(archive, id);
+    if let Value::Object(map) = &mut links {
+        let base = &archive.settings.base_url;
+        let version = format!("{base}/datasets/{id}/versions/{}", view.version.number);
+        if published {
+            map.insert("linkset".into(), json!(format!("{version}/linkset")));
+        }
+        if !view.files.is_empty() {
+            map.insert(
+                "download_zip".into(),
+                json!(format!("{version}/download?format=zip")),
+            );
+            map.insert(
+                "download_bagit".into(),
+                json!(format!("{version}/download?format=bagit")),
+            );
+        }
+    }
+    out.insert("links".into(), links);
     Ok(Value::Object(out))
 }
 
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
-    let (view, versions, doi_state) = archive
+    let (view, versions, doi_state, counts) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
@@ -116,7 +135,11 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
                 Some(d) => crate::doi::state_of(conn, d)?,
                 None => None,
             };
-            Ok((view, versions, doi_state))
+            // Counts that cannot be read are reported as null, never as an error.
+            let counts = usage::usage_of(conn, id)
+                .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                .ok();
+            Ok((view, versions, doi_state, counts))
         })
         .await?;
     let mut body = dataset_json(archive, &view)?;
@@ -129,7 +152,27 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
             "published_at": v.published_at.map(|t| t.and_utc().to_rfc3339()),
         }))
         .collect::<Vec<_>>());
+    if let Value::Object(map) = &mut body {
+        map.insert("usage".into(), usage_json(counts.as_ref()));
+    }
     Ok(body)
+}
+
+/// `{"views", "downloads", "versions": [{"version", "views", "downloads"}]}`: views of the
+/// landing pages and downloads, once per visitor per dataset per hour, robots left out.
+fn usage_json(counts: Option<&usage::Usage>) -> Value {
+    match counts {
+        Some(u) => json!({
+            "views": u.total.views,
+            "downloads": u.total.downloads,
+            "versions": u.versions.iter().map(|(n, c)| json!({
+                "version": n,
+                "views": c.views,
+                "downloads": c.downloads,
+            })).collect::<Vec<_>>(),
+        }),
+        None => Value::Null,
+    }
 }
 
 /// Parses a metadata document; a body that is not DataCite-shaped JSON is a 422 with

@@ -5,7 +5,8 @@ use actix_web::web;
 use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
-    accounts, admin, curation, datasets, downloads, exports, home, reports, search, tickets,
+    accounts, admin, curation, datasets, downloads, exports, home, reports, search, signposting,
+    tickets,
 };
 use crate::error::DomainError;
 
@@ -64,6 +65,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/datasets/new", web::get().to(datasets::new_form))
         .route("/datasets", web::post().to(datasets::create))
         .route("/datasets/{id}", web::get().to(datasets::show))
+        // HEAD too: FAIR Signposting clients read the landing page's Link header with HEAD.
+        .route("/datasets/{id}", web::head().to(datasets::show))
         .route("/datasets/{id}/edit", web::get().to(datasets::edit_form))
         .route("/datasets/{id}/edit", web::post().to(datasets::update))
         .route("/datasets/{id}/files", web::post().to(datasets::upload))
@@ -79,6 +82,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}",
             web::get().to(datasets::show_numbered),
+        )
+        .route(
+            "/datasets/{id}/versions/{n}",
+            web::head().to(datasets::show_numbered),
+        )
+        // FAIR Signposting link sets (RFC 9264)
+        .route(
+            "/datasets/{id}/linkset",
+            web::get().to(signposting::linkset_latest),
+        )
+        .route(
+            "/datasets/{id}/versions/{n}/linkset",
+            web::get().to(signposting::linkset_numbered),
         )
         .route(
             "/datasets/{id}/export/{format}",
@@ -105,6 +121,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}/files/{path:.+}",
             web::head().to(downloads::download_numbered),
+        )
+        // A whole version as a zip or a BagIt bag, streamed while it is built
+        .route(
+            "/datasets/{id}/versions/{n}/download",
+            web::get().to(downloads::download_version),
         )
         // Validation reports and QA tickets
         .route(

@@ -8,6 +8,7 @@ mod api;
 mod citation;
 mod cli;
 mod deposit;
+mod landing;
 mod mail;
 mod publish;
 mod qa;

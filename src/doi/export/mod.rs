@@ -11,6 +11,7 @@ mod citation;
 pub(crate) mod datacite;
 mod jsonld;
 mod names;
+pub mod signposting;
 #[cfg(test)]
 mod tests;
 

@@ -12,16 +12,18 @@ use crate::deposit::listing::{self, Listing};
 use crate::deposit::metadata::{self, form::FormState, vocab};
 use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineEntry};
 use crate::deposit::{service, uploads};
+use crate::doi::export::signposting;
 use crate::doi::export::CitationStyle;
 use crate::error::{DomainError, FieldError};
 use crate::qa::tickets::{self, TicketSummary};
 use crate::qa::validation;
 use crate::standards::Status;
+use crate::usage;
 use crate::web::auth::{
     field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,
 };
 use crate::web::errors::{redirect, render, PageError};
-use crate::web::pages::exports;
+use crate::web::pages::{count_usage, exports, signposting as signposts, usage_text};
 
 /// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.
 const METADATA_FORM_LIMIT: usize = 512 * 1024;
@@ -302,6 +304,18 @@ struct DatasetPage {
     file_base: String,
     /// For the owner and curators of an unpublished version: the check's state and tickets.
     qa: Option<QaPanel>,
+    /// FAIR Signposting links of a published version, repeated as HTML `<link>` elements.
+    signposts: Vec<signposting::Target>,
+    /// Whole-version downloads, when the version has files.
+    packages: Option<PackageLinks>,
+    /// "N views · M downloads" of a published dataset.
+    usage: Option<String>,
+}
+
+/// Where the whole version can be downloaded.
+pub struct PackageLinks {
+    pub zip: String,
+    pub bagit: String,
 }
 
 /// The data standards check and QA tickets, as the dataset page summarises them.
@@ -467,7 +481,7 @@ async fn show_version(
         .iter()
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
-    let (view, transitions, qa, versions, publishing, standards_passed) = archive
+    let (view, transitions, qa, versions, publishing, standards_passed, counts) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, number)?;
@@ -492,6 +506,14 @@ async fn show_version(
             } else {
                 None
             };
+            // Counts are shown when they can be read; a failure never fails the page.
+            let counts = if view.is_published_version() {
+                usage::usage_of(conn, id)
+                    .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                    .ok()
+            } else {
+                None
+            };
             Ok((
                 view,
                 transitions,
@@ -499,6 +521,7 @@ async fn show_version(
                 versions,
                 publishing,
                 standards_passed,
+                counts,
             ))
         })
         .await?;
@@ -571,7 +594,20 @@ async fn show_version(
         query.q.as_deref().unwrap_or(""),
         query.page.unwrap_or(1),
     );
+    let links = signposts::landing_targets(archive, &view, number)?;
+    let header = signposting::header_value(&links);
+    let packages = (!view.files.is_empty()).then(|| {
+        let base = format!("/datasets/{id}/versions/{}/download", view.version.number);
+        PackageLinks {
+            zip: format!("{base}?format=zip"),
+            bagit: format!("{base}?format=bagit"),
+        }
+    });
+    let published = view.is_published_version().then_some(view.version.number);
     let page = DatasetPage {
+        signposts: links,
+        packages,
+        usage: counts.map(|c| usage_text(&c.total)),
         citation,
         styles,
         exports,
@@ -592,7 +628,18 @@ async fn show_version(
         file_base,
         qa,
     };
-    render(StatusCode::OK, &page)
+    let mut response = render(StatusCode::OK, &page)?;
+    if !page.signposts.is_empty() {
+        if let Some(value) = signposts::link_value(&header) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::LINK, value);
+        }
+    }
+    if let Some(version) = published {
+        count_usage(req, archive, id, version, usage::Kind::View);
+    }
+    Ok(response)
 }
 
 #[derive(Template)]
