@@ -3,7 +3,11 @@
 
   python3 scripts/gen_flux_csv.py OUT_DIR [YEARS]
 Half-hourly rows from 2000-01-01, 60 columns of FP-Standard variables with -9999 gaps and
-a few injected errors (out-of-range values, a NaN, a timestamp gap). Prints the path.
+injected errors, every year alike: scattered cells that are NaN (an invalid missing-value
+code), "N/A" (not a number) or ten times the usual maximum (mostly outside the physical
+range); two sensor faults (a day of LE_1_2_1 far above its range, four days of TA_1_3_1
+just above it, enough for AmeriFlux's yearly range shares); and one timestamp gap.
+Prints the path.
 """
 import datetime
 import os
@@ -23,6 +27,10 @@ ranges = {"TA": (-10, 30), "RH": (20, 100), "PA": (95, 101), "WS": (0, 10), "WD"
 rnd = random.Random(42)
 start = datetime.datetime(2000, 1, 1)
 rows = years * 365 * 48
+per_year = 365 * 48
+# Sensor faults, by row within each year: (column, first row, rows, value).
+faults = {"LE_1_2_1": (1000, 48, "1000.000"),  # LE max 900 + 5% band: far outside
+          "TA_1_3_1": (5000, 192, "52.000")}  # TA max 50, within the 5% band: just outside
 step = datetime.timedelta(minutes=30)
 end = start + step * (rows + 2)  # rows + 1 rows, plus the injected gap
 name = f"US-UMB_HH_{start:%Y%m%d%H%M}_{end:%Y%m%d%H%M}.csv"
@@ -37,10 +45,15 @@ with open(path, "w") as f:
         for c in cols:
             lo, hi = ranges[c.split("_1_")[0]]
             r = rnd.random()
-            if r < 0.05:
+            fault = faults.get(c)
+            if fault and fault[0] <= i % per_year < fault[0] + fault[1]:
+                vals.append(fault[2])
+            elif r < 0.05:
                 vals.append("-9999")
             elif r < 0.05001:
                 vals.append("NaN")
+            elif r < 0.05002:
+                vals.append("N/A")
             elif r < 0.0501:
                 vals.append(f"{hi * 10:.3f}")
             else:
