@@ -25,6 +25,8 @@ pub struct Archive {
     pub standards: Arc<Registry>,
     /// Wakes this process's job workers when a request enqueues work.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Who registers DOIs (the local registrar or DataCite).
+    pub doi_provider: Arc<dyn crate::doi::provider::DoiProvider>,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -61,6 +63,7 @@ impl Archive {
             Registry::load(settings.schemas_dir.as_deref())
                 .map_err(|e| anyhow::anyhow!("the data standards cannot be loaded: {e}"))?,
         );
+        let doi_provider = crate::doi::provider::from_settings(&settings)?;
         let archive = Archive {
             settings: Arc::new(settings),
             db,
@@ -69,8 +72,24 @@ impl Archive {
             staging,
             standards,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            doi_provider,
         };
         archive.sweep_unreferenced_blobs().await?;
+        // DOI registrations that gave up (or were left behind by a provider switch) are
+        // queued again, so none is lost.
+        let settings = archive.settings.clone();
+        let resumed = archive
+            .db
+            .run(move |conn| crate::doi::registration::resume_unfinished(conn, &settings))
+            .await
+            .map_err(|e| anyhow::anyhow!("resuming DOI registrations: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(
+                resumed,
+                provider = archive.doi_provider.name(),
+                "DOI registrations resumed"
+            );
+        }
         Ok(archive)
     }
 

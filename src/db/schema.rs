@@ -108,6 +108,8 @@ diesel::table! {
         url -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        provider_state -> Nullable<Text>,
+        provider_synced_at -> Nullable<Timestamp>,
     }
 }
 

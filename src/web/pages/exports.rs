@@ -139,6 +139,7 @@ pub fn with_record<T>(
         concept_doi: view.dataset.concept_doi.as_deref(),
         previous_doi: None,
         next_doi: None,
+        has_versions: &[],
         version: view.version.number,
         published,
         publisher: &archive.settings.site_name,

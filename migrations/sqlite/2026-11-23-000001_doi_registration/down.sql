@@ -1,0 +1,3 @@
+DROP INDEX dois_dataset;
+ALTER TABLE dois DROP COLUMN provider_synced_at;
+ALTER TABLE dois DROP COLUMN provider_state;
