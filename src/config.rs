@@ -233,7 +233,9 @@ impl Settings {
             DoiProviderKind::Local => None,
             DoiProviderKind::Datacite => Some(datacite_settings(
                 args.datacite_url.clone().or(file.datacite_url),
-                args.datacite_repository.clone().or(file.datacite_repository),
+                args.datacite_repository
+                    .clone()
+                    .or(file.datacite_repository),
                 args.datacite_password.clone().or(file.datacite_password),
             )?),
         };
@@ -313,8 +315,12 @@ fn datacite_settings(
         .trim()
         .trim_end_matches('/')
         .to_string();
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
-        anyhow::bail!("HOLDFAST_DATACITE_URL '{url}' is not an http(s) URL like {DATACITE_TEST_URL}");
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        anyhow::bail!(
+            "HOLDFAST_DATACITE_URL '{url}' is not an http(s) URL like {DATACITE_TEST_URL}"
+        );
     }
     let repository = repository
         .map(|r| r.trim().to_string())
@@ -412,7 +418,10 @@ mod tests {
         args.datacite_password = Some("s3cret-pass".into());
         let s = Settings::load(&args)?;
         assert_eq!(s.doi_provider, DoiProviderKind::Datacite);
-        let dc = s.datacite.as_ref().ok_or_else(|| anyhow::anyhow!("datacite settings"))?;
+        let dc = s
+            .datacite
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("datacite settings"))?;
         assert_eq!(dc.url, DATACITE_TEST_URL);
         assert_eq!(dc.password.expose(), "s3cret-pass");
         assert!(!format!("{s:?}").contains("s3cret-pass"));

@@ -90,7 +90,10 @@ impl DataciteClient {
                 .header(reqwest::header::CONTENT_TYPE, JSONAPI)
                 .body(bytes);
         }
-        let response = request.send().await.map_err(|e| unavailable(&self.base, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unavailable(&self.base, &e))?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -231,12 +234,14 @@ pub fn request_body(change: &DoiChange, event: Option<DoiEvent>) -> Value {
 
 /// `data.attributes.state` of a DataCite answer.
 fn state_in(body: &Value) -> Result<DoiState, ProviderError> {
-    let state = body["data"]["attributes"]["state"].as_str().ok_or_else(|| {
-        ProviderError::BadAnswer(format!(
-            "no data.attributes.state in {}",
-            shorten(&body.to_string())
-        ))
-    })?;
+    let state = body["data"]["attributes"]["state"]
+        .as_str()
+        .ok_or_else(|| {
+            ProviderError::BadAnswer(format!(
+                "no data.attributes.state in {}",
+                shorten(&body.to_string())
+            ))
+        })?;
     DoiState::parse(state)
         .ok_or_else(|| ProviderError::BadAnswer(format!("unknown DOI state '{state}'")))
 }
@@ -361,7 +366,8 @@ mod tests {
             state_in(&json!({"data": {}})),
             Err(ProviderError::BadAnswer(_))
         ));
-        let taken = json!({"errors": [{"source": "doi", "title": "This DOI has already been taken"}]});
+        let taken =
+            json!({"errors": [{"source": "doi", "title": "This DOI has already been taken"}]});
         assert_eq!(
             error_for(StatusCode::UNPROCESSABLE_ENTITY, &taken),
             ProviderError::AlreadyExists

@@ -242,10 +242,7 @@ pub fn find(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiTarget>, Do
     use crate::db::schema::dataset_versions;
     let row: Option<(i64, Option<i64>)> = dois::table
         .filter(dois::doi.eq(doi.to_lowercase()))
-        .filter(dois::state.eq_any([
-            DoiState::Findable.as_str(),
-            DoiState::Registered.as_str(),
-        ]))
+        .filter(dois::state.eq_any([DoiState::Findable.as_str(), DoiState::Registered.as_str()]))
         .select((dois::dataset_id, dois::version_id))
         .first(conn)
         .optional()?;
@@ -285,7 +282,9 @@ mod tests {
         for target in [Draft, Findable, Registered] {
             for from in [None, Some(Draft), Some(Findable), Some(Registered)] {
                 match target.event_from(from) {
-                    Ok(None) => assert!(from == Some(target) || (from.is_none() && target == Draft)),
+                    Ok(None) => {
+                        assert!(from == Some(target) || (from.is_none() && target == Draft))
+                    }
                     Ok(Some(e)) => assert_eq!(from.unwrap_or(Draft).after(e), Some(target)),
                     Err(_) => assert_eq!(target, Draft),
                 }

@@ -69,16 +69,26 @@ pub enum ProviderError {
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProviderError::Unavailable(m) => write!(f, "the DOI registration agency is unavailable: {m}"),
-            ProviderError::NotFound => f.write_str("the DOI registration agency does not know this DOI"),
+            ProviderError::Unavailable(m) => {
+                write!(f, "the DOI registration agency is unavailable: {m}")
+            }
+            ProviderError::NotFound => {
+                f.write_str("the DOI registration agency does not know this DOI")
+            }
             ProviderError::AlreadyExists => {
                 f.write_str("the DOI registration agency already holds this DOI")
             }
             ProviderError::Rejected { status, message } => {
-                write!(f, "the DOI registration agency refused the request ({status}): {message}")
+                write!(
+                    f,
+                    "the DOI registration agency refused the request ({status}): {message}"
+                )
             }
             ProviderError::BadAnswer(m) => {
-                write!(f, "the DOI registration agency's answer could not be read: {m}")
+                write!(
+                    f,
+                    "the DOI registration agency's answer could not be read: {m}"
+                )
             }
         }
     }
@@ -171,7 +181,10 @@ mod tests {
             local.register(&change(Findable, Some(Findable))).await,
             Ok(Findable)
         );
-        assert!(local.register(&change(Draft, Some(Findable))).await.is_err());
+        assert!(local
+            .register(&change(Draft, Some(Findable)))
+            .await
+            .is_err());
         assert!(local.delete("10.5072/x", Some(Draft)).await.is_ok());
         assert!(local.delete("10.5072/x", Some(Findable)).await.is_err());
         let c = change(Draft, None);

@@ -300,17 +300,11 @@ pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(
                 .await
                 .map_err(provider_failure)?;
             tracing::info!(doi = %doi, provider = provider.name(), "draft DOI deleted");
-            archive
-                .db
-                .transaction(move |conn| forget(conn, &doi))
-                .await
+            archive.db.transaction(move |conn| forget(conn, &doi)).await
         }
         Plan::Register(change) => {
             let target = change.target;
-            let state = provider
-                .register(&change)
-                .await
-                .map_err(provider_failure)?;
+            let state = provider.register(&change).await.map_err(provider_failure)?;
             let d = doi.clone();
             archive.db.run(move |conn| confirm(conn, &d, state)).await?;
             if state != target {
@@ -380,7 +374,12 @@ fn pending_of(
         .filter(jobs::dedupe_key.eq(job_key(&row.doi)))
         .order(jobs::id.desc())
         .limit(10)
-        .select((jobs::state, jobs::attempts, jobs::last_error, jobs::run_after))
+        .select((
+            jobs::state,
+            jobs::attempts,
+            jobs::last_error,
+            jobs::run_after,
+        ))
         .load(conn)?;
     // Jobs newer than the last one that succeeded.
     let open: Vec<_> = recent
