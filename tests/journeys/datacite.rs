@@ -275,7 +275,8 @@ fn checked_body(req: &HttpRequest, body: &[u8], path_doi: Option<&str>) -> Resul
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| error(422, "xml", "Is not base64-encoded UTF-8"))?;
         let identifier = format!("<identifier identifierType=\"DOI\">{doi}</identifier>");
-        if !text.contains("<resource") || !text.to_lowercase().contains(&identifier) {
+        if !text.contains("<resource") || !text.to_lowercase().contains(&identifier.to_lowercase())
+        {
             return Err(error(422, "xml", "The metadata does not describe this DOI"));
         }
     }
