@@ -746,6 +746,21 @@ async fn datacite_journey(backend: Backend) -> TestResult {
         concept_xml.contains("<version>2</version>"),
         "the concept DOI describes the latest version"
     );
+    // The archive's own DataCite XML says the same as what DataCite was sent.
+    for (n, relation, other) in [
+        (2, "IsNewVersionOf", &v1_doi),
+        (1, "IsPreviousVersionOf", &v2_doi),
+    ] {
+        let served = app
+            .client()
+            .get(app.url(&format!("/datasets/{id}/versions/{n}/export/datacite-xml")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(has_relation(&served, relation, other), "{served}");
+        assert!(has_relation(&served, "IsVersionOf", &concept), "{served}");
+    }
     let concept_update = fake.received_for(&concept);
     let last = concept_update.last().ok_or("concept update")?;
     assert_eq!(
@@ -980,4 +995,65 @@ async fn delete_journey(backend: Backend) -> TestResult {
             == 1
     );
     Ok(())
+}
+
+#[actix_web::test]
+async fn the_local_registrar_reserves_a_draft_doi_from_the_draft_page() -> TestResult {
+    on_each_backend(|app| async move {
+        let dep = app.token_for("pi@site.org", Role::Depositor).await?;
+        let cur = app.token_for("cur@archive.org", Role::Curator).await?;
+        let id = app.api_draft(&dep, "Leaf area index").await?;
+        put_file(&app, &dep, id, "lai.txt", b"3.2").await?;
+        let browser = app.browser();
+        browser
+            .sign_in("pi@site.org", "a long enough password")
+            .await?;
+        let page = format!("/datasets/{id}");
+        let (_, html) = browser.get_text(&page).await?;
+        assert!(html.contains("Reserve a DOI</button>"), "{html}");
+        let r = browser
+            .post_form(&page, &format!("/datasets/{id}/doi"), &[])
+            .await?;
+        expect_redirect(&r, &format!("/datasets/{id}?msg=doi_reserved"))?;
+        let (_, html) = browser.get_text(&page).await?;
+        let shown = api_get(&app, Some(&dep), id).await?;
+        let doi = shown["doi"].as_str().ok_or("reserved doi")?.to_string();
+        assert!(doi.starts_with("10.5072/"), "{doi}");
+        assert!(
+            html.contains("Reserved DOI") && html.contains(&doi) && html.contains("(draft:"),
+            "{html}"
+        );
+        assert!(!html.contains("Reserve a DOI</button>"));
+        // The local registrar holds it at once, as a draft that does not resolve yet.
+        assert_eq!(shown["doi_state"], "draft");
+        assert!(shown["doi_registration"].is_null());
+        let r = app
+            .client()
+            .get(app.url(&format!("/doi/{doi}")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // Others cannot reserve on this draft.
+        let (status, _) =
+            api_post(&app, &cur, &format!("/api/datasets/{id}/doi"), json!({})).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // Publication makes the reserved DOI findable at once.
+        let v1 = app.api_publish(&dep, &cur, id).await?;
+        assert_eq!(v1["doi"], doi.as_str());
+        assert_eq!(v1["doi_state"], "findable");
+        assert_eq!(v1["concept_doi_state"], "findable");
+        assert!(v1["doi_registration"].is_null());
+        let r = app
+            .client()
+            .get(app.url(&format!("/doi/{doi}")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        // A published dataset has nothing to reserve.
+        let (status, _) =
+            api_post(&app, &dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
+        assert_eq!(status, StatusCode::CONFLICT);
+        Ok(())
+    })
+    .await
 }
