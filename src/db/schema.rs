@@ -109,6 +109,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         provider_state -> Nullable<Text>,
+        provider -> Nullable<Text>,
         provider_synced_at -> Nullable<Timestamp>,
     }
 }

@@ -185,6 +185,7 @@ pub fn reserve_draft(
         diesel::update(dois::table.find(&doi))
             .set((
                 dois::provider_state.eq(Some(DoiState::Draft.as_str())),
+                dois::provider.eq(Some(DoiProviderKind::Local.as_str())),
                 dois::provider_synced_at.eq(Some(now)),
             ))
             .execute(conn)?;

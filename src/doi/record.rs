@@ -27,6 +27,8 @@ pub struct DoiRow {
     pub url: String,
     /// What the registration agency confirmed; None: not registered there yet.
     pub provider_state: Option<String>,
+    /// Which provider confirmed it (`local`, `datacite`).
+    pub provider: Option<String>,
     pub provider_synced_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
 }

@@ -116,6 +116,7 @@ pub fn request(
             .set((
                 dois::state.eq(target.as_str()),
                 dois::provider_state.eq(Some(target.as_str())),
+                dois::provider.eq(Some(DoiProviderKind::Local.as_str())),
                 dois::provider_synced_at.eq(Some(now)),
                 dois::updated_at.eq(now),
             ))
@@ -197,6 +198,7 @@ enum Plan {
 fn plan(
     conn: &mut AnyConnection,
     settings: &Settings,
+    provider: &str,
     doi: &str,
     action: DoiAction,
 ) -> Result<Plan, DomainError> {
@@ -204,7 +206,11 @@ fn plan(
         return Ok(Plan::Nothing("the DOI is gone"));
     };
     let target = parse_state(&row.state)?;
-    let known = row.provider_state.as_deref().map(parse_state).transpose()?;
+    // What another provider confirmed (before a switch) says nothing about this one.
+    let known = match row.provider.as_deref() {
+        Some(p) if p == provider => row.provider_state.as_deref().map(parse_state).transpose()?,
+        _ => None,
+    };
     if action == DoiAction::Delete {
         if target != DoiState::Draft || known.is_some_and(|k| k != DoiState::Draft) {
             return Ok(Plan::Nothing("a registered DOI is never deleted"));
@@ -240,10 +246,16 @@ fn plan(
 }
 
 /// Records what the agency confirmed.
-fn confirm(conn: &mut AnyConnection, doi: &str, state: DoiState) -> Result<(), DomainError> {
+fn confirm(
+    conn: &mut AnyConnection,
+    doi: &str,
+    state: DoiState,
+    provider: &str,
+) -> Result<(), DomainError> {
     diesel::update(dois::table.find(doi))
         .set((
             dois::provider_state.eq(Some(state.as_str())),
+            dois::provider.eq(Some(provider)),
             dois::provider_synced_at.eq(Some(Utc::now().naive_utc())),
         ))
         .execute(conn)?;
@@ -284,10 +296,10 @@ pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(
         .ok_or_else(|| DomainError::internal("register-doi job without a known action"))?;
     let settings = archive.settings.clone();
     let provider = archive.doi_provider.clone();
-    let d = doi.clone();
+    let (d, name) = (doi.clone(), provider.name());
     let plan = archive
         .db
-        .run(move |conn| plan(conn, &settings, &d, action))
+        .run(move |conn| plan(conn, &settings, name, &d, action))
         .await?;
     match plan {
         Plan::Nothing(why) => {
@@ -305,8 +317,11 @@ pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(
         Plan::Register(change) => {
             let target = change.target;
             let state = provider.register(&change).await.map_err(provider_failure)?;
-            let d = doi.clone();
-            archive.db.run(move |conn| confirm(conn, &d, state)).await?;
+            let (d, name) = (doi.clone(), provider.name());
+            archive
+                .db
+                .run(move |conn| confirm(conn, &d, state, name))
+                .await?;
             if state != target {
                 return Err(DomainError::internal(format!(
                     "{} reports {doi} as {} instead of {}",
@@ -413,7 +428,15 @@ fn pending_of(
     }))
 }
 
-fn status_of_row(conn: &mut AnyConnection, row: DoiRow) -> Result<DoiStatus, DomainError> {
+fn status_of_row(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    mut row: DoiRow,
+) -> Result<DoiStatus, DomainError> {
+    // A state another provider confirmed (before a switch) is not this provider's.
+    if row.provider.as_deref() != Some(settings.doi_provider.as_str()) {
+        row.provider_state = None;
+    }
     let registration = pending_of(conn, &row)?;
     Ok(DoiStatus {
         concept: row.version_id.is_none(),
@@ -424,10 +447,15 @@ fn status_of_row(conn: &mut AnyConnection, row: DoiRow) -> Result<DoiStatus, Dom
     })
 }
 
-/// Where one DOI stands; None for a DOI the archive does not have.
-pub fn status(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiStatus>, DomainError> {
+/// Where one DOI stands with the configured provider; None for a DOI the archive does
+/// not have.
+pub fn status(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    doi: &str,
+) -> Result<Option<DoiStatus>, DomainError> {
     match record::find_row(conn, doi)? {
-        Some(row) => Ok(Some(status_of_row(conn, row)?)),
+        Some(row) => Ok(Some(status_of_row(conn, settings, row)?)),
         None => Ok(None),
     }
 }
@@ -435,53 +463,56 @@ pub fn status(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiStatus>, 
 /// Every DOI of a dataset, concept DOI first.
 pub fn statuses_of_dataset(
     conn: &mut AnyConnection,
+    settings: &Settings,
     dataset_id: i64,
 ) -> Result<Vec<DoiStatus>, DomainError> {
     record::rows_of_dataset(conn, dataset_id)?
         .into_iter()
-        .map(|row| status_of_row(conn, row))
+        .map(|row| status_of_row(conn, settings, row))
         .collect()
 }
 
-/// Queues again every DOI the agency is behind on and no job is working on (a job that
-/// gave up after its last attempt, or a provider switched to DataCite). Run at start.
+/// DOIs (not drafts) the configured provider is behind on: not confirmed, confirmed in
+/// another state, or confirmed by another provider (before a switch).
+fn behind(conn: &mut AnyConnection, provider: &str) -> Result<Vec<(String, String)>, DomainError> {
+    Ok(dois::table
+        .filter(dois::state.ne(DoiState::Draft.as_str()))
+        .filter(
+            dois::provider_state
+                .is_null()
+                .or(dois::provider_state.ne(dois::state.nullable()))
+                .or(dois::provider.is_null())
+                .or(dois::provider.ne(provider)),
+        )
+        .select((dois::doi, dois::state))
+        .load(conn)?)
+}
+
+/// Queues again every DOI the provider is behind on that no job is working on (a job
+/// that gave up after its last attempt, or DOIs of an archive switched to DataCite).
+/// With the local registrar, whose registry is the table, they are brought in step at
+/// once. Run at start.
 pub fn resume_unfinished(
     conn: &mut AnyConnection,
     settings: &Settings,
 ) -> Result<usize, DomainError> {
+    let provider = settings.doi_provider.as_str();
+    let rows = behind(conn, provider)?;
     if is_local(settings) {
-        // The local registry is the table itself: bring every row in step.
-        let behind: Vec<(String, String)> = dois::table
-            .filter(
-                dois::provider_state
-                    .is_null()
-                    .or(dois::provider_state.ne(dois::state.nullable())),
-            )
-            .filter(dois::state.ne(DoiState::Draft.as_str()))
-            .select((dois::doi, dois::state))
-            .load(conn)?;
         let now = Utc::now().naive_utc();
-        for (doi, state) in &behind {
+        for (doi, state) in &rows {
             diesel::update(dois::table.find(doi))
                 .set((
                     dois::provider_state.eq(Some(state)),
+                    dois::provider.eq(Some(provider)),
                     dois::provider_synced_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
         }
-        return Ok(behind.len());
+        return Ok(rows.len());
     }
-    let behind: Vec<(String, String)> = dois::table
-        .filter(
-            dois::provider_state
-                .is_null()
-                .or(dois::provider_state.ne(dois::state.nullable())),
-        )
-        .filter(dois::state.ne(DoiState::Draft.as_str()))
-        .select((dois::doi, dois::state))
-        .load(conn)?;
     let mut queued = 0;
-    for (doi, state) in behind {
+    for (doi, state) in rows {
         let working: i64 = jobs::table
             .filter(jobs::dedupe_key.eq(job_key(&doi)))
             .filter(jobs::state.eq_any(["queued", "running"]))

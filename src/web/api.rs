@@ -126,17 +126,18 @@ fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) ->
 
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
+    let settings = archive.settings.clone();
     let (view, versions, doi_status, concept_status) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
             let versions = service::published_versions(conn, id)?;
             let doi_status = match &view.version.doi {
-                Some(d) => registration::status(conn, d)?,
+                Some(d) => registration::status(conn, &settings, d)?,
                 None => None,
             };
             let concept_status = match &view.dataset.concept_doi {
-                Some(d) if view.is_published_version() => registration::status(conn, d)?,
+                Some(d) if view.is_published_version() => registration::status(conn, &settings, d)?,
                 _ => None,
             };
             Ok((view, versions, doi_status, concept_status))

@@ -1057,3 +1057,91 @@ async fn the_local_registrar_reserves_a_draft_doi_from_the_draft_page() -> TestR
     })
     .await
 }
+
+#[actix_web::test]
+async fn switching_to_datacite_registers_the_archives_dois_at_start() -> TestResult {
+    for backend in backends() {
+        switch_journey(backend)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn switch_journey(backend: Backend) -> TestResult {
+    use holdfast::config::{DataciteSettings, DoiProviderKind, Secret};
+    let fake = FakeDatacite::start().await?;
+    // An archive on the local registrar whose jobs run only when the test says so.
+    let app = TestApp::spawn_with(backend, |args| {
+        args.workers = Some(0);
+        args.doi_prefix = Some(PREFIX.into());
+    })
+    .await?;
+    let dep = app.token_for("pi@site.org", Role::Depositor).await?;
+    let cur = app.token_for("cur@archive.org", Role::Curator).await?;
+    let id = app.api_draft(&dep, "Long-term plots").await?;
+    put_file(&app, &dep, id, "plots.txt", b"plot 1").await?;
+    holdfast::jobs::run_pending_now(&app.archive).await?;
+    let (status, body) =
+        api_post(&app, &dep, &format!("/api/datasets/{id}/submit"), json!({})).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api_post(
+        &app,
+        &cur,
+        &format!("/api/datasets/{id}/review"),
+        json!({"decision": "accept"}),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    holdfast::jobs::run_pending_now(&app.archive).await?;
+    let local = api_get(&app, Some(&cur), id).await?;
+    assert_eq!(local["state"], "published");
+    assert_eq!(
+        local["doi_state"], "findable",
+        "the local registrar: at once"
+    );
+    let doi = local["doi"].as_str().ok_or("doi")?.to_string();
+    let concept = local["concept_doi"].as_str().ok_or("concept")?.to_string();
+    assert!(fake.received().is_empty());
+
+    // The same archive started again with DataCite: its DOIs are registered there.
+    let mut settings = (*app.archive.settings).clone();
+    settings.doi_provider = DoiProviderKind::Datacite;
+    settings.datacite = Some(DataciteSettings {
+        url: fake.url.clone(),
+        repository: REPOSITORY.into(),
+        password: Secret::new(PASSWORD),
+    });
+    let restarted = holdfast::app::Archive::open(settings).await?;
+    let statuses = {
+        let s = restarted.settings.clone();
+        restarted
+            .db
+            .run(move |conn| holdfast::doi::registration::statuses_of_dataset(conn, &s, id))
+            .await?
+    };
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.is_pending() && s.agency_state() == "pending"),
+        "{statuses:?}"
+    );
+    holdfast::jobs::run_pending_now(&restarted).await?;
+    assert_eq!(fake.state_of(&doi).as_deref(), Some("findable"));
+    assert_eq!(fake.state_of(&concept).as_deref(), Some("findable"));
+    let statuses = {
+        let s = restarted.settings.clone();
+        restarted
+            .db
+            .run(move |conn| holdfast::doi::registration::statuses_of_dataset(conn, &s, id))
+            .await?
+    };
+    assert!(
+        statuses
+            .iter()
+            .all(|s| !s.is_pending() && s.agency_state() == "findable"),
+        "{statuses:?}"
+    );
+    validate_all_xml(&fake)?;
+    Ok(())
+}

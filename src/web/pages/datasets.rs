@@ -510,6 +510,7 @@ async fn show_version(
         .iter()
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
+    let settings = archive.settings.clone();
     let (view, transitions, qa, versions, publishing, doi_statuses) = archive
         .db
         .run(move |conn| {
@@ -534,7 +535,7 @@ async fn show_version(
             } else {
                 None
             };
-            let doi_statuses = registration::statuses_of_dataset(conn, id)?;
+            let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
             Ok((view, transitions, qa, versions, publishing, doi_statuses))
         })
         .await?;
