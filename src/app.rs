@@ -27,6 +27,10 @@ pub struct Archive {
     pub jobs_wake: Arc<tokio::sync::Notify>,
     /// Who registers DOIs (the local registrar or DataCite).
     pub doi_provider: Arc<dyn crate::doi::provider::DoiProvider>,
+    /// Delivers outbox messages (SMTP, or .eml files under DATA_DIR/mail).
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// Counts landing-page views and downloads in the background.
+    pub usage: crate::usage::Recorder,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -64,17 +68,25 @@ impl Archive {
                 .map_err(|e| anyhow::anyhow!("the data standards cannot be loaded: {e}"))?,
         );
         let doi_provider = crate::doi::provider::from_settings(&settings)?;
+        let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
         let archive = Archive {
+            mailer,
             settings: Arc::new(settings),
-            db,
+            db: db.clone(),
             store,
             ocfl,
             staging,
             standards,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             doi_provider,
+            usage: crate::usage::Recorder::start(db.clone()),
         };
         archive.sweep_unreferenced_blobs().await?;
+        // Published datasets the search index lacks (e.g. from before search existed).
+        let indexed = archive.db.run(crate::search::backfill).await?;
+        if indexed > 0 {
+            tracing::info!(indexed, "added published datasets to the search index");
+        }
         // DOI registrations that gave up (or were left behind by a provider switch) are
         // queued again, so none is lost.
         let settings = archive.settings.clone();

@@ -48,6 +48,34 @@ pub enum Command {
     /// Work with the standards files.
     #[command(subcommand)]
     Standards(StandardsCommand),
+    /// See and retry outgoing mail.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Manage the search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// Where mail goes, how many messages are pending, sent and failed, and the latest
+    /// problems with their errors.
+    Status {
+        /// How many problem messages to list.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Queue every failed message again (after an outage longer than the retries); a
+    /// running server delivers them.
+    Retry,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Rebuild the search index from the database: every published dataset is indexed
+    /// again and entries of datasets no longer shown are removed. Search keeps working
+    /// meanwhile.
+    Reindex,
 }
 
 #[derive(clap::Args, Debug)]
@@ -160,6 +188,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A byte progress bar on stderr (bytes, rate, ETA); hidden when stderr is not a terminal
+/// so logs and pipes stay clean.
+fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Exit codes of `validate` and `standards`: 0 clean, 1 errors found, 2 could not run.
 const EXIT_FOUND_ERRORS: u8 = 1;
 const EXIT_COULD_NOT_RUN: u8 = 2;
@@ -209,8 +252,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         .iter()
         .filter_map(|f| std::fs::metadata(&f.local).ok().map(|m| m.len()))
         .sum();
-    let tty = std::io::stderr().is_terminal();
-    let mut done = 0u64;
+    let progress = progress_bar(total, std::io::stderr().is_terminal());
     let table_standards: Vec<&standards::Standard> = registry
         .standards
         .iter()
@@ -241,19 +283,11 @@ fn validate(args: &ValidateArgs) -> ExitCode {
             )
         },
         &mut |f, bytes| {
-            done += bytes;
-            if tty {
-                eprint!(
-                    "\r\x1b[2Kchecked {:>3}% {}",
-                    (done * 100).checked_div(total).unwrap_or(100),
-                    f.path
-                );
-            }
+            progress.inc(bytes);
+            progress.set_message(f.path.clone());
         },
     );
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    progress.finish_and_clear();
     let mut report = match report {
         Ok(r) => r,
         Err(e) => return could_not_run(&e),
@@ -342,6 +376,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 workers = archive.settings.workers,
                 data_dir = %archive.settings.data_dir.display(),
                 database = ?archive.db.backend(),
+                mail = %archive.mailer.describe(),
                 "holdfast is serving"
             );
             app.run_until_stopped().await?;
@@ -387,6 +422,75 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             eprintln!("{} is now {}", user.email, user.role);
+        }
+        Command::Mail(MailCommand::Status { limit }) => {
+            let archive = Archive::open(settings).await?;
+            let limit = limit.clamp(0, 1000);
+            let (counts, troubled) = archive
+                .db
+                .run(move |conn| {
+                    Ok((
+                        crate::mail::outbox::counts(conn)?,
+                        crate::mail::outbox::troubled(conn, limit)?,
+                    ))
+                })
+                .await
+                .map_err(describe)?;
+            println!("mail goes to {}", archive.mailer.describe());
+            for state in ["pending", "sent", "failed"] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == state)
+                    .map_or(0, |(_, n)| *n);
+                println!("{state:>8}: {n}");
+            }
+            if !troubled.is_empty() {
+                println!("\nlatest problems:");
+            }
+            for m in troubled {
+                println!(
+                    "#{} {} to {} ({}, {} attempt(s), made {} UTC): {}",
+                    m.id,
+                    m.state,
+                    m.to_address,
+                    m.kind,
+                    m.attempts,
+                    m.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    m.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Command::Mail(MailCommand::Retry) => {
+            let archive = Archive::open(settings).await?;
+            let ids = archive
+                .db
+                .transaction(crate::mail::outbox::requeue_failed)
+                .await
+                .map_err(describe)?;
+            eprintln!(
+                "{} failed message(s) queued again; a running server delivers them",
+                ids.len()
+            );
+        }
+        Command::Search(SearchCommand::Reindex) => {
+            let archive = Archive::open(settings).await?;
+            let started = std::time::Instant::now();
+            let outcome = archive
+                .db
+                .run(|conn| {
+                    crate::search::reindex_all(conn, &mut |done, total| {
+                        tracing::debug!(done, total, "reindexing");
+                    })
+                })
+                .await
+                .map_err(describe)?;
+            eprintln!(
+                "indexed {} published dataset(s), removed {} stale entr{} in {:.1} s",
+                outcome.indexed,
+                outcome.removed,
+                if outcome.removed == 1 { "y" } else { "ies" },
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Token(TokenCommand::Create { email, label }) => {
             let archive = Archive::open(settings).await?;

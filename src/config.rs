@@ -239,6 +239,18 @@ impl Settings {
                 args.datacite_password.clone().or(file.datacite_password),
             )?),
         };
+        let smtp_url = args
+            .smtp_url
+            .clone()
+            .or(file.smtp_url)
+            .filter(|u| !u.trim().is_empty());
+        let mail_from = pick(
+            args.mail_from.clone(),
+            file.mail_from,
+            "holdfast@localhost".into(),
+        );
+        crate::mail::transport::validate_settings(smtp_url.as_deref(), &mail_from)
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(Settings {
             bind,
             data_dir,
@@ -263,16 +275,8 @@ impl Settings {
             workers: pick(args.workers, file.workers, 2),
             job_backoff_ms: pick(args.job_backoff_ms, file.job_backoff_ms, 5000).max(1),
             schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
-            smtp_url: args
-                .smtp_url
-                .clone()
-                .or(file.smtp_url)
-                .filter(|u| !u.is_empty()),
-            mail_from: pick(
-                args.mail_from.clone(),
-                file.mail_from,
-                "holdfast@localhost".into(),
-            ),
+            smtp_url,
+            mail_from,
         })
     }
 

@@ -22,7 +22,9 @@ use crate::doi::{self, DoiState};
 use crate::error::DomainError;
 use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
+use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::{tickets, validation};
+use crate::search;
 use crate::storage::{FileSource, NewFile, NewVersion};
 
 #[derive(Debug, Clone)]
@@ -423,7 +425,6 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
 
     let content_paths = commit_to_storage(archive, &plan, curator).await?;
 
-    let curator_id = curator.id;
     let published = Published {
         dataset_id: id,
         version: plan.version.number,
@@ -447,16 +448,41 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         link_path: format!("/datasets/{id}"),
     };
     let owner = plan.dataset.owner_id;
-    archive
+    let object_id = plan.object_id.clone();
+    let curator_for_finish = curator.clone();
+    let history = archive
         .db
         .transaction(move |conn| {
-            finish(conn, &settings, &plan, &content_paths, curator_id)?;
-            mail::notify(conn, &settings, &[owner], &notice)
+            finish(conn, &settings, &plan, &content_paths, &curator_for_finish)?;
+            mail::notify(conn, &settings, &[owner], &notice)?;
+            events::of_dataset(conn, id)
         })
         .await?;
+    write_event_log(archive, &object_id, &history).await;
     archive.wake_workers();
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
+}
+
+/// Writes the dataset's event history into its OCFL object (`logs/`, which OCFL leaves
+/// outside versions), so the history travels with the content. A failure is logged:
+/// the database keeps the history either way.
+async fn write_event_log(archive: &Archive, object_id: &str, history: &[events::EventRow]) {
+    let key = format!(
+        "{}/logs/premis-events.xml",
+        archive.ocfl.object_root(object_id)
+    );
+    let written = match events::premis_xml(object_id, history) {
+        Ok(xml) => archive
+            .store
+            .put_bytes(&key, bytes::Bytes::from(xml))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
+        tracing::warn!(object = %object_id, error = %e, "could not write the event log into the OCFL object");
+    }
 }
 
 /// An admin withdraws a published dataset: a tombstone page stays, its DOIs keep
@@ -503,7 +529,20 @@ pub fn deaccession(
         for d in dois {
             doi_registration::request(conn, settings, &d, DoiState::Registered, DoiAction::Hide)?;
         }
-        Ok(())
+        // A withdrawn dataset is no longer found by search.
+        search::remove_dataset(conn, id)?;
+        events::record(
+            conn,
+            EventType::Deaccession,
+            &events::Subject {
+                dataset_id: Some(id),
+                ..Default::default()
+            },
+            &format!("Withdrawn from public access: {reason}"),
+            Outcome::Success,
+            "files kept in storage, no longer served; DOIs registered, not findable",
+            Agent::Person(admin),
+        )
     })
 }
 
@@ -672,8 +711,45 @@ fn finish(
     settings: &Settings,
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
-    curator_id: i64,
+    curator: &User,
 ) -> Result<(), DomainError> {
+    let curator_id = curator.id;
+    let version_subject = events::Subject {
+        dataset_id: Some(plan.dataset.id),
+        version: Some(plan.version.number),
+        ..Default::default()
+    };
+    events::record(
+        conn,
+        EventType::Ingestion,
+        &version_subject,
+        &format!(
+            "Version {} ({} files) committed to OCFL object {} as v{} with DOI {}",
+            plan.version.number,
+            plan.files.len(),
+            plan.object_id,
+            plan.ocfl_version,
+            plan.version_doi
+        ),
+        Outcome::Success,
+        "",
+        Agent::Person(curator),
+    )?;
+    for f in plan.files.iter().filter(|f| f.staged_name.is_some()) {
+        events::record(
+            conn,
+            EventType::MessageDigestCalculation,
+            &events::Subject {
+                file_path: Some(&f.path),
+                file_sha256: Some(&f.sha256),
+                ..version_subject.clone()
+            },
+            "sha256 computed while the upload was received, verified again when copied into storage",
+            Outcome::Success,
+            &format!("sha256:{} ({} bytes)", f.sha256, f.size),
+            Agent::Holdfast,
+        )?;
+    }
     let now: NaiveDateTime = Utc::now().naive_utc();
     let ocfl_version = i32::try_from(plan.ocfl_version).map_err(DomainError::internal)?;
     diesel::update(dataset_versions::table.find(plan.version.id))
@@ -736,6 +812,7 @@ fn finish(
             )?;
         }
     }
+    search::index_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,
         plan.dataset.id,

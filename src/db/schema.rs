@@ -246,6 +246,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    premis_events (id) {
+        id -> BigInt,
+        event_uuid -> Text,
+        dataset_id -> Nullable<BigInt>,
+        version_number -> Nullable<Integer>,
+        file_path -> Nullable<Text>,
+        file_sha256 -> Nullable<Text>,
+        event_type -> Text,
+        event_datetime -> Timestamp,
+        detail -> Text,
+        outcome -> Text,
+        outcome_detail -> Text,
+        agent_type -> Text,
+        agent_name -> Text,
+        agent_user_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// One row per published dataset: what search shows and matches (see src/search).
+    search_documents (dataset_id) {
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        title -> Text,
+        doi -> Nullable<Text>,
+        creators -> Text,
+        abstract_text -> Text,
+        keywords -> Text,
+        resource_type -> Text,
+        license -> Text,
+        publication_year -> Nullable<Integer>,
+        published_at -> Timestamp,
+        indexed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_counts (dataset_id, version_number, kind) {
+        dataset_id -> BigInt,
+        version_number -> Integer,
+        kind -> Text,
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The values a published dataset has under each search facet.
+    search_facets (dataset_id, facet, value) {
+        dataset_id -> BigInt,
+        facet -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    usage_visits (dataset_id, kind, visitor, hour_start) {
+        dataset_id -> BigInt,
+        kind -> Text,
+        visitor -> Text,
+        hour_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_salts (day) {
+        day -> Text,
+        salt -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -257,6 +328,9 @@ diesel::joinable!(file_validations -> dataset_versions (version_id));
 diesel::joinable!(tickets -> datasets (dataset_id));
 diesel::joinable!(ticket_items -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(search_documents -> datasets (dataset_id));
+diesel::joinable!(search_facets -> search_documents (dataset_id));
+diesel::joinable!(usage_counts -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -276,4 +350,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     outbox,
     muted_notifications,
+    premis_events,
+    search_documents,
+    search_facets,
+    usage_counts,
+    usage_visits,
+    usage_salts,
 );

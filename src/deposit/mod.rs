@@ -1,6 +1,7 @@
 //! Datasets, their versions and files: metadata, upload streaming, drafts.
 
 pub mod ingest;
+pub mod listing;
 pub mod metadata;
 pub mod model;
 pub mod service;

@@ -16,6 +16,7 @@ use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, 
 use crate::db::AnyConnection;
 use crate::error::{DomainError, FieldError};
 use crate::mail::{self, Notice, NotificationKind};
+use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::{tickets, validation};
 
 /// Checks and normalises metadata, reporting every bad field at once.
@@ -460,6 +461,24 @@ pub fn remove_file(
             })?;
         diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
         touch(conn, id)?;
+        events::record(
+            conn,
+            EventType::Deletion,
+            &events::Subject {
+                dataset_id: Some(id),
+                version: Some(version.number),
+                file_path: Some(&existing.path),
+                file_sha256: Some(&existing.sha256),
+            },
+            "A draft file was removed by its depositor before publication",
+            Outcome::Success,
+            if existing.staged_name.is_some() {
+                "staged upload deleted"
+            } else {
+                "removed from the draft; the published versions keep their copy"
+            },
+            Agent::Person(actor),
+        )?;
         validation::request_run(conn, id, version.id, "file removed")?;
         Ok(existing.staged_name)
     })

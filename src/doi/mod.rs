@@ -243,6 +243,7 @@ pub fn find(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiTarget>, Do
     use crate::db::schema::dataset_versions;
     let row: Option<(i64, Option<i64>)> = dois::table
         .filter(dois::doi.eq(doi.to_lowercase()))
+        // A registered DOI (a deaccessioned dataset's) still resolves, to the tombstone.
         .filter(dois::state.eq_any([DoiState::Findable.as_str(), DoiState::Registered.as_str()]))
         .select((dois::dataset_id, dois::version_id))
         .first(conn)

@@ -22,6 +22,7 @@ use crate::deposit::service;
 use crate::error::DomainError;
 use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
+use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::tickets::{self, Observation};
 use crate::standards::dataset::{validate_dataset, DatasetFile, DatasetInput, DatasetReport};
 use crate::standards::{FileReport, Finding, Severity, Status, Summary};
@@ -218,6 +219,7 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
     let settings = archive.settings.clone();
     let owner_id = snapshot.owner_id;
     let title = snapshot.version.title.clone();
+    let version_number = snapshot.version.number;
     let recorded = archive
         .db
         .transaction(move |conn| {
@@ -232,6 +234,31 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
             let digests: HashMap<String, String> = files_seen.iter().cloned().collect();
             store_file_reports(conn, version_id, &report, &reused, &digests, &fingerprint)?;
             finish_run(conn, run_id, &report, &reused)?;
+            events::record(
+                conn,
+                EventType::Validation,
+                &events::Subject {
+                    dataset_id: Some(dataset_id),
+                    version: Some(version_number),
+                    ..Default::default()
+                },
+                &format!(
+                    "Data standards check ({}): {} file(s) read, {} unchanged",
+                    reason,
+                    report.files.len() - reused.len(),
+                    reused.len()
+                ),
+                match report.status {
+                    Status::Ok => Outcome::Success,
+                    Status::Warning => Outcome::Warning,
+                    Status::Error => Outcome::Failure,
+                },
+                &format!(
+                    "{} error(s), {} warning(s)",
+                    report.summary.errors, report.summary.warnings
+                ),
+                Agent::Holdfast,
+            )?;
             let observations = observations(&report);
             let outcome = tickets::sync_validation(conn, dataset_id, &observations)?;
             if outcome.changed() {
@@ -648,4 +675,35 @@ pub fn report_for(
         items,
         blocking,
     })
+}
+
+/// The standards a version's files were checked against, each with whether every file
+/// passed it without an error (what the landing page states).
+pub fn standards_passed(
+    conn: &mut AnyConnection,
+    version_id: i64,
+) -> Result<Vec<(String, bool)>, DomainError> {
+    let reports: Vec<String> = file_validations::table
+        .filter(file_validations::version_id.eq(version_id))
+        .select(file_validations::report)
+        .load(conn)?;
+    let mut result: BTreeMap<String, bool> = BTreeMap::new();
+    for json in reports {
+        let Ok(report) = serde_json::from_str::<FileReport>(&json) else {
+            continue;
+        };
+        for standard in &report.standards {
+            let failed = report
+                .findings
+                .iter()
+                .any(|f| &f.standard == standard && f.issue.severity == Severity::Error)
+                || report
+                    .suppressed
+                    .iter()
+                    .any(|s| &s.standard == standard && s.severity == Severity::Error);
+            let ok = result.entry(standard.clone()).or_insert(true);
+            *ok &= !failed;
+        }
+    }
+    Ok(result.into_iter().collect())
 }

@@ -16,7 +16,10 @@ use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
 use crate::doi::registration;
 use crate::error::DomainError;
+use crate::mail;
+use crate::preservation::events;
 use crate::qa::tickets;
+use crate::usage;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;
 use crate::web::pages::datasets::encode_path;
@@ -99,7 +102,25 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     if let Some(reason) = &view.dataset.deaccession_reason {
         out.insert("deaccession_reason".into(), json!(reason));
     }
-    out.insert("links".into(), links(archive, id));
+    let mut links = links(archive, id);
+    if let Value::Object(map) = &mut links {
+        let base = &archive.settings.base_url;
+        let version = format!("{base}/datasets/{id}/versions/{}", view.version.number);
+        if published {
+            map.insert("linkset".into(), json!(format!("{version}/linkset")));
+        }
+        if !view.files.is_empty() {
+            map.insert(
+                "download_zip".into(),
+                json!(format!("{version}/download?format=zip")),
+            );
+            map.insert(
+                "download_bagit".into(),
+                json!(format!("{version}/download?format=bagit")),
+            );
+        }
+    }
+    out.insert("links".into(), links);
     Ok(Value::Object(out))
 }
 
@@ -127,7 +148,7 @@ fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) ->
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
     let settings = archive.settings.clone();
-    let (view, versions, doi_status, concept_status) = archive
+    let (view, versions, doi_status, concept_status, counts) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
@@ -140,7 +161,11 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
                 Some(d) if view.is_published_version() => registration::status(conn, &settings, d)?,
                 _ => None,
             };
-            Ok((view, versions, doi_status, concept_status))
+            // Counts that cannot be read are reported as null, never as an error.
+            let counts = usage::usage_of(conn, id)
+                .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                .ok();
+            Ok((view, versions, doi_status, concept_status, counts))
         })
         .await?;
     let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
@@ -159,7 +184,27 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
             "published_at": v.published_at.map(|t| t.and_utc().to_rfc3339()),
         }))
         .collect::<Vec<_>>());
+    if let Value::Object(map) = &mut body {
+        map.insert("usage".into(), usage_json(counts.as_ref()));
+    }
     Ok(body)
+}
+
+/// `{"views", "downloads", "versions": [{"version", "views", "downloads"}]}`: views of the
+/// landing pages and downloads, once per visitor per dataset per hour, robots left out.
+fn usage_json(counts: Option<&usage::Usage>) -> Value {
+    match counts {
+        Some(u) => json!({
+            "views": u.total.views,
+            "downloads": u.total.downloads,
+            "versions": u.versions.iter().map(|(n, c)| json!({
+                "version": n,
+                "views": c.views,
+                "downloads": c.downloads,
+            })).collect::<Vec<_>>(),
+        }),
+        None => Value::Null,
+    }
 }
 
 /// Parses a metadata document; a body that is not DataCite-shaped JSON is a 422 with
@@ -202,6 +247,21 @@ pub async fn list_mine(
         .run(move |conn| service::list_owned(conn, user.id))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "datasets": list })))
+}
+
+/// `GET /api/search`: published datasets only, for anyone (no token needed). The
+/// parameters and the answer are described in the README's Search section.
+pub async fn search(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = crate::web::pages::search::query_pairs(&req)?;
+    let request = crate::search::SearchRequest::from_pairs(&pairs)?;
+    let results = archive
+        .db
+        .run(move |conn| crate::search::search(conn, &request))
+        .await?;
+    Ok(HttpResponse::Ok().json(results))
 }
 
 pub async fn show(
@@ -684,6 +744,93 @@ pub async fn waive_item(
         .await?;
     archive.wake_workers();
     Ok(HttpResponse::Ok().json(item_json(&row)))
+}
+
+/// `GET /api/profile/notifications`: `{"ticket": true, "comment": true, ...}`, one key
+/// per notification kind, true when the caller gets those emails.
+pub async fn notifications(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let current = archive
+        .db
+        .run(move |conn| mail::prefs::load(conn, user.id))
+        .await?;
+    Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
+}
+
+/// `PUT /api/profile/notifications`: sets the kinds named in the body (others keep
+/// their setting) and answers with all of them.
+pub async fn set_notifications(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let body = read_body(payload, JSON_LIMIT, "request body").await?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| DomainError::invalid("body", format!("the body is not valid JSON: {e}")))?;
+    let changes = mail::prefs::parse_json(&value)?;
+    let current = archive
+        .db
+        .transaction(move |conn| {
+            mail::prefs::set(conn, user.id, &changes)?;
+            mail::prefs::load(conn, user.id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    format: Option<String>,
+}
+
+/// The dataset's PREMIS event history: JSON, or PREMIS 3 XML with `?format=premis`.
+/// Its depositor and curators see every event; others see the events of published
+/// versions (and of the dataset as a whole, such as a deaccession).
+pub async fn events(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0;
+    let id = path.into_inner();
+    let (object_id, list) = archive
+        .db
+        .run(move |conn| {
+            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let insider = viewer
+                .as_ref()
+                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+            let published: Vec<i32> = service::published_versions(conn, id)?
+                .iter()
+                .map(|v| v.number)
+                .collect();
+            let list: Vec<events::EventRow> = events::of_dataset(conn, id)?
+                .into_iter()
+                .filter(|e| insider || e.version_number.is_none_or(|n| published.contains(&n)))
+                .collect();
+            let object_id = view
+                .dataset
+                .ocfl_object_id
+                .clone()
+                .unwrap_or_else(|| format!("dataset:{id}"));
+            Ok((object_id, list))
+        })
+        .await?;
+    match query.format.as_deref() {
+        Some("premis") | Some("xml") => Ok(HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(events::premis_xml(&object_id, &list)?)),
+        None | Some("json") => Ok(HttpResponse::Ok().json(json!({ "events": list }))),
+        Some(other) => Err(DomainError::BadRequest(format!(
+            "unknown format '{other}'; use json or premis"
+        ))
+        .into()),
+    }
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -5,7 +5,8 @@ use actix_web::web;
 use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
-    accounts, admin, curation, datasets, downloads, exports, home, reports, tickets,
+    accounts, admin, curation, datasets, downloads, exports, home, reports, search, signposting,
+    tickets,
 };
 use crate::error::DomainError;
 
@@ -45,6 +46,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/profile", web::get().to(accounts::profile))
         .route("/profile/tokens", web::post().to(accounts::create_token))
         .route(
+            "/profile/notifications",
+            web::post().to(accounts::save_notifications),
+        )
+        .route(
             "/profile/tokens/{token_id}/revoke",
             web::post().to(accounts::revoke_token),
         )
@@ -53,11 +58,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/{user_id}/role",
             web::post().to(admin::set_role),
         )
+        // Search
+        .route("/search", web::get().to(search::page))
         // Deposit
         .route("/datasets/mine", web::get().to(datasets::mine))
         .route("/datasets/new", web::get().to(datasets::new_form))
         .route("/datasets", web::post().to(datasets::create))
         .route("/datasets/{id}", web::get().to(datasets::show))
+        // HEAD too: FAIR Signposting clients read the landing page's Link header with HEAD.
+        .route("/datasets/{id}", web::head().to(datasets::show))
         .route("/datasets/{id}/edit", web::get().to(datasets::edit_form))
         .route("/datasets/{id}/edit", web::post().to(datasets::update))
         .route("/datasets/{id}/files", web::post().to(datasets::upload))
@@ -74,6 +83,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}",
             web::get().to(datasets::show_numbered),
+        )
+        .route(
+            "/datasets/{id}/versions/{n}",
+            web::head().to(datasets::show_numbered),
+        )
+        // FAIR Signposting link sets (RFC 9264)
+        .route(
+            "/datasets/{id}/linkset",
+            web::get().to(signposting::linkset_latest),
+        )
+        .route(
+            "/datasets/{id}/versions/{n}/linkset",
+            web::get().to(signposting::linkset_numbered),
         )
         .route(
             "/datasets/{id}/export/{format}",
@@ -100,6 +122,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}/files/{path:.+}",
             web::head().to(downloads::download_numbered),
+        )
+        // A whole version as a zip or a BagIt bag, streamed while it is built
+        .route(
+            "/datasets/{id}/versions/{n}/download",
+            web::get().to(downloads::download_version),
         )
         // Validation reports and QA tickets
         .route(
@@ -146,6 +173,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .app_data(web::PathConfig::default().error_handler(api_path_error))
                 .app_data(web::QueryConfig::default().error_handler(api_query_error))
+                .route("/profile/notifications", web::get().to(api::notifications))
+                .route(
+                    "/profile/notifications",
+                    web::put().to(api::set_notifications),
+                )
+                .route("/search", web::get().to(api::search))
                 .route("/datasets", web::post().to(api::create))
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))
@@ -166,6 +199,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/datasets/{id}/review", web::post().to(api::review))
                 .route("/datasets/{id}/claim", web::post().to(api::claim))
+                .route("/datasets/{id}/events", web::get().to(api::events))
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(
                     "/datasets/{id}/deaccession",

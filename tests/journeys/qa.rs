@@ -104,6 +104,25 @@ async fn findings_become_ticket_items_that_close_when_fixed_and_block_until_waiv
         assert_eq!(item["occurrences"], 12, "USTAR 11 and WD 1, as AmeriFlux counts them");
         let ticket_id = tickets["tickets"][0]["id"].as_i64().ok_or("ticket id")?;
 
+        // The PI gets an email about the ticket (the embedded default writes .eml files).
+        let mail_dir = app.data_dir.join("mail");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let message = loop {
+            let found = std::fs::read_dir(&mail_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .find(|m| m.contains("pi@site.org") && m.contains("Problems found"));
+            if let Some(m) = found {
+                break m;
+            }
+            assert!(std::time::Instant::now() < deadline, "no ticket email in {mail_dir:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert!(message.contains(&format!("/tickets/{ticket_id}")), "{message}");
+
         // Submission is refused with the list of blocking items.
         let r = app
             .client()

@@ -271,6 +271,138 @@ async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> Te
             .send()
             .await?;
         assert!(r.status().is_redirection(), "{}", r.status());
+
+        // The event history reads as an account of what happened, and travels with the
+        // content in the OCFL object's logs.
+        let r = app
+            .client()
+            .get(app.url(&format!("/api/datasets/{id}/events")))
+            .bearer_auth(&admin)
+            .send()
+            .await?;
+        let events: Value = r.json().await?;
+        let kinds: Vec<&str> = events["events"]
+            .as_array()
+            .ok_or("events")?
+            .iter()
+            .filter_map(|e| e["event_type"].as_str())
+            .collect();
+        for wanted in [
+            "validation",
+            "ingestion",
+            "message digest calculation",
+            "deaccession",
+        ] {
+            assert!(kinds.contains(&wanted), "{wanted} in {kinds:?}");
+        }
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "ingestion").count(),
+            2,
+            "one per version"
+        );
+        let last = events["events"]
+            .as_array()
+            .and_then(|l| l.last())
+            .ok_or("last event")?;
+        assert_eq!(last["event_type"], "deaccession");
+        assert!(last["agent_name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("admin@archive.org"));
+        let r = app
+            .client()
+            .get(app.url(&format!("/api/datasets/{id}/events?format=premis")))
+            .bearer_auth(&admin)
+            .send()
+            .await?;
+        let xml = r.text().await?;
+        assert!(
+            xml.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\"")
+                && xml.contains("<eventType")
+        );
+        let object_id = format!("doi:{concept}");
+        let log = app
+            .ocfl_root()
+            .join(app.archive.ocfl.object_root(&object_id))
+            .join("logs/premis-events.xml");
+        let log = std::fs::read_to_string(&log)?;
+        assert!(log.contains("ingestion"));
+        validate_ocfl_root(&app.ocfl_root())?;
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn landing_pages_browse_folders_page_files_and_state_the_standards_passed() -> TestResult {
+    on_each_backend(|app| async move {
+        let dep = app.token_for("pi@site.org", Role::Depositor).await?;
+        let cur = app.token_for("cur@archive.org", Role::Curator).await?;
+        let id = app.api_draft(&dep, "Many small files").await?;
+        let names: Vec<String> = (0..150).map(|i| format!("many/f{i:03}.txt")).collect();
+        let entries: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(|n| (n.as_str(), b"x".as_slice()))
+            .collect();
+        let r = app
+            .client()
+            .put(app.url(&format!("/api/datasets/{id}/files/bundle.zip?unpack=true")))
+            .bearer_auth(&dep)
+            .body(zip_of(&entries))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        put_file(&app, &dep, id, "table.csv", b"site,depth_cm\nA,1.5\n").await?;
+        app.api_publish(&dep, &cur, id).await?;
+
+        let html = app
+            .client()
+            .get(app.url(&format!("/datasets/{id}")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains("many/</a>"), "the folder is one row");
+        assert!(html.contains("150 file(s)"));
+        assert!(html.contains(">table.csv</a>"));
+        assert!(
+            !html.contains(">many/f000.txt</a>"),
+            "files inside folders are not listed at the top"
+        );
+        assert!(
+            html.contains("csv ✓ passed"),
+            "the standards passed are stated"
+        );
+
+        let html = app
+            .client()
+            .get(app.url(&format!("/datasets/{id}?folder=many")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains(">many/f000.txt</a>") && html.contains(">many/f099.txt</a>"));
+        assert!(
+            !html.contains(">many/f100.txt</a>"),
+            "a hundred files per page"
+        );
+        assert!(html.contains("Page 1 of 2"));
+        let html = app
+            .client()
+            .get(app.url(&format!("/datasets/{id}?folder=many&page=2")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains(">many/f149.txt</a>") && !html.contains(">many/f000.txt</a>"));
+        let html = app
+            .client()
+            .get(app.url(&format!("/datasets/{id}?q=f14")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains(">many/f140.txt</a>") && !html.contains(">many/f000.txt</a>"));
         Ok(())
     })
     .await

@@ -28,13 +28,26 @@ pub fn datacite_xml(r: &PublishedRecord) -> String {
 
 /// Thin helper over quick-xml's writer: quick-xml escapes text and attribute values;
 /// this adds removal of characters XML 1.0 forbids, which quick-xml passes through.
-struct Xml {
+pub(crate) struct Xml {
     w: Writer<Vec<u8>>,
 }
 
-type Attrs<'a> = &'a [(&'a str, Option<&'a str>)];
+pub(crate) type Attrs<'a> = &'a [(&'a str, Option<&'a str>)];
 
 impl Xml {
+    /// An indented document with its XML declaration written.
+    pub(crate) fn document() -> io::Result<Xml> {
+        let mut x = Xml {
+            w: Writer::new_with_indent(Vec::new(), b' ', 2),
+        };
+        x.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        Ok(x)
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.w.into_inner()
+    }
+
     fn start(&self, name: &str, attrs: Attrs) -> BytesStart<'static> {
         let mut el = BytesStart::new(name.to_string());
         for (key, value) in attrs {
@@ -45,16 +58,16 @@ impl Xml {
         el
     }
 
-    fn open(&mut self, name: &str, attrs: Attrs) -> io::Result<()> {
+    pub(crate) fn open(&mut self, name: &str, attrs: Attrs) -> io::Result<()> {
         let el = self.start(name, attrs);
         self.w.write_event(Event::Start(el))
     }
 
-    fn close(&mut self, name: &str) -> io::Result<()> {
+    pub(crate) fn close(&mut self, name: &str) -> io::Result<()> {
         self.w.write_event(Event::End(BytesEnd::new(name)))
     }
 
-    fn leaf(&mut self, name: &str, attrs: Attrs, text: &str) -> io::Result<()> {
+    pub(crate) fn leaf(&mut self, name: &str, attrs: Attrs, text: &str) -> io::Result<()> {
         let el = self.start(name, attrs);
         let text = xml_chars(text.trim());
         if text.is_empty() {

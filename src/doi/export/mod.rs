@@ -8,9 +8,10 @@
 //! value, a coordinate out of range) instead of emitting a broken document.
 
 mod citation;
-mod datacite;
+pub(crate) mod datacite;
 mod jsonld;
 mod names;
+pub mod signposting;
 #[cfg(test)]
 mod tests;
 

@@ -6,6 +6,7 @@ use super::{FormErrors, PageCtx};
 use crate::accounts::{sessions, tokens, users, Role};
 use crate::app::Archive;
 use crate::error::DomainError;
+use crate::mail;
 use crate::web::auth::{self, field, read_form, SignedIn, Viewer};
 use crate::web::errors::{redirect, render, PageError};
 
@@ -192,6 +193,20 @@ struct ProfilePage {
     tokens: Vec<tokens::ApiToken>,
     new_token: Option<String>,
     errors: FormErrors,
+    notifications: Vec<NotificationChoice>,
+    notifications_saved: bool,
+}
+
+/// One checkbox of the Notifications form.
+struct NotificationChoice {
+    key: &'static str,
+    label: &'static str,
+    on: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ProfileQuery {
+    saved: Option<String>,
 }
 
 async fn profile_page(
@@ -200,12 +215,26 @@ async fn profile_page(
     user: crate::accounts::User,
     new_token: Option<String>,
     errors: FormErrors,
+    notifications_saved: bool,
 ) -> Result<HttpResponse, PageError> {
     let user_id = user.id;
-    let list = archive
+    let (list, choices) = archive
         .db
-        .run(move |conn| tokens::list_for(conn, user_id))
+        .run(move |conn| {
+            Ok((
+                tokens::list_for(conn, user_id)?,
+                mail::prefs::load(conn, user_id)?,
+            ))
+        })
         .await?;
+    let notifications = choices
+        .into_iter()
+        .map(|(kind, on)| NotificationChoice {
+            key: kind.as_str(),
+            label: kind.label(),
+            on,
+        })
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -218,6 +247,8 @@ async fn profile_page(
             tokens: list,
             new_token,
             errors,
+            notifications,
+            notifications_saved,
         },
     )
 }
@@ -226,8 +257,46 @@ pub async fn profile(
     req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
+    query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, PageError> {
-    profile_page(&req, &archive, user.0, None, FormErrors::default()).await
+    let saved = query.saved.as_deref() == Some("notifications");
+    profile_page(&req, &archive, user.0, None, FormErrors::default(), saved).await
+}
+
+/// Saves the Notifications form: a ticked box (`on=KIND`) keeps that kind on, every
+/// other kind is turned off.
+pub async fn save_notifications(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let form = read_form(&req, payload, SMALL_FORM).await?;
+    let mut wanted = Vec::new();
+    for (name, value) in &form {
+        if name != "on" {
+            continue;
+        }
+        match mail::NotificationKind::parse(value) {
+            Some(kind) => wanted.push(kind),
+            None => {
+                return Err(DomainError::BadRequest(format!(
+                    "'{value}' is not a notification kind; reload the profile page and try again"
+                ))
+                .into())
+            }
+        }
+    }
+    let changes: Vec<(mail::NotificationKind, bool)> = mail::NotificationKind::ALL
+        .into_iter()
+        .map(|k| (k, wanted.contains(&k)))
+        .collect();
+    let user_id = user.0.id;
+    archive
+        .db
+        .transaction(move |conn| mail::prefs::set(conn, user_id, &changes))
+        .await?;
+    Ok(redirect("/profile?saved=notifications#notifications"))
 }
 
 pub async fn create_token(
@@ -245,10 +314,18 @@ pub async fn create_token(
         .await
     {
         Ok(secret) => {
-            profile_page(&req, &archive, user.0, Some(secret), FormErrors::default()).await
+            profile_page(
+                &req,
+                &archive,
+                user.0,
+                Some(secret),
+                FormErrors::default(),
+                false,
+            )
+            .await
         }
         Err(DomainError::Invalid(errors)) => {
-            profile_page(&req, &archive, user.0, None, FormErrors(errors)).await
+            profile_page(&req, &archive, user.0, None, FormErrors(errors), false).await
         }
         Err(other) => Err(other.into()),
     }

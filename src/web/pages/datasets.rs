@@ -8,20 +8,23 @@ use std::borrow::Borrow;
 use super::{human_size, FormErrors, PageCtx};
 use crate::accounts::User;
 use crate::app::Archive;
+use crate::deposit::listing::{self, Listing};
 use crate::deposit::metadata::{self, form::FormState, vocab};
 use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineEntry};
 use crate::deposit::{service, uploads};
+use crate::doi::export::signposting;
 use crate::doi::export::CitationStyle;
 use crate::doi::registration::{self, DoiStatus};
 use crate::error::{DomainError, FieldError};
 use crate::qa::tickets::{self, TicketSummary};
 use crate::qa::validation;
 use crate::standards::Status;
+use crate::usage;
 use crate::web::auth::{
     field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,
 };
 use crate::web::errors::{redirect, render, PageError};
-use crate::web::pages::exports;
+use crate::web::pages::{count_usage, exports, signposting as signposts, usage_text};
 
 /// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.
 const METADATA_FORM_LIMIT: usize = 512 * 1024;
@@ -290,6 +293,10 @@ struct DatasetPage {
     versions: Vec<crate::deposit::model::VersionRow>,
     /// The curator's request, shown on top while changes are requested.
     change_request: Option<String>,
+    /// One page of the file list.
+    listing: Listing,
+    /// Standards the version's files were checked against, and whether all passed.
+    standards_passed: Vec<(String, bool)>,
     /// How the publication of an approved dataset is going.
     publishing: Option<crate::curation::PublishProgress>,
     can_open_version: bool,
@@ -298,12 +305,24 @@ struct DatasetPage {
     file_base: String,
     /// For the owner and curators of an unpublished version: the check's state and tickets.
     qa: Option<QaPanel>,
+    /// FAIR Signposting links of a published version, repeated as HTML `<link>` elements.
+    signposts: Vec<signposting::Target>,
+    /// Whole-version downloads, when the version has files.
+    packages: Option<PackageLinks>,
+    /// "N views · M downloads" of a published dataset.
+    usage: Option<String>,
     /// Where the dataset's DOIs stand at the registration agency.
     doi_statuses: Vec<DoiStatus>,
     /// The depositor may reserve a DOI for this draft.
     can_reserve_doi: bool,
     /// The owner or a curator (who see registration errors).
     insider: bool,
+}
+
+/// Where the whole version can be downloaded.
+pub struct PackageLinks {
+    pub zip: String,
+    pub bagit: String,
 }
 
 /// The data standards check and QA tickets, as the dataset page summarises them.
@@ -380,6 +399,26 @@ impl DatasetPage {
 
     fn encoded(&self, path: &str) -> String {
         encode_path(path)
+    }
+
+    /// A link to the file list with the given folder, filter and page.
+    fn list_link(&self, folder: &str, filter: &str, page: usize) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if !folder.is_empty() {
+            pairs.push(("folder", folder.to_string()));
+        }
+        if !filter.is_empty() {
+            pairs.push(("q", filter.to_string()));
+        }
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+        }
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        if query.is_empty() {
+            "?#files".to_string()
+        } else {
+            format!("?{query}#files")
+        }
     }
 
     /// The registration state of this version's DOI: `draft`, `findable`, ... or `pending`.
@@ -464,6 +503,11 @@ pub fn encode_path(path: &str) -> String {
 pub struct LandingQuery {
     msg: Option<String>,
     style: Option<String>,
+    /// The folder of the file list being browsed.
+    folder: Option<String>,
+    /// A text the file paths must contain.
+    q: Option<String>,
+    page: Option<usize>,
 }
 
 /// One entry of the citation style switcher.
@@ -511,34 +555,53 @@ async fn show_version(
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
     let settings = archive.settings.clone();
-    let (view, transitions, qa, versions, publishing, doi_statuses) = archive
-        .db
-        .run(move |conn| {
-            let view = service::load_view(conn, v.as_ref(), id, number)?;
-            let insider = v
-                .as_ref()
-                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
-            let transitions = if insider {
-                service::transitions(conn, id)?
-            } else {
-                Vec::new()
-            };
-            let qa = match &v {
-                Some(user) if insider && !view.is_published_version() => {
-                    Some(qa_panel(conn, user, &view, standards)?)
-                }
-                _ => None,
-            };
-            let versions = service::published_versions(conn, id)?;
-            let publishing = if insider && view.state == DatasetState::Approved {
-                crate::curation::publish_progress(conn, id)?
-            } else {
-                None
-            };
-            let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
-            Ok((view, transitions, qa, versions, publishing, doi_statuses))
-        })
-        .await?;
+    let (view, transitions, qa, versions, publishing, standards_passed, counts, doi_statuses) =
+        archive
+            .db
+            .run(move |conn| {
+                let view = service::load_view(conn, v.as_ref(), id, number)?;
+                let insider = v
+                    .as_ref()
+                    .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+                let transitions = if insider {
+                    service::transitions(conn, id)?
+                } else {
+                    Vec::new()
+                };
+                let qa = match &v {
+                    Some(user) if insider && !view.is_published_version() => {
+                        Some(qa_panel(conn, user, &view, standards)?)
+                    }
+                    _ => None,
+                };
+                let versions = service::published_versions(conn, id)?;
+                let standards_passed = validation::standards_passed(conn, view.version.id)?;
+                let publishing = if insider && view.state == DatasetState::Approved {
+                    crate::curation::publish_progress(conn, id)?
+                } else {
+                    None
+                };
+                // Counts are shown when they can be read; a failure never fails the page.
+                let counts = if view.is_published_version() {
+                    usage::usage_of(conn, id)
+                        .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                        .ok()
+                } else {
+                    None
+                };
+                let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
+                Ok((
+                    view,
+                    transitions,
+                    qa,
+                    versions,
+                    publishing,
+                    standards_passed,
+                    counts,
+                    doi_statuses,
+                ))
+            })
+            .await?;
     if view.state == DatasetState::Deaccessioned
         && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
     {
@@ -604,7 +667,26 @@ async fn show_version(
     } else {
         (String::new(), Vec::new(), Vec::new(), None)
     };
+    let listing = listing::list(
+        &view.files,
+        query.folder.as_deref().unwrap_or(""),
+        query.q.as_deref().unwrap_or(""),
+        query.page.unwrap_or(1),
+    );
+    let links = signposts::landing_targets(archive, &view, number)?;
+    let header = signposting::header_value(&links);
+    let packages = (!view.files.is_empty()).then(|| {
+        let base = format!("/datasets/{id}/versions/{}/download", view.version.number);
+        PackageLinks {
+            zip: format!("{base}?format=zip"),
+            bagit: format!("{base}?format=bagit"),
+        }
+    });
+    let published = view.is_published_version().then_some(view.version.number);
     let page = DatasetPage {
+        signposts: links,
+        packages,
+        usage: counts.map(|c| usage_text(&c.total)),
         citation,
         styles,
         exports,
@@ -619,6 +701,8 @@ async fn show_version(
         publishing,
         can_open_version,
         can_deaccession,
+        listing,
+        standards_passed,
         message: flash(query.msg.as_deref()),
         file_base,
         qa,
@@ -626,7 +710,18 @@ async fn show_version(
         can_reserve_doi,
         insider,
     };
-    render(StatusCode::OK, &page)
+    let mut response = render(StatusCode::OK, &page)?;
+    if !page.signposts.is_empty() {
+        if let Some(value) = signposts::link_value(&header) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::LINK, value);
+        }
+    }
+    if let Some(version) = published {
+        count_usage(req, archive, id, version, usage::Kind::View);
+    }
+    Ok(response)
 }
 
 #[derive(Template)]

@@ -11,10 +11,15 @@ use crate::app::Archive;
 use crate::deposit::ingest::DatasetPath;
 use crate::deposit::model::DatasetState;
 use crate::deposit::service;
+use crate::doi::export::signposting;
 use crate::error::DomainError;
+use crate::packaging::{self, BagInfo, Package, PackageFile, Source};
 use crate::storage::ByteStream;
+use crate::usage;
 use crate::web::auth::Viewer;
 use crate::web::errors::PageError;
+use crate::web::pages::count_usage;
+use crate::web::pages::signposting::{link_value, LandingUrls};
 
 /// What a Range header asks of a representation of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -176,7 +181,13 @@ async fn serve(
         .insert_header((header::CONTENT_TYPE, file.media_type.clone()))
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.path)))
         .insert_header(("X-Content-Type-Options", "nosniff"));
-    if !view.is_published_version() {
+    if view.is_published_version() {
+        // Level 1 Signposting on a content file: the landing page it belongs to.
+        let urls = LandingUrls::new(&archive, &view, number);
+        if let Some(value) = link_value(&signposting::item_header(&urls.urls())) {
+            response.insert_header((header::LINK, value));
+        }
+    } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     }
     if req.method() == actix_web::http::Method::HEAD {
@@ -198,6 +209,15 @@ async fn serve(
         (_, Some(blob)) => open_local(archive.staged_blob_path(blob)?, wanted).await?,
         _ => return Err(DomainError::internal(format!("file {} has no bytes", file.id)).into()),
     };
+    if view.is_published_version() {
+        count_usage(
+            &req,
+            &archive,
+            view.dataset.id,
+            view.version.number,
+            usage::Kind::Download,
+        );
+    }
     Ok(response.body(SizedStream::new(length, stream)))
 }
 
@@ -219,6 +239,99 @@ pub async fn download_numbered(
 ) -> Result<HttpResponse, PageError> {
     let (id, n, file_path) = path.into_inner();
     serve(req, archive, viewer, id, Some(n), file_path).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct PackageQuery {
+    format: Option<String>,
+}
+
+/// Every file of a version in one zip (`?format=zip`, the default) or as a BagIt bag
+/// inside a zip (`?format=bagit`), streamed while it is built.
+pub async fn download_version(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    viewer: Viewer,
+    path: web::Path<(i64, i32)>,
+    query: web::Query<PackageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (id, n) = path.into_inner();
+    let bag = match query.format.as_deref().map(str::trim) {
+        None | Some("zip") => false,
+        Some("bagit" | "bag") => true,
+        Some(other) => {
+            return Err(DomainError::BadRequest(format!(
+                "there is no download format '{other}': use format=zip or format=bagit"
+            ))
+            .into())
+        }
+    };
+    let v = viewer.0;
+    let view = archive
+        .db
+        .run(move |conn| service::load_view(conn, v.as_ref(), id, Some(n)))
+        .await?;
+    let published = view.is_published_version();
+    let object_root = match (&view.dataset.ocfl_object_id, published) {
+        (Some(object), _) => Some(archive.ocfl.object_root(object)),
+        (None, true) => {
+            return Err(DomainError::internal("published dataset without OCFL object").into())
+        }
+        (None, false) => None,
+    };
+    let name = format!("dataset-{id}-v{n}");
+    let (package, file_name) = if bag {
+        let info = BagInfo {
+            name: name.clone(),
+            source_organization: archive.settings.site_name.clone(),
+            external_identifier: view.version.doi.clone().filter(|_| published),
+            external_description: Some(view.version.title.clone()),
+            bagging_date: chrono::Utc::now().date_naive(),
+        };
+        (Package::Bag(info), format!("{name}-bag.zip"))
+    } else {
+        (Package::Zip, format!("{name}.zip"))
+    };
+    let modified = view.version.published_at.unwrap_or(view.version.updated_at);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, "application/zip"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    if published {
+        let urls = LandingUrls::new(&archive, &view, Some(n));
+        if let Some(value) = link_value(&signposting::item_header(&urls.urls())) {
+            response.insert_header((header::LINK, value));
+        }
+    } else {
+        response.insert_header((header::CACHE_CONTROL, "private, no-store"));
+    }
+    // The file list is moved, not copied: a version may have 100,000 files.
+    let mut files = Vec::with_capacity(view.files.len());
+    for f in view.files {
+        // Published bytes are in the OCFL object; a draft's new uploads are staged, and
+        // files it carries over unchanged are already in the object.
+        let source = match (f.content_path, &object_root, f.staged_name) {
+            (_, _, Some(blob)) if !published => Source::Local(archive.staged_blob_path(&blob)?),
+            (Some(content_path), Some(root), _) => Source::Stored(format!("{root}/{content_path}")),
+            (_, _, Some(blob)) => Source::Local(archive.staged_blob_path(&blob)?),
+            _ => return Err(DomainError::internal(format!("file {} has no bytes", f.id)).into()),
+        };
+        files.push(PackageFile {
+            size: u64::try_from(f.size).map_err(DomainError::internal)?,
+            path: f.path,
+            sha256: f.sha256,
+            source,
+        });
+    }
+    if published {
+        count_usage(&req, &archive, id, n, usage::Kind::Download);
+    }
+    let body = packaging::stream(archive.store.clone(), files, package, modified);
+    Ok(response.streaming(body))
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use super::datasets::encode_path;
 use crate::app::Archive;
 use crate::deposit::model::{DatasetView, VersionRow};
 use crate::deposit::service;
-use crate::doi::export::{self, CitationStyle, ExportFile, PublishedRecord};
+use crate::doi::export::{self, signposting, CitationStyle, ExportFile, PublishedRecord};
 use crate::error::DomainError;
 use crate::web::auth::Viewer;
 use crate::web::errors::PageError;
+use crate::web::pages::signposting::{link_value, LandingUrls};
 
 /// The export formats, by the name used in URLs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,14 +233,20 @@ async fn serve(
         view.version.number,
         format.extension()
     );
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((header::CONTENT_TYPE, format.media_type()))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("inline; filename=\"{file_name}\""),
         ))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .body(body))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    // Level 1 Signposting on a metadata document: the landing page it describes.
+    let urls = LandingUrls::new(&archive, &view, number);
+    if let Some(value) = link_value(&signposting::metadata_header(&urls.urls())) {
+        response.insert_header((header::LINK, value));
+    }
+    Ok(response.body(body))
 }
 
 pub async fn latest(

@@ -8,6 +8,8 @@ pub mod downloads;
 pub mod exports;
 pub mod home;
 pub mod reports;
+pub mod search;
+pub mod signposting;
 pub mod tickets;
 
 use actix_web::HttpRequest;
@@ -58,6 +60,50 @@ impl FormErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// Counts a view or a download of a published version (GET requests only; robots and
+/// repeat visits are filtered by the recorder). Never fails the request.
+pub fn count_usage(
+    req: &HttpRequest,
+    archive: &Archive,
+    dataset_id: i64,
+    version: i32,
+    kind: crate::usage::Kind,
+) {
+    if req.method() != actix_web::http::Method::GET {
+        return;
+    }
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    archive.usage.record(crate::usage::Hit {
+        dataset_id,
+        version,
+        kind,
+        client: super::auth::client_ip(req),
+        user_agent,
+        at: chrono::Utc::now().naive_utc(),
+    });
+}
+
+/// "1 view · 3 downloads".
+pub fn usage_text(counts: &crate::usage::Counts) -> String {
+    let plural = |n: i64, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    format!(
+        "{} · {}",
+        plural(counts.views, "view"),
+        plural(counts.downloads, "download")
+    )
 }
 
 /// Human-readable size: 1.5 MB, 20 GB (decimal units, as file managers show).

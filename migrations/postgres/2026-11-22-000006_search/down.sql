@@ -1,0 +1,2 @@
+DROP TABLE search_facets;
+DROP TABLE search_documents;

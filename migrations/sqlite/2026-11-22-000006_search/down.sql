@@ -1,0 +1,3 @@
+DROP TABLE search_fts;
+DROP TABLE search_facets;
+DROP TABLE search_documents;

@@ -1,0 +1,327 @@
+//! PREMIS 3 events: what happened to a dataset's content, when, by whom, with what
+//! outcome. Append-only: rows are only ever inserted. The history is served as JSON and
+//! as PREMIS XML, and written into the OCFL object's `logs/` at each new version so it
+//! travels with the content.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::accounts::User;
+use crate::db::schema::premis_events;
+use crate::db::AnyConnection;
+use crate::doi::export::datacite::Xml;
+use crate::error::DomainError;
+
+/// Event types from the PREMIS event type vocabulary
+/// (https://id.loc.gov/vocabulary/preservation/eventType).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Ingestion,
+    MessageDigestCalculation,
+    FixityCheck,
+    Replication,
+    Deaccession,
+    Deletion,
+    /// A damaged file restored from a good copy ("recovery" in the vocabulary).
+    Recovery,
+    Validation,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Ingestion => "ingestion",
+            EventType::MessageDigestCalculation => "message digest calculation",
+            EventType::FixityCheck => "fixity check",
+            EventType::Replication => "replication",
+            EventType::Deaccession => "deaccession",
+            EventType::Deletion => "deletion",
+            EventType::Recovery => "recovery",
+            EventType::Validation => "validation",
+        }
+    }
+
+    /// The term's URI in the Library of Congress vocabulary.
+    pub fn uri(self) -> &'static str {
+        match self {
+            EventType::Ingestion => "http://id.loc.gov/vocabulary/preservation/eventType/ing",
+            EventType::MessageDigestCalculation => {
+                "http://id.loc.gov/vocabulary/preservation/eventType/mes"
+            }
+            EventType::FixityCheck => "http://id.loc.gov/vocabulary/preservation/eventType/fix",
+            EventType::Replication => "http://id.loc.gov/vocabulary/preservation/eventType/rep",
+            EventType::Deaccession => "http://id.loc.gov/vocabulary/preservation/eventType/dea",
+            EventType::Deletion => "http://id.loc.gov/vocabulary/preservation/eventType/del",
+            EventType::Recovery => "http://id.loc.gov/vocabulary/preservation/eventType/rec",
+            EventType::Validation => "http://id.loc.gov/vocabulary/preservation/eventType/val",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Warning,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Warning => "warning",
+        }
+    }
+}
+
+/// Who acted: a person (an account) or holdfast itself, with its version.
+#[derive(Clone, Debug)]
+pub enum Agent<'a> {
+    Person(&'a User),
+    Holdfast,
+}
+
+/// The software agent's name, with the version that acted.
+pub fn software_agent() -> String {
+    format!("holdfast {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What an event is about: a dataset, optionally one version and one file.
+#[derive(Clone, Debug, Default)]
+pub struct Subject<'a> {
+    pub dataset_id: Option<i64>,
+    pub version: Option<i32>,
+    pub file_path: Option<&'a str>,
+    pub file_sha256: Option<&'a str>,
+}
+
+/// Records one event (inside the caller's transaction, so it exists exactly when the
+/// action it describes was committed).
+pub fn record(
+    conn: &mut AnyConnection,
+    event_type: EventType,
+    subject: &Subject,
+    detail: &str,
+    outcome: Outcome,
+    outcome_detail: &str,
+    agent: Agent,
+) -> Result<(), DomainError> {
+    let (agent_type, agent_name, agent_user_id) = match agent {
+        Agent::Person(u) => ("person", format!("{} <{}>", u.name, u.email), Some(u.id)),
+        Agent::Holdfast => ("software", software_agent(), None),
+    };
+    diesel::insert_into(premis_events::table)
+        .values((
+            premis_events::event_uuid.eq(uuid::Uuid::new_v4().to_string()),
+            premis_events::dataset_id.eq(subject.dataset_id),
+            premis_events::version_number.eq(subject.version),
+            premis_events::file_path.eq(subject.file_path),
+            premis_events::file_sha256.eq(subject.file_sha256),
+            premis_events::event_type.eq(event_type.as_str()),
+            premis_events::event_datetime.eq(Utc::now().naive_utc()),
+            premis_events::detail.eq(detail),
+            premis_events::outcome.eq(outcome.as_str()),
+            premis_events::outcome_detail.eq(outcome_detail),
+            premis_events::agent_type.eq(agent_type),
+            premis_events::agent_name.eq(agent_name),
+            premis_events::agent_user_id.eq(agent_user_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Queryable, Selectable, Clone, Debug, Serialize)]
+#[diesel(table_name = premis_events)]
+pub struct EventRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub event_uuid: String,
+    pub dataset_id: Option<i64>,
+    pub version_number: Option<i32>,
+    pub file_path: Option<String>,
+    pub file_sha256: Option<String>,
+    pub event_type: String,
+    pub event_datetime: NaiveDateTime,
+    pub detail: String,
+    pub outcome: String,
+    pub outcome_detail: String,
+    pub agent_type: String,
+    pub agent_name: String,
+    #[serde(skip)]
+    pub agent_user_id: Option<i64>,
+}
+
+/// A dataset's events, oldest first.
+pub fn of_dataset(conn: &mut AnyConnection, dataset_id: i64) -> Result<Vec<EventRow>, DomainError> {
+    Ok(premis_events::table
+        .filter(premis_events::dataset_id.eq(dataset_id))
+        .order(premis_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
+const PREMIS_NS: &str = "http://www.loc.gov/premis/v3";
+const PREMIS_SCHEMA: &str =
+    "http://www.loc.gov/premis/v3 https://www.loc.gov/standards/premis/premis.xsd";
+
+/// The events as a PREMIS 3 document: one `event` per row, with the objects (the OCFL
+/// object, or a file by its digest) and agents they link to.
+pub fn premis_xml(object_id: &str, events: &[EventRow]) -> Result<Vec<u8>, DomainError> {
+    write_premis(object_id, events).map_err(DomainError::internal)
+}
+
+fn write_premis(object_id: &str, events: &[EventRow]) -> std::io::Result<Vec<u8>> {
+    let mut x = Xml::document()?;
+    x.open(
+        "premis",
+        &[
+            ("xmlns", Some(PREMIS_NS)),
+            (
+                "xmlns:xsi",
+                Some("http://www.w3.org/2001/XMLSchema-instance"),
+            ),
+            ("xsi:schemaLocation", Some(PREMIS_SCHEMA)),
+            ("version", Some("3.0")),
+        ],
+    )?;
+    // The object: the dataset's OCFL object, identified as OCFL does.
+    x.open("object", &[("xsi:type", Some("intellectualEntity"))])?;
+    x.open("objectIdentifier", &[])?;
+    x.leaf("objectIdentifierType", &[], "OCFL object id")?;
+    x.leaf("objectIdentifierValue", &[], object_id)?;
+    x.close("objectIdentifier")?;
+    x.close("object")?;
+    for e in events {
+        x.open("event", &[])?;
+        x.open("eventIdentifier", &[])?;
+        x.leaf("eventIdentifierType", &[], "UUID")?;
+        x.leaf("eventIdentifierValue", &[], &e.event_uuid)?;
+        x.close("eventIdentifier")?;
+        let uri = EventType::parse(&e.event_type).map(EventType::uri);
+        x.leaf("eventType", &[("valueURI", uri)], &e.event_type)?;
+        x.leaf(
+            "eventDateTime",
+            &[],
+            &e.event_datetime
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )?;
+        x.open("eventDetailInformation", &[])?;
+        x.leaf("eventDetail", &[], &e.detail)?;
+        x.close("eventDetailInformation")?;
+        x.open("eventOutcomeInformation", &[])?;
+        x.leaf("eventOutcome", &[], &e.outcome)?;
+        if !e.outcome_detail.is_empty() {
+            x.open("eventOutcomeDetail", &[])?;
+            x.leaf("eventOutcomeDetailNote", &[], &e.outcome_detail)?;
+            x.close("eventOutcomeDetail")?;
+        }
+        x.close("eventOutcomeInformation")?;
+        x.open("linkingAgentIdentifier", &[])?;
+        let kind = if e.agent_type == "person" {
+            "person"
+        } else {
+            "software"
+        };
+        x.leaf("linkingAgentIdentifierType", &[], kind)?;
+        x.leaf("linkingAgentIdentifierValue", &[], &e.agent_name)?;
+        x.close("linkingAgentIdentifier")?;
+        x.open("linkingObjectIdentifier", &[])?;
+        match (&e.file_path, &e.file_sha256) {
+            (Some(path), digest) => {
+                x.leaf("linkingObjectIdentifierType", &[], "logical path")?;
+                let value = match (e.version_number, digest) {
+                    (Some(v), Some(d)) => format!("{object_id} v{v} {path} (sha256:{d})"),
+                    (None, Some(d)) => format!("{object_id} {path} (sha256:{d})"),
+                    (Some(v), None) => format!("{object_id} v{v} {path}"),
+                    (None, None) => format!("{object_id} {path}"),
+                };
+                x.leaf("linkingObjectIdentifierValue", &[], &value)?;
+            }
+            (None, _) => {
+                x.leaf("linkingObjectIdentifierType", &[], "OCFL object id")?;
+                let value = match e.version_number {
+                    Some(v) => format!("{object_id} v{v}"),
+                    None => object_id.to_string(),
+                };
+                x.leaf("linkingObjectIdentifierValue", &[], &value)?;
+            }
+        }
+        x.close("linkingObjectIdentifier")?;
+        x.close("event")?;
+    }
+    x.close("premis")?;
+    Ok(x.into_bytes())
+}
+
+impl EventType {
+    pub fn parse(s: &str) -> Option<EventType> {
+        [
+            EventType::Ingestion,
+            EventType::MessageDigestCalculation,
+            EventType::FixityCheck,
+            EventType::Replication,
+            EventType::Deaccession,
+            EventType::Deletion,
+            EventType::Recovery,
+            EventType::Validation,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, path: Option<&str>) -> EventRow {
+        EventRow {
+            id: 1,
+            event_uuid: "7d0a4d55-3c1f-4f0c-9d36-5b8f1b8d8c11".into(),
+            dataset_id: Some(1),
+            version_number: Some(1),
+            file_path: path.map(str::to_string),
+            file_sha256: path.map(|_| "ab".repeat(32)),
+            event_type: kind.into(),
+            event_datetime: chrono::NaiveDateTime::default(),
+            detail: "Version 1 <published> & stored".into(),
+            outcome: "success".into(),
+            outcome_detail: String::new(),
+            agent_type: "software".into(),
+            agent_name: software_agent(),
+            agent_user_id: None,
+        }
+    }
+
+    #[test]
+    fn premis_xml_names_events_objects_and_agents_and_escapes_text() {
+        let xml = premis_xml(
+            "doi:10.5072/abc",
+            &[
+                event("ingestion", None),
+                event("message digest calculation", Some("data/a.csv")),
+            ],
+        )
+        .unwrap_or_default();
+        let text = String::from_utf8_lossy(&xml);
+        assert!(text.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\""));
+        assert_eq!(text.matches("<event>").count(), 2);
+        assert!(
+            text.contains("valueURI=\"http://id.loc.gov/vocabulary/preservation/eventType/ing\"")
+        );
+        assert!(text.contains("&lt;published&gt; &amp; stored"));
+        assert!(text.contains("doi:10.5072/abc v1 data/a.csv (sha256:abab"));
+        assert!(text.contains(&software_agent()));
+    }
+
+    #[test]
+    fn event_types_round_trip() {
+        for t in ["ingestion", "fixity check", "recovery", "deaccession"] {
+            assert_eq!(EventType::parse(t).map(EventType::as_str), Some(t));
+        }
+        assert_eq!(EventType::parse("repair"), None);
+    }
+}

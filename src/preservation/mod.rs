@@ -1,0 +1,3 @@
+//! Preservation: the PREMIS event history of every dataset (`events`).
+
+pub mod events;

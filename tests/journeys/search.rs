@@ -1,0 +1,402 @@
+//! Search: published datasets are found by words of their abstract, creators' names
+//! and keywords; facets count them; filters narrow; drafts and submissions never show;
+//! nothing typed breaks a query; pages and both orders work; the index rebuilds.
+
+use crate::helpers::*;
+use holdfast::accounts::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Spec<'a> {
+    title: &'a str,
+    abstract_text: &'a str,
+    creators: &'a [&'a str],
+    subjects: &'a [&'a str],
+    resource_type: &'a str,
+    license: &'a str,
+    file: (&'a str, &'a [u8]),
+}
+
+/// Creates a draft with this metadata and one file; returns its id.
+async fn draft(
+    app: &TestApp,
+    token: &str,
+    s: &Spec<'_>,
+) -> Result<i64, Box<dyn std::error::Error>> {
+    let creators: Vec<Value> = s
+        .creators
+        .iter()
+        .map(|n| json!({"name": n, "nameType": "Personal"}))
+        .collect();
+    let subjects: Vec<Value> = s.subjects.iter().map(|k| json!({"subject": k})).collect();
+    let body = json!({
+        "titles": [{"title": s.title}],
+        "creators": creators,
+        "descriptions": [{"description": s.abstract_text, "descriptionType": "Abstract"}],
+        "subjects": subjects,
+        "types": {"resourceTypeGeneral": s.resource_type},
+        "rightsList": [{"rightsIdentifier": s.license}]
+    });
+    let client = app.client();
+    let r = client
+        .post(app.url("/api/datasets"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    if r.status() != StatusCode::CREATED {
+        return Err(format!("creating {}: {} {}", s.title, r.status(), r.text().await?).into());
+    }
+    let id = r.json::<Value>().await?["id"]
+        .as_i64()
+        .ok_or("no id in the answer")?;
+    let r = client
+        .put(app.url(&format!("/api/datasets/{id}/files/{}", s.file.0)))
+        .bearer_auth(token)
+        .body(s.file.1.to_vec())
+        .send()
+        .await?;
+    if r.status() != StatusCode::CREATED {
+        return Err(format!("upload to {}: {}", s.title, r.status()).into());
+    }
+    Ok(id)
+}
+
+async fn api(app: &TestApp, query: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    let r = app
+        .client()
+        .get(app.url(&format!("/api/search{query}")))
+        .send()
+        .await?;
+    let status = r.status();
+    let text = r.text().await?;
+    if status != StatusCode::OK {
+        return Err(format!("GET /api/search{query}: {status}: {text}").into());
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["results"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+fn sorted(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort();
+    v
+}
+
+/// The count of `value` under `facet`, 0 when it is not listed.
+fn facet(v: &Value, facet: &str, value: &str) -> i64 {
+    v["facets"][facet]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["value"] == value))
+        .and_then(|e| e["count"].as_i64())
+        .unwrap_or(0)
+}
+
+const CSV: &[u8] = b"site,flux\nUS-Ha1,1.5\nUS-Ha1,2.5\n";
+
+#[actix_web::test]
+async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult {
+    on_each_backend(|app| async move {
+        let dep = app.token_for("pi@example.org", Role::Depositor).await?;
+        let cur = app.token_for("cura@example.org", Role::Curator).await?;
+
+        let forest = draft(
+            &app,
+            &dep,
+            &Spec {
+                title: "Harvard Forest eddy covariance fluxes",
+                abstract_text: "Half-hourly carbon dioxide and water vapour fluxes above a temperate deciduous forest.",
+                creators: &["Doe, Jane", "Munger, William"],
+                subjects: &["carbon flux", "forest"],
+                resource_type: "Dataset",
+                license: "CC-BY-4.0",
+                file: ("fluxes.csv", CSV),
+            },
+        )
+        .await?;
+        let r = app
+            .client()
+            .put(app.url(&format!("/api/datasets/{forest}/standards")))
+            .bearer_auth(&dep)
+            .json(&json!({"standards": ["csv"]}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+        let fen = draft(
+            &app,
+            &dep,
+            &Spec {
+                title: "Wetland methane chamber measurements",
+                abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
+                creators: &["Smith, Ann"],
+                subjects: &["methane", "peatland"],
+                resource_type: "Dataset",
+                license: "CC0-1.0",
+                file: ("notes.txt", b"chamber notes"),
+            },
+        )
+        .await?;
+        let soil = draft(
+            &app,
+            &dep,
+            &Spec {
+                title: "Soil moisture profiles",
+                abstract_text: "Volumetric water content at five depths beneath a grassland.",
+                creators: &["Doe, Jane"],
+                subjects: &["soil", "forest"],
+                resource_type: "Collection",
+                license: "CC-BY-4.0",
+                file: ("moisture.csv", CSV),
+            },
+        )
+        .await?;
+        // Never published: a draft and a submission, sharing words with the others.
+        let hidden_draft = draft(
+            &app,
+            &dep,
+            &Spec {
+                title: "Tundra forest zyzzyva survey",
+                abstract_text: "Draft abstract about forest zyzzyva.",
+                creators: &["Doe, Jane"],
+                subjects: &["forest"],
+                resource_type: "Dataset",
+                license: "CC-BY-4.0",
+                file: ("tundra.csv", CSV),
+            },
+        )
+        .await?;
+        let submitted = draft(
+            &app,
+            &dep,
+            &Spec {
+                title: "Quokka forest census",
+                abstract_text: "Submitted, not accepted: quokka counts in a forest.",
+                creators: &["Doe, Jane"],
+                subjects: &["forest"],
+                resource_type: "Dataset",
+                license: "CC-BY-4.0",
+                file: ("census.csv", CSV),
+            },
+        )
+        .await?;
+        for id in [forest, fen, soil] {
+            app.api_publish(&dep, &cur, id).await?;
+        }
+        app.wait_for_checks(&dep, submitted).await?;
+        let r = app
+            .client()
+            .post(app.url(&format!("/api/datasets/{submitted}/submit")))
+            .bearer_auth(&dep)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK);
+
+        // Everything published, newest first, with the JSON shape the README gives.
+        let all = api(&app, "").await?;
+        assert_eq!(all["total"], 3, "{all}");
+        assert_eq!(all["page"], 1);
+        assert_eq!(all["per_page"], 20);
+        assert_eq!(all["sort"], "newest");
+        assert_eq!(ids(&all), [soil, fen, forest]);
+        let first = &all["results"][2];
+        assert_eq!(first["title"], "Harvard Forest eddy covariance fluxes");
+        assert_eq!(first["creators"], json!(["Doe, Jane", "Munger, William"]));
+        assert_eq!(first["resource_type"], "Dataset");
+        assert_eq!(first["license"], "CC-BY-4.0");
+        assert!(first["doi"].as_str().is_some_and(|d| d.starts_with("10.5072/")));
+        assert!(first["published_at"].as_str().is_some_and(|t| t.contains('T')));
+        assert!(first["snippet"].as_str().is_some_and(|s| s.starts_with("Half-hourly")));
+
+        // Facet counts over the published three only.
+        assert_eq!(facet(&all, "resource_type", "Dataset"), 2, "{}", all["facets"]);
+        assert_eq!(facet(&all, "resource_type", "Collection"), 1);
+        assert_eq!(facet(&all, "license", "CC-BY-4.0"), 2);
+        assert_eq!(facet(&all, "license", "CC0-1.0"), 1);
+        assert_eq!(facet(&all, "subject", "forest"), 2, "the draft's forest is not counted");
+        assert_eq!(facet(&all, "subject", "methane"), 1);
+        assert_eq!(facet(&all, "creator", "Doe, Jane"), 2);
+        assert_eq!(facet(&all, "creator", "Smith, Ann"), 1);
+        let year = chrono::Utc::now().format("%Y").to_string();
+        assert_eq!(facet(&all, "publication_year", &year), 3);
+        assert_eq!(facet(&all, "standard", "csv"), 2, "{}", all["facets"]["standard"]);
+        for key in ["resource_type", "license", "subject", "creator", "publication_year", "standard"] {
+            assert!(all["facets"][key].is_array(), "facet {key} missing");
+        }
+
+        // Found by a word of the abstract only, by a creator, by a keyword.
+        let r = api(&app, "?q=deciduous").await?;
+        assert_eq!(ids(&r), [forest]);
+        assert_eq!(r["sort"], "relevance");
+        assert!(r["results"][0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("deciduous")), "{r}");
+        assert_eq!(ids(&api(&app, "?q=boreal").await?), [fen]);
+        assert_eq!(ids(&api(&app, "?q=Munger").await?), [forest]);
+        assert_eq!(sorted(ids(&api(&app, "?q=doe").await?)), sorted(vec![forest, soil]));
+        assert_eq!(ids(&api(&app, "?q=peatland").await?), [fen], "a keyword");
+        assert_eq!(ids(&api(&app, "?q=%22carbon+flux%22").await?), [forest], "a keyword phrase");
+        assert_eq!(ids(&api(&app, "?q=measurement").await?), [fen], "stems match");
+        assert_eq!(ids(&api(&app, "?q=methane+grassland").await?), Vec::<i64>::new(), "every word must match");
+
+        // Drafts and submissions never appear.
+        for q in ["zyzzyva", "quokka", "tundra", "census"] {
+            let r = api(&app, &format!("?q={q}")).await?;
+            assert_eq!(r["total"], 0, "{q}: {r}");
+        }
+        assert!(!ids(&api(&app, "?q=forest&per_page=100").await?).contains(&hidden_draft));
+
+        // Relevance puts the title match first; newest puts the later one first.
+        let r = api(&app, "?q=forest").await?;
+        assert_eq!(ids(&r), [forest, soil], "title beats keyword");
+        let r = api(&app, "?q=forest&sort=newest").await?;
+        assert_eq!(ids(&r), [soil, forest]);
+        assert_eq!(r["sort"], "newest");
+
+        // Filters narrow; several values of one facet widen within it (OR); facets
+        // combine with AND; a facet's own counts ignore its own filter.
+        let r = api(&app, "?subject=forest").await?;
+        assert_eq!(ids(&r), [soil, forest]);
+        assert_eq!(facet(&r, "resource_type", "Dataset"), 1);
+        assert_eq!(facet(&r, "resource_type", "Collection"), 1);
+        assert_eq!(facet(&r, "license", "CC0-1.0"), 0);
+        assert_eq!(facet(&r, "subject", "methane"), 1, "choosing methane too would add one");
+        let r = api(&app, "?subject=forest&resource_type=Collection").await?;
+        assert_eq!(ids(&r), [soil]);
+        let r = api(&app, "?subject=forest&subject=methane").await?;
+        assert_eq!(r["total"], 3);
+        let r = api(&app, "?creator=Doe%2C+Jane&license=CC-BY-4.0&q=water").await?;
+        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
+        let r = api(&app, &format!("?standard=csv&publication_year={year}")).await?;
+        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
+        let r = api(&app, "?subject=no-such-keyword").await?;
+        assert_eq!(r["total"], 0);
+        assert_eq!(facet(&r, "subject", "no-such-keyword"), 0);
+        assert_eq!(facet(&r, "subject", "forest"), 2);
+
+        // Pages.
+        let p1 = api(&app, "?per_page=2").await?;
+        let p2 = api(&app, "?per_page=2&page=2").await?;
+        let p3 = api(&app, "?per_page=2&page=3").await?;
+        assert_eq!((p1["total"].clone(), p2["total"].clone()), (json!(3), json!(3)));
+        assert_eq!(ids(&p1), [soil, fen]);
+        assert_eq!(ids(&p2), [forest]);
+        assert_eq!(ids(&p3), Vec::<i64>::new());
+        assert_eq!(p3["total"], 3);
+        for bad in ["?per_page=101", "?per_page=0", "?page=0", "?page=x", "?sort=oldest"] {
+            let r = app.client().get(app.url(&format!("/api/search{bad}"))).send().await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            let body: Value = r.json().await?;
+            assert!(body["fields"][0]["field"].is_string(), "{bad}: {body}");
+        }
+
+        // Whatever is typed, the answer is results or none, never an error.
+        let long = "x".repeat(1000);
+        for hostile in [
+            "\"", "\"\"", "AND (", "*", "(", ")", "OR", "NOT", "NEAR(", "title:", "-", "^", "'",
+            "\\", "%", "_", ";", "'); DROP TABLE datasets; --", "forest*", "fo\"rest", "🙂",
+            "\u{0}", "\u{2}forest\u{3}", "ǅ", long.as_str(), "<script>alert(1)</script>",
+        ] {
+            let enc: String = url_encode(hostile);
+            let r = app.client().get(app.url(&format!("/api/search?q={enc}"))).send().await?;
+            assert_eq!(r.status(), StatusCode::OK, "api {hostile:?}");
+            let r = app.client().get(app.url(&format!("/search?q={enc}"))).send().await?;
+            assert_eq!(r.status(), StatusCode::OK, "page {hostile:?}");
+            if hostile.len() <= 300 {
+                let r = app.client().get(app.url(&format!("/api/search?subject={enc}"))).send().await?;
+                assert_eq!(r.status(), StatusCode::OK, "filter {hostile:?}");
+            }
+        }
+        let r = app
+            .client()
+            .get(app.url(&format!("/api/search?q={}", "x".repeat(1001))))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        // The database is untouched.
+        assert_eq!(api(&app, "").await?["total"], 3);
+
+        // The page: results with marked matches, facet links, escaping, header link.
+        let r = app.client().get(app.url("/search?q=deciduous")).send().await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await?;
+        assert!(html.contains("Harvard Forest eddy covariance fluxes"), "{html}");
+        assert!(html.contains("<mark>deciduous</mark>"), "{html}");
+        assert!(html.contains(&format!("href=\"/datasets/{forest}\"")));
+        assert!(html.contains("href=\"/search?q=deciduous&#38;subject=forest\""), "{html}");
+        assert!(html.contains(r#"<a href="/search">Search</a>"#), "header link");
+        let html = app
+            .client()
+            .get(app.url("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!html.contains("<script>alert(1)"), "the query is escaped");
+        let html = app
+            .client()
+            .get(app.url("/search?subject=forest&per_page=1"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains("Soil moisture profiles"));
+        assert!(!html.contains("Harvard Forest eddy"), "one per page");
+        assert!(html.contains("page 1 of 2"), "{html}");
+        assert!(html.contains("rel=\"next\" href=\"/search?subject=forest&#38;per_page=1&#38;page=2\""), "{html}");
+        let r = app.client().get(app.url("/search?per_page=500")).send().await?;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let home = app.client().get(app.url("/")).send().await?.text().await?;
+        assert!(home.contains("action=\"/search\""), "the home page has a search form");
+        for q in ["zyzzyva", "quokka"] {
+            let html = app
+                .client()
+                .get(app.url(&format!("/search?q={q}")))
+                .send()
+                .await?
+                .text()
+                .await?;
+            assert!(html.contains("No published dataset matches"), "{q}");
+        }
+
+        // A dataset withdrawn from view leaves search at once, and the rebuild drops it.
+        let forest_id = forest;
+        app.archive
+            .db
+            .run(move |conn| {
+                use diesel::prelude::*;
+                use holdfast::db::schema::datasets;
+                diesel::update(datasets::table.find(forest_id))
+                    .set(datasets::state.eq("deaccessioned"))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        assert_eq!(ids(&api(&app, "?q=deciduous").await?), Vec::<i64>::new());
+        let outcome = app
+            .archive
+            .db
+            .run(|conn| holdfast::search::reindex_all(conn, &mut |_, _| {}))
+            .await?;
+        assert_eq!((outcome.indexed, outcome.removed), (2, 1));
+        let after = api(&app, "").await?;
+        assert_eq!(ids(&after), [soil, fen]);
+        assert_eq!(facet(&after, "creator", "Doe, Jane"), 1);
+        // Indexing again changes nothing.
+        app.archive
+            .db
+            .run(move |conn| holdfast::search::index_dataset(conn, soil))
+            .await?;
+        assert_eq!(api(&app, "").await?["facets"], after["facets"]);
+        Ok(())
+    })
+    .await
+}
+
+fn url_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
