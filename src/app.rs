@@ -25,6 +25,8 @@ pub struct Archive {
     pub standards: Arc<Registry>,
     /// Wakes this process's job workers when a request enqueues work.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Who registers DOIs (the local registrar or DataCite).
+    pub doi_provider: Arc<dyn crate::doi::provider::DoiProvider>,
     /// Delivers outbox messages (SMTP, or .eml files under DATA_DIR/mail).
     pub mailer: Arc<crate::mail::Mailer>,
     /// Counts landing-page views and downloads in the background.
@@ -65,6 +67,7 @@ impl Archive {
             Registry::load(settings.schemas_dir.as_deref())
                 .map_err(|e| anyhow::anyhow!("the data standards cannot be loaded: {e}"))?,
         );
+        let doi_provider = crate::doi::provider::from_settings(&settings)?;
         let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
         let archive = Archive {
             mailer,
@@ -75,6 +78,7 @@ impl Archive {
             staging,
             standards,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            doi_provider,
             usage: crate::usage::Recorder::start(db.clone()),
         };
         archive.sweep_unreferenced_blobs().await?;
@@ -82,6 +86,21 @@ impl Archive {
         let indexed = archive.db.run(crate::search::backfill).await?;
         if indexed > 0 {
             tracing::info!(indexed, "added published datasets to the search index");
+        }
+        // DOI registrations that gave up (or were left behind by a provider switch) are
+        // queued again, so none is lost.
+        let settings = archive.settings.clone();
+        let resumed = archive
+            .db
+            .run(move |conn| crate::doi::registration::resume_unfinished(conn, &settings))
+            .await
+            .map_err(|e| anyhow::anyhow!("resuming DOI registrations: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(
+                resumed,
+                provider = archive.doi_provider.name(),
+                "DOI registrations resumed"
+            );
         }
         Ok(archive)
     }

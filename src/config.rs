@@ -42,9 +42,28 @@ pub struct SettingsArgs {
     /// can be downloaded onto case-insensitive file systems (Windows, macOS) [default: true].
     #[arg(long, env = "HOLDFAST_CASE_INSENSITIVE_PATHS", global = true)]
     pub case_insensitive_paths: Option<bool>,
-    /// DOI prefix the local registrar mints under [default: 10.5072].
+    /// DOI prefix new DOIs are minted under; with DataCite, the repository's prefix [default: 10.5072].
     #[arg(long, env = "HOLDFAST_DOI_PREFIX", global = true)]
     pub doi_prefix: Option<String>,
+    /// Who registers DOIs: `local` (this archive's own table; findable at once) or
+    /// `datacite` (DataCite's REST API, through the job queue) [default: local].
+    #[arg(long, env = "HOLDFAST_DOI_PROVIDER", global = true)]
+    pub doi_provider: Option<String>,
+    /// DataCite REST API base URL: https://api.test.datacite.org (test) or
+    /// https://api.datacite.org (production) [default: https://api.test.datacite.org].
+    #[arg(long, env = "HOLDFAST_DATACITE_URL", global = true)]
+    pub datacite_url: Option<String>,
+    /// DataCite repository id (the user name of the REST API's basic authentication).
+    #[arg(long, env = "HOLDFAST_DATACITE_REPOSITORY", global = true)]
+    pub datacite_repository: Option<String>,
+    /// DataCite repository password; prefer the environment variable to the flag.
+    #[arg(
+        long,
+        env = "HOLDFAST_DATACITE_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub datacite_password: Option<String>,
     /// Name of the archive, shown on pages and used as the DataCite publisher [default: holdfast].
     #[arg(long, env = "HOLDFAST_SITE_NAME", global = true)]
     pub site_name: Option<String>,
@@ -90,6 +109,10 @@ struct FileSettings {
     unzip_max_ratio: Option<u64>,
     case_insensitive_paths: Option<bool>,
     doi_prefix: Option<String>,
+    doi_provider: Option<String>,
+    datacite_url: Option<String>,
+    datacite_repository: Option<String>,
+    datacite_password: Option<String>,
     site_name: Option<String>,
     open_signup: Option<bool>,
     db_pool_size: Option<u32>,
@@ -100,6 +123,56 @@ struct FileSettings {
     smtp_url: Option<String>,
     mail_from: Option<String>,
 }
+
+/// Who registers this archive's DOIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoiProviderKind {
+    /// The archive's own table is the registry: states change there at once.
+    Local,
+    /// DataCite's REST API, called from `register-doi` jobs.
+    Datacite,
+}
+
+impl DoiProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoiProviderKind::Local => "local",
+            DoiProviderKind::Datacite => "datacite",
+        }
+    }
+}
+
+/// A value that must not appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// How to reach DataCite's REST API.
+#[derive(Debug, Clone)]
+pub struct DataciteSettings {
+    /// Base URL without a trailing slash, e.g. `https://api.test.datacite.org`.
+    pub url: String,
+    /// Repository id, e.g. `EXAMPLE.ARCHIVE`.
+    pub repository: String,
+    pub password: Secret,
+}
+
+pub const DATACITE_TEST_URL: &str = "https://api.test.datacite.org";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -113,6 +186,9 @@ pub struct Settings {
     pub unzip_max_ratio: u64,
     pub case_insensitive_paths: bool,
     pub doi_prefix: String,
+    pub doi_provider: DoiProviderKind,
+    /// Set when `doi_provider` is DataCite.
+    pub datacite: Option<DataciteSettings>,
     pub site_name: String,
     pub open_signup: bool,
     pub db_pool_size: u32,
@@ -145,6 +221,24 @@ impl Settings {
         if !is_doi_prefix(&doi_prefix) {
             anyhow::bail!("HOLDFAST_DOI_PREFIX '{doi_prefix}' is not a DOI prefix like 10.5072");
         }
+        let provider_name = pick(args.doi_provider.clone(), file.doi_provider, "local".into());
+        let doi_provider = match provider_name.trim().to_ascii_lowercase().as_str() {
+            "local" => DoiProviderKind::Local,
+            "datacite" => DoiProviderKind::Datacite,
+            other => anyhow::bail!(
+                "HOLDFAST_DOI_PROVIDER '{other}' is not a DOI provider; use local or datacite"
+            ),
+        };
+        let datacite = match doi_provider {
+            DoiProviderKind::Local => None,
+            DoiProviderKind::Datacite => Some(datacite_settings(
+                args.datacite_url.clone().or(file.datacite_url),
+                args.datacite_repository
+                    .clone()
+                    .or(file.datacite_repository),
+                args.datacite_password.clone().or(file.datacite_password),
+            )?),
+        };
         let smtp_url = args
             .smtp_url
             .clone()
@@ -172,6 +266,8 @@ impl Settings {
                 true,
             ),
             doi_prefix,
+            doi_provider,
+            datacite,
             site_name: pick(args.site_name.clone(), file.site_name, "holdfast".into()),
             open_signup: pick(args.open_signup, file.open_signup, true),
             db_pool_size: pick(args.db_pool_size, file.db_pool_size, 16).max(2),
@@ -209,6 +305,46 @@ impl Settings {
 
 fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
     flag_or_env.or(file).unwrap_or(default)
+}
+
+/// DataCite needs a repository id and password; the URL defaults to the test API.
+fn datacite_settings(
+    url: Option<String>,
+    repository: Option<String>,
+    password: Option<String>,
+) -> anyhow::Result<DataciteSettings> {
+    let url = url
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DATACITE_TEST_URL.into())
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        anyhow::bail!(
+            "HOLDFAST_DATACITE_URL '{url}' is not an http(s) URL like {DATACITE_TEST_URL}"
+        );
+    }
+    let repository = repository
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "HOLDFAST_DOI_PROVIDER=datacite needs HOLDFAST_DATACITE_REPOSITORY (the repository id, e.g. EXAMPLE.ARCHIVE)"
+            )
+        })?;
+    if repository.contains(':') {
+        anyhow::bail!("HOLDFAST_DATACITE_REPOSITORY '{repository}' cannot contain ':'");
+    }
+    let password = password.filter(|p| !p.is_empty()).ok_or_else(|| {
+        anyhow::anyhow!("HOLDFAST_DOI_PROVIDER=datacite needs HOLDFAST_DATACITE_PASSWORD")
+    })?;
+    Ok(DataciteSettings {
+        url,
+        repository,
+        password: Secret::new(password),
+    })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -268,6 +404,39 @@ mod tests {
             doi_prefix: Some("11.5072".into()),
             ..Default::default()
         };
+        assert!(Settings::load(&args).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn datacite_needs_its_credentials_and_hides_the_password() -> anyhow::Result<()> {
+        let s = Settings::load(&SettingsArgs::default())?;
+        assert_eq!(s.doi_provider, DoiProviderKind::Local);
+        assert!(s.datacite.is_none());
+        let mut args = SettingsArgs {
+            doi_provider: Some("datacite".into()),
+            datacite_repository: Some("EXAMPLE.ARCHIVE".into()),
+            ..Default::default()
+        };
+        assert!(Settings::load(&args).is_err(), "a password is required");
+        args.datacite_password = Some("s3cret-pass".into());
+        let s = Settings::load(&args)?;
+        assert_eq!(s.doi_provider, DoiProviderKind::Datacite);
+        let dc = s
+            .datacite
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("datacite settings"))?;
+        assert_eq!(dc.url, DATACITE_TEST_URL);
+        assert_eq!(dc.password.expose(), "s3cret-pass");
+        assert!(!format!("{s:?}").contains("s3cret-pass"));
+        args.datacite_url = Some("ftp://example.org".into());
+        assert!(Settings::load(&args).is_err());
+        args.datacite_url = Some("https://api.datacite.org/".into());
+        assert_eq!(
+            Settings::load(&args)?.datacite.map(|d| d.url).as_deref(),
+            Some("https://api.datacite.org")
+        );
+        args.doi_provider = Some("crossref".into());
         assert!(Settings::load(&args).is_err());
         Ok(())
     }

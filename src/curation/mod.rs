@@ -17,6 +17,7 @@ use crate::db::schema::{dataset_versions, datasets, version_files};
 use crate::db::AnyConnection;
 use crate::deposit::model::{DatasetRow, DatasetState, FileRow, VersionRow};
 use crate::deposit::service;
+use crate::doi::registration::{self as doi_registration, DoiAction};
 use crate::doi::{self, DoiState};
 use crate::error::DomainError;
 use crate::jobs::JobKind;
@@ -411,17 +412,15 @@ pub async fn publish_job(
     publish(archive, &curator, id).await.map(|_| ())
 }
 
-/// Publishes an approved dataset: DOIs reserved, OCFL commit, database switch.
+/// Publishes an approved dataset: DOIs reserved, OCFL commit, database switch. The
+/// DOIs' registration is asked for in that last transaction: at once with the local
+/// registrar, through `register-doi` jobs with DataCite (publication never waits on it).
 async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published, DomainError> {
-    let prefix = archive.settings.doi_prefix.clone();
-    let base_url = archive.settings.base_url.clone();
-    let publisher = archive.settings.site_name.clone();
+    let settings = archive.settings.clone();
     let curator_for_plan = curator.clone();
     let plan = archive
         .db
-        .transaction(move |conn| {
-            prepare(conn, &curator_for_plan, id, &prefix, &base_url, &publisher)
-        })
+        .transaction(move |conn| prepare(conn, &settings, &curator_for_plan, id))
         .await?;
 
     let content_paths = commit_to_storage(archive, &plan, curator).await?;
@@ -454,7 +453,7 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     let history = archive
         .db
         .transaction(move |conn| {
-            finish(conn, &plan, &content_paths, &curator_for_finish)?;
+            finish(conn, &settings, &plan, &content_paths, &curator_for_finish)?;
             mail::notify(conn, &settings, &[owner], &notice)?;
             events::of_dataset(conn, id)
         })
@@ -487,9 +486,11 @@ async fn write_event_log(archive: &Archive, object_id: &str, history: &[events::
 }
 
 /// An admin withdraws a published dataset: a tombstone page stays, its DOIs keep
-/// resolving to it (registered, no longer findable), and its files are no longer served.
+/// resolving to it (registered, no longer findable: DataCite's `hide`), and its files
+/// are no longer served. Callers wake the workers afterwards (DataCite jobs).
 pub fn deaccession(
     conn: &mut AnyConnection,
+    settings: &Settings,
     admin: &User,
     id: i64,
     reason: &str,
@@ -519,12 +520,14 @@ pub fn deaccession(
             admin.id,
             &format!("deaccessioned: {reason}"),
         )?;
+        // Drafts (reserved, never published) have nothing to hide.
         let dois: Vec<String> = crate::db::schema::dois::table
             .filter(crate::db::schema::dois::dataset_id.eq(row.id))
+            .filter(crate::db::schema::dois::state.ne(DoiState::Draft.as_str()))
             .select(crate::db::schema::dois::doi)
             .load(conn)?;
         for d in dois {
-            doi::set_state(conn, &d, DoiState::Registered)?;
+            doi_registration::request(conn, settings, &d, DoiState::Registered, DoiAction::Hide)?;
         }
         // A withdrawn dataset is no longer found by search.
         search::remove_dataset(conn, id)?;
@@ -543,15 +546,16 @@ pub fn deaccession(
     })
 }
 
-/// Checks the dataset can be published and reserves its DOIs (kept on retry).
+/// Checks the dataset can be published and reserves its DOIs (kept on retry; a DOI the
+/// depositor reserved for the draft is the version's DOI).
 fn prepare(
     conn: &mut crate::db::AnyConnection,
+    settings: &Settings,
     curator: &User,
     id: i64,
-    prefix: &str,
-    base_url: &str,
-    publisher: &str,
 ) -> Result<PublishPlan, DomainError> {
+    let base_url = settings.base_url.as_str();
+    let publisher = settings.site_name.as_str();
     let view = service::load_view(conn, Some(curator), id, None)?;
     if view.state != DatasetState::Approved {
         return Err(DomainError::Conflict(format!(
@@ -559,11 +563,11 @@ fn prepare(
             view.state.label().to_lowercase()
         )));
     }
-    let landing = format!("{base_url}/datasets/{id}");
+    let landing = doi::record::landing_url(base_url, id, None);
     let concept_doi = match &view.dataset.concept_doi {
         Some(doi) => doi.clone(),
         None => {
-            let doi = doi::reserve(conn, prefix, id, None, &landing)?;
+            let doi = doi::reserve_draft(conn, settings, id, None, &landing)?;
             diesel::update(datasets::table.find(id))
                 .set((
                     datasets::concept_doi.eq(&doi),
@@ -576,8 +580,8 @@ fn prepare(
     let version_doi = match &view.version.doi {
         Some(doi) => doi.clone(),
         None => {
-            let url = format!("{landing}/versions/{}", view.version.number);
-            let doi = doi::reserve(conn, prefix, id, Some(view.version.id), &url)?;
+            let url = doi::record::landing_url(base_url, id, Some(view.version.number));
+            let doi = doi::reserve_draft(conn, settings, id, Some(view.version.id), &url)?;
             diesel::update(dataset_versions::table.find(view.version.id))
                 .set(dataset_versions::doi.eq(&doi))
                 .execute(conn)?;
@@ -698,9 +702,13 @@ async fn commit_to_storage(
     Ok(inventory.content_paths())
 }
 
-/// Switches the database to "published" once the bytes are committed.
+/// Switches the database to "published" once the bytes are committed, and asks for the
+/// DOIs: the version's made findable; the concept DOI made findable on the first
+/// publication, else updated (it now names this version as its latest and lists it
+/// with HasVersion); the previous version's updated (IsPreviousVersionOf this one).
 fn finish(
     conn: &mut crate::db::AnyConnection,
+    settings: &Settings,
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
     curator: &User,
@@ -764,8 +772,46 @@ fn finish(
             ))
             .execute(conn)?;
     }
-    doi::set_state(conn, &plan.concept_doi, DoiState::Findable)?;
-    doi::set_state(conn, &plan.version_doi, DoiState::Findable)?;
+    let concept_state = doi::state_of(conn, &plan.concept_doi)?;
+    let concept_action = if concept_state.as_deref() == Some(DoiState::Findable.as_str()) {
+        DoiAction::Update
+    } else {
+        DoiAction::Publish
+    };
+    doi_registration::request(
+        conn,
+        settings,
+        &plan.concept_doi,
+        DoiState::Findable,
+        concept_action,
+    )?;
+    doi_registration::request(
+        conn,
+        settings,
+        &plan.version_doi,
+        DoiState::Findable,
+        DoiAction::Publish,
+    )?;
+    let previous: Option<String> = dataset_versions::table
+        .filter(dataset_versions::dataset_id.eq(plan.dataset.id))
+        .filter(dataset_versions::number.lt(plan.version.number))
+        .filter(dataset_versions::published_at.is_not_null())
+        .order(dataset_versions::number.desc())
+        .select(dataset_versions::doi)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
+    if let Some(previous) = previous {
+        if doi::state_of(conn, &previous)?.as_deref() == Some(DoiState::Findable.as_str()) {
+            doi_registration::request(
+                conn,
+                settings,
+                &previous,
+                DoiState::Findable,
+                DoiAction::Update,
+            )?;
+        }
+    }
     search::index_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,

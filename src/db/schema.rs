@@ -108,6 +108,9 @@ diesel::table! {
         url -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        provider_state -> Nullable<Text>,
+        provider -> Nullable<Text>,
+        provider_synced_at -> Nullable<Timestamp>,
     }
 }
 

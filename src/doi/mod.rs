@@ -1,15 +1,28 @@
-//! DOIs: the local registrar that mints under the configured prefix.
+//! DOIs: minting under the configured prefix, their states, and their registration.
+//!
+//! The archive mints every DOI itself (the same way for both providers) and keeps it in
+//! the `dois` table with two states: `state`, what the archive asks for, and
+//! `provider_state`, what the registration agency confirmed. The provider
+//! ([`provider::DoiProvider`]) is either the local registrar, whose registry is that
+//! table (both states change together, at once), or DataCite's REST API, reached only
+//! from `register-doi` jobs (see [`registration`]), so DataCite being down delays a
+//! registration and never loses it.
 //!
 //! Suffixes are short, random, use no look-alike characters (no 0/O/1/l/i) and end in a
 //! check character, so a DOI copied by hand with one wrong or swapped character is
 //! caught instead of pointing at another dataset.
 
+pub mod datacite;
 pub mod export;
+pub mod provider;
+pub mod record;
+pub mod registration;
 
 use chrono::Utc;
 use diesel::prelude::*;
 use rand::Rng;
 
+use crate::config::{DoiProviderKind, Settings};
 use crate::db::schema::dois;
 use crate::db::AnyConnection;
 use crate::error::DomainError;
@@ -75,6 +88,76 @@ impl DoiState {
             DoiState::Registered => "registered",
         }
     }
+
+    pub fn parse(s: &str) -> Option<DoiState> {
+        match s {
+            "draft" => Some(DoiState::Draft),
+            "findable" => Some(DoiState::Findable),
+            "registered" => Some(DoiState::Registered),
+            _ => None,
+        }
+    }
+
+    /// DataCite's state machine: the state an event leads to from this one, or None
+    /// when the event does not apply (a registered or findable DOI never returns to
+    /// draft; only a findable one can be hidden).
+    pub fn after(self, event: DoiEvent) -> Option<DoiState> {
+        match (event, self) {
+            (DoiEvent::Publish, DoiState::Draft | DoiState::Registered) => Some(DoiState::Findable),
+            (DoiEvent::Register, DoiState::Draft) => Some(DoiState::Registered),
+            (DoiEvent::Hide, DoiState::Findable) => Some(DoiState::Registered),
+            _ => None,
+        }
+    }
+
+    /// The event that takes a DOI the agency holds in `from` (None: not there yet) to
+    /// `self`; `Ok(None)` when nothing needs to change state.
+    pub fn event_from(self, from: Option<DoiState>) -> Result<Option<DoiEvent>, DomainError> {
+        let event = match (from, self) {
+            (None | Some(DoiState::Draft), DoiState::Draft) => None,
+            (Some(_), DoiState::Draft) => {
+                return Err(DomainError::Conflict(
+                    "a registered DOI cannot return to draft".into(),
+                ))
+            }
+            (Some(DoiState::Findable), DoiState::Findable) => None,
+            (_, DoiState::Findable) => Some(DoiEvent::Publish),
+            (Some(DoiState::Registered), DoiState::Registered) => None,
+            (Some(DoiState::Findable), DoiState::Registered) => Some(DoiEvent::Hide),
+            (None | Some(DoiState::Draft), DoiState::Registered) => Some(DoiEvent::Register),
+        };
+        Ok(event)
+    }
+}
+
+/// DataCite's state-changing events (the `event` attribute).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoiEvent {
+    /// draft or registered → findable
+    Publish,
+    /// draft → registered
+    Register,
+    /// findable → registered
+    Hide,
+}
+
+impl DoiEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoiEvent::Publish => "publish",
+            DoiEvent::Register => "register",
+            DoiEvent::Hide => "hide",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DoiEvent> {
+        match s {
+            "publish" => Some(DoiEvent::Publish),
+            "register" => Some(DoiEvent::Register),
+            "hide" => Some(DoiEvent::Hide),
+            _ => None,
+        }
+    }
 }
 
 /// The state of a DOI of this archive ("draft", "findable", "registered").
@@ -86,7 +169,32 @@ pub fn state_of(conn: &mut AnyConnection, doi: &str) -> Result<Option<String>, D
         .optional()?)
 }
 
-/// Reserves a new DOI under `prefix` for a dataset (and version, for version DOIs).
+/// Reserves a new DOI under the configured prefix for a dataset (and version, for
+/// version DOIs), as a draft. The local registrar holds it at once; DataCite hears of
+/// it only when asked (a draft reservation or the publication).
+pub fn reserve_draft(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    dataset_id: i64,
+    version_id: Option<i64>,
+    url: &str,
+) -> Result<String, DomainError> {
+    let doi = reserve(conn, &settings.doi_prefix, dataset_id, version_id, url)?;
+    if settings.doi_provider == DoiProviderKind::Local {
+        let now = Utc::now().naive_utc();
+        diesel::update(dois::table.find(&doi))
+            .set((
+                dois::provider_state.eq(Some(DoiState::Draft.as_str())),
+                dois::provider.eq(Some(DoiProviderKind::Local.as_str())),
+                dois::provider_synced_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(doi)
+}
+
+/// Mints a new DOI under `prefix` for a dataset (and version, for version DOIs), in
+/// draft state and not yet registered with any provider (see [`reserve_draft`]).
 pub fn reserve(
     conn: &mut AnyConnection,
     prefix: &str,
@@ -129,7 +237,8 @@ pub struct DoiTarget {
     pub version_number: Option<i32>,
 }
 
-/// Looks up a findable DOI (DOIs are case-insensitive; we mint lower case).
+/// Looks up a DOI that resolves: findable, or registered (a deaccessioned dataset's,
+/// which resolves to its tombstone). DOIs are case-insensitive; we mint lower case.
 pub fn find(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiTarget>, DomainError> {
     use crate::db::schema::dataset_versions;
     let row: Option<(i64, Option<i64>)> = dois::table
@@ -157,19 +266,39 @@ pub fn find(conn: &mut AnyConnection, doi: &str) -> Result<Option<DoiTarget>, Do
     }))
 }
 
-pub fn set_state(conn: &mut AnyConnection, doi: &str, state: DoiState) -> Result<(), DomainError> {
-    diesel::update(dois::table.find(doi))
-        .set((
-            dois::state.eq(state.as_str()),
-            dois::updated_at.eq(Utc::now().naive_utc()),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_follow_datacite() {
+        use DoiEvent::*;
+        use DoiState::*;
+        assert_eq!(Draft.after(Publish), Some(Findable));
+        assert_eq!(Registered.after(Publish), Some(Findable));
+        assert_eq!(Draft.after(Register), Some(Registered));
+        assert_eq!(Findable.after(Hide), Some(Registered));
+        assert_eq!(Findable.after(Publish), None);
+        assert_eq!(Findable.after(Register), None);
+        assert_eq!(Draft.after(Hide), None);
+        for target in [Draft, Findable, Registered] {
+            for from in [None, Some(Draft), Some(Findable), Some(Registered)] {
+                match target.event_from(from) {
+                    Ok(None) => {
+                        assert!(from == Some(target) || (from.is_none() && target == Draft))
+                    }
+                    Ok(Some(e)) => assert_eq!(from.unwrap_or(Draft).after(e), Some(target)),
+                    Err(_) => assert_eq!(target, Draft),
+                }
+            }
+        }
+        for s in [Draft, Findable, Registered] {
+            assert_eq!(DoiState::parse(s.as_str()), Some(s));
+        }
+        for e in [Publish, Register, Hide] {
+            assert_eq!(DoiEvent::parse(e.as_str()), Some(e));
+        }
+    }
 
     #[test]
     fn minted_suffixes_check_and_avoid_look_alikes() {

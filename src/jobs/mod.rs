@@ -1,5 +1,5 @@
 //! The durable job queue: work that must not be lost and must not hold up a request
-//! (validation, mail delivery, later DOI registration and fixity audits).
+//! (validation, mail delivery, DOI registration, later fixity audits).
 //!
 //! A job is a row written in the same transaction as the change that needs it, so a
 //! crash can never leave a change without its follow-up work. Workers claim a job with
@@ -28,6 +28,8 @@ pub enum JobKind {
     DeliverMail,
     /// Publish an approved dataset (OCFL commit, DOIs, database switch).
     PublishDataset,
+    /// Bring one DOI's registration at the DOI provider (DataCite) in step.
+    RegisterDoi,
 }
 
 impl JobKind {
@@ -36,6 +38,7 @@ impl JobKind {
             JobKind::ValidateDataset => "validate-dataset",
             JobKind::DeliverMail => "deliver-mail",
             JobKind::PublishDataset => "publish-dataset",
+            JobKind::RegisterDoi => "register-doi",
         }
     }
 
@@ -44,18 +47,21 @@ impl JobKind {
             "validate-dataset" => Some(JobKind::ValidateDataset),
             "deliver-mail" => Some(JobKind::DeliverMail),
             "publish-dataset" => Some(JobKind::PublishDataset),
+            "register-doi" => Some(JobKind::RegisterDoi),
             _ => None,
         }
     }
 
     /// How often a job is tried before it is kept as failed. Mail keeps trying for about
     /// a day (backoff is capped), so an SMTP server that is down for hours delays mail
-    /// but never loses it.
+    /// but never loses it. DOI registration keeps trying for about three weeks (and is
+    /// queued again at start after that): DataCite being down delays it, never loses it.
     pub fn max_attempts(self) -> i32 {
         match self {
             JobKind::ValidateDataset => 5,
             JobKind::DeliverMail => 40,
             JobKind::PublishDataset => 10,
+            JobKind::RegisterDoi => 500,
         }
     }
 }
@@ -152,6 +158,7 @@ mod tests {
             JobKind::ValidateDataset,
             JobKind::DeliverMail,
             JobKind::PublishDataset,
+            JobKind::RegisterDoi,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }

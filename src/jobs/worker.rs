@@ -118,6 +118,7 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
         Some(JobKind::ValidateDataset) => crate::qa::validation::run_job(archive, &payload).await,
         Some(JobKind::DeliverMail) => crate::mail::deliver_job(archive, &payload).await,
         Some(JobKind::PublishDataset) => crate::curation::publish_job(archive, &payload).await,
+        Some(JobKind::RegisterDoi) => crate::doi::registration::run_job(archive, &payload).await,
         None => Err(DomainError::internal(format!(
             "unknown job kind {:?}",
             job.kind

@@ -14,6 +14,7 @@ use crate::deposit::ingest::verify_content_digest;
 use crate::deposit::metadata::Metadata;
 use crate::deposit::model::{DatasetSummary, DatasetView, FileRow};
 use crate::deposit::{service, uploads};
+use crate::doi::registration;
 use crate::error::DomainError;
 use crate::mail;
 use crate::preservation::events;
@@ -69,10 +70,8 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     out.insert("state".into(), json!(view.state));
     out.insert("version".into(), json!(view.version.number));
     let published = view.is_published_version();
-    out.insert(
-        "doi".into(),
-        json!(view.version.doi.as_ref().filter(|_| published)),
-    );
+    // A draft's DOI is one the depositor reserved (only they and curators see drafts).
+    out.insert("doi".into(), json!(view.version.doi));
     out.insert(
         "concept_doi".into(),
         json!(view.dataset.concept_doi.as_ref().filter(|_| published)),
@@ -125,25 +124,58 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     Ok(Value::Object(out))
 }
 
+fn viewer_is_insider(view: &DatasetView, viewer: Option<&User>) -> bool {
+    viewer.is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate())
+}
+
+/// `null` when the agency holds what the archive asks for; else what is under way.
+fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) -> Value {
+    let Some(status) = status.filter(|s| s.is_pending()) else {
+        return Value::Null;
+    };
+    let job = status.registration.as_ref();
+    json!({
+        "target_state": status.state,
+        "state": job.map(|j| j.job_state.as_str()).unwrap_or("queued"),
+        "attempts": job.map(|j| j.attempts).unwrap_or(0),
+        "last_error": job.and_then(|j| j.last_error.as_ref()).filter(|_| insider),
+        "next_attempt_at": job
+            .and_then(|j| j.next_attempt_at)
+            .map(|t| t.and_utc().to_rfc3339()),
+    })
+}
+
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
-    let (view, versions, doi_state, counts) = archive
+    let viewer_for_status = viewer.clone();
+    let settings = archive.settings.clone();
+    let (view, versions, doi_status, concept_status, counts) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
             let versions = service::published_versions(conn, id)?;
-            let doi_state = match &view.version.doi {
-                Some(d) => crate::doi::state_of(conn, d)?,
+            let doi_status = match &view.version.doi {
+                Some(d) => registration::status(conn, &settings, d)?,
                 None => None,
+            };
+            let concept_status = match &view.dataset.concept_doi {
+                Some(d) if view.is_published_version() => registration::status(conn, &settings, d)?,
+                _ => None,
             };
             // Counts that cannot be read are reported as null, never as an error.
             let counts = usage::usage_of(conn, id)
                 .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
                 .ok();
-            Ok((view, versions, doi_state, counts))
+            Ok((view, versions, doi_status, concept_status, counts))
         })
         .await?;
+    let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
     let mut body = dataset_json(archive, &view)?;
-    body["doi_state"] = json!(doi_state);
+    // The DOI's state at the registration agency ("pending" until it holds it), and
+    // the registration still under way, if any (its errors for insiders only).
+    body["doi_state"] = json!(doi_status.as_ref().map(|s| s.agency_state()));
+    body["doi_registration"] = registration_json(doi_status.as_ref(), insider);
+    body["concept_doi_state"] = json!(concept_status.as_ref().map(|s| s.agency_state()));
+    body["concept_doi_registration"] = registration_json(concept_status.as_ref(), insider);
     body["versions"] = json!(versions
         .iter()
         .map(|v| json!({
@@ -465,6 +497,29 @@ pub async fn new_version(
         .json(view_json(&archive, Some(user), id).await?))
 }
 
+/// The depositor reserves a DOI for their draft → 201 with the dataset (200 when it
+/// already had one). The DOI is a draft until the dataset is published.
+pub async fn reserve_doi(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.required()?;
+    let id = path.into_inner();
+    let (actor, settings) = (user.clone(), archive.settings.clone());
+    let (_, created) = archive
+        .db
+        .run(move |conn| registration::reserve_for_draft(conn, &settings, &actor, id))
+        .await?;
+    archive.wake_workers();
+    let body = view_json(&archive, Some(user), id).await?;
+    Ok(if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeaccessionBody {
@@ -485,10 +540,12 @@ pub async fn deaccession(
         DomainError::invalid("body", format!("expected {{\"reason\": \"...\"}}: {e}"))
     })?;
     let admin = user.clone();
+    let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| curation::deaccession(conn, &admin, id, &wanted.reason))
+        .run(move |conn| curation::deaccession(conn, &settings, &admin, id, &wanted.reason))
         .await?;
+    archive.wake_workers();
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
 }
 

@@ -75,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(datasets::remove_file),
         )
         .route("/datasets/{id}/submit", web::post().to(datasets::submit))
+        .route("/datasets/{id}/doi", web::post().to(datasets::reserve_doi))
         .route(
             "/datasets/{id}/standards",
             web::post().to(datasets::set_standards),
@@ -191,6 +192,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(api::delete_file),
                 )
                 .route("/datasets/{id}/submit", web::post().to(api::submit))
+                .route("/datasets/{id}/doi", web::post().to(api::reserve_doi))
                 .route(
                     "/datasets/{id}/standards",
                     web::put().to(api::set_standards),

@@ -7,6 +7,7 @@ mod accounts;
 mod api;
 mod citation;
 mod cli;
+mod datacite;
 mod deposit;
 mod landing;
 mod mail;

@@ -58,6 +58,8 @@ pub struct PublishedRecord<'a> {
     pub previous_doi: Option<&'a str>,
     /// DOI of the version that replaced this one (`IsPreviousVersionOf`).
     pub next_doi: Option<&'a str>,
+    /// For a concept DOI's record: the DOIs of its versions (`HasVersion`).
+    pub has_versions: &'a [String],
     /// The archive's version number (1, 2, ...).
     pub version: i32,
     /// When this version was published, UTC.
@@ -199,14 +201,20 @@ impl PublishedRecord<'_> {
         self.published.format("%Y-%m-%d").to_string()
     }
 
-    /// Relations to the concept DOI and neighbouring versions (DataCite's versioning
-    /// pattern) that the depositor's metadata does not already state.
+    /// Relations to the concept DOI and neighbouring versions, or from a concept DOI to
+    /// its versions (DataCite's versioning pattern), that the depositor's metadata does
+    /// not already state.
     pub(crate) fn version_links(&self) -> Vec<VersionLink> {
-        let candidates = [
+        let mut candidates = vec![
             (self.concept_doi, "IsVersionOf"),
             (self.previous_doi, "IsNewVersionOf"),
             (self.next_doi, "IsPreviousVersionOf"),
         ];
+        candidates.extend(
+            self.has_versions
+                .iter()
+                .map(|v| (Some(v.as_str()), "HasVersion")),
+        );
         candidates
             .into_iter()
             .filter_map(|(doi, relation)| {

@@ -101,6 +101,7 @@ fn full<'a>(m: &'a Metadata, files: &'a [ExportFile]) -> PublishedRecord<'a> {
         concept_doi: Some("10.5555/abcd-efgh"),
         previous_doi: Some("10.5555/prev-2345"),
         next_doi: None,
+        has_versions: &[],
         version: 2,
         published: published(),
         publisher: "Holdfast Test Archive",
@@ -120,6 +121,7 @@ fn minimal(m: &Metadata) -> PublishedRecord<'_> {
         concept_doi: None,
         previous_doi: None,
         next_doi: None,
+        has_versions: &[],
         version: 1,
         published: published(),
         publisher: "Holdfast Test Archive",
@@ -595,6 +597,46 @@ fn version_links_skip_what_metadata_states_and_self() {
     assert_eq!(xml.matches("IsVersionOf").count(), 1, "{xml}");
     assert!(xml.contains("relationType=\"IsPreviousVersionOf\""));
     assert!(!xml.contains("IsNewVersionOf"));
+}
+
+#[test]
+fn a_concept_record_lists_its_versions_and_validates() {
+    let m = metadata(FULL);
+    let f = files();
+    let versions = vec![
+        "10.5555/prev-2345".to_string(),
+        "10.5555/k7qz-m4r9".to_string(),
+    ];
+    let concept = PublishedRecord {
+        doi: "10.5555/abcd-efgh",
+        concept_doi: None,
+        previous_doi: None,
+        next_doi: None,
+        has_versions: &versions,
+        landing_url: "https://archive.example/datasets/7",
+        ..full(&m, &f)
+    };
+    let xml = datacite_xml(&concept);
+    for v in &versions {
+        assert!(
+            xml.contains(&format!(
+                "relationType=\"HasVersion\" resourceTypeGeneral=\"Dataset\">{v}<"
+            )),
+            "{xml}"
+        );
+    }
+    assert!(!xml.contains("IsVersionOf") && !xml.contains("IsNewVersionOf"));
+    assert!(xml.contains("<identifier identifierType=\"DOI\">10.5555/abcd-efgh</identifier>"));
+    if let Err(e) = xsd_validate(&xml) {
+        panic!("invalid DataCite XML:\n{e}\n{xml}");
+    }
+    // Its own DOI among the versions is never a relation.
+    let with_self = vec!["10.5555/abcd-efgh".to_string()];
+    let r = PublishedRecord {
+        has_versions: &with_self,
+        ..concept
+    };
+    assert!(!datacite_xml(&r).contains("HasVersion"));
 }
 
 // ---------- FAIR Signposting ----------

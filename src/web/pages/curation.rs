@@ -147,9 +147,11 @@ pub async fn deaccession(
     let id = path.into_inner();
     let form = read_form(&req, payload, 64 * 1024).await?;
     let reason = field(&form, "reason").to_string();
+    let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| curation::deaccession(conn, &user.0, id, &reason))
+        .run(move |conn| curation::deaccession(conn, &settings, &user.0, id, &reason))
         .await?;
+    archive.wake_workers();
     Ok(redirect(&format!("/datasets/{id}?msg=deaccessioned")))
 }

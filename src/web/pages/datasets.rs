@@ -14,6 +14,7 @@ use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineE
 use crate::deposit::{service, uploads};
 use crate::doi::export::signposting;
 use crate::doi::export::CitationStyle;
+use crate::doi::registration::{self, DoiStatus};
 use crate::error::{DomainError, FieldError};
 use crate::qa::tickets::{self, TicketSummary};
 use crate::qa::validation;
@@ -310,6 +311,12 @@ struct DatasetPage {
     packages: Option<PackageLinks>,
     /// "N views · M downloads" of a published dataset.
     usage: Option<String>,
+    /// Where the dataset's DOIs stand at the registration agency.
+    doi_statuses: Vec<DoiStatus>,
+    /// The depositor may reserve a DOI for this draft.
+    can_reserve_doi: bool,
+    /// The owner or a curator (who see registration errors).
+    insider: bool,
 }
 
 /// Where the whole version can be downloaded.
@@ -413,6 +420,68 @@ impl DatasetPage {
             format!("?{query}#files")
         }
     }
+
+    /// The registration state of this version's DOI: `draft`, `findable`, ... or `pending`.
+    fn version_doi_state(&self) -> &str {
+        self.version_doi_status()
+            .map(DoiStatus::agency_state)
+            .unwrap_or("pending")
+    }
+
+    fn version_doi_status(&self) -> Option<&DoiStatus> {
+        let doi = self.view.version.doi.as_deref()?;
+        self.doi_statuses.iter().find(|s| s.doi == doi)
+    }
+
+    /// One line per DOI whose registration is not finished: what is under way and,
+    /// for the depositor and curators, why the last attempt failed.
+    fn doi_notes(&self) -> Vec<String> {
+        let published = self.view.is_published_version();
+        self.doi_statuses
+            .iter()
+            .filter(|s| s.is_pending())
+            // A published page speaks of its published DOIs; a draft's of its reserved one.
+            .filter(|s| {
+                if published {
+                    s.state != "draft"
+                } else {
+                    Some(s.doi.as_str()) == self.view.version.doi.as_deref()
+                }
+            })
+            .map(|s| doi_note(s, self.insider))
+            .collect()
+    }
+}
+
+fn doi_note(s: &DoiStatus, insider: bool) -> String {
+    let what = match s.state.as_str() {
+        "draft" => "reservation",
+        "registered" => "hiding (deaccession)",
+        _ => "registration",
+    };
+    let which = if s.concept {
+        format!("{} (all versions)", s.doi)
+    } else {
+        s.doi.clone()
+    };
+    let job = s.registration.as_ref();
+    let detail = match (job, insider) {
+        (Some(j), true) if j.job_state == "failed" => format!(
+            "gave up after {} attempts (last error: {}); it is tried again when the archive restarts",
+            j.attempts,
+            j.last_error.as_deref().unwrap_or("unknown")
+        ),
+        (Some(j), true) if j.last_error.is_some() => format!(
+            "last attempt failed ({}), retrying{}",
+            j.last_error.as_deref().unwrap_or(""),
+            j.next_attempt_at
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        ),
+        (Some(j), _) if j.job_state == "running" => "under way".to_string(),
+        _ => "queued; the DOI may not resolve at doi.org yet".to_string(),
+    };
+    format!("DOI {what} pending for {which}: {detail}.")
 }
 
 /// Characters a URL path segment may carry as they are (RFC 3986 unreserved).
@@ -462,6 +531,10 @@ fn flash(code: Option<&str>) -> Option<String> {
         }
         "deaccessioned" => Some("Deaccessioned: a tombstone page replaces the dataset.".into()),
         "standards" => Some("Standards saved; the files are being checked.".into()),
+        "doi_reserved" => Some(
+            "DOI reserved. It is a draft DOI: cite it now; it resolves once the dataset is published."
+                .into(),
+        ),
         _ => None,
     }
 }
@@ -481,50 +554,54 @@ async fn show_version(
         .iter()
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
-    let (view, transitions, qa, versions, publishing, standards_passed, counts) = archive
-        .db
-        .run(move |conn| {
-            let view = service::load_view(conn, v.as_ref(), id, number)?;
-            let insider = v
-                .as_ref()
-                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
-            let transitions = if insider {
-                service::transitions(conn, id)?
-            } else {
-                Vec::new()
-            };
-            let qa = match &v {
-                Some(user) if insider && !view.is_published_version() => {
-                    Some(qa_panel(conn, user, &view, standards)?)
-                }
-                _ => None,
-            };
-            let versions = service::published_versions(conn, id)?;
-            let standards_passed = validation::standards_passed(conn, view.version.id)?;
-            let publishing = if insider && view.state == DatasetState::Approved {
-                crate::curation::publish_progress(conn, id)?
-            } else {
-                None
-            };
-            // Counts are shown when they can be read; a failure never fails the page.
-            let counts = if view.is_published_version() {
-                usage::usage_of(conn, id)
-                    .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
-                    .ok()
-            } else {
-                None
-            };
-            Ok((
-                view,
-                transitions,
-                qa,
-                versions,
-                publishing,
-                standards_passed,
-                counts,
-            ))
-        })
-        .await?;
+    let settings = archive.settings.clone();
+    let (view, transitions, qa, versions, publishing, standards_passed, counts, doi_statuses) =
+        archive
+            .db
+            .run(move |conn| {
+                let view = service::load_view(conn, v.as_ref(), id, number)?;
+                let insider = v
+                    .as_ref()
+                    .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+                let transitions = if insider {
+                    service::transitions(conn, id)?
+                } else {
+                    Vec::new()
+                };
+                let qa = match &v {
+                    Some(user) if insider && !view.is_published_version() => {
+                        Some(qa_panel(conn, user, &view, standards)?)
+                    }
+                    _ => None,
+                };
+                let versions = service::published_versions(conn, id)?;
+                let standards_passed = validation::standards_passed(conn, view.version.id)?;
+                let publishing = if insider && view.state == DatasetState::Approved {
+                    crate::curation::publish_progress(conn, id)?
+                } else {
+                    None
+                };
+                // Counts are shown when they can be read; a failure never fails the page.
+                let counts = if view.is_published_version() {
+                    usage::usage_of(conn, id)
+                        .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                        .ok()
+                } else {
+                    None
+                };
+                let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
+                Ok((
+                    view,
+                    transitions,
+                    qa,
+                    versions,
+                    publishing,
+                    standards_passed,
+                    counts,
+                    doi_statuses,
+                ))
+            })
+            .await?;
     if view.state == DatasetState::Deaccessioned
         && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
     {
@@ -542,7 +619,9 @@ async fn show_version(
     let is_owner = viewer
         .as_ref()
         .is_some_and(|u| u.id == view.dataset.owner_id);
+    let insider = is_owner || viewer.as_ref().is_some_and(|u| u.role.can_curate());
     let can_edit = is_owner && view.state.is_editable() && !view.is_published_version();
+    let can_reserve_doi = can_edit && view.version.doi.is_none();
     let can_review = viewer.as_ref().is_some_and(|u| u.role.can_curate())
         && matches!(view.state, DatasetState::Submitted | DatasetState::InReview);
     let can_open_version = is_owner && view.state == DatasetState::Published;
@@ -627,6 +706,9 @@ async fn show_version(
         message: flash(query.msg.as_deref()),
         file_base,
         qa,
+        doi_statuses,
+        can_reserve_doi,
+        insider,
     };
     let mut response = render(StatusCode::OK, &page)?;
     if !page.signposts.is_empty() {
@@ -841,6 +923,25 @@ pub async fn remove_file(
     let file_path = uploads::parse_path(field(&form, "path"))?;
     uploads::remove_file(&archive, &user.0, id, file_path).await?;
     Ok(redirect(&format!("/datasets/{id}?msg=removed")))
+}
+
+/// The depositor reserves a DOI for the draft (the draft page's button).
+pub async fn reserve_doi(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    read_form(&req, payload, 4096).await?;
+    let settings = archive.settings.clone();
+    archive
+        .db
+        .run(move |conn| registration::reserve_for_draft(conn, &settings, &user.0, id))
+        .await?;
+    archive.wake_workers();
+    Ok(redirect(&format!("/datasets/{id}?msg=doi_reserved")))
 }
 
 pub async fn submit(

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 
 use super::datasets::encode_path;
 use crate::app::Archive;
-use crate::deposit::model::DatasetView;
+use crate::deposit::model::{DatasetView, VersionRow};
 use crate::deposit::service;
 use crate::doi::export::{self, signposting, CitationStyle, ExportFile, PublishedRecord};
 use crate::error::DomainError;
@@ -112,6 +112,34 @@ pub fn with_record<T>(
     view: &DatasetView,
     f: impl FnOnce(&PublishedRecord) -> T,
 ) -> Result<T, DomainError> {
+    with_neighbours(archive, view, None, None, f)
+}
+
+/// The DOIs of the published versions just before and after the viewed one.
+fn neighbours(view: &DatasetView, versions: &[VersionRow]) -> (Option<String>, Option<String>) {
+    let n = view.version.number;
+    let previous = versions
+        .iter()
+        .filter(|v| v.number < n)
+        .max_by_key(|v| v.number)
+        .and_then(|v| v.doi.clone());
+    let next = versions
+        .iter()
+        .filter(|v| v.number > n)
+        .min_by_key(|v| v.number)
+        .and_then(|v| v.doi.clone());
+    (previous, next)
+}
+
+/// [`with_record`] with the version's neighbours (IsNewVersionOf / IsPreviousVersionOf),
+/// as the metadata sent to DataCite has them.
+fn with_neighbours<T>(
+    archive: &Archive,
+    view: &DatasetView,
+    previous_doi: Option<&str>,
+    next_doi: Option<&str>,
+    f: impl FnOnce(&PublishedRecord) -> T,
+) -> Result<T, DomainError> {
     let (Some(published), Some(doi)) = (view.version.published_at, view.version.doi.as_deref())
     else {
         return Err(DomainError::NotFound);
@@ -138,8 +166,9 @@ pub fn with_record<T>(
         metadata: &view.metadata,
         doi,
         concept_doi: view.dataset.concept_doi.as_deref(),
-        previous_doi: None,
-        next_doi: None,
+        previous_doi,
+        next_doi,
+        has_versions: &[],
         version: view.version.number,
         published,
         publisher: &archive.settings.site_name,
@@ -182,11 +211,22 @@ async fn serve(
 ) -> Result<HttpResponse, PageError> {
     let format = Format::parse(format_name).ok_or(DomainError::NotFound)?;
     let v = viewer.0;
-    let view = archive
+    let (view, versions) = archive
         .db
-        .run(move |conn| service::load_view(conn, v.as_ref(), id, number))
+        .run(move |conn| {
+            let view = service::load_view(conn, v.as_ref(), id, number)?;
+            let versions = service::published_versions(conn, id)?;
+            Ok((view, versions))
+        })
         .await?;
-    let body = with_record(&archive, &view, |record| format.render(record))??;
+    let (previous, next) = neighbours(&view, &versions);
+    let body = with_neighbours(
+        &archive,
+        &view,
+        previous.as_deref(),
+        next.as_deref(),
+        |record| format.render(record),
+    )??;
     let file_name = format!(
         "dataset-{}-v{}.{}",
         view.dataset.id,
