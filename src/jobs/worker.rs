@@ -119,6 +119,8 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
         Some(JobKind::DeliverMail) => crate::mail::deliver_job(archive, &payload).await,
         Some(JobKind::PublishDataset) => crate::curation::publish_job(archive, &payload).await,
         Some(JobKind::RegisterDoi) => crate::doi::registration::run_job(archive, &payload).await,
+        Some(JobKind::FixitySweep) => crate::fixity::run::sweep_job(archive, &payload).await,
+        Some(JobKind::FixityRepair) => crate::fixity::repair::run_job(archive, &payload).await,
         None => Err(DomainError::internal(format!(
             "unknown job kind {:?}",
             job.kind

@@ -9,6 +9,7 @@ mod citation;
 mod cli;
 mod datacite;
 mod deposit;
+mod fixity;
 mod landing;
 mod mail;
 mod publish;
