@@ -25,8 +25,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the web server (migrations run first, by themselves).
-    Serve,
+    /// Run the web server and, unless --no-worker, the background job workers
+    /// (migrations run first, by themselves).
+    Serve {
+        /// Serve the web only; the jobs (checks, mail, publication, DOIs, audits) are
+        /// left to `holdfast worker` processes sharing the database.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the background job workers (no web server), for a deployment whose web
+    /// nodes run `serve --no-worker`. Runs HOLDFAST_WORKERS workers (at least one).
+    Worker,
     /// Apply database migrations and create the storage root, then exit.
     Migrate,
     /// Manage accounts.
@@ -401,20 +410,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // main() answers these before loading settings; nothing to do here.
             anyhow::bail!("validate and standards do not use the archive")
         }
-        Command::Serve => {
+        Command::Serve { no_worker } => {
             let archive = Archive::open(settings).await?;
             let app = Application::build(archive.clone())?;
-            crate::jobs::Worker::spawn_all(&archive, archive.settings.workers);
+            let workers = if no_worker {
+                0
+            } else {
+                archive.settings.workers
+            };
+            crate::jobs::Worker::spawn_all(&archive, workers);
             tracing::info!(
                 url = %archive.settings.base_url,
                 port = app.port(),
-                workers = archive.settings.workers,
+                workers,
                 data_dir = %archive.settings.data_dir.display(),
                 database = ?archive.db.backend(),
                 mail = %archive.mailer.describe(),
                 "holdfast is serving"
             );
             app.run_until_stopped().await?;
+        }
+        Command::Worker => {
+            let archive = Archive::open(settings).await?;
+            let workers = archive.settings.workers.max(1);
+            crate::jobs::Worker::spawn_all(&archive, workers);
+            tracing::info!(
+                workers,
+                database = ?archive.db.backend(),
+                "holdfast job workers are running (no web server)"
+            );
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+            // A job cut short here keeps its lease; another worker takes it over when
+            // the lease ends (every job is idempotent).
+            tracing::info!("stopping the job workers");
         }
         Command::Migrate => {
             Archive::open(settings).await?;

@@ -12,6 +12,7 @@ mod deposit;
 mod fixity;
 mod landing;
 mod mail;
+mod nodes;
 mod publish;
 mod qa;
 mod search;
