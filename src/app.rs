@@ -87,6 +87,11 @@ impl Archive {
         if indexed > 0 {
             tracing::info!(indexed, "added published datasets to the search index");
         }
+        // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
+        let harvestable = archive.db.run(crate::federation::backfill).await?;
+        if harvestable > 0 {
+            tracing::info!(harvestable, "added published datasets to OAI-PMH");
+        }
         // DOI registrations that gave up (or were left behind by a provider switch) are
         // queued again, so none is lost.
         let settings = archive.settings.clone();

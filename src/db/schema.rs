@@ -317,6 +317,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One OAI-PMH record per dataset ever published (see src/federation).
+    oai_records (dataset_id) {
+        dataset_id -> BigInt,
+        datestamp -> Timestamp,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    /// The OAI-PMH sets each record belongs to.
+    oai_set_members (dataset_id, set_spec) {
+        dataset_id -> BigInt,
+        set_spec -> Text,
+        set_name -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -331,6 +349,7 @@ diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(search_documents -> datasets (dataset_id));
 diesel::joinable!(search_facets -> search_documents (dataset_id));
 diesel::joinable!(usage_counts -> datasets (dataset_id));
+diesel::joinable!(oai_set_members -> oai_records (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -356,4 +375,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counts,
     usage_visits,
     usage_salts,
+    oai_records,
+    oai_set_members,
 );
