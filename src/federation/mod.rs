@@ -139,7 +139,8 @@ enum Answer {
         complete_size: i64,
     },
     GetRecord {
-        item: Item,
+        // Boxed: a record's metadata is large beside the other answers.
+        item: Box<Item>,
         format: Format,
     },
 }
@@ -195,7 +196,7 @@ fn answer(
                     payload_of(conn, settings, header.row.dataset_id)?
                 };
                 Answer::GetRecord {
-                    item: Item { header, payload },
+                    item: Box::new(Item { header, payload }),
                     format,
                 }
             }

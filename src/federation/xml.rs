@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use super::oai::{format_datestamp, Format, OaiError, GRANULARITY};
 use super::records::{Header, Set};
 use crate::doi::export::datacite::Xml;
-use crate::doi::export::{datacite_xml, doi_url, PublishedRecord};
+use crate::doi::export::{datacite_xml, doi_url, rights_url, PublishedRecord};
 
 const OAI_NS: &str = "http://www.openarchives.org/OAI/2.0/";
 const OAI_SCHEMA: &str =
@@ -283,12 +283,17 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
     {
         x.leaf("dc:coverage", &[], place)?;
     }
+    // Each license by name (or SPDX id) and by URL.
     for rights in &m.rights_list {
-        if let Some(text) = rights.rights.as_deref().and_then(nonblank) {
-            x.leaf("dc:rights", &[], text)?;
+        let name = rights
+            .rights
+            .as_deref()
+            .or(rights.rights_identifier.as_deref());
+        if let Some(name) = name.and_then(nonblank) {
+            x.leaf("dc:rights", &[], name)?;
         }
-        if let Some(uri) = rights.rights_uri.as_deref().and_then(nonblank) {
-            x.leaf("dc:rights", &[], uri)?;
+        if let Some(url) = rights_url(rights) {
+            x.leaf("dc:rights", &[], &url)?;
         }
     }
     x.close("oai_dc:dc")

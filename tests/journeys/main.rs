@@ -11,6 +11,7 @@ mod datacite;
 mod deposit;
 mod landing;
 mod mail;
+mod oai;
 mod publish;
 mod qa;
 mod search;
