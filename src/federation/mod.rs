@@ -106,14 +106,23 @@ fn payload_of(
             .optional()?
             .flatten(),
     };
-    let Some(row) = doi
+    let row = doi
         .map(|d| doi_record::find_row(conn, &d))
         .transpose()?
-        .flatten()
-    else {
-        return Ok(None);
+        .flatten();
+    let record = match row {
+        Some(row) => doi_record::load(conn, &settings.base_url, &row)?,
+        None => None,
     };
-    doi_record::load(conn, &settings.base_url, &row)
+    if record.is_none() {
+        // A published dataset always has a DOI; without one the record goes out with
+        // its header only, and this says why.
+        tracing::warn!(
+            dataset_id,
+            "OAI-PMH: a published dataset has no DOI record to describe"
+        );
+    }
+    Ok(record)
 }
 
 /// A record read for a response: its header and, unless deleted or ListIdentifiers,

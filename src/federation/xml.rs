@@ -164,6 +164,9 @@ pub fn record(
                         ),
                     ],
                 )?;
+                // Curated and checked against DataCite 4.6 before publication; written
+                // as DataCite's and Zenodo's providers do.
+                x.leaf("isReferenceQuality", &[], "true")?;
                 x.leaf("schemaVersion", &[], "4.6")?;
                 x.leaf("datacentreSymbol", &[], p.datacentre)?;
                 x.open("payload", &[])?;
@@ -297,4 +300,81 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
         }
     }
     x.close("oai_dc:dc")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deposit::metadata::{Metadata, Title};
+    use crate::federation::records::RecordRow;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ").expect("test time")
+    }
+
+    fn written(body: impl FnOnce(&mut Xml) -> io::Result<()>) -> String {
+        let bytes = document(at("2026-12-02T10:00:00Z"), "https://a.org/oai", None, body);
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    #[test]
+    fn deleted_records_have_no_metadata_and_text_is_escaped() {
+        let metadata = Metadata {
+            titles: vec![Title {
+                title: "Fluxes <2019> & more\u{1}".into(),
+                ..Title::default()
+            }],
+            ..Metadata::default()
+        };
+        let record = PublishedRecord {
+            metadata: &metadata,
+            doi: "10.5072/abcd-efgh",
+            concept_doi: None,
+            previous_doi: None,
+            next_doi: None,
+            has_versions: &[],
+            version: 1,
+            published: at("2026-12-01T09:00:00Z"),
+            publisher: "Archive",
+            landing_url: "https://a.org/datasets/1",
+            files: &[],
+            catalog: None,
+        };
+        let payload = Payload {
+            record: &record,
+            datacentre: "ARCHIVE",
+        };
+        let mut header = Header {
+            row: RecordRow {
+                dataset_id: 1,
+                datestamp: at("2026-12-01T09:00:00Z"),
+                deleted: false,
+            },
+            sets: vec!["type:Dataset".into()],
+        };
+        let live = written(|x| record_of(x, &header, &payload));
+        assert!(
+            live.contains("<request>https://a.org/oai</request>"),
+            "{live}"
+        );
+        assert!(
+            live.contains("<dc:title>Fluxes &lt;2019&gt; &amp; more</dc:title>"),
+            "{live}"
+        );
+        assert!(live.contains("<datestamp>2026-12-01T09:00:00Z</datestamp>"));
+        assert!(live.contains("<setSpec>type:Dataset</setSpec>"));
+        header.row.deleted = true;
+        let gone = written(|x| record_of(x, &header, &payload));
+        assert!(gone.contains(r#"<header status="deleted">"#), "{gone}");
+        assert!(!gone.contains("<metadata>"), "{gone}");
+        let last = written(|x| resumption(x, None, 5, 4));
+        assert!(
+            last.contains(r#"<resumptionToken completeListSize="5" cursor="4"/>"#),
+            "{last}"
+        );
+    }
+
+    fn record_of(x: &mut Xml, h: &Header, p: &Payload) -> io::Result<()> {
+        record(x, "oai:a.org:dataset/1", h, Format::OaiDc, Some(p))
+    }
 }
