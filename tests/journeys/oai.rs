@@ -662,6 +662,50 @@ async fn journey(backend: Backend) -> TestResult {
             );
         }
     }
+    // Records of datasets published before OAI-PMH existed are added at start, the
+    // withdrawn one as deleted with its sets.
+    let before: Vec<String> = identifiers_in(&page1)
+        .into_iter()
+        .chain(identifiers_in(&page2))
+        .collect();
+    app.archive
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            diesel::delete(holdfast::db::schema::oai_set_members::table).execute(conn)?;
+            diesel::delete(holdfast::db::schema::oai_records::table).execute(conn)?;
+            Ok(())
+        })
+        .await?;
+    let gone = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+    assert_eq!(
+        error_code(&gone).as_deref(),
+        Some("noRecordsMatch"),
+        "{gone}"
+    );
+    let restarted = second_server(&app).await?;
+    let first = oai(&restarted, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+    let (_, next) = token_of(&first).ok_or("no token after the backfill")?;
+    let rest = oai(
+        &restarted,
+        &format!("verb=ListIdentifiers&resumptionToken={next}"),
+    )
+    .await?;
+    let after: Vec<String> = identifiers_in(&first)
+        .into_iter()
+        .chain(identifiers_in(&rest))
+        .collect();
+    assert_eq!(after, before);
+    // The same datestamps, sets and deletion as before, so the same token too.
+    let listed = |body: &str| {
+        body.split_once("<ListIdentifiers>")
+            .map(|(_, l)| l.to_string())
+    };
+    assert_eq!(listed(&first), listed(&page1));
+    assert_eq!(listed(&rest), listed(&page2));
+    let sets = oai(&restarted, "verb=ListSets").await?;
+    assert_eq!(sets.matches("<set>").count(), 5, "{sets}");
+
     // POST must be form-encoded.
     let r = app
         .client()
