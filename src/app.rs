@@ -100,6 +100,11 @@ impl Archive {
             .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
             .await
             .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
+        // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
+        let harvestable = archive.db.run(crate::federation::backfill).await?;
+        if harvestable > 0 {
+            tracing::info!(harvestable, "added published datasets to OAI-PMH");
+        }
         // DOI registrations that gave up (or were left behind by a provider switch) are
         // queued again, so none is lost.
         let settings = archive.settings.clone();

@@ -110,6 +110,12 @@ pub struct SettingsArgs {
     /// Repair damaged files from a good copy as soon as an audit finds them [default: true].
     #[arg(long, env = "HOLDFAST_FIXITY_AUTO_REPAIR", global = true)]
     pub fixity_auto_repair: Option<bool>,
+    /// OAI-PMH: records per ListRecords/ListIdentifiers page.
+    #[arg(long, env = "HOLDFAST_OAI_PAGE_SIZE", global = true)]
+    pub oai_page_size: Option<usize>,
+    /// OAI-PMH Identify's adminEmail; default: the mail-from address.
+    #[arg(long, env = "HOLDFAST_OAI_ADMIN_EMAIL", global = true)]
+    pub oai_admin_email: Option<String>,
 }
 
 /// The same settings as read from a config file.
@@ -144,6 +150,8 @@ struct FileSettings {
     fixity_threads: Option<usize>,
     fixity_interval_secs: Option<u64>,
     fixity_auto_repair: Option<bool>,
+    oai_page_size: Option<usize>,
+    oai_admin_email: Option<String>,
 }
 
 /// Who registers this archive's DOIs.
@@ -220,6 +228,8 @@ pub struct Settings {
     pub schemas_dir: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    pub oai_page_size: usize,
+    pub oai_admin_email: String,
     pub fixity: FixitySettings,
 }
 
@@ -320,6 +330,12 @@ impl Settings {
             job_backoff_ms: pick(args.job_backoff_ms, file.job_backoff_ms, 5000).max(1),
             schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
             smtp_url,
+            oai_page_size: pick(args.oai_page_size, file.oai_page_size, 100).clamp(1, 1000),
+            oai_admin_email: pick(
+                args.oai_admin_email.clone(),
+                file.oai_admin_email,
+                mail_from.clone(),
+            ),
             mail_from,
             fixity: FixitySettings {
                 cycle: fixity_cycle,

@@ -10,6 +10,7 @@ pub mod db;
 pub mod deposit;
 pub mod doi;
 pub mod error;
+pub mod federation;
 pub mod fixity;
 pub mod jobs;
 pub mod mail;

@@ -542,8 +542,9 @@ pub fn deaccession(
         for d in dois {
             doi_registration::request(conn, settings, &d, DoiState::Registered, DoiAction::Hide)?;
         }
-        // A withdrawn dataset is no longer found by search.
+        // A withdrawn dataset is no longer found by search; OAI-PMH shows it deleted.
         search::remove_dataset(conn, id)?;
+        crate::federation::sync_dataset(conn, id)?;
         events::record(
             conn,
             EventType::Deaccession,
@@ -862,6 +863,7 @@ fn finish(
         }
     }
     search::index_dataset(conn, plan.dataset.id)?;
+    crate::federation::sync_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,
         plan.dataset.id,

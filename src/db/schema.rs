@@ -335,6 +335,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One OAI-PMH record per dataset ever published (see src/federation).
+    oai_records (dataset_id) {
+        dataset_id -> BigInt,
+        datestamp -> Timestamp,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
     /// The history of fixity checks, one row per file per check.
     fixity_checks (id) {
         id -> BigInt,
@@ -365,6 +374,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The OAI-PMH sets each record belongs to.
+    oai_set_members (dataset_id, set_spec) {
+        dataset_id -> BigInt,
+        set_spec -> Text,
+        set_name -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -381,6 +399,7 @@ diesel::joinable!(search_facets -> search_documents (dataset_id));
 diesel::joinable!(usage_counts -> datasets (dataset_id));
 diesel::joinable!(stored_files -> datasets (dataset_id));
 diesel::joinable!(fixity_checks -> stored_files (stored_file_id));
+diesel::joinable!(oai_set_members -> oai_records (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -409,4 +428,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     stored_files,
     fixity_checks,
     fixity_runs,
+    oai_records,
+    oai_set_members,
 );

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod errors;
+pub mod oai;
 pub mod pages;
 mod routes;
 

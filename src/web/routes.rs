@@ -172,6 +172,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/datasets/{id}/deaccession",
             web::post().to(curation::deaccession),
         )
+        // OAI-PMH 2.0 (src/federation)
+        .route("/oai", web::get().to(super::oai::get))
+        .route("/oai", web::post().to(super::oai::post))
         // API
         .service(
             web::scope("/api")

@@ -13,6 +13,7 @@ mod fixity;
 mod landing;
 mod mail;
 mod nodes;
+mod oai;
 mod publish;
 mod qa;
 mod search;

@@ -78,6 +78,13 @@ impl Xml {
         self.close(name)
     }
 
+    /// Writes an already serialised element as it is (OAI-PMH embeds the DataCite
+    /// document this module wrote).
+    pub(crate) fn raw(&mut self, xml: &str) -> io::Result<()> {
+        self.w
+            .write_event(Event::Text(BytesText::from_escaped(xml)))
+    }
+
     /// A wrapper element (`<titles>`) around `items`, left out when there are none.
     fn list<T>(
         &mut self,

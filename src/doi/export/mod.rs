@@ -234,7 +234,7 @@ impl PublishedRecord<'_> {
 }
 
 /// A license URL from `rightsUri`, else from a known SPDX id.
-fn rights_url(r: &Rights) -> Option<Cow<'_, str>> {
+pub(crate) fn rights_url(r: &Rights) -> Option<Cow<'_, str>> {
     if let Some(uri) = r.rights_uri.as_deref().map(str::trim) {
         if !uri.is_empty() {
             return Some(Cow::Borrowed(uri));
