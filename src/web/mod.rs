@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod pages;
 mod routes;
+pub mod tus;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders, Logger};

@@ -179,6 +179,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::put().to(api::set_notifications),
                 )
                 .route("/search", web::get().to(api::search))
+                // Resumable uploads (tus 1.0)
+                .configure(super::tus::configure)
                 .route("/datasets", web::post().to(api::create))
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))
