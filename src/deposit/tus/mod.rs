@@ -221,12 +221,20 @@ fn load(conn: &mut AnyConnection, actor: &User, id: &str) -> Result<UploadRow, D
 
 /// The upload as the server has it (HEAD). An upload whose bytes all arrived but
 /// whose completion was cut short (a crash) is completed now.
+///
+/// It waits for a request still writing to the upload (typically one whose connection
+/// just broke), so the offset it reports is the one a resume must start from.
 pub async fn status(archive: &Archive, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
+    fetch(archive, actor, id).await?;
+    let lock = match archive.tus_locks.acquire(id).await {
+        Ok(lock) => lock,
+        // Still busy: the committed offset is true, only perhaps not the latest.
+        Err(_) => return fetch(archive, actor, id).await,
+    };
     let row = fetch(archive, actor, id).await?;
     if row.completed_at.is_some() || row.offset() < row.length() {
         return Ok(row);
     }
-    let lock = archive.tus_locks.acquire(id).await?;
     let archive = archive.clone();
     let actor = actor.clone();
     let id = id.to_string();
