@@ -36,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Operations
         .route("/healthz", web::get().to(home::healthz))
         .route("/static/style.css", web::get().to(home::stylesheet))
+        .route("/static/tus.min.js", web::get().to(super::tus::client_js))
+        .route("/static/upload.js", web::get().to(super::tus::upload_js))
+        .route(
+            "/static/tus-js-client.LICENSE",
+            web::get().to(super::tus::client_license),
+        )
         // Accounts
         .route("/", web::get().to(home::home))
         .route("/signup", web::get().to(accounts::signup_form))

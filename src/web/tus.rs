@@ -318,3 +318,33 @@ pub async fn terminate(
     tus::terminate(&archive, &user, &path).await?;
     Ok(tus_response(StatusCode::NO_CONTENT).finish())
 }
+
+fn static_file(content_type: &str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
+/// tus-js-client's browser build, vendored (no CDN); its license is served beside it.
+pub async fn client_js() -> HttpResponse {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/tus.min.js"),
+    )
+}
+
+pub async fn client_license() -> HttpResponse {
+    static_file(
+        "text/plain; charset=utf-8",
+        include_str!("../../static/tus-js-client.LICENSE"),
+    )
+}
+
+/// The deposit page's script that sends large files through tus.
+pub async fn upload_js() -> HttpResponse {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/upload.js"),
+    )
+}

@@ -115,10 +115,7 @@ fn cutting_proxy(target: SocketAddr, budget: usize) -> std::io::Result<SocketAdd
             });
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let Ok(n) = from_client.read(&mut buf) else {
-                        break;
-                    };
+                while let Ok(n) = from_client.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
@@ -625,8 +622,11 @@ async fn the_deposit_page_uploads_with_its_session_and_csrf_token() -> TestResul
             html.contains("/static/tus.min.js"),
             "no tus script on the page"
         );
-        let js = browser.get("/static/tus.min.js").await?;
-        assert_eq!(js.status(), StatusCode::OK);
+        for script in ["/static/tus.min.js", "/static/upload.js"] {
+            let js = browser.get(script).await?;
+            assert_eq!(js.status(), StatusCode::OK, "{script}");
+            assert!(js.text().await?.contains("tus"), "{script}");
+        }
         Ok(())
     })
     .await
