@@ -566,6 +566,29 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
         assert_eq!(offset_of(&r), Some(5));
         let f = listed(&app, &token, id, "one.txt").await?;
         assert_eq!(f["sha256"], sha256_hex(b"hello"));
+
+        // A submitted dataset refuses new uploads, and more bytes for one under way.
+        let pending = create(&app, &token, 10, &meta).await?;
+        app.wait_for_checks(&token, id).await?;
+        let r = client
+            .post(app.url(&format!("/api/datasets/{id}/submit")))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+        let r = client
+            .post(app.url("/api/uploads"))
+            .bearer_auth(&token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", "3")
+            .header("Upload-Metadata", &meta)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert!(r.text().await?.contains("submitted"));
+        let r = patch(&app, &token, &pending, 0, b"0123456789", None).await?;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(offset_of(&head(&app, &token, &pending).await?), Some(0));
         Ok(())
     })
     .await
