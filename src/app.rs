@@ -162,10 +162,13 @@ impl Archive {
         let referenced: std::collections::HashSet<String> = self
             .db
             .run(|conn| {
-                Ok(version_files::table
+                let mut names = version_files::table
                     .filter(version_files::staged_name.is_not_null())
                     .select(version_files::staged_name.assume_not_null())
-                    .load::<String>(conn)?)
+                    .load::<String>(conn)?;
+                // Blobs of resumable uploads whose completion a crash cut short.
+                names.extend(crate::deposit::tus::pending_blob_names(conn)?);
+                Ok(names)
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?

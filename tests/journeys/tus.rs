@@ -271,19 +271,7 @@ async fn an_upload_resumes_after_a_restart() -> TestResult {
         .await?;
         assert_eq!(first["offset"].as_u64(), Some(stop_at as u64), "{first}");
 
-        // Another server process on the same data folder and database.
-        let data_dir = app.data_dir.clone();
-        let database_url = app.archive.settings.database_url.clone();
-        let backend = if database_url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
-        let second = TestApp::spawn_with(backend, move |a| {
-            a.data_dir = Some(data_dir);
-            a.database_url = Some(database_url);
-        })
-        .await?;
+        let second = restarted(&app).await?;
         let path = first["url"]
             .as_str()
             .ok_or("url")?
@@ -299,6 +287,80 @@ async fn an_upload_resumes_after_a_restart() -> TestResult {
         let f = listed(&second, &token, id, "series.bin").await?;
         assert_eq!(f["sha256"], sha256_hex(&bytes));
         assert!(download(&second, email, id, "series.bin").await? == bytes);
+        Ok(())
+    })
+    .await
+}
+
+/// Another server process on the same data folder and database, started as after a
+/// restart (its start-up sweeps run).
+async fn restarted(app: &TestApp) -> Result<TestApp, Error> {
+    let data_dir = app.data_dir.clone();
+    let database_url = app.archive.settings.database_url.clone();
+    let backend = if database_url.starts_with("postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    TestApp::spawn_with(backend, move |a| {
+        a.data_dir = Some(data_dir);
+        a.database_url = Some(database_url);
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_completion_cut_short_by_a_crash_is_finished_later() -> TestResult {
+    on_each_backend(|app| async move {
+        use diesel::prelude::*;
+        use holdfast::db::schema::tus_uploads;
+        let email = "crash@example.org";
+        let token = app.token_for(email, Role::Depositor).await?;
+        let id = app.api_draft(&token, "Crashed").await?;
+        let meta = format!("dataset {},path {}", b64(&id.to_string()), b64("crash.bin"));
+        let upload = create(&app, &token, 5, &meta).await?;
+        let r = patch(&app, &token, &upload, 0, b"abc", None).await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+        // As if the last PATCH was fsynced and committed, and the process died after
+        // renaming the bytes into staging, before recording them in the draft.
+        let uid = upload.rsplit('/').next().ok_or("upload id")?.to_string();
+        let bin = bin_file(&app, &upload);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&bin)?
+            .write_all(b"de")?;
+        let mut state = holdfast::deposit::tus::ResumableSha256::new();
+        state.update(b"abcde");
+        let row = uid.clone();
+        app.archive
+            .db
+            .run(move |conn| {
+                diesel::update(tus_uploads::table.find(row))
+                    .set((
+                        tus_uploads::upload_offset.eq(5i64),
+                        tus_uploads::hash_state.eq(state.to_bytes()),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        let blob = app.data_dir.join("staging").join(format!("{uid}.blob"));
+        std::fs::rename(&bin, &blob)?;
+        // Old enough for the start-up sweep of blobs no draft refers to.
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&blob)?
+            .set_modified(two_hours_ago)?;
+
+        let second = restarted(&app).await?;
+        let r = head(&second, &token, &upload).await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(offset_of(&r), Some(5));
+        let f = listed(&second, &token, id, "crash.bin").await?;
+        assert_eq!(f["sha256"], sha256_hex(b"abcde"));
+        assert!(download(&second, email, id, "crash.bin").await? == b"abcde");
         Ok(())
     })
     .await

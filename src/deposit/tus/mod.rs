@@ -323,15 +323,17 @@ pub async fn sweep_expired(archive: &Archive, now: NaiveDateTime) -> Result<usiz
 }
 
 fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, DomainError> {
+    // The folder appears with the first upload's bytes.
     let dir = archive.staging.dir().join("tus");
-    std::fs::create_dir_all(&dir)?;
     // Listed before the rows are read: a file exists only once its row does, so a file
     // without a row in the later read belongs to an upload already removed.
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let name = entry?.file_name().to_string_lossy().to_string();
-        if let Some(id) = name.strip_suffix(".bin") {
-            files.push(id.to_string());
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir)? {
+            let name = entry?.file_name().to_string_lossy().to_string();
+            if let Some(id) = name.strip_suffix(".bin") {
+                files.push(id.to_string());
+            }
         }
     }
     let mut conn = archive.db.get()?;
@@ -357,6 +359,20 @@ fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, Domain
         remove_if_present(&data_path(archive.staging.dir(), id))?;
     }
     Ok(removed)
+}
+
+/// Staged blob names of uploads whose completion a crash cut short (renamed into
+/// staging, not yet recorded in a draft): the start-up sweep of unreferenced blobs
+/// keeps them, so the next HEAD or PATCH can finish the upload.
+pub fn pending_blob_names(conn: &mut AnyConnection) -> Result<Vec<String>, DomainError> {
+    Ok(tus_uploads::table
+        .filter(tus_uploads::completed_at.is_null())
+        .filter(tus_uploads::upload_offset.eq(tus_uploads::upload_length))
+        .select(tus_uploads::id)
+        .load::<String>(conn)?
+        .iter()
+        .map(|id| blob_name(id))
+        .collect())
 }
 
 /// Sweeps expired uploads now and then every few minutes, for as long as the

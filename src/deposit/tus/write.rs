@@ -187,11 +187,18 @@ fn write_and_commit(
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    let existed = path.exists();
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)?;
+    if !existed {
+        // The new name must survive a crash as well as the bytes written into it.
+        if let Some(parent) = path.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+    }
     let on_disk = file.metadata()?.len();
     if on_disk < offset {
         return Err(DomainError::internal(format!(
