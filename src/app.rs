@@ -31,6 +31,8 @@ pub struct Archive {
     pub mailer: Arc<crate::mail::Mailer>,
     /// Counts landing-page views and downloads in the background.
     pub usage: crate::usage::Recorder,
+    /// One writer at a time per resumable upload.
+    pub tus_locks: Arc<crate::deposit::tus::UploadLocks>,
 }
 
 /// How many chunks may wait between the network and the disk writer.
@@ -80,8 +82,10 @@ impl Archive {
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             doi_provider,
             usage: crate::usage::Recorder::start(db.clone()),
+            tus_locks: Arc::default(),
         };
         archive.sweep_unreferenced_blobs().await?;
+        crate::deposit::tus::start_sweeper(&archive);
         // Published datasets the search index lacks (e.g. from before search existed).
         let indexed = archive.db.run(crate::search::backfill).await?;
         if indexed > 0 {
@@ -176,10 +180,13 @@ impl Archive {
         let referenced: std::collections::HashSet<String> = self
             .db
             .run(|conn| {
-                Ok(version_files::table
+                let mut names = version_files::table
                     .filter(version_files::staged_name.is_not_null())
                     .select(version_files::staged_name.assume_not_null())
-                    .load::<String>(conn)?)
+                    .load::<String>(conn)?;
+                // Blobs of resumable uploads whose completion a crash cut short.
+                names.extend(crate::deposit::tus::pending_blob_names(conn)?);
+                Ok(names)
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?

@@ -29,6 +29,10 @@ pub struct SettingsArgs {
     /// Largest single upload in bytes [default: 107374182400 (100 GiB)].
     #[arg(long, env = "HOLDFAST_MAX_UPLOAD_BYTES", global = true)]
     pub max_upload_bytes: Option<u64>,
+    /// Hours a resumable (tus) upload is kept after its last received bytes; an
+    /// abandoned upload is then removed with its bytes [default: 24].
+    #[arg(long, env = "HOLDFAST_UPLOAD_EXPIRY_HOURS", global = true)]
+    pub upload_expiry_hours: Option<u64>,
     /// Most bytes a zip may expand to when unpacked [default: 53687091200 (50 GiB)].
     #[arg(long, env = "HOLDFAST_UNZIP_MAX_BYTES", global = true)]
     pub unzip_max_bytes: Option<u64>,
@@ -127,6 +131,7 @@ struct FileSettings {
     database_url: Option<String>,
     base_url: Option<String>,
     max_upload_bytes: Option<u64>,
+    upload_expiry_hours: Option<u64>,
     unzip_max_bytes: Option<u64>,
     unzip_max_entries: Option<u64>,
     unzip_max_ratio: Option<u64>,
@@ -211,6 +216,8 @@ pub struct Settings {
     pub database_url: String,
     pub base_url: String,
     pub max_upload_bytes: u64,
+    /// Lifetime of an unfinished resumable upload since its last PATCH.
+    pub upload_expiry_hours: u64,
     pub unzip_max_bytes: u64,
     pub unzip_max_entries: u64,
     pub unzip_max_ratio: u64,
@@ -311,6 +318,8 @@ impl Settings {
             database_url,
             base_url,
             max_upload_bytes: pick(args.max_upload_bytes, file.max_upload_bytes, 100 << 30),
+            upload_expiry_hours: pick(args.upload_expiry_hours, file.upload_expiry_hours, 24)
+                .max(1),
             unzip_max_bytes: pick(args.unzip_max_bytes, file.unzip_max_bytes, 50 << 30),
             unzip_max_entries: pick(args.unzip_max_entries, file.unzip_max_entries, 100_000),
             unzip_max_ratio: pick(args.unzip_max_ratio, file.unzip_max_ratio, 200),

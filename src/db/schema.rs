@@ -383,6 +383,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tus_uploads (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        dataset_id -> BigInt,
+        path -> Text,
+        upload_length -> BigInt,
+        upload_offset -> BigInt,
+        hash_state -> Binary,
+        expected_sha256 -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -430,4 +447,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     fixity_runs,
     oai_records,
     oai_set_members,
+    tus_uploads,
 );

@@ -5,4 +5,5 @@ pub mod listing;
 pub mod metadata;
 pub mod model;
 pub mod service;
+pub mod tus;
 pub mod uploads;

@@ -171,7 +171,7 @@ fn archive(req: &HttpRequest) -> Result<web::Data<Archive>, DomainError> {
         .ok_or_else(|| DomainError::internal("archive missing from app data"))
 }
 
-async fn user_from_session(req: &HttpRequest) -> Result<Option<User>, DomainError> {
+pub(crate) async fn user_from_session(req: &HttpRequest) -> Result<Option<User>, DomainError> {
     let Some(cookie) = req.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -185,7 +185,7 @@ async fn user_from_session(req: &HttpRequest) -> Result<Option<User>, DomainErro
         .await
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)?

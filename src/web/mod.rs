@@ -6,6 +6,7 @@ pub mod errors;
 pub mod oai;
 pub mod pages;
 mod routes;
+pub mod tus;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders, Logger};

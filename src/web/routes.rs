@@ -36,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Operations
         .route("/healthz", web::get().to(home::healthz))
         .route("/static/style.css", web::get().to(home::stylesheet))
+        .route("/static/tus.min.js", web::get().to(super::tus::client_js))
+        .route("/static/upload.js", web::get().to(super::tus::upload_js))
+        .route(
+            "/static/tus-js-client.LICENSE",
+            web::get().to(super::tus::client_license),
+        )
         // Accounts
         .route("/", web::get().to(home::home))
         .route("/signup", web::get().to(accounts::signup_form))
@@ -186,6 +192,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::put().to(api::set_notifications),
                 )
                 .route("/search", web::get().to(api::search))
+                // Resumable uploads (tus 1.0)
+                .configure(super::tus::configure)
                 .route("/datasets", web::post().to(api::create))
                 .route("/datasets", web::get().to(api::list_mine))
                 .route("/datasets/{id}", web::get().to(api::show))

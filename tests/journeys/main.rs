@@ -19,4 +19,5 @@ mod qa;
 mod search;
 mod security;
 mod standards;
+mod tus;
 mod workflow;

@@ -1,0 +1,420 @@
+//! PATCH: appending a request body to an upload, durably, and completing it.
+
+use bytes::Bytes;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest as _, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{
+    blob_name, data_path, expired, expiry_from, load, remove_if_present, remove_upload,
+    target_path, ResumableSha256, UploadLock, UploadRow,
+};
+use crate::accounts::User;
+use crate::app::Archive;
+use crate::db::schema::tus_uploads;
+use crate::db::AnyConnection;
+use crate::deposit::ingest::StagedFile;
+use crate::deposit::service;
+use crate::error::DomainError;
+
+const BUFFER_BYTES: usize = 1 << 20;
+/// Chunks that may wait between the network and the disk writer.
+const QUEUE_CHUNKS: usize = 16;
+
+#[derive(Debug)]
+pub enum PatchError {
+    Domain(DomainError),
+    /// The request's `Upload-Checksum` did not match its body (tus answers 460).
+    ChecksumMismatch(String),
+}
+
+impl From<DomainError> for PatchError {
+    fn from(e: DomainError) -> Self {
+        PatchError::Domain(e)
+    }
+}
+
+impl From<std::io::Error> for PatchError {
+    fn from(e: std::io::Error) -> Self {
+        PatchError::Domain(e.into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PatchOutcome {
+    pub offset: u64,
+    pub length: u64,
+    pub expires_at: NaiveDateTime,
+    /// The whole file arrived and is now in the draft.
+    pub completed: bool,
+}
+
+/// What a PATCH request brings besides its body.
+pub struct PatchRequest {
+    /// `Upload-Offset`: where the client believes the upload stands.
+    pub offset: u64,
+    /// `Upload-Checksum` (sha256) of this request's body.
+    pub checksum: Option<[u8; 32]>,
+    pub content_length: Option<u64>,
+}
+
+/// Appends a request body at the upload's offset. Without `Upload-Checksum`, bytes
+/// received before a broken connection are kept (fsynced, then committed), so the
+/// client resumes from there; with it, only a whole, matching body is kept.
+///
+/// The disk side runs on a blocking thread that finishes (and commits) even if the
+/// request is dropped because the client went away.
+pub async fn patch<S, E>(
+    archive: &Archive,
+    actor: &User,
+    id: &str,
+    req: PatchRequest,
+    mut body: S,
+) -> Result<PatchOutcome, PatchError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let lock = archive.tus_locks.acquire(id).await?;
+    let row = {
+        let actor = actor.clone();
+        let id = id.to_string();
+        archive
+            .db
+            .run(move |conn| {
+                let row = load(conn, &actor, &id)?;
+                if row.completed_at.is_none() {
+                    // A submitted dataset refuses more bytes, with the reason.
+                    service::editable_draft(conn, &actor, row.dataset_id)?;
+                }
+                Ok(row)
+            })
+            .await?
+    };
+    if row.is_expired(Utc::now().naive_utc()) {
+        return Err(expired().into());
+    }
+    if req.offset != row.offset() {
+        return Err(DomainError::Conflict(format!(
+            "Upload-Offset is {} but the server has {} bytes of this upload; ask with HEAD and \
+             go on from there",
+            req.offset,
+            row.offset()
+        ))
+        .into());
+    }
+    if row.completed_at.is_some() {
+        return Ok(PatchOutcome {
+            offset: row.length(),
+            length: row.length(),
+            expires_at: row.expires_at,
+            completed: true,
+        });
+    }
+    let remaining = row.length() - row.offset();
+    if req.content_length.is_some_and(|n| n > remaining) {
+        return Err(too_long(remaining).into());
+    }
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
+    let body_complete = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let archive = archive.clone();
+        let actor = actor.clone();
+        let complete = body_complete.clone();
+        let checksum = req.checksum;
+        tokio::task::spawn_blocking(move || {
+            write_and_commit(&archive, &actor, row, checksum, rx, &complete, lock)
+        })
+    };
+    let mut network_error = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if tx.send(bytes).await.is_err() {
+                    break; // the writer stopped; its error wins
+                }
+            }
+            Err(e) => {
+                network_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if network_error.is_none() {
+        body_complete.store(true, Ordering::Release);
+    }
+    drop(tx);
+    let outcome = writer
+        .await
+        .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
+    if let (Some(e), Ok(done)) = (&network_error, &outcome) {
+        tracing::info!(upload = id, offset = done.offset, error = %e, "a resumable upload was interrupted");
+    }
+    outcome
+}
+
+fn too_long(remaining: u64) -> DomainError {
+    DomainError::PayloadTooLarge(format!(
+        "the request carries more bytes than remain of this upload's Upload-Length ({remaining})"
+    ))
+}
+
+/// Cuts the file back to the committed offset, dropping what is buffered.
+fn roll_back(out: BufWriter<File>, offset: u64) -> Result<(), DomainError> {
+    let (file, _unwritten) = out.into_parts();
+    file.set_len(offset)?;
+    Ok(())
+}
+
+fn write_and_commit(
+    archive: &Archive,
+    actor: &User,
+    row: UploadRow,
+    checksum: Option<[u8; 32]>,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    body_complete: &AtomicBool,
+    lock: UploadLock,
+) -> Result<PatchOutcome, PatchError> {
+    let _lock = lock;
+    let offset = row.offset();
+    let path = data_path(archive.staging.dir(), &row.id);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    if !existed {
+        // The new name must survive a crash as well as the bytes written into it.
+        if let Some(parent) = path.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+    }
+    let on_disk = file.metadata()?.len();
+    if on_disk < offset {
+        return Err(DomainError::internal(format!(
+            "upload {} has {on_disk} bytes on disk but {offset} committed",
+            row.id
+        ))
+        .into());
+    }
+    if on_disk > offset {
+        // Written by a request that never committed them (a crash, a failed fsync).
+        file.set_len(offset)?;
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut hasher =
+        ResumableSha256::from_bytes(&row.hash_state, offset).map_err(DomainError::internal)?;
+    let mut chunk_hasher = checksum.map(|_| Sha256::new());
+    let remaining = row.length() - offset;
+    let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
+    let mut written = 0u64;
+    let mut failure: Option<DomainError> = None;
+    while let Some(chunk) = rx.blocking_recv() {
+        if written + chunk.len() as u64 > remaining {
+            failure = Some(too_long(remaining));
+            break;
+        }
+        if let Err(e) = out.write_all(&chunk) {
+            failure = Some(DomainError::internal(format!("writing upload: {e}")));
+            break;
+        }
+        hasher.update(&chunk);
+        if let Some(h) = chunk_hasher.as_mut() {
+            h.update(&chunk);
+        }
+        written += chunk.len() as u64;
+    }
+    drop(rx);
+    if let Some(e) = failure {
+        roll_back(out, offset)?;
+        return Err(e.into());
+    }
+    if let (Some(expected), Some(h)) = (checksum, chunk_hasher) {
+        if !body_complete.load(Ordering::Acquire) {
+            roll_back(out, offset)?;
+            return Err(DomainError::BadRequest(format!(
+                "the request was interrupted; a request with Upload-Checksum is kept only whole, \
+                 so send it again from offset {offset}"
+            ))
+            .into());
+        }
+        let found: [u8; 32] = h.finalize().into();
+        if found != expected {
+            roll_back(out, offset)?;
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            return Err(PatchError::ChecksumMismatch(format!(
+                "Upload-Checksum says sha256 {}, the received bytes have sha256 {}; they were \
+                 discarded, send them again from offset {offset}",
+                b64.encode(expected),
+                b64.encode(found)
+            )));
+        }
+    }
+    // Durable before the offset says so.
+    let synced = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_data());
+    if let Err(e) = synced {
+        let _ = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(offset));
+        return Err(DomainError::internal(format!("writing upload: {e}")).into());
+    }
+    let new_offset = offset + written;
+    let now = Utc::now().naive_utc();
+    let expires_at = expiry_from(archive, now);
+    let mut conn = archive.db.get()?;
+    let updated = diesel::update(
+        tus_uploads::table
+            .find(&row.id)
+            .filter(tus_uploads::upload_offset.eq(row.upload_offset))
+            .filter(tus_uploads::completed_at.is_null()),
+    )
+    .set((
+        tus_uploads::upload_offset.eq(new_offset as i64),
+        tus_uploads::hash_state.eq(hasher.to_bytes()),
+        tus_uploads::expires_at.eq(expires_at),
+    ))
+    .execute(&mut conn)
+    .map_err(DomainError::from)?;
+    if updated != 1 {
+        return Err(DomainError::Conflict(
+            "another request changed this upload at the same time; ask with HEAD and go on".into(),
+        )
+        .into());
+    }
+    let mut outcome = PatchOutcome {
+        offset: new_offset,
+        length: row.length(),
+        expires_at,
+        completed: false,
+    };
+    if new_offset == row.length() {
+        let row = UploadRow {
+            upload_offset: new_offset as i64,
+            ..row
+        };
+        complete(archive, &mut conn, actor, &row, &hasher)?;
+        outcome.completed = true;
+    }
+    Ok(outcome)
+}
+
+/// Turns a fully received upload into a draft file, as a finished PUT does: a staged
+/// blob recorded by `service::add_files` (which queues the draft's checks). Errors the
+/// client could not fix by retrying (a wrong digest, a path clash, a submitted
+/// dataset) remove the upload; internal ones keep it for the next HEAD or PATCH.
+pub(super) fn complete(
+    archive: &Archive,
+    conn: &mut AnyConnection,
+    actor: &User,
+    row: &UploadRow,
+    hasher: &ResumableSha256,
+) -> Result<(), DomainError> {
+    let digest = hasher.finalize();
+    let found = hex::encode(digest);
+    if let Some(expected) = &row.expected_sha256 {
+        if *expected != found {
+            abandon(archive, conn, &row.id);
+            return Err(DomainError::Unprocessable(format!(
+                "the received file has sha256 {found}, but Upload-Metadata said {expected}; \
+                 nothing was stored, please upload it again"
+            )));
+        }
+    }
+    let staging = archive.staging.dir();
+    let data = data_path(staging, &row.id);
+    let blob = staging.join(blob_name(&row.id));
+    if data.exists() {
+        std::fs::rename(&data, &blob)?;
+        File::open(staging)?.sync_all()?;
+    } else if !blob.exists() {
+        abandon(archive, conn, &row.id);
+        return Err(DomainError::Gone(
+            "the bytes of this upload were lost; please upload the file again".into(),
+        ));
+    }
+    let staged = StagedFile {
+        path: blob,
+        size: row.length(),
+        sha256_hex: found,
+        sha256: digest,
+    };
+    let path = target_path(row)?;
+    let case_insensitive = archive.settings.case_insensitive_paths;
+    let result = crate::db::transaction(conn, |conn| {
+        let added = service::add_files(
+            conn,
+            actor,
+            row.dataset_id,
+            &[(path, staged)],
+            case_insensitive,
+        )?;
+        let now = Utc::now().naive_utc();
+        let marked = diesel::update(
+            tus_uploads::table
+                .find(&row.id)
+                .filter(tus_uploads::completed_at.is_null()),
+        )
+        .set((
+            tus_uploads::completed_at.eq(now),
+            tus_uploads::expires_at.eq(expiry_from(archive, now)),
+        ))
+        .execute(conn)?;
+        if marked != 1 {
+            return Err(DomainError::Conflict(
+                "this upload was completed by another request".into(),
+            ));
+        }
+        Ok(added)
+    });
+    match result {
+        Ok(added) => {
+            archive.wake_workers();
+            for name in added.replaced_blobs {
+                if let Ok(old) = archive.staged_blob_path(&name) {
+                    if let Err(e) = remove_if_present(&old) {
+                        tracing::warn!(blob = %name, error = %e, "could not remove a replaced blob");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(e @ (DomainError::Internal(_) | DomainError::Unavailable(_))) => Err(e),
+        Err(e) => {
+            abandon(archive, conn, &row.id);
+            Err(e)
+        }
+    }
+}
+
+/// Removes an upload that cannot be completed, unless (re-read now) it was completed
+/// after all, whose blob a draft then refers to.
+fn abandon(archive: &Archive, conn: &mut AnyConnection, id: &str) {
+    let current: Result<Option<UploadRow>, _> = tus_uploads::table
+        .find(id)
+        .select(UploadRow::as_select())
+        .first(conn)
+        .optional();
+    let removed = match current {
+        Ok(Some(row)) if row.completed_at.is_none() => remove_upload(archive, conn, &row),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = removed {
+        tracing::warn!(upload = id, error = %e, "could not remove a failed upload");
+    }
+}
