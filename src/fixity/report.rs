@@ -130,56 +130,72 @@ impl Verified {
     }
 }
 
-/// Content path -> fixity of a dataset's stored files.
-pub fn verified_by_path(
-    conn: &mut AnyConnection,
-    dataset_id: i64,
-) -> Result<HashMap<String, Verified>, DomainError> {
-    Ok(stored_files::table
-        .filter(stored_files::dataset_id.eq(dataset_id))
-        .select((
-            stored_files::content_path,
-            stored_files::state,
-            stored_files::last_outcome,
-            stored_files::last_checked_at,
-        ))
-        .load::<(String, String, String, NaiveDateTime)>(conn)?
-        .into_iter()
-        .map(|(p, state, last_outcome, last_checked_at)| {
-            (
-                p,
-                Verified {
-                    state,
-                    last_outcome,
-                    last_checked_at,
-                },
-            )
-        })
-        .collect())
+fn verified_of(row: StoredFileRow) -> Verified {
+    Verified {
+        state: row.state,
+        last_outcome: row.last_outcome,
+        last_checked_at: row.last_checked_at,
+    }
 }
 
-/// A version is verified as of its least recently verified file and inventory.
-pub fn version_verified(
-    files: &[crate::deposit::model::FileRow],
-    by_path: &HashMap<String, Verified>,
-    ocfl_version: Option<i32>,
-) -> Option<Verified> {
-    let inventory = ocfl_version.map(|v| format!("v{v}/inventory.json"));
-    let mut worst: Option<&Verified> = None;
-    let paths = files
-        .iter()
-        .filter_map(|f| f.content_path.as_deref())
-        .chain(inventory.as_deref());
-    for p in paths {
-        let v = by_path.get(p)?;
-        worst = match worst {
-            Some(w) if w.damaged() && !v.damaged() => Some(w),
-            Some(w) if !w.damaged() && v.damaged() => Some(v),
-            Some(w) if w.last_checked_at <= v.last_checked_at => Some(w),
-            _ => Some(v),
-        };
+/// Content path -> fixity of some stored files of a dataset (one page of a listing).
+pub fn verified_of_paths(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    content_paths: &[&str],
+) -> Result<HashMap<String, Verified>, DomainError> {
+    let mut out = HashMap::new();
+    for chunk in content_paths.chunks(500) {
+        let rows: Vec<StoredFileRow> = stored_files::table
+            .filter(stored_files::dataset_id.eq(dataset_id))
+            .filter(stored_files::content_path.eq_any(chunk))
+            .select(StoredFileRow::as_select())
+            .load(conn)?;
+        out.extend(
+            rows.into_iter()
+                .map(|r| (r.content_path.clone(), verified_of(r))),
+        );
     }
-    worst.cloned()
+    Ok(out)
+}
+
+/// A published version is verified as of its least recently verified file or inventory;
+/// a damaged one among them is what shows. Two queries whatever the number of files.
+pub fn version_verified(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    version_id: i64,
+    ocfl_version: i32,
+) -> Result<Option<Verified>, DomainError> {
+    let inventory = format!("v{ocfl_version}/inventory.json");
+    let paths = version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .filter(version_files::content_path.is_not_null())
+        .select(version_files::content_path.assume_not_null());
+    let of_version = || {
+        stored_files::table
+            .filter(stored_files::dataset_id.eq(dataset_id))
+            .filter(
+                stored_files::content_path
+                    .eq_any(paths)
+                    .or(stored_files::content_path.eq(inventory.clone())),
+            )
+    };
+    let damaged: Option<StoredFileRow> = of_version()
+        .filter(stored_files::state.eq("damaged"))
+        .order(stored_files::last_checked_at.asc())
+        .select(StoredFileRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = damaged {
+        return Ok(Some(verified_of(row)));
+    }
+    Ok(of_version()
+        .order(stored_files::last_checked_at.asc())
+        .select(StoredFileRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(verified_of))
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -613,7 +613,15 @@ async fn show_version(
                 None
             };
             let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
-            let fixity = crate::fixity::report::verified_by_path(conn, id)?;
+            let fixity = match (view.version.published_at, view.version.ocfl_version) {
+                (Some(_), Some(ocfl_version)) => crate::fixity::report::version_verified(
+                    conn,
+                    id,
+                    view.version.id,
+                    ocfl_version,
+                )?,
+                _ => None,
+            };
             Ok((
                 (view, fixity),
                 transitions,
@@ -707,9 +715,25 @@ async fn show_version(
         }
     });
     let published = view.is_published_version().then_some(view.version.number);
-    let version_verified = published.and_then(|_| {
-        crate::fixity::report::version_verified(&view.files, &fixity, view.version.ocfl_version)
-    });
+    let version_verified = fixity;
+    // Only the files on this page of the listing.
+    let shown: Vec<String> = listing
+        .files
+        .iter()
+        .filter(|f| f.staged_name.is_none() || view.is_published_version())
+        .filter_map(|f| f.content_path.clone())
+        .collect();
+    let fixity = if shown.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        archive
+            .db
+            .run(move |conn| {
+                let paths: Vec<&str> = shown.iter().map(String::as_str).collect();
+                crate::fixity::report::verified_of_paths(conn, id, &paths)
+            })
+            .await?
+    };
     let page = DatasetPage {
         fixity,
         version_verified,
