@@ -82,6 +82,7 @@ impl Archive {
             usage: crate::usage::Recorder::start(db.clone()),
         };
         archive.sweep_unreferenced_blobs().await?;
+        crate::recovery::run(&archive).await?;
         // Published datasets the search index lacks (e.g. from before search existed).
         let indexed = archive.db.run(crate::search::backfill).await?;
         if indexed > 0 {
@@ -210,6 +211,7 @@ impl Archive {
         let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
             while let Some(chunk) = rx.blocking_recv() {
                 writer.write_bytes(chunk).map_err(upload_error)?;
+                crate::crashpoint::hit("upload.mid-file");
             }
             if !complete.load(Ordering::Acquire) {
                 // Dropping the writer without finish() removes the partial file.
