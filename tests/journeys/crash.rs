@@ -17,7 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{minimal_json, sha256_hex, zip_of, TestResult};
+use holdfast::db::AnyConnection;
+
+use crate::helpers::{
+    backends, fresh_postgres_schema, minimal_json, sha256_hex, zip_of, Backend, TestResult,
+};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -82,6 +86,23 @@ const SCENARIOS: &[Scenario] = &[
     at("deaccession.after-commit"),
 ];
 
+/// The points also run on PostgreSQL (when HOLDFAST_TEST_DATABASE_URL is set): where a
+/// killed connection's transaction is rolled back by the server, not by the file.
+const POSTGRES_SCENARIOS: &[&str] = &[
+    "add-files.before-commit",
+    "add-files.after-commit",
+    "job.after-claim",
+    "ocfl.after-root-inventory",
+    "publish.before-db-commit",
+    "publish.after-db-commit",
+    "new-version.before-commit",
+    "deaccession.before-commit",
+];
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("holdfast.db").display())
+}
+
 /// How many scenarios run at once (each is its own process and data folder).
 const PARALLEL: usize = 3;
 
@@ -89,8 +110,10 @@ const PARALLEL: usize = 3;
 async fn holdfast_killed_at_any_crash_point_recovers_on_restart() -> TestResult {
     let rocfl = rocfl()?;
     let work = tempfile::tempdir()?;
+    // SQLite: one data folder with the accounts, copied for each scenario.
     let template = work.path().join("template");
-    let tokens = prepare_template(&template)?;
+    let template_db = sqlite_url(&template);
+    let template_tokens = prepare_accounts(&template, &template_db)?;
     // Every crash point of the code is exercised.
     for point in holdfast::crashpoint::POINTS {
         assert!(
@@ -100,24 +123,46 @@ async fn holdfast_killed_at_any_crash_point_recovers_on_restart() -> TestResult 
             "crash point {point} has no scenario"
         );
     }
-    let results: Vec<(&str, Result<(), String>)> =
-        futures_util::stream::iter(SCENARIOS.iter().enumerate())
-            .map(|(i, scenario)| {
-                let dir = work.path().join(format!("s{i}"));
-                let (template, tokens, rocfl) = (&template, &tokens, &rocfl);
-                async move {
-                    let outcome = async {
-                        copy_dir(template, &dir)?;
-                        run_scenario(scenario, &dir, tokens, rocfl).await
+    let runs: Vec<(Backend, usize, &Scenario)> = backends()
+        .into_iter()
+        .flat_map(|backend| {
+            SCENARIOS
+                .iter()
+                .enumerate()
+                .filter(move |(_, s)| {
+                    backend == Backend::Sqlite || POSTGRES_SCENARIOS.contains(&s.at)
+                })
+                .map(move |(i, s)| (backend, i, s))
+        })
+        .collect();
+    let total = runs.len();
+    let results: Vec<(String, Result<(), String>)> = futures_util::stream::iter(runs)
+        .map(|(backend, i, scenario)| {
+            let dir = work.path().join(format!("{backend:?}-{i}"));
+            let (template, template_tokens, rocfl) = (&template, &template_tokens, &rocfl);
+            async move {
+                let outcome = async {
+                    match backend {
+                        Backend::Sqlite => {
+                            copy_dir(template, &dir)?;
+                            run_scenario(scenario, &dir, &sqlite_url(&dir), template_tokens, rocfl)
+                                .await
+                        }
+                        Backend::Postgres => {
+                            let db_url = fresh_postgres_schema()?;
+                            let tokens = prepare_accounts(&dir, &db_url)?;
+                            run_scenario(scenario, &dir, &db_url, &tokens, rocfl).await
+                        }
                     }
-                    .await
-                    .map_err(|e| e.to_string());
-                    (scenario.at, outcome)
                 }
-            })
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
+                .await
+                .map_err(|e| e.to_string());
+                (format!("{backend:?} {}", scenario.at), outcome)
+            }
+        })
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
     let failures: Vec<String> = results
         .iter()
         .filter_map(|(at, r)| r.as_ref().err().map(|e| format!("{at}: {e}")))
@@ -126,7 +171,7 @@ async fn holdfast_killed_at_any_crash_point_recovers_on_restart() -> TestResult 
         failures.is_empty(),
         "{} of {} crash scenarios failed:\n{}",
         failures.len(),
-        SCENARIOS.len(),
+        total,
         failures.join("\n\n")
     );
     Ok(())
@@ -150,17 +195,18 @@ struct Tokens {
 }
 
 /// A holdfast command against `data_dir`, with nothing of the test's environment.
-fn holdfast(data_dir: &Path) -> Command {
+fn holdfast(data_dir: &Path, db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_holdfast"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOLDFAST_DATA_DIR", data_dir)
+        .env("HOLDFAST_DATABASE_URL", db_url)
         .env("HOLDFAST_LOG", "warn");
     cmd
 }
 
-fn run_cli(data_dir: &Path, args: &[&str]) -> Result<String, Error> {
-    let out = holdfast(data_dir).args(args).output()?;
+fn run_cli(data_dir: &Path, db_url: &str, args: &[&str]) -> Result<String, Error> {
+    let out = holdfast(data_dir, db_url).args(args).output()?;
     if !out.status.success() {
         return Err(format!(
             "holdfast {}: {}",
@@ -172,17 +218,18 @@ fn run_cli(data_dir: &Path, args: &[&str]) -> Result<String, Error> {
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
 
-/// A data folder with three accounts and their tokens, made with the holdfast command
-/// line; each scenario starts from a copy.
-fn prepare_template(dir: &Path) -> Result<Tokens, Error> {
+/// A data folder (and database) with three accounts and their tokens, made with the
+/// holdfast command line.
+fn prepare_accounts(dir: &Path, db_url: &str) -> Result<Tokens, Error> {
     let token = |email: &str, role: &str| -> Result<String, Error> {
         run_cli(
             dir,
+            db_url,
             &[
                 "user", "add", "--email", email, "--name", role, "--role", role,
             ],
         )?;
-        run_cli(dir, &["token", "create", "--email", email])
+        run_cli(dir, db_url, &["token", "create", "--email", email])
     };
     Ok(Tokens {
         depositor: token("dep@example.org", "depositor")?,
@@ -224,13 +271,14 @@ impl Server {
     /// is what startup recovery alone did.
     async fn start(
         data_dir: &Path,
+        db_url: &str,
         port: u16,
         crash_at: Option<&str>,
         workers: bool,
         run: usize,
     ) -> Result<Server, Error> {
         let log = data_dir.with_extension(format!("log{run}"));
-        let mut cmd = holdfast(data_dir);
+        let mut cmd = holdfast(data_dir, db_url);
         cmd.arg("serve")
             .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
             .env("HOLDFAST_BASE_URL", format!("http://127.0.0.1:{port}"))
@@ -703,12 +751,13 @@ impl<'a> Journey<'a> {
 async fn run_scenario(
     scenario: &Scenario,
     dir: &Path,
+    db_url: &str,
     tokens: &Tokens,
     rocfl: &Path,
 ) -> Result<(), Error> {
     let port = free_port()?;
     let point = scenario.at.split('#').next().unwrap_or(scenario.at);
-    let mut server = Server::start(dir, port, Some(scenario.at), true, 0).await?;
+    let mut server = Server::start(dir, db_url, port, Some(scenario.at), true, 0).await?;
     let mut journey = Journey {
         base: server.base.clone(),
         tokens,
@@ -744,8 +793,8 @@ async fn run_scenario(
                 drop(server);
                 // Restarted without job workers: startup recovery alone must leave
                 // storage valid, and say what it did.
-                server = Server::start(dir, port, None, false, 1).await?;
-                check_storage(dir, rocfl).await.map_err(|e| {
+                server = Server::start(dir, db_url, port, None, false, 1).await?;
+                check_storage(dir, db_url, rocfl).await.map_err(|e| {
                     format!(
                         "after restart at {step:?}, before any job ran: {e}\n{}",
                         server.log_text()
@@ -761,11 +810,11 @@ async fn run_scenario(
                 }
                 drop(server);
                 // Then as usual: interrupted jobs finish by themselves.
-                server = Server::start(dir, port, None, true, 2).await?;
-                settle(dir).await.map_err(|e| {
+                server = Server::start(dir, db_url, port, None, true, 2).await?;
+                settle(db_url).await.map_err(|e| {
                     format!("after restart at {step:?}: {e}\n{}", server.log_text())
                 })?;
-                check_storage(dir, rocfl).await.map_err(|e| {
+                check_storage(dir, db_url, rocfl).await.map_err(|e| {
                     format!("after restart at {step:?}: {e}\n{}", server.log_text())
                 })?;
                 // The step is done again as a user would (it looks whether it took effect).
@@ -782,27 +831,32 @@ async fn run_scenario(
     if !crashed {
         return Err(format!("the journey never reached crash point {}", scenario.at).into());
     }
-    settle(dir).await?;
-    check_storage(dir, rocfl).await?;
-    check_published(dir).await
+    settle(db_url).await?;
+    check_storage(dir, db_url, rocfl).await?;
+    check_published(db_url).await
 }
 
-fn connect(dir: &Path) -> Result<diesel::SqliteConnection, Error> {
-    let mut conn = diesel::SqliteConnection::establish(&dir.join("holdfast.db").to_string_lossy())?;
-    diesel::sql_query("PRAGMA busy_timeout = 15000").execute(&mut conn)?;
-    Ok(conn)
+fn connect(db_url: &str) -> Result<AnyConnection, Error> {
+    Ok(match db_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path)?;
+            diesel::sql_query("PRAGMA busy_timeout = 15000").execute(&mut conn)?;
+            AnyConnection::Sqlite(conn)
+        }
+        None => AnyConnection::Postgresql(diesel::PgConnection::establish(db_url)?),
+    })
 }
 
 /// Waits until no job is queued or running (the restarted server finished what the
 /// crash interrupted), so storage is looked at while nothing writes to it.
-async fn settle(dir: &Path) -> Result<(), Error> {
+async fn settle(db_url: &str) -> Result<(), Error> {
     use holdfast::db::schema::jobs;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pending: Vec<(i64, String, String)> = jobs::table
             .filter(jobs::state.eq_any(["queued", "running"]))
             .select((jobs::id, jobs::kind, jobs::state))
-            .load(&mut connect(dir)?)?;
+            .load(&mut connect(db_url)?)?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -829,7 +883,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 
 /// rocfl validates the root; every stored or staged file the database lists is there
 /// with its sha256; no temp or partial file is left where it could be seen.
-async fn check_storage(dir: &Path, rocfl: &Path) -> Result<(), Error> {
+async fn check_storage(dir: &Path, db_url: &str, rocfl: &Path) -> Result<(), Error> {
     use holdfast::db::schema::{dataset_versions, datasets, version_files};
     let root = dir.join("ocfl");
     let out = Command::new(rocfl)
@@ -846,7 +900,7 @@ async fn check_storage(dir: &Path, rocfl: &Path) -> Result<(), Error> {
         )
         .into());
     }
-    let mut conn = connect(dir)?;
+    let mut conn = connect(db_url)?;
     let rows: Vec<FileRecord> = version_files::table
         .inner_join(dataset_versions::table.inner_join(datasets::table))
         .select((
@@ -921,9 +975,9 @@ fn walk(dir: &Path, found: &mut dyn FnMut(&Path)) -> std::io::Result<()> {
 }
 
 /// At the end both versions are published in storage with the bytes the user sent.
-async fn check_published(dir: &Path) -> Result<(), Error> {
+async fn check_published(db_url: &str) -> Result<(), Error> {
     use holdfast::db::schema::{dataset_versions, version_files};
-    let mut conn = connect(dir)?;
+    let mut conn = connect(db_url)?;
     let rows: Vec<(i32, String, String, Option<String>)> = version_files::table
         .inner_join(dataset_versions::table)
         .filter(dataset_versions::published_at.is_not_null())

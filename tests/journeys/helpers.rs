@@ -55,7 +55,7 @@ fn random_suffix() -> String {
 }
 
 /// A PostgreSQL URL whose connections use a new, empty schema of their own.
-fn fresh_postgres_schema() -> Result<String, Box<dyn std::error::Error>> {
+pub fn fresh_postgres_schema() -> Result<String, Box<dyn std::error::Error>> {
     let base = std::env::var("HOLDFAST_TEST_DATABASE_URL")?;
     let schema = format!("t_{}", random_suffix());
     let mut conn = diesel::PgConnection::establish(&base)?;
