@@ -267,54 +267,63 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Starts `holdfast serve`; with `workers` false it runs no job, so what is seen
-    /// is what startup recovery alone did.
+    /// Starts `holdfast serve` on a free port; with `workers` false it runs no job, so
+    /// what is seen is what startup recovery alone did.
     async fn start(
         data_dir: &Path,
         db_url: &str,
-        port: u16,
         crash_at: Option<&str>,
         workers: bool,
         run: usize,
     ) -> Result<Server, Error> {
         let log = data_dir.with_extension(format!("log{run}"));
-        let mut cmd = holdfast(data_dir, db_url);
-        cmd.arg("serve")
-            .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-            .env("HOLDFAST_BASE_URL", format!("http://127.0.0.1:{port}"))
-            .env("HOLDFAST_JOB_BACKOFF_MS", "200")
-            .env("HOLDFAST_LOG", "warn,holdfast=info")
-            .env("HOLDFAST_WORKERS", if workers { "2" } else { "0" })
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?);
-        if let Some(at) = crash_at {
-            cmd.env(holdfast::crashpoint::ENV, at);
+        // Other tests bind ports too: a port taken between our probe and holdfast's
+        // bind is tried again with another one.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut cmd = holdfast(data_dir, db_url);
+            cmd.arg("serve")
+                .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
+                .env("HOLDFAST_BASE_URL", format!("http://127.0.0.1:{port}"))
+                .env("HOLDFAST_JOB_BACKOFF_MS", "200")
+                .env("HOLDFAST_LOG", "warn,holdfast=info")
+                .env("HOLDFAST_WORKERS", if workers { "2" } else { "0" })
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log)?);
+            if let Some(at) = crash_at {
+                cmd.env(holdfast::crashpoint::ENV, at);
+            }
+            let mut server = Server {
+                child: cmd.spawn()?,
+                base: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Some(status) = server.child.try_wait()? {
+                    let text = server.log_text();
+                    if text.contains("Address already in use") {
+                        break;
+                    }
+                    return Err(format!("holdfast exited at start ({status}): {text}").into());
+                }
+                // Only once it says it listens is an answer on the port its own.
+                let up = server.log_text().contains("holdfast is serving")
+                    && Client::new()
+                        .get(format!("{}/healthz", server.base))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == StatusCode::OK);
+                if up {
+                    return Ok(server);
+                }
+                if Instant::now() > deadline {
+                    return Err("holdfast did not answer /healthz within a minute".into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        let mut server = Server {
-            child: cmd.spawn()?,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                return Err(
-                    format!("holdfast exited at start ({status}): {}", server.log_text()).into(),
-                );
-            }
-            let up = Client::new()
-                .get(format!("{}/healthz", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == StatusCode::OK);
-            if up {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err("holdfast did not answer /healthz within a minute".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        Err("no free port for holdfast after 5 tries".into())
     }
 
     fn log_text(&self) -> String {
@@ -755,9 +764,8 @@ async fn run_scenario(
     tokens: &Tokens,
     rocfl: &Path,
 ) -> Result<(), Error> {
-    let port = free_port()?;
     let point = scenario.at.split('#').next().unwrap_or(scenario.at);
-    let mut server = Server::start(dir, db_url, port, Some(scenario.at), true, 0).await?;
+    let mut server = Server::start(dir, db_url, Some(scenario.at), true, 0).await?;
     let mut journey = Journey {
         base: server.base.clone(),
         tokens,
@@ -793,7 +801,7 @@ async fn run_scenario(
                 drop(server);
                 // Restarted without job workers: startup recovery alone must leave
                 // storage valid, and say what it did.
-                server = Server::start(dir, db_url, port, None, false, 1).await?;
+                server = Server::start(dir, db_url, None, false, 1).await?;
                 check_storage(dir, db_url, rocfl).await.map_err(|e| {
                     format!(
                         "after restart at {step:?}, before any job ran: {e}\n{}",
@@ -810,7 +818,8 @@ async fn run_scenario(
                 }
                 drop(server);
                 // Then as usual: interrupted jobs finish by themselves.
-                server = Server::start(dir, db_url, port, None, true, 2).await?;
+                server = Server::start(dir, db_url, None, true, 2).await?;
+                journey.base = server.base.clone();
                 settle(db_url).await.map_err(|e| {
                     format!("after restart at {step:?}: {e}\n{}", server.log_text())
                 })?;
@@ -847,14 +856,20 @@ fn connect(db_url: &str) -> Result<AnyConnection, Error> {
     })
 }
 
-/// Waits until no job is queued or running (the restarted server finished what the
-/// crash interrupted), so storage is looked at while nothing writes to it.
+/// Waits until no job is running or due (the restarted server finished what the crash
+/// interrupted), so storage is looked at while nothing writes to it.
 async fn settle(db_url: &str) -> Result<(), Error> {
     use holdfast::db::schema::jobs;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        // Scheduled work (a later round of some periodic job) is not waited for.
+        let now = chrono::Utc::now().naive_utc();
         let pending: Vec<(i64, String, String)> = jobs::table
-            .filter(jobs::state.eq_any(["queued", "running"]))
+            .filter(
+                jobs::state
+                    .eq("running")
+                    .or(jobs::state.eq("queued").and(jobs::run_after.le(now))),
+            )
             .select((jobs::id, jobs::kind, jobs::state))
             .load(&mut connect(db_url)?)?;
         if pending.is_empty() {
