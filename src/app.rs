@@ -88,6 +88,19 @@ impl Archive {
         if indexed > 0 {
             tracing::info!(indexed, "added published datasets to the search index");
         }
+        // Published content the fixity register lacks (archives from before audits), and
+        // the audit sweep's first round.
+        let registered = crate::fixity::files::backfill(&archive)
+            .await
+            .map_err(|e| anyhow::anyhow!("registering stored files for fixity audits: {e}"))?;
+        if registered > 0 {
+            tracing::info!(registered, "stored files added to the fixity register");
+        }
+        archive
+            .db
+            .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
         // DOI registrations that gave up (or were left behind by a provider switch) are
         // queued again, so none is lost.
         let settings = archive.settings.clone();

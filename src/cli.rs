@@ -25,8 +25,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the web server (migrations run first, by themselves).
-    Serve,
+    /// Run the web server and, unless --no-worker, the background job workers
+    /// (migrations run first, by themselves).
+    Serve {
+        /// Serve the web only; the jobs (checks, mail, publication, DOIs, audits) are
+        /// left to `holdfast worker` processes sharing the database.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only the background job workers (no web server), for a deployment whose web
+    /// nodes run `serve --no-worker`. Runs HOLDFAST_WORKERS workers (at least one).
+    Worker,
     /// Apply database migrations and create the storage root, then exit.
     Migrate,
     /// Manage accounts.
@@ -54,6 +63,41 @@ pub enum Command {
     /// Manage the search index.
     #[command(subcommand)]
     Search(SearchCommand),
+    /// Fixity audits: re-read and re-hash stored files now, repair damaged ones.
+    #[command(subcommand)]
+    Fixity(FixityCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FixityCommand {
+    /// Audit stored files now: re-read and re-hash them, check every inventory against
+    /// its sidecar and look for unexpected files, recording everything as the scheduled
+    /// audit does. Without --all or --dataset, the files not verified within the current
+    /// cycle. Shows progress on a terminal; exit code 1 when any file failed.
+    Run {
+        /// Every stored file, whenever it was last verified.
+        #[arg(long, conflicts_with = "dataset")]
+        all: bool,
+        /// Every stored file of one dataset.
+        #[arg(long, value_name = "ID")]
+        dataset: Option<i64>,
+        /// Hashing threads [default: every core].
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Most bytes per second to read [default: no limit].
+        #[arg(long, value_name = "BYTES")]
+        rate: Option<u64>,
+    },
+    /// Repair damaged files from good copies (verified by sha256 before anything is
+    /// replaced) and move unexpected files out of their objects; exit code 1 when a
+    /// damaged file is left without a good copy.
+    Repair {
+        /// Only this dataset's files.
+        #[arg(long, value_name = "ID")]
+        dataset: Option<i64>,
+    },
+    /// Coverage of the current cycle, damaged files and recent audit passes.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -366,20 +410,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // main() answers these before loading settings; nothing to do here.
             anyhow::bail!("validate and standards do not use the archive")
         }
-        Command::Serve => {
+        Command::Serve { no_worker } => {
             let archive = Archive::open(settings).await?;
             let app = Application::build(archive.clone())?;
-            crate::jobs::Worker::spawn_all(&archive, archive.settings.workers);
+            let workers = if no_worker {
+                0
+            } else {
+                archive.settings.workers
+            };
+            crate::jobs::Worker::spawn_all(&archive, workers);
             tracing::info!(
                 url = %archive.settings.base_url,
                 port = app.port(),
-                workers = archive.settings.workers,
+                workers,
                 data_dir = %archive.settings.data_dir.display(),
                 database = ?archive.db.backend(),
                 mail = %archive.mailer.describe(),
                 "holdfast is serving"
             );
             app.run_until_stopped().await?;
+        }
+        Command::Worker => {
+            let archive = Archive::open(settings).await?;
+            let workers = archive.settings.workers.max(1);
+            crate::jobs::Worker::spawn_all(&archive, workers);
+            tracing::info!(
+                workers,
+                database = ?archive.db.backend(),
+                "holdfast job workers are running (no web server)"
+            );
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+            // A job cut short here keeps its lease; another worker takes it over when
+            // the lease ends (every job is idempotent).
+            tracing::info!("stopping the job workers");
         }
         Command::Migrate => {
             Archive::open(settings).await?;
@@ -492,6 +560,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+        Command::Fixity(cmd) => return fixity(settings, cmd).await,
         Command::Token(TokenCommand::Create { email, label }) => {
             let archive = Archive::open(settings).await?;
             let secret = archive
@@ -504,6 +573,146 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+/// `holdfast fixity ...`; exit code 1 (an error) when something failed.
+async fn fixity(settings: Settings, cmd: FixityCommand) -> anyhow::Result<()> {
+    use crate::fixity::files::Selection;
+    use std::io::IsTerminal;
+    let archive = Archive::open(settings).await?;
+    match cmd {
+        FixityCommand::Run {
+            all,
+            dataset,
+            threads,
+            rate,
+        } => {
+            let selection = match (all, dataset) {
+                (_, Some(id)) => Selection::Dataset(id),
+                (true, None) => Selection::All,
+                (false, None) => Selection::CheckedBefore(
+                    chrono::Utc::now().naive_utc() - archive.settings.fixity.cycle,
+                ),
+            };
+            let sel = selection.clone();
+            let (files, bytes) = archive
+                .db
+                .run(move |conn| crate::fixity::files::totals(conn, &sel))
+                .await
+                .map_err(describe)?;
+            if files == 0 {
+                eprintln!("nothing to audit: every stored file was verified within the cycle (use --all to audit everything)");
+                return Ok(());
+            }
+            let bar = progress_bar(bytes.max(0) as u64, std::io::stderr().is_terminal());
+            bar.set_message(format!("{files} file(s)"));
+            let on_bytes = {
+                let bar = bar.clone();
+                std::sync::Arc::new(move |n: u64| bar.inc(n))
+            };
+            let options = crate::fixity::run::RunOptions {
+                threads: threads
+                    .filter(|t| *t > 0)
+                    .unwrap_or_else(crate::config::all_cores),
+                max_bytes_per_sec: rate,
+                run_kind: "cli",
+            };
+            let summary =
+                crate::fixity::run::run_selection(&archive, selection, &options, on_bytes)
+                    .await
+                    .map_err(describe)?;
+            bar.finish_and_clear();
+            let secs = summary.elapsed.as_secs_f64().max(1e-3);
+            println!(
+                "audited {} file(s), {} bytes in {:.1} s ({:.1} MB/s, {:.0} files/s); {} failure(s)",
+                summary.files,
+                summary.bytes,
+                secs,
+                summary.bytes as f64 / secs / 1e6,
+                summary.files as f64 / secs,
+                summary.failures.len()
+            );
+            for f in &summary.failures {
+                println!(
+                    "FAILED dataset {} {}: {} — {}",
+                    f.dataset_id,
+                    f.content_path,
+                    f.outcome.as_str(),
+                    f.detail
+                );
+            }
+            if !summary.failures.is_empty() {
+                anyhow::bail!(
+                    "{} stored file(s) failed their audit; curators were told (see the fixity ticket of each dataset)",
+                    summary.failures.len()
+                );
+            }
+        }
+        FixityCommand::Repair { dataset } => {
+            let report = crate::fixity::repair::repair(&archive, dataset)
+                .await
+                .map_err(describe)?;
+            for (d, path, source) in &report.repaired {
+                println!("repaired  dataset {d} {path} from {source}");
+            }
+            for (d, path, place) in &report.quarantined {
+                println!("moved     dataset {d} {path} to {place}");
+            }
+            for (d, path, why) in &report.unrepaired {
+                println!("NOT REPAIRED dataset {d} {path}: {why}");
+            }
+            eprintln!(
+                "{} repaired, {} unexpected file(s) moved out, {} left damaged",
+                report.repaired.len(),
+                report.quarantined.len(),
+                report.unrepaired.len()
+            );
+            if !report.unrepaired.is_empty() {
+                anyhow::bail!(
+                    "{} damaged file(s) have no good copy",
+                    report.unrepaired.len()
+                );
+            }
+        }
+        FixityCommand::Status => {
+            let cycle = archive.settings.fixity.cycle;
+            let c = archive
+                .db
+                .run(move |conn| crate::fixity::report::coverage(conn, cycle))
+                .await
+                .map_err(describe)?;
+            println!(
+                "{} stored file(s), {} bytes; {:.1}% of the bytes verified in the current {:.0}-day cycle",
+                c.files,
+                c.bytes,
+                c.verified_share * 100.0,
+                c.cycle_days
+            );
+            match c.oldest_check {
+                Some(t) => println!("oldest check: {}", crate::fixity::record::iso(t)),
+                None => println!("oldest check: none yet"),
+            }
+            println!("damaged: {}", c.damaged_count);
+            for d in &c.damaged {
+                println!(
+                    "  dataset {} {} ({})",
+                    d.dataset_id, d.content_path, d.last_outcome
+                );
+            }
+            for r in &c.recent_runs {
+                println!(
+                    "run {} {}: {} file(s), {} bytes, {} failure(s), {:.1} MB/s",
+                    r.run_kind,
+                    crate::fixity::record::iso(r.finished_at),
+                    r.files,
+                    r.bytes,
+                    r.failures,
+                    r.bytes_per_sec / 1e6
+                );
+            }
         }
     }
     Ok(())

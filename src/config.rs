@@ -93,6 +93,23 @@ pub struct SettingsArgs {
     /// Sender address of notifications [default: holdfast@localhost].
     #[arg(long, env = "HOLDFAST_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// Fixity audits: every stored file is re-read and re-hashed within this many days,
+    /// least recently checked first, the work spread over the cycle [default: 30].
+    #[arg(long, env = "HOLDFAST_FIXITY_CYCLE_DAYS", global = true)]
+    pub fixity_cycle_days: Option<f64>,
+    /// Most bytes per second the scheduled audit reads, so serving stays fast; 0 = no
+    /// limit [default: 52428800 (50 MiB/s)].
+    #[arg(long, env = "HOLDFAST_FIXITY_MAX_BYTES_PER_SEC", global = true)]
+    pub fixity_max_bytes_per_sec: Option<u64>,
+    /// Threads the scheduled audit hashes with; 0 = every core [default: 1].
+    #[arg(long, env = "HOLDFAST_FIXITY_THREADS", global = true)]
+    pub fixity_threads: Option<usize>,
+    /// Seconds between two scheduled audit sweeps [default: 60].
+    #[arg(long, env = "HOLDFAST_FIXITY_INTERVAL_SECS", global = true)]
+    pub fixity_interval_secs: Option<u64>,
+    /// Repair damaged files from a good copy as soon as an audit finds them [default: true].
+    #[arg(long, env = "HOLDFAST_FIXITY_AUTO_REPAIR", global = true)]
+    pub fixity_auto_repair: Option<bool>,
 }
 
 /// The same settings as read from a config file.
@@ -122,6 +139,11 @@ struct FileSettings {
     schemas_dir: Option<PathBuf>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    fixity_cycle_days: Option<f64>,
+    fixity_max_bytes_per_sec: Option<u64>,
+    fixity_threads: Option<usize>,
+    fixity_interval_secs: Option<u64>,
+    fixity_auto_repair: Option<bool>,
 }
 
 /// Who registers this archive's DOIs.
@@ -198,6 +220,21 @@ pub struct Settings {
     pub schemas_dir: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    pub fixity: FixitySettings,
+}
+
+/// How the scheduled fixity audit runs (see src/fixity).
+#[derive(Debug, Clone)]
+pub struct FixitySettings {
+    /// Every stored file is verified within this period.
+    pub cycle: chrono::Duration,
+    /// Byte rate limit of the scheduled audit; None = unlimited.
+    pub max_bytes_per_sec: Option<u64>,
+    /// Hashing threads of the scheduled audit (at least 1).
+    pub threads: usize,
+    /// Time between two sweeps.
+    pub interval: std::time::Duration,
+    pub auto_repair: bool,
 }
 
 impl Settings {
@@ -251,6 +288,13 @@ impl Settings {
         );
         crate::mail::transport::validate_settings(smtp_url.as_deref(), &mail_from)
             .map_err(|e| anyhow::anyhow!(e))?;
+        let cycle_days = pick(args.fixity_cycle_days, file.fixity_cycle_days, 30.0);
+        if !(cycle_days.is_finite() && cycle_days > 0.0 && cycle_days <= 36_500.0) {
+            anyhow::bail!(
+                "HOLDFAST_FIXITY_CYCLE_DAYS '{cycle_days}' must be a number of days above 0"
+            );
+        }
+        let fixity_cycle = chrono::Duration::milliseconds((cycle_days * 86_400_000.0) as i64);
         Ok(Settings {
             bind,
             data_dir,
@@ -277,6 +321,23 @@ impl Settings {
             schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
             smtp_url,
             mail_from,
+            fixity: FixitySettings {
+                cycle: fixity_cycle,
+                max_bytes_per_sec: Some(pick(
+                    args.fixity_max_bytes_per_sec,
+                    file.fixity_max_bytes_per_sec,
+                    50 << 20,
+                ))
+                .filter(|r| *r > 0),
+                threads: match pick(args.fixity_threads, file.fixity_threads, 1) {
+                    0 => all_cores(),
+                    n => n,
+                },
+                interval: std::time::Duration::from_secs(
+                    pick(args.fixity_interval_secs, file.fixity_interval_secs, 60).max(1),
+                ),
+                auto_repair: pick(args.fixity_auto_repair, file.fixity_auto_repair, true),
+            },
         })
     }
 
@@ -301,6 +362,11 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.base_url.starts_with("https://")
     }
+}
+
+/// The number of cores this process may use.
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {

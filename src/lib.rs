@@ -11,6 +11,7 @@ pub mod db;
 pub mod deposit;
 pub mod doi;
 pub mod error;
+pub mod fixity;
 pub mod jobs;
 pub mod mail;
 pub mod packaging;

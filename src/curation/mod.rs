@@ -425,6 +425,12 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
 
     crate::crashpoint::hit("publish.after-dois-reserved");
     let content_paths = commit_to_storage(archive, &plan, curator).await?;
+    let inventory = archive
+        .ocfl
+        .inventory_digest(&plan.object_id)
+        .await
+        .map_err(DomainError::internal)?
+        .ok_or_else(|| DomainError::internal("committed object has no inventory"))?;
     crate::crashpoint::hit("publish.after-ocfl-commit");
 
     let published = Published {
@@ -455,7 +461,14 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     let history = archive
         .db
         .transaction(move |conn| {
-            finish(conn, &settings, &plan, &content_paths, &curator_for_finish)?;
+            finish(
+                conn,
+                &settings,
+                &plan,
+                &content_paths,
+                &inventory,
+                &curator_for_finish,
+            )?;
             mail::notify(conn, &settings, &[owner], &notice)?;
             crate::crashpoint::hit("publish.before-db-commit");
             events::of_dataset(conn, id)
@@ -710,6 +723,40 @@ async fn commit_to_storage(
     Ok(inventory.content_paths())
 }
 
+/// Puts the version's bytes in the fixity register: its content files (those carried
+/// over are there already) and the new root and version inventories.
+fn register_stored_files(
+    conn: &mut AnyConnection,
+    plan: &PublishPlan,
+    content_paths: &BTreeMap<String, String>,
+    (inventory_sha256, inventory_size): &(String, u64),
+) -> Result<(), DomainError> {
+    use crate::fixity::{Kind, NewStoredFile};
+    let inventory_size = i64::try_from(*inventory_size).map_err(DomainError::internal)?;
+    let version_inventory = format!("v{}/inventory.json", plan.ocfl_version);
+    let mut rows = Vec::with_capacity(plan.files.len() + 2);
+    for f in &plan.files {
+        if let Some(path) = content_paths.get(&f.sha256) {
+            rows.push(NewStoredFile {
+                kind: Kind::Content,
+                content_path: path,
+                sha256: &f.sha256,
+                size: f.size,
+            });
+        }
+    }
+    for path in ["inventory.json", version_inventory.as_str()] {
+        rows.push(NewStoredFile {
+            kind: Kind::Inventory,
+            content_path: path,
+            sha256: inventory_sha256,
+            size: inventory_size,
+        });
+    }
+    crate::fixity::files::register(conn, plan.dataset.id, &plan.object_id, &rows)?;
+    Ok(())
+}
+
 /// Switches the database to "published" once the bytes are committed, and asks for the
 /// DOIs: the version's made findable; the concept DOI made findable on the first
 /// publication, else updated (it now names this version as its latest and lists it
@@ -719,6 +766,7 @@ fn finish(
     settings: &Settings,
     plan: &PublishPlan,
     content_paths: &BTreeMap<String, String>,
+    inventory: &(String, u64),
     curator: &User,
 ) -> Result<(), DomainError> {
     let curator_id = curator.id;
@@ -780,6 +828,7 @@ fn finish(
             ))
             .execute(conn)?;
     }
+    register_stored_files(conn, plan, content_paths, inventory)?;
     let concept_state = doi::state_of(conn, &plan.concept_doi)?;
     let concept_action = if concept_state.as_deref() == Some(DoiState::Findable.as_str()) {
         DoiAction::Update

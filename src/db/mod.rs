@@ -214,3 +214,22 @@ macro_rules! insert_returning_id {
         }
     }};
 }
+
+/// Inserts many rows in one statement on either backend (multi-row VALUES does not
+/// compile through the MultiConnection enum, so match on the variant). Returns the
+/// number of rows inserted.
+#[macro_export]
+macro_rules! insert_batch {
+    ($conn:expr, $table:path, $rows:expr) => {{
+        use diesel::prelude::*;
+        use $table as insert_target;
+        match $conn {
+            $crate::db::AnyConnection::Sqlite(c) => diesel::insert_into(insert_target::table)
+                .values($rows)
+                .execute(c),
+            $crate::db::AnyConnection::Postgresql(c) => diesel::insert_into(insert_target::table)
+                .values($rows)
+                .execute(c),
+        }
+    }};
+}

@@ -317,6 +317,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Every byte in OCFL storage the archive vouches for, and its last fixity check.
+    stored_files (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        kind -> Text,
+        content_path -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        state -> Text,
+        last_outcome -> Text,
+        last_checked_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The history of fixity checks, one row per file per check.
+    fixity_checks (id) {
+        id -> BigInt,
+        stored_file_id -> Nullable<BigInt>,
+        dataset_id -> BigInt,
+        content_path -> Text,
+        checked_at -> Timestamp,
+        outcome -> Text,
+        expected_sha256 -> Nullable<Text>,
+        found_sha256 -> Nullable<Text>,
+        expected_size -> Nullable<BigInt>,
+        found_size -> Nullable<BigInt>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    /// One audit pass: what it covered and how fast.
+    fixity_runs (id) {
+        id -> BigInt,
+        run_kind -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        files -> BigInt,
+        bytes -> BigInt,
+        failures -> BigInt,
+        busy_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -331,6 +379,8 @@ diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(search_documents -> datasets (dataset_id));
 diesel::joinable!(search_facets -> search_documents (dataset_id));
 diesel::joinable!(usage_counts -> datasets (dataset_id));
+diesel::joinable!(stored_files -> datasets (dataset_id));
+diesel::joinable!(fixity_checks -> stored_files (stored_file_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -356,4 +406,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counts,
     usage_visits,
     usage_salts,
+    stored_files,
+    fixity_checks,
+    fixity_runs,
 );

@@ -30,6 +30,10 @@ pub enum JobKind {
     PublishDataset,
     /// Bring one DOI's registration at the DOI provider (DataCite) in step.
     RegisterDoi,
+    /// One round of the scheduled fixity audit; it queues the next round itself.
+    FixitySweep,
+    /// Repair a dataset's damaged stored files from good copies.
+    FixityRepair,
 }
 
 impl JobKind {
@@ -39,6 +43,8 @@ impl JobKind {
             JobKind::DeliverMail => "deliver-mail",
             JobKind::PublishDataset => "publish-dataset",
             JobKind::RegisterDoi => "register-doi",
+            JobKind::FixitySweep => "fixity-sweep",
+            JobKind::FixityRepair => "fixity-repair",
         }
     }
 
@@ -48,6 +54,8 @@ impl JobKind {
             "deliver-mail" => Some(JobKind::DeliverMail),
             "publish-dataset" => Some(JobKind::PublishDataset),
             "register-doi" => Some(JobKind::RegisterDoi),
+            "fixity-sweep" => Some(JobKind::FixitySweep),
+            "fixity-repair" => Some(JobKind::FixityRepair),
             _ => None,
         }
     }
@@ -62,6 +70,9 @@ impl JobKind {
             JobKind::DeliverMail => 40,
             JobKind::PublishDataset => 10,
             JobKind::RegisterDoi => 500,
+            // A failed sweep (database away) is retried; the next round is queued anew.
+            JobKind::FixitySweep => 20,
+            JobKind::FixityRepair => 5,
         }
     }
 }
@@ -95,6 +106,17 @@ pub fn enqueue(
     payload: &serde_json::Value,
     dedupe_key: Option<&str>,
 ) -> Result<Option<i64>, DomainError> {
+    enqueue_at(conn, kind, payload, dedupe_key, Utc::now().naive_utc())
+}
+
+/// [`enqueue`], to run no earlier than `run_after` (scheduled work).
+pub fn enqueue_at(
+    conn: &mut AnyConnection,
+    kind: JobKind,
+    payload: &serde_json::Value,
+    dedupe_key: Option<&str>,
+    run_after: NaiveDateTime,
+) -> Result<Option<i64>, DomainError> {
     if let Some(key) = dedupe_key {
         let waiting: i64 = jobs::table
             .filter(jobs::dedupe_key.eq(key))
@@ -117,7 +139,7 @@ pub fn enqueue(
             jobs::state.eq("queued"),
             jobs::attempts.eq(0),
             jobs::max_attempts.eq(kind.max_attempts()),
-            jobs::run_after.eq(now),
+            jobs::run_after.eq(run_after),
             jobs::created_at.eq(now),
             jobs::updated_at.eq(now),
         )
@@ -159,6 +181,8 @@ mod tests {
             JobKind::DeliverMail,
             JobKind::PublishDataset,
             JobKind::RegisterDoi,
+            JobKind::FixitySweep,
+            JobKind::FixityRepair,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }

@@ -125,6 +125,8 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
         Some(JobKind::DeliverMail) => crate::mail::deliver_job(archive, &payload).await,
         Some(JobKind::PublishDataset) => crate::curation::publish_job(archive, &payload).await,
         Some(JobKind::RegisterDoi) => crate::doi::registration::run_job(archive, &payload).await,
+        Some(JobKind::FixitySweep) => crate::fixity::run::sweep_job(archive, &payload).await,
+        Some(JobKind::FixityRepair) => crate::fixity::repair::run_job(archive, &payload).await,
         None => Err(DomainError::internal(format!(
             "unknown job kind {:?}",
             job.kind
@@ -136,6 +138,9 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
 /// compare-and-set on its state and attempt count, so two workers (or two nodes) never
 /// both take it. Works the same on SQLite and PostgreSQL.
 fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<JobRow>, DomainError> {
+    if let crate::db::AnyConnection::Postgresql(pg) = conn {
+        return claim_skip_locked(pg, worker);
+    }
     let now = Utc::now().naive_utc();
     let due: Vec<JobRow> = jobs::table
         .filter(
@@ -171,6 +176,49 @@ fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<Job
         }
     }
     Ok(None)
+}
+
+/// PostgreSQL: the oldest due job, locked with `FOR UPDATE SKIP LOCKED` so workers on
+/// any number of nodes each take a different job without waiting on one another.
+fn claim_skip_locked(
+    conn: &mut diesel::PgConnection,
+    worker: &str,
+) -> Result<Option<JobRow>, DomainError> {
+    use diesel::Connection;
+    let now = Utc::now().naive_utc();
+    let lease_end = now + chrono::Duration::from_std(LEASE).map_err(DomainError::internal)?;
+    let claimed = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        let job: Option<JobRow> = jobs::table
+            .filter(
+                jobs::state
+                    .eq("queued")
+                    .and(jobs::run_after.le(now))
+                    .or(jobs::state.eq("running").and(jobs::locked_until.lt(now))),
+            )
+            .order((jobs::run_after.asc(), jobs::id.asc()))
+            .limit(1)
+            .for_update()
+            .skip_locked()
+            .select(JobRow::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(mut job) = job else { return Ok(None) };
+        diesel::update(jobs::table.find(job.id))
+            .set((
+                jobs::state.eq("running"),
+                jobs::attempts.eq(job.attempts + 1),
+                jobs::locked_by.eq(worker),
+                jobs::locked_until.eq(lease_end),
+                jobs::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        job.attempts += 1;
+        job.state = "running".into();
+        job.locked_by = Some(worker.to_string());
+        job.locked_until = Some(lease_end);
+        Ok(Some(job))
+    })?;
+    Ok(claimed)
 }
 
 fn renew(conn: &mut crate::db::AnyConnection, id: i64, worker: &str) -> Result<(), DomainError> {

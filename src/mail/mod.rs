@@ -41,14 +41,17 @@ pub enum NotificationKind {
     DatasetSubmitted,
     /// My dataset was accepted, or changes were requested.
     ReviewDecision,
+    /// A stored file failed its fixity check, or was repaired (to curators).
+    FixityAlert,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 4] = [
+    pub const ALL: [NotificationKind; 5] = [
         NotificationKind::TicketUpdated,
         NotificationKind::NewComment,
         NotificationKind::DatasetSubmitted,
         NotificationKind::ReviewDecision,
+        NotificationKind::FixityAlert,
     ];
 
     /// Stored in `outbox.kind` and `muted_notifications.kind`, and the key of the
@@ -59,6 +62,7 @@ impl NotificationKind {
             NotificationKind::NewComment => "comment",
             NotificationKind::DatasetSubmitted => "submitted",
             NotificationKind::ReviewDecision => "decision",
+            NotificationKind::FixityAlert => "fixity",
         }
     }
 
@@ -78,6 +82,9 @@ impl NotificationKind {
             }
             NotificationKind::ReviewDecision => {
                 "My dataset is published, or a curator asks for changes"
+            }
+            NotificationKind::FixityAlert => {
+                "A stored file fails its fixity audit, or is repaired (for curators)"
             }
         }
     }

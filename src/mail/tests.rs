@@ -304,6 +304,6 @@ fn preferences_json_is_checked() {
     let all = NotificationKind::ALL.map(|k| (k, k != NotificationKind::NewComment));
     assert_eq!(
         prefs::to_json(&all),
-        serde_json::json!({"ticket": true, "comment": false, "submitted": true, "decision": true})
+        serde_json::json!({"ticket": true, "comment": false, "submitted": true, "decision": true, "fixity": true})
     );
 }

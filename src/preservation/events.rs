@@ -26,6 +26,8 @@ pub enum EventType {
     /// A damaged file restored from a good copy ("recovery" in the vocabulary).
     Recovery,
     Validation,
+    /// An unexpected file moved out of an object ("quarantine" in the vocabulary).
+    Quarantine,
 }
 
 impl EventType {
@@ -39,6 +41,7 @@ impl EventType {
             EventType::Deletion => "deletion",
             EventType::Recovery => "recovery",
             EventType::Validation => "validation",
+            EventType::Quarantine => "quarantine",
         }
     }
 
@@ -55,6 +58,7 @@ impl EventType {
             EventType::Deletion => "http://id.loc.gov/vocabulary/preservation/eventType/del",
             EventType::Recovery => "http://id.loc.gov/vocabulary/preservation/eventType/rec",
             EventType::Validation => "http://id.loc.gov/vocabulary/preservation/eventType/val",
+            EventType::Quarantine => "http://id.loc.gov/vocabulary/preservation/eventType/qua",
         }
     }
 }
@@ -267,6 +271,7 @@ impl EventType {
             EventType::Deletion,
             EventType::Recovery,
             EventType::Validation,
+            EventType::Quarantine,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

@@ -802,6 +802,200 @@ pub fn set_open(
     })
 }
 
+/// What an alert raised: the ticket, and whether the item is new or came back (the
+/// cases worth telling people about).
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub ticket_id: i64,
+    pub newly_raised: bool,
+}
+
+/// Raises an archive-side alert on a dataset (e.g. a fixity failure): the dataset's open
+/// ticket of `kind` (opened if there is none) gets an item per (file, code), added or
+/// reopened; an item already open is refreshed with the latest evidence. Inside the
+/// caller's transaction.
+pub fn raise_alert(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    kind: &str,
+    title: &str,
+    observation: &Observation,
+) -> Result<Alert, DomainError> {
+    let existing: Option<TicketRow> = tickets::table
+        .filter(tickets::dataset_id.eq(dataset_id))
+        .filter(tickets::kind.eq(kind))
+        .order(tickets::id.desc())
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()?;
+    let ticket_id = match existing {
+        Some(t) => {
+            if !t.is_open() {
+                set_ticket_state(conn, t.id, "open")?;
+                add_event(conn, t.id, None, None, "reopened", "Reopened: a new alert.")?;
+            }
+            t.id
+        }
+        None => {
+            let id = insert_ticket(conn, dataset_id, kind, title, None)?;
+            add_event(conn, id, None, None, "opened", title)?;
+            id
+        }
+    };
+    let at = now();
+    let item: Option<ItemRow> = ticket_items::table
+        .filter(ticket_items::ticket_id.eq(ticket_id))
+        .filter(ticket_items::file.eq(&observation.file))
+        .filter(ticket_items::code.eq(&observation.code))
+        .select(ItemRow::as_select())
+        .first(conn)
+        .optional()?;
+    let label = item_label(&observation.file, &observation.code);
+    let newly_raised = match item {
+        Some(item) => {
+            let reopen = item.state != "open";
+            diesel::update(ticket_items::table.find(item.id))
+                .set((
+                    ticket_items::state.eq("open"),
+                    ticket_items::resolved_at.eq(None::<NaiveDateTime>),
+                    ticket_items::severity.eq(&observation.severity),
+                    ticket_items::occurrences.eq(item.occurrences + 1),
+                    ticket_items::message.eq(&observation.message),
+                    ticket_items::findings.eq(&observation.findings),
+                    ticket_items::last_seen_at.eq(at),
+                ))
+                .execute(conn)?;
+            if reopen {
+                add_event(
+                    conn,
+                    ticket_id,
+                    Some(item.id),
+                    None,
+                    "item-reopened",
+                    &format!("Found again: {label}: {}", observation.message),
+                )?;
+            }
+            reopen
+        }
+        None => {
+            let id = crate::insert_returning_id!(
+                conn,
+                crate::db::schema::ticket_items,
+                (
+                    ticket_items::ticket_id.eq(ticket_id),
+                    ticket_items::file.eq(&observation.file),
+                    ticket_items::code.eq(&observation.code),
+                    ticket_items::standard.eq(&observation.standard),
+                    ticket_items::severity.eq(&observation.severity),
+                    ticket_items::state.eq("open"),
+                    ticket_items::occurrences.eq(observation.occurrences),
+                    ticket_items::message.eq(&observation.message),
+                    ticket_items::findings.eq(&observation.findings),
+                    ticket_items::first_seen_at.eq(at),
+                    ticket_items::last_seen_at.eq(at),
+                )
+            )?;
+            add_event(
+                conn,
+                ticket_id,
+                Some(id),
+                None,
+                "item-added",
+                &format!(
+                    "New {}: {label}: {}",
+                    observation.severity, observation.message
+                ),
+            )?;
+            true
+        }
+    };
+    touch(conn, ticket_id)?;
+    Ok(Alert {
+        ticket_id,
+        newly_raised,
+    })
+}
+
+/// Closes the open alert items of `file` on the dataset's ticket of `kind` with a note
+/// (e.g. "repaired from …"); the ticket closes when no item is left open. Returns the
+/// ticket when an item was closed.
+pub fn resolve_alert(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    kind: &str,
+    file: &str,
+    note: &str,
+) -> Result<Option<i64>, DomainError> {
+    let open: Vec<(ItemRow, i64)> = ticket_items::table
+        .inner_join(tickets::table)
+        .filter(tickets::dataset_id.eq(dataset_id))
+        .filter(tickets::kind.eq(kind))
+        .filter(ticket_items::file.eq(file))
+        .filter(ticket_items::state.eq("open"))
+        .select((ItemRow::as_select(), tickets::id))
+        .load(conn)?;
+    let Some(ticket_id) = open.first().map(|(_, t)| *t) else {
+        return Ok(None);
+    };
+    let at = now();
+    for (item, ticket) in &open {
+        diesel::update(ticket_items::table.find(item.id))
+            .set((
+                ticket_items::state.eq("fixed"),
+                ticket_items::resolved_at.eq(Some(at)),
+            ))
+            .execute(conn)?;
+        add_event(
+            conn,
+            *ticket,
+            Some(item.id),
+            None,
+            "item-fixed",
+            &format!("{}: {note}", item_label(&item.file, &item.code)),
+        )?;
+    }
+    let still_open: i64 = ticket_items::table
+        .filter(ticket_items::ticket_id.eq(ticket_id))
+        .filter(ticket_items::state.eq("open"))
+        .count()
+        .get_result(conn)?;
+    if still_open == 0 {
+        set_ticket_state(conn, ticket_id, "closed")?;
+        add_event(
+            conn,
+            ticket_id,
+            None,
+            None,
+            "closed",
+            "Closed: every item is resolved.",
+        )?;
+    } else {
+        touch(conn, ticket_id)?;
+    }
+    Ok(Some(ticket_id))
+}
+
+/// The open alert items of a kind on a dataset (or on every dataset), with the dataset.
+pub fn open_alert_items(
+    conn: &mut AnyConnection,
+    kind: &str,
+    code: &str,
+    dataset_id: Option<i64>,
+) -> Result<Vec<(ItemRow, i64)>, DomainError> {
+    let mut q = ticket_items::table
+        .inner_join(tickets::table)
+        .filter(tickets::kind.eq(kind))
+        .filter(ticket_items::code.eq(code))
+        .filter(ticket_items::state.eq("open"))
+        .into_boxed();
+    if let Some(id) = dataset_id {
+        q = q.filter(tickets::dataset_id.eq(id));
+    }
+    Ok(q.order(ticket_items::id.asc())
+        .select((ItemRow::as_select(), tickets::dataset_id))
+        .load(conn)?)
+}
+
 /// A curator opens a ticket by hand on any dataset; its owner is told. Returns the
 /// ticket id.
 pub fn open_manual(

@@ -213,12 +213,13 @@ pub struct OcflRoot {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-fn sidecar_body(digest: &str) -> String {
+/// The sidecar of an inventory with this digest: `<hex>  inventory.json`.
+pub fn sidecar_body(digest: &str) -> String {
     format!("{digest}  {INVENTORY}\n")
 }
 
 /// The digest in a sidecar, if it has the form `<hex><whitespace>inventory.json`.
-fn parse_sidecar(bytes: &[u8]) -> Option<String> {
+pub fn parse_sidecar(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut parts = text.split_whitespace();
     let digest = parts.next()?;
@@ -406,6 +407,19 @@ impl OcflRoot {
             other => other,
         }
         .map(|o| o.map(|(inv, _, _)| inv))
+    }
+
+    /// The committed head inventory's sha256 and size (what the sidecar vouches for),
+    /// or None when the object has no committed version.
+    pub async fn inventory_digest(
+        &self,
+        object_id: &str,
+    ) -> Result<Option<(String, u64)>, StorageError> {
+        let root = self.object_root(object_id);
+        Ok(self
+            .load_root(&root, object_id)
+            .await?
+            .map(|(_, bytes, digest)| (digest, bytes.len() as u64)))
     }
 
     /// Root inventory with its bytes and digest; `Corrupt` if the sidecar is

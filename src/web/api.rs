@@ -784,6 +784,36 @@ pub async fn set_notifications(
     Ok(HttpResponse::Ok().json(mail::prefs::to_json(&current)))
 }
 
+/// Every stored file of the dataset with its full fixity history (each check: when,
+/// outcome, expected and found digest and size), and unexpected files the audits found.
+/// Visible to whoever may see the dataset.
+pub async fn fixity(
+    archive: web::Data<Archive>,
+    caller: ApiCaller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = caller.0;
+    let id = path.into_inner();
+    let (object_id, report) = archive
+        .db
+        .run(move |conn| {
+            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            Ok((
+                view.dataset.ocfl_object_id.clone(),
+                crate::fixity::report::of_dataset(conn, id)?,
+            ))
+        })
+        .await?;
+    let damaged = report.files.iter().filter(|f| f.state == "damaged").count();
+    Ok(HttpResponse::Ok().json(json!({
+        "dataset_id": id,
+        "object_id": object_id,
+        "damaged": damaged,
+        "files": report.files,
+        "unexpected": report.unexpected,
+    })))
+}
+
 #[derive(Deserialize)]
 pub struct EventsQuery {
     format: Option<String>,

@@ -55,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/users", web::get().to(admin::users_page))
         .route(
+            "/admin/preservation",
+            web::get().to(admin::preservation_page),
+        )
+        .route(
             "/admin/users/{user_id}/role",
             web::post().to(admin::set_role),
         )
@@ -200,6 +204,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/datasets/{id}/review", web::post().to(api::review))
                 .route("/datasets/{id}/claim", web::post().to(api::claim))
                 .route("/datasets/{id}/events", web::get().to(api::events))
+                .route("/datasets/{id}/fixity", web::get().to(api::fixity))
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(
                     "/datasets/{id}/deaccession",

@@ -305,6 +305,11 @@ impl Server {
                     if text.contains("Address already in use") {
                         break;
                     }
+                    // Killed at a crash point reached at start (e.g. by a scheduled
+                    // job): the journey's first request finds it gone.
+                    if crash_at.is_some() && status.signal() == Some(9) {
+                        return Ok(server);
+                    }
                     return Err(format!("holdfast exited at start ({status}): {text}").into());
                 }
                 // Only once it says it listens is an answer on the port its own.

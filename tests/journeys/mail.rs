@@ -400,7 +400,12 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
                 .post_form(
                     "/profile",
                     "/profile/notifications",
-                    &[("on", "ticket"), ("on", "submitted"), ("on", "decision")],
+                    &[
+                        ("on", "ticket"),
+                        ("on", "submitted"),
+                        ("on", "decision"),
+                        ("on", "fixity"),
+                    ],
                 )
                 .await?;
             expect_redirect(&r, "/profile?saved=notifications#notifications")?;
@@ -423,7 +428,7 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
             let r = browser.get("/api/profile/notifications").await?;
             assert_eq!(
                 r.json::<serde_json::Value>().await?,
-                serde_json::json!({"ticket": true, "comment": false, "submitted": true, "decision": true})
+                serde_json::json!({"ticket": true, "comment": false, "submitted": true, "decision": true, "fixity": true})
             );
 
             // Bob uses the API: decision mail off, then back on; comment mail stays on.

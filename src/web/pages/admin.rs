@@ -67,3 +67,51 @@ pub async fn set_role(
         .await?;
     Ok(redirect("/admin/users"))
 }
+
+#[derive(Template)]
+#[template(path = "admin_preservation.html")]
+struct PreservationPage {
+    page: PageCtx,
+    coverage: crate::fixity::report::Coverage,
+}
+
+impl PreservationPage {
+    fn percent(&self, share: &f64) -> String {
+        format!("{:.1}%", share * 100.0)
+    }
+
+    fn mb_per_sec(&self, rate: &f64) -> String {
+        format!("{:.1} MB/s", rate / 1e6)
+    }
+
+    fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        crate::fixity::record::iso(*t)
+    }
+}
+
+/// Fixity coverage for administrators and curators: the share of bytes verified in the
+/// current cycle, damaged files, the oldest check and the audit's throughput.
+pub async fn preservation_page(
+    req: HttpRequest,
+    archive: web::Data<Archive>,
+    user: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    if !user.0.role.can_curate() {
+        return Err(DomainError::Forbidden(
+            "only curators and administrators see the preservation dashboard".into(),
+        )
+        .into());
+    }
+    let cycle = archive.settings.fixity.cycle;
+    let coverage = archive
+        .db
+        .run(move |conn| crate::fixity::report::coverage(conn, cycle))
+        .await?;
+    render(
+        StatusCode::OK,
+        &PreservationPage {
+            page: PageCtx::new(&req, &archive, Some(user.0)),
+            coverage,
+        },
+    )
+}

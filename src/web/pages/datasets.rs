@@ -317,6 +317,10 @@ struct DatasetPage {
     can_reserve_doi: bool,
     /// The owner or a curator (who see registration errors).
     insider: bool,
+    /// Fixity of the dataset's stored files, by content path.
+    fixity: std::collections::HashMap<String, crate::fixity::report::Verified>,
+    /// The version as a whole: as of its least recently verified file.
+    version_verified: Option<crate::fixity::report::Verified>,
 }
 
 /// Where the whole version can be downloaded.
@@ -339,6 +343,17 @@ pub struct QaPanel {
 }
 
 impl DatasetPage {
+    /// "verified 2026-12-02 10:00 UTC", or the failure, of a stored file.
+    fn verified(
+        &self,
+        f: &crate::deposit::model::FileRow,
+    ) -> Option<&crate::fixity::report::Verified> {
+        if f.staged_name.is_some() && !self.view.is_published_version() {
+            return None;
+        }
+        f.content_path.as_ref().and_then(|p| self.fixity.get(p))
+    }
+
     fn size(&self, bytes: impl Borrow<i64>) -> String {
         human_size(bytes.borrow())
     }
@@ -555,53 +570,62 @@ async fn show_version(
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
     let settings = archive.settings.clone();
-    let (view, transitions, qa, versions, publishing, standards_passed, counts, doi_statuses) =
-        archive
-            .db
-            .run(move |conn| {
-                let view = service::load_view(conn, v.as_ref(), id, number)?;
-                let insider = v
-                    .as_ref()
-                    .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
-                let transitions = if insider {
-                    service::transitions(conn, id)?
-                } else {
-                    Vec::new()
-                };
-                let qa = match &v {
-                    Some(user) if insider && !view.is_published_version() => {
-                        Some(qa_panel(conn, user, &view, standards)?)
-                    }
-                    _ => None,
-                };
-                let versions = service::published_versions(conn, id)?;
-                let standards_passed = validation::standards_passed(conn, view.version.id)?;
-                let publishing = if insider && view.state == DatasetState::Approved {
-                    crate::curation::publish_progress(conn, id)?
-                } else {
-                    None
-                };
-                // Counts are shown when they can be read; a failure never fails the page.
-                let counts = if view.is_published_version() {
-                    usage::usage_of(conn, id)
-                        .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
-                        .ok()
-                } else {
-                    None
-                };
-                let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
-                Ok((
-                    view,
-                    transitions,
-                    qa,
-                    versions,
-                    publishing,
-                    standards_passed,
-                    counts,
-                    doi_statuses,
-                ))
-            })
-            .await?;
+    let (
+        (view, fixity),
+        transitions,
+        qa,
+        versions,
+        publishing,
+        standards_passed,
+        counts,
+        doi_statuses,
+    ) = archive
+        .db
+        .run(move |conn| {
+            let view = service::load_view(conn, v.as_ref(), id, number)?;
+            let insider = v
+                .as_ref()
+                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+            let transitions = if insider {
+                service::transitions(conn, id)?
+            } else {
+                Vec::new()
+            };
+            let qa = match &v {
+                Some(user) if insider && !view.is_published_version() => {
+                    Some(qa_panel(conn, user, &view, standards)?)
+                }
+                _ => None,
+            };
+            let versions = service::published_versions(conn, id)?;
+            let standards_passed = validation::standards_passed(conn, view.version.id)?;
+            let publishing = if insider && view.state == DatasetState::Approved {
+                crate::curation::publish_progress(conn, id)?
+            } else {
+                None
+            };
+            // Counts are shown when they can be read; a failure never fails the page.
+            let counts = if view.is_published_version() {
+                usage::usage_of(conn, id)
+                    .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
+                    .ok()
+            } else {
+                None
+            };
+            let doi_statuses = registration::statuses_of_dataset(conn, &settings, id)?;
+            let fixity = crate::fixity::report::verified_by_path(conn, id)?;
+            Ok((
+                (view, fixity),
+                transitions,
+                qa,
+                versions,
+                publishing,
+                standards_passed,
+                counts,
+                doi_statuses,
+            ))
+        })
+        .await?;
     if view.state == DatasetState::Deaccessioned
         && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
     {
@@ -683,7 +707,12 @@ async fn show_version(
         }
     });
     let published = view.is_published_version().then_some(view.version.number);
+    let version_verified = published.and_then(|_| {
+        crate::fixity::report::version_verified(&view.files, &fixity, view.version.ocfl_version)
+    });
     let page = DatasetPage {
+        fixity,
+        version_verified,
         signposts: links,
         packages,
         usage: counts.map(|c| usage_text(&c.total)),

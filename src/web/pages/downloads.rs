@@ -106,6 +106,46 @@ async fn open_local(
     )))
 }
 
+/// A stored file that failed its fixity audit is not served (503) until it is repaired:
+/// better no bytes than bad bytes.
+fn refuse_damaged(
+    conn: &mut crate::db::AnyConnection,
+    view: &crate::deposit::model::DatasetView,
+    files: &[&crate::deposit::model::FileRow],
+) -> Result<(), DomainError> {
+    let Some(object_id) = &view.dataset.ocfl_object_id else {
+        return Ok(());
+    };
+    let paths: Vec<&str> = files
+        .iter()
+        .filter(|f| f.staged_name.is_none() || view.is_published_version())
+        .filter_map(|f| f.content_path.as_deref())
+        .collect();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let damaged = crate::fixity::files::damaged_among(conn, object_id, &paths)?;
+    let Some(first) = damaged.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = files
+        .iter()
+        .filter(|f| {
+            f.content_path
+                .as_deref()
+                .is_some_and(|p| damaged.iter().any(|d| d.content_path == p))
+        })
+        .map(|f| f.path.as_str())
+        .take(10)
+        .collect();
+    Err(DomainError::Unavailable(format!(
+        "the stored copy of {} failed its fixity audit on {} ({}): the archive does not serve bytes it cannot vouch for. Curators have been alerted and it is being repaired from a good copy; please try again later.",
+        names.join(", "),
+        crate::fixity::record::iso(first.last_checked_at),
+        first.last_outcome
+    )))
+}
+
 async fn serve(
     req: HttpRequest,
     archive: web::Data<Archive>,
@@ -126,6 +166,7 @@ async fn serve(
                 .find(|f| f.path == path.as_str())
                 .cloned()
                 .ok_or(DomainError::NotFound)?;
+            refuse_damaged(conn, &view, &[&file])?;
             Ok((view, file))
         })
         .await?;
@@ -202,9 +243,30 @@ async fn serve(
                 DomainError::internal("stored file of a dataset without OCFL object")
             })?;
             let key = format!("{}/{content_path}", archive.ocfl.object_root(&object_id));
-            archive.store.get_range(&key, wanted).await.map_err(|e| {
-                DomainError::Unavailable(format!("the stored file cannot be read right now: {e}"))
-            })?
+            let stream = archive
+                .store
+                .get_range(&key, wanted.clone())
+                .await
+                .map_err(|e| {
+                    DomainError::Unavailable(format!(
+                        "the stored file cannot be read right now: {e}"
+                    ))
+                })?;
+            if wanted.is_none() {
+                // A whole file is checked while it is sent: on a mismatch the last chunk
+                // is withheld, so no client ever receives a complete damaged file.
+                let audit = archive.clone();
+                let dataset_id = view.dataset.id;
+                let content_path = content_path.clone();
+                verified(stream, &file.sha256, move || {
+                    actix_web::rt::spawn(async move {
+                        crate::fixity::run::audit_paths(&audit, dataset_id, vec![content_path])
+                            .await
+                    });
+                })
+            } else {
+                stream
+            }
         }
         (_, Some(blob)) => open_local(archive.staged_blob_path(blob)?, wanted).await?,
         _ => return Err(DomainError::internal(format!("file {} has no bytes", file.id)).into()),
@@ -219,6 +281,70 @@ async fn serve(
         );
     }
     Ok(response.body(SizedStream::new(length, stream)))
+}
+
+/// Passes a stream through while hashing it, holding back its last chunk until the
+/// digest is known: on a mismatch the stream ends in an error instead (the connection
+/// is cut short of its Content-Length) and `on_mismatch` runs.
+fn verified(
+    inner: ByteStream,
+    sha256: &str,
+    on_mismatch: impl FnOnce() + Send + 'static,
+) -> ByteStream {
+    use futures_util::StreamExt;
+    use sha2::Digest as _;
+    struct State {
+        inner: ByteStream,
+        hasher: sha2::Sha256,
+        held: Option<bytes::Bytes>,
+        expected: String,
+        on_mismatch: Option<Box<dyn FnOnce() + Send>>,
+        done: bool,
+    }
+    let state = State {
+        inner,
+        hasher: sha2::Sha256::new(),
+        held: None,
+        expected: sha256.to_ascii_lowercase(),
+        on_mismatch: Some(Box::new(on_mismatch)),
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            match st.inner.next().await {
+                Some(Ok(chunk)) => {
+                    st.hasher.update(&chunk);
+                    if let Some(previous) = st.held.replace(chunk) {
+                        return Some((Ok(previous), st));
+                    }
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    let found = hex::encode(std::mem::take(&mut st.hasher).finalize());
+                    if found == st.expected {
+                        return st.held.take().map(|last| (Ok(last), st));
+                    }
+                    tracing::error!(expected = %st.expected, %found, "a stored file failed verification while it was being sent; the download was cut short");
+                    if let Some(f) = st.on_mismatch.take() {
+                        f();
+                    }
+                    return Some((
+                        Err(std::io::Error::other(
+                            "the stored bytes do not match their sha256; the download was stopped",
+                        )),
+                        st,
+                    ));
+                }
+            }
+        }
+    }))
 }
 
 pub async fn download(
@@ -269,7 +395,12 @@ pub async fn download_version(
     let v = viewer.0;
     let view = archive
         .db
-        .run(move |conn| service::load_view(conn, v.as_ref(), id, Some(n)))
+        .run(move |conn| {
+            let view = service::load_view(conn, v.as_ref(), id, Some(n))?;
+            let files: Vec<&crate::deposit::model::FileRow> = view.files.iter().collect();
+            refuse_damaged(conn, &view, &files)?;
+            Ok(view)
+        })
         .await?;
     let published = view.is_published_version();
     let object_root = match (&view.dataset.ocfl_object_id, published) {

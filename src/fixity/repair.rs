@@ -1,0 +1,470 @@
+//! Self-repair: a damaged file is restored from a good copy the archive knows (the same
+//! bytes stored in another object or under another path, a draft's staged upload, and
+//! later a partner's replica), verified by its sha256 while it is copied, before the
+//! atomic replace. Unexpected files are moved out of the object into a quarantine
+//! folder, never deleted. Every attempt is a PREMIS event.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use sha2::Digest as _;
+use std::path::PathBuf;
+
+use super::files::{self, StoredFileRow};
+use super::record::TICKET_KIND;
+use crate::app::Archive;
+use crate::db::schema::{datasets, fixity_checks, stored_files, version_files};
+use crate::db::AnyConnection;
+use crate::error::DomainError;
+use crate::jobs::JobKind;
+use crate::mail::{self, Notice, NotificationKind};
+use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
+use crate::qa::tickets;
+use crate::storage::{ocfl::sidecar_body, StorageError};
+
+/// Where a good copy may be.
+#[derive(Clone, Debug)]
+enum Source {
+    /// Another key of the storage root holding the same digest.
+    Stored(String),
+    /// A staged upload (a draft holding the same bytes).
+    Staged(PathBuf),
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match self {
+            Source::Stored(key) => format!("the copy at {key} in this storage root"),
+            Source::Staged(_) => "a draft's staged upload of the same bytes".into(),
+        }
+    }
+}
+
+/// What a repair pass did.
+#[derive(Debug, Default)]
+pub struct RepairReport {
+    /// (dataset, content path, where the good copy came from)
+    pub repaired: Vec<(i64, String, String)>,
+    /// (dataset, content path, why not)
+    pub unrepaired: Vec<(i64, String, String)>,
+    /// (dataset, path in the object, where it was moved)
+    pub quarantined: Vec<(i64, String, String)>,
+}
+
+/// Queues a repair of a dataset's damaged files (inside the caller's transaction).
+pub fn enqueue(conn: &mut AnyConnection, dataset_id: i64) -> Result<(), DomainError> {
+    crate::jobs::enqueue(
+        conn,
+        JobKind::FixityRepair,
+        &serde_json::json!({ "dataset_id": dataset_id }),
+        Some(&format!("fixity-repair:{dataset_id}")),
+    )?;
+    Ok(())
+}
+
+pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(), DomainError> {
+    let id = payload["dataset_id"]
+        .as_i64()
+        .ok_or_else(|| DomainError::internal("repair job without dataset_id"))?;
+    let report = repair(archive, Some(id)).await?;
+    if !report.unrepaired.is_empty() {
+        tracing::warn!(dataset = id, unrepaired = ?report.unrepaired, "damaged files left without a good copy");
+    }
+    Ok(())
+}
+
+/// Every good copy candidate of a damaged row, best first.
+fn candidates(
+    conn: &mut AnyConnection,
+    damaged: &StoredFileRow,
+) -> Result<Vec<(String, String)>, DomainError> {
+    // (object id, content path) of other stored rows with the same digest, known good.
+    Ok(stored_files::table
+        .filter(stored_files::sha256.eq(&damaged.sha256))
+        .filter(stored_files::state.eq("ok"))
+        .filter(stored_files::id.ne(damaged.id))
+        .order(stored_files::last_checked_at.desc())
+        .limit(20)
+        .select((stored_files::object_id, stored_files::content_path))
+        .load(conn)?)
+}
+
+fn staged_candidates(conn: &mut AnyConnection, sha256: &str) -> Result<Vec<String>, DomainError> {
+    Ok(version_files::table
+        .filter(version_files::sha256.eq(sha256))
+        .filter(version_files::staged_name.is_not_null())
+        .select(version_files::staged_name.assume_not_null())
+        .limit(5)
+        .load(conn)?)
+}
+
+/// Copies `source` over `key`, verified against `sha256` while it is copied: on a
+/// mismatch nothing is replaced.
+async fn restore_from(
+    archive: &Archive,
+    key: &str,
+    sha256: &str,
+    source: &Source,
+) -> Result<(), StorageError> {
+    let path = match source {
+        Source::Staged(path) => path.clone(),
+        Source::Stored(from) => match archive.store.local_path(from) {
+            Some(p) => p,
+            None => return restore_via_temp(archive, key, sha256, from).await,
+        },
+    };
+    if tokio::fs::metadata(&path).await.is_err() {
+        return Err(StorageError::NotFound);
+    }
+    archive
+        .store
+        .put_file(key, &path, Some(sha256))
+        .await
+        .map(|_| ())
+}
+
+/// A remote store's copy goes through a local temporary file first.
+async fn restore_via_temp(
+    archive: &Archive,
+    key: &str,
+    sha256: &str,
+    from: &str,
+) -> Result<(), StorageError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let dir = archive.settings.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir).await?;
+    let temp = tempfile::NamedTempFile::new_in(&dir)?;
+    let mut out = tokio::fs::File::create(temp.path()).await?;
+    let mut stream = archive.store.get_range(from, None).await?;
+    while let Some(chunk) = stream.next().await {
+        out.write_all(&chunk?).await?;
+    }
+    out.flush().await?;
+    drop(out);
+    archive
+        .store
+        .put_file(key, temp.path(), Some(sha256))
+        .await
+        .map(|_| ())
+}
+
+/// Repairs the damaged files of one dataset (or of all), and quarantines the unexpected
+/// files the audit found.
+pub async fn repair(
+    archive: &Archive,
+    dataset_id: Option<i64>,
+) -> Result<RepairReport, DomainError> {
+    let mut report = RepairReport::default();
+    let damaged = archive
+        .db
+        .run(move |conn| files::damaged(conn, dataset_id))
+        .await?;
+    for row in damaged {
+        match repair_one(archive, &row).await? {
+            Ok(source) => report
+                .repaired
+                .push((row.dataset_id, row.content_path.clone(), source)),
+            Err(why) => report
+                .unrepaired
+                .push((row.dataset_id, row.content_path.clone(), why)),
+        }
+    }
+    let extras = archive
+        .db
+        .run(move |conn| {
+            tickets::open_alert_items(conn, TICKET_KIND, "fixity-extra-file", dataset_id)
+        })
+        .await?;
+    for (item, dataset) in extras {
+        if let Some(moved) = quarantine(archive, dataset, &item.file).await? {
+            report.quarantined.push((dataset, item.file.clone(), moved));
+        }
+    }
+    notify_repairs(archive, &report).await?;
+    Ok(report)
+}
+
+/// Restores one damaged row; the outer error is the database's, the inner one why no
+/// good copy could be used.
+async fn repair_one(
+    archive: &Archive,
+    row: &StoredFileRow,
+) -> Result<Result<String, String>, DomainError> {
+    let target = row.target(&archive.ocfl);
+    let key = target.key();
+    let r = row.clone();
+    let (stored, staged) = archive
+        .db
+        .run(move |conn| Ok((candidates(conn, &r)?, staged_candidates(conn, &r.sha256)?)))
+        .await?;
+    let mut sources: Vec<Source> = Vec::new();
+    // An inventory whose own bytes are right needs only its sidecar written again.
+    let inventory_intact = if row.kind == "inventory" {
+        matches!(archive.store.get_bytes(&key).await,
+            Ok(Some(bytes)) if hex::encode(sha2::Sha256::digest(&bytes)).eq_ignore_ascii_case(&row.sha256))
+    } else {
+        false
+    };
+    for (object, path) in stored {
+        sources.push(Source::Stored(format!(
+            "{}/{path}",
+            archive.ocfl.object_root(&object)
+        )));
+    }
+    for name in staged {
+        if let Ok(p) = archive.staged_blob_path(&name) {
+            sources.push(Source::Staged(p));
+        }
+    }
+    let mut used: Option<String> =
+        inventory_intact.then(|| "its own bytes (only the sidecar was wrong)".to_string());
+    let mut tried = Vec::new();
+    if used.is_none() {
+        for source in &sources {
+            match restore_from(archive, &key, &row.sha256, source).await {
+                Ok(()) => {
+                    used = Some(source.describe());
+                    break;
+                }
+                Err(e) => tried.push(format!("{}: {e}", source.describe())),
+            }
+        }
+    }
+    if let (Some(_), "inventory") = (&used, row.kind.as_str()) {
+        let sidecar = format!("{key}.sha256");
+        if let Err(e) = archive
+            .store
+            .put_bytes(&sidecar, bytes::Bytes::from(sidecar_body(&row.sha256)))
+            .await
+        {
+            used = None;
+            tried.push(format!("writing the sidecar: {e}"));
+        }
+    }
+    let row = row.clone();
+    let outcome = match used {
+        Some(source) => Ok(source),
+        None if sources.is_empty() => Err("no good copy of these bytes is known".to_string()),
+        None => Err(format!("no copy could be used: {}", tried.join("; "))),
+    };
+    let recorded = outcome.clone();
+    archive
+        .db
+        .transaction(move |conn| record_repair(conn, &row, &recorded))
+        .await?;
+    Ok(outcome)
+}
+
+fn record_repair(
+    conn: &mut AnyConnection,
+    row: &StoredFileRow,
+    outcome: &Result<String, String>,
+) -> Result<(), DomainError> {
+    let now = Utc::now().naive_utc();
+    let subject = Subject {
+        dataset_id: Some(row.dataset_id),
+        file_path: Some(&row.content_path),
+        file_sha256: Some(&row.sha256),
+        ..Default::default()
+    };
+    match outcome {
+        Ok(source) => {
+            diesel::insert_into(fixity_checks::table)
+                .values((
+                    fixity_checks::stored_file_id.eq(Some(row.id)),
+                    fixity_checks::dataset_id.eq(row.dataset_id),
+                    fixity_checks::content_path.eq(&row.content_path),
+                    fixity_checks::checked_at.eq(now),
+                    fixity_checks::outcome.eq("repaired"),
+                    fixity_checks::expected_sha256.eq(Some(&row.sha256)),
+                    fixity_checks::found_sha256.eq(Some(&row.sha256)),
+                    fixity_checks::expected_size.eq(Some(row.size)),
+                    fixity_checks::found_size.eq(Some(row.size)),
+                    fixity_checks::detail.eq(format!("restored from {source}, verified by sha256 before it replaced the damaged copy")),
+                ))
+                .execute(conn)?;
+            diesel::update(stored_files::table.find(row.id))
+                .set((
+                    stored_files::state.eq("ok"),
+                    stored_files::last_outcome.eq("repaired"),
+                    stored_files::last_checked_at.eq(now),
+                ))
+                .execute(conn)?;
+            events::record(
+                conn,
+                EventType::Recovery,
+                &subject,
+                &format!(
+                    "Repair of {} in OCFL object {}",
+                    row.content_path, row.object_id
+                ),
+                Outcome::Success,
+                &format!(
+                    "restored from {source}; sha256 {} verified while copied",
+                    row.sha256
+                ),
+                Agent::Holdfast,
+            )?;
+            tickets::resolve_alert(
+                conn,
+                row.dataset_id,
+                TICKET_KIND,
+                &row.content_path,
+                &format!("repaired from {source}"),
+            )?;
+        }
+        Err(why) => {
+            events::record(
+                conn,
+                EventType::Recovery,
+                &subject,
+                &format!(
+                    "Repair of {} in OCFL object {}",
+                    row.content_path, row.object_id
+                ),
+                Outcome::Failure,
+                why,
+                Agent::Holdfast,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves an unexpected file out of the object into `DATA_DIR/quarantine/`, keeping its
+/// bytes; returns where it went (None when it is gone already).
+async fn quarantine(
+    archive: &Archive,
+    dataset_id: i64,
+    rel: &str,
+) -> Result<Option<String>, DomainError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let object_id: Option<String> = archive
+        .db
+        .run(move |conn| {
+            Ok(datasets::table
+                .find(dataset_id)
+                .select(datasets::ocfl_object_id)
+                .first::<Option<String>>(conn)?)
+        })
+        .await?;
+    let Some(object_id) = object_id else {
+        return Ok(None);
+    };
+    let root = archive.ocfl.object_root(&object_id);
+    let key = format!("{root}/{rel}");
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    let dest = archive
+        .settings
+        .data_dir
+        .join("quarantine")
+        .join(&root)
+        .join(format!("{rel}.{stamp}"));
+    let moved = async {
+        let mut stream = match archive.store.get_range(&key, None).await {
+            Ok(s) => s,
+            Err(StorageError::NotFound) => return Ok::<bool, std::io::Error>(false),
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        };
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let mut out = tokio::fs::File::create(&dest).await?;
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?).await?;
+        }
+        out.sync_all().await?;
+        Ok(true)
+    }
+    .await
+    .map_err(|e| DomainError::internal(format!("quarantining {key}: {e}")))?;
+    let shown = dest.display().to_string();
+    if moved {
+        archive
+            .store
+            .delete(&key)
+            .await
+            .map_err(|e| DomainError::internal(format!("removing {key}: {e}")))?;
+    }
+    let (path, place) = (rel.to_string(), shown.clone());
+    archive
+        .db
+        .transaction(move |conn| {
+            let now = Utc::now().naive_utc();
+            let detail = if moved {
+                format!("moved out of the OCFL object to {place}")
+            } else {
+                "no longer in the OCFL object".to_string()
+            };
+            diesel::insert_into(fixity_checks::table)
+                .values((
+                    fixity_checks::stored_file_id.eq(None::<i64>),
+                    fixity_checks::dataset_id.eq(dataset_id),
+                    fixity_checks::content_path.eq(&path),
+                    fixity_checks::checked_at.eq(now),
+                    fixity_checks::outcome.eq("quarantined"),
+                    fixity_checks::detail.eq(&detail),
+                ))
+                .execute(conn)?;
+            events::record(
+                conn,
+                EventType::Quarantine,
+                &Subject {
+                    dataset_id: Some(dataset_id),
+                    file_path: Some(&path),
+                    ..Default::default()
+                },
+                &format!("An unexpected file {path} in OCFL object {object_id}"),
+                Outcome::Success,
+                &detail,
+                Agent::Holdfast,
+            )?;
+            tickets::resolve_alert(conn, dataset_id, TICKET_KIND, &path, &detail)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Some(shown))
+}
+
+async fn notify_repairs(archive: &Archive, report: &RepairReport) -> Result<(), DomainError> {
+    let mut by_dataset: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for (d, path, source) in &report.repaired {
+        by_dataset
+            .entry(*d)
+            .or_default()
+            .push(format!("{path}: repaired from {source}"));
+    }
+    for (d, path, place) in &report.quarantined {
+        by_dataset
+            .entry(*d)
+            .or_default()
+            .push(format!("{path}: unexpected file moved to {place}"));
+    }
+    if by_dataset.is_empty() {
+        return Ok(());
+    }
+    let settings = archive.settings.clone();
+    archive
+        .db
+        .transaction(move |conn| {
+            let curators = crate::accounts::users::curator_ids(conn)?;
+            for (dataset_id, lines) in &by_dataset {
+                let notice = Notice {
+                    kind: NotificationKind::FixityAlert,
+                    subject: format!("Repaired: {} stored file(s) of dataset {dataset_id}", lines.len()),
+                    headline: format!(
+                        "holdfast repaired {} file(s) of dataset {dataset_id} from good copies; they are served again.",
+                        lines.len()
+                    ),
+                    lines: lines.clone(),
+                    link_path: format!("/datasets/{dataset_id}"),
+                };
+                mail::notify(conn, &settings, &curators, &notice)?;
+            }
+            Ok(())
+        })
+        .await?;
+    archive.wake_workers();
+    Ok(())
+}
