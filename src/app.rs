@@ -85,6 +85,7 @@ impl Archive {
             tus_locks: Arc::default(),
         };
         archive.sweep_unreferenced_blobs().await?;
+        crate::recovery::run(&archive).await?;
         crate::deposit::tus::start_sweeper(&archive);
         // Published datasets the search index lacks (e.g. from before search existed).
         let indexed = archive.db.run(crate::search::backfill).await?;
@@ -235,6 +236,7 @@ impl Archive {
         let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
             while let Some(chunk) = rx.blocking_recv() {
                 writer.write_bytes(chunk).map_err(upload_error)?;
+                crate::crashpoint::hit("upload.mid-file");
             }
             if !complete.load(Ordering::Acquire) {
                 // Dropping the writer without finish() removes the partial file.

@@ -339,7 +339,7 @@ pub fn queue(
     Ok(entries)
 }
 
-fn publish_key(id: i64) -> String {
+pub(crate) fn publish_key(id: i64) -> String {
     format!("publish:{id}")
 }
 
@@ -423,6 +423,7 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         .transaction(move |conn| prepare(conn, &settings, &curator_for_plan, id))
         .await?;
 
+    crate::crashpoint::hit("publish.after-dois-reserved");
     let content_paths = commit_to_storage(archive, &plan, curator).await?;
     let inventory = archive
         .ocfl
@@ -430,6 +431,7 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         .await
         .map_err(DomainError::internal)?
         .ok_or_else(|| DomainError::internal("committed object has no inventory"))?;
+    crate::crashpoint::hit("publish.after-ocfl-commit");
 
     let published = Published {
         dataset_id: id,
@@ -468,10 +470,13 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
                 &curator_for_finish,
             )?;
             mail::notify(conn, &settings, &[owner], &notice)?;
+            crate::crashpoint::hit("publish.before-db-commit");
             events::of_dataset(conn, id)
         })
         .await?;
+    crate::crashpoint::hit("publish.after-db-commit");
     write_event_log(archive, &object_id, &history).await;
+    crate::crashpoint::hit("publish.after-event-log");
     archive.wake_workers();
     archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
@@ -485,6 +490,7 @@ async fn write_event_log(archive: &Archive, object_id: &str, history: &[events::
         "{}/logs/premis-events.xml",
         archive.ocfl.object_root(object_id)
     );
+    crate::crashpoint::hit("publish.before-event-log");
     let written = match events::premis_xml(object_id, history) {
         Ok(xml) => archive
             .store
@@ -556,7 +562,9 @@ pub fn deaccession(
             Outcome::Success,
             "files kept in storage, no longer served; DOIs registered, not findable",
             Agent::Person(admin),
-        )
+        )?;
+        crate::crashpoint::hit("deaccession.before-commit");
+        Ok(())
     })
 }
 

@@ -429,6 +429,7 @@ pub fn add_files(
             .order(version_files::path.asc())
             .select(FileRow::as_select())
             .load(conn)?;
+        crate::crashpoint::hit("add-files.before-commit");
         Ok(AddedFiles {
             files,
             replaced_blobs,
@@ -636,6 +637,7 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
             &format!("version {number} opened as a draft"),
         )?;
         validation::request_run(conn, id, version_id, "new version")?;
+        crate::crashpoint::hit("new-version.before-commit");
         Ok(number)
     })
 }

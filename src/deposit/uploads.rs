@@ -92,6 +92,7 @@ pub async fn add_uploads(
         .await;
     match result {
         Ok(added) => {
+            crate::crashpoint::hit("add-files.after-commit");
             archive.wake_workers();
             archive.remove_staged_blobs(added.replaced_blobs).await;
             Ok(added.files)
@@ -114,6 +115,7 @@ pub async fn remove_file(
         .db
         .run(move |conn| service::remove_file(conn, &actor, dataset_id, &path))
         .await?;
+    crate::crashpoint::hit("remove-file.after-commit");
     archive.wake_workers();
     archive
         .remove_staged_blobs(blob.into_iter().collect())

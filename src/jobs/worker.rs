@@ -26,8 +26,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(archive: Archive, slot: usize) -> Worker {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-        let name = format!("{host}:{}:{slot}", std::process::id());
+        let name = format!("{}:{}:{slot}", host_name(), std::process::id());
         Worker { archive, name }
     }
 
@@ -78,8 +77,10 @@ impl Worker {
                 }
             })
         };
+        crate::crashpoint::hit("job.after-claim");
         let outcome = execute(&self.archive, &job).await;
         heartbeat.abort();
+        crate::crashpoint::hit("job.before-finish");
         let base_ms = self.archive.settings.job_backoff_ms;
         let name = self.name.clone();
         let (id, kind) = (job.id, job.kind.clone());
@@ -99,6 +100,11 @@ impl Worker {
             .await?;
         Ok(true)
     }
+}
+
+/// This host's name in worker names (`host:pid:slot`).
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into())
 }
 
 /// Runs due jobs in this task until none is left (used by the CLI and tests).

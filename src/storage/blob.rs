@@ -130,6 +130,11 @@ impl LocalDiskStore {
         &self.root
     }
 
+    /// Where atomic writes stage their temp files.
+    pub fn temp_dir(&self) -> &Path {
+        &self.tmp_dir
+    }
+
     fn path_for(&self, key: &str) -> Result<PathBuf, StorageError> {
         validate_key(key)?;
         Ok(self.root.join(key))
@@ -146,8 +151,14 @@ where
         .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
 }
 
+/// `<prefix>-<pid>-<random>.tmp`: the writer's pid lets startup recovery tell a dead
+/// process's leftovers from a live one's write in progress.
 fn random_name(prefix: &str) -> String {
-    format!("{prefix}-{:032x}.tmp", rand::random::<u128>())
+    format!(
+        "{prefix}-{}-{:032x}.tmp",
+        std::process::id(),
+        rand::random::<u128>()
+    )
 }
 
 /// Removes the staging file unless the write completed (error paths and
@@ -249,9 +260,11 @@ impl BlobStore for LocalDiskStore {
                 hasher.update(&buf[..n]);
                 out.write_all(&buf[..n])?;
                 size += n as u64;
+                crate::crashpoint::hit("blob.put-file.mid-copy");
             }
             out.sync_all()?;
             drop(out);
+            crate::crashpoint::hit("blob.put-file.temp-written");
             let sha256 = hex::encode(hasher.finalize());
             if let Some(expected) = expected {
                 if !expected.eq_ignore_ascii_case(&sha256) {
@@ -277,6 +290,7 @@ impl BlobStore for LocalDiskStore {
             out.write_all(&bytes)?;
             out.sync_all()?;
             drop(out);
+            crate::crashpoint::hit("blob.put-bytes.temp-written");
             publish(&tmp, &dest)?;
             guard.0 = None;
             Ok(())

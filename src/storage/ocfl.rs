@@ -575,6 +575,7 @@ impl OcflRoot {
                     Bytes::from_static(OBJECT_DECLARATION_BODY),
                 )
                 .await?;
+            crate::crashpoint::hit("ocfl.after-object-declaration");
         }
 
         let mut state: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -604,6 +605,7 @@ impl OcflRoot {
                             e => e,
                         });
                     }
+                    crate::crashpoint::hit("ocfl.mid-content");
                     manifest.insert(digest.clone(), vec![content_path]);
                     known.insert(digest.clone(), digest.clone());
                     digest
@@ -655,6 +657,7 @@ impl OcflRoot {
             self.store
                 .put_bytes(&format!("{vdir}/{INVENTORY}"), bytes.clone())
                 .await?;
+            crate::crashpoint::hit("ocfl.after-version-inventory");
             self.store
                 .put_bytes(&format!("{vdir}/{SIDECAR}"), sidecar.clone())
                 .await
@@ -663,11 +666,13 @@ impl OcflRoot {
             self.abort(&root, &vdir, new_object).await;
             return Err(e);
         }
+        crate::crashpoint::hit("ocfl.after-version-sidecar");
         // Commit point. A failure from here on may or may not have replaced
         // the root inventory, so nothing is undone; recover_object decides.
         self.store
             .put_bytes(&format!("{root}/{INVENTORY}"), bytes)
             .await?;
+        crate::crashpoint::hit("ocfl.after-root-inventory");
         self.store
             .put_bytes(&format!("{root}/{SIDECAR}"), sidecar)
             .await?;

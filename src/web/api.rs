@@ -491,6 +491,7 @@ pub async fn new_version(
         .db
         .run(move |conn| service::new_version(conn, &owner, id))
         .await?;
+    crate::crashpoint::hit("new-version.after-commit");
     archive.wake_workers();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/datasets/{id}")))
@@ -545,6 +546,7 @@ pub async fn deaccession(
         .db
         .run(move |conn| curation::deaccession(conn, &settings, &admin, id, &wanted.reason))
         .await?;
+    crate::crashpoint::hit("deaccession.after-commit");
     archive.wake_workers();
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
 }

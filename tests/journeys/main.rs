@@ -7,6 +7,7 @@ mod accounts;
 mod api;
 mod citation;
 mod cli;
+mod crash;
 mod datacite;
 mod deposit;
 mod fixity;

@@ -290,6 +290,7 @@ impl StagingWriter {
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
+        crate::crashpoint::hit("staging.after-fsync");
 
         let final_path = self.dir.join(format!("{}{BLOB_SUFFIX}", self.name));
         fs::rename(&temp_path, &final_path)?;
@@ -298,6 +299,7 @@ impl StagingWriter {
             let _ = fs::remove_file(&final_path);
             return Err(e);
         }
+        crate::crashpoint::hit("staging.after-rename");
 
         let sha256 = match self.hashing.finalize() {
             Ok(digest) => digest,

@@ -206,6 +206,7 @@ pub fn unpack_zip(
             path: item.path,
             staged,
         });
+        crate::crashpoint::hit("unpack.after-entry");
     }
     Ok(done.into_entries())
 }

@@ -1,0 +1,309 @@
+//! Startup recovery: what a crash (SIGKILL, power loss) can leave behind, found and
+//! cleaned when holdfast starts, so storage is valid and interrupted work resumes by
+//! itself.
+//!
+//! - Temp files of atomic storage writes (`<data>/ocfl.tmp`, and the health probe in
+//!   the OCFL root) whose writing process is dead.
+//! - Jobs still `running` under the lease of a dead process of this host: queued
+//!   again at once, so an interrupted publication finishes right after the restart
+//!   instead of after the lease runs out.
+//! - OCFL objects of publications in flight (dataset `approved`): brought back to their
+//!   last committed version (`OcflRoot::recover_object`), which removes an incomplete
+//!   version directory and repairs a root inventory whose sidecar lags, and never
+//!   deletes a byte a committed version refers to. The publication job is claimed
+//!   while this runs, so no live worker (of this or another node) commits meanwhile.
+//!
+//! Staging leftovers (`.part-*` files, staged blobs no draft refers to) are cleaned by
+//! `Archive::open` itself (`Staging::cleanup_leftovers`, `sweep_unreferenced_blobs`).
+
+use chrono::Utc;
+use diesel::prelude::*;
+use std::path::Path;
+
+use crate::app::Archive;
+use crate::db::schema::{datasets, jobs};
+use crate::db::AnyConnection;
+use crate::error::DomainError;
+use crate::storage::LocalDiskStore;
+
+/// Temp files without a writer pid in their name (older releases) are removed only
+/// when older than this, as staging does.
+const UNKNOWN_WRITER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How long recovery holds a publication job while it repairs the object.
+const RECOVERY_LEASE_SECS: i64 = 300;
+
+/// Runs every recovery step and logs what it did.
+pub async fn run(archive: &Archive) -> anyhow::Result<()> {
+    let store = LocalDiskStore::new(archive.settings.ocfl_dir())?;
+    let (root, tmp) = (store.root().to_path_buf(), store.temp_dir().to_path_buf());
+    let temp_files = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+        let mut removed = remove_dead_temp_files(&tmp, "put-")?;
+        removed.extend(remove_dead_temp_files(&root, ".healthz-")?);
+        Ok(removed)
+    })
+    .await??;
+    if !temp_files.is_empty() {
+        tracing::warn!(count = temp_files.len(), files = ?temp_files, "recovery: removed temp files of unfinished storage writes");
+    }
+
+    let host = crate::jobs::worker::host_name();
+    let requeued = archive
+        .db
+        .run(move |conn| requeue_dead_jobs(conn, &host))
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery: requeuing jobs of dead workers: {e}"))?;
+    if !requeued.is_empty() {
+        tracing::warn!(count = requeued.len(), jobs = ?requeued, "recovery: jobs of a dead worker queued again");
+    }
+
+    let in_flight = archive
+        .db
+        .run(publications_in_flight)
+        .await
+        .map_err(|e| anyhow::anyhow!("recovery: listing publications in flight: {e}"))?;
+    let me = format!(
+        "{}:{}:recovery",
+        crate::jobs::worker::host_name(),
+        std::process::id()
+    );
+    for (dataset_id, object_id) in in_flight {
+        let who = me.clone();
+        let claimed = archive
+            .db
+            .run(move |conn| claim_publication(conn, dataset_id, &who))
+            .await
+            .map_err(|e| anyhow::anyhow!("recovery: claiming publication {dataset_id}: {e}"))?;
+        let Some(job_id) = claimed else {
+            tracing::info!(dataset = dataset_id, object = %object_id, "recovery: publication is being run by a live worker; left to it");
+            continue;
+        };
+        match archive.ocfl.recover_object(&object_id).await {
+            Ok(report) if report.changed() => tracing::warn!(
+                dataset = dataset_id,
+                object = %object_id,
+                head = ?report.head,
+                restored_root_inventory_from = ?report.restored_from,
+                removed = ?report.removed,
+                "recovery: OCFL object of an interrupted publication brought back to its last committed version"
+            ),
+            Ok(_) => {}
+            // One damaged object must not keep the whole archive from starting; the
+            // publication job reports it again when it runs.
+            Err(e) => {
+                tracing::error!(dataset = dataset_id, object = %object_id, error = %e, "recovery: OCFL object cannot be recovered")
+            }
+        }
+        if let Some(job_id) = job_id {
+            let who = me.clone();
+            archive
+                .db
+                .run(move |conn| release_publication(conn, job_id, &who))
+                .await
+                .map_err(|e| anyhow::anyhow!("recovery: releasing job {job_id}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The pid in a worker name `host:pid:slot` if the host is `host`.
+fn worker_pid(locked_by: &str, host: &str) -> Option<i32> {
+    let mut parts = locked_by.rsplitn(3, ':');
+    let _slot = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    (parts.next()? == host).then_some(pid)
+}
+
+/// Whether process `pid` of this host has ended. Our own pid counts as alive (an
+/// earlier `Archive` of this same process may be running workers).
+fn process_is_dead(pid: i32) -> bool {
+    if u32::try_from(pid).ok() == Some(std::process::id()) || pid <= 0 {
+        return false;
+    }
+    // Signal 0 checks for existence only; EPERM means it exists under another user.
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// Removes `<prefix><pid>-<random>.tmp` files in `dir` whose writer is dead (and
+/// such files without a pid once they are old). Returns the names removed.
+fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let dead = match rest.split_once('-').and_then(|(pid, _)| pid.parse().ok()) {
+            Some(pid) => process_is_dead(pid),
+            None => entry
+                .metadata()?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|age| age > UNKNOWN_WRITER_AGE),
+        };
+        if dead {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Puts `running` jobs whose lease belongs to a dead process of this host back in the
+/// queue, due now. Returns their ids.
+fn requeue_dead_jobs(conn: &mut AnyConnection, host: &str) -> Result<Vec<i64>, DomainError> {
+    let running: Vec<(i64, Option<String>)> = jobs::table
+        .filter(jobs::state.eq("running"))
+        .select((jobs::id, jobs::locked_by))
+        .load(conn)?;
+    let now = Utc::now().naive_utc();
+    let mut requeued = Vec::new();
+    for (id, locked_by) in running {
+        let Some(holder) = locked_by else { continue };
+        if !worker_pid(&holder, host).is_some_and(process_is_dead) {
+            continue;
+        }
+        let changed = diesel::update(
+            jobs::table
+                .find(id)
+                .filter(jobs::state.eq("running"))
+                .filter(jobs::locked_by.eq(&holder)),
+        )
+        .set((
+            jobs::state.eq("queued"),
+            jobs::run_after.eq(now),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if changed == 1 {
+            requeued.push(id);
+        }
+    }
+    Ok(requeued)
+}
+
+/// Approved datasets (their publication started or is about to) with an OCFL object id.
+fn publications_in_flight(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>, DomainError> {
+    let rows: Vec<(i64, Option<String>)> = datasets::table
+        .filter(datasets::state.eq("approved"))
+        .select((datasets::id, datasets::ocfl_object_id))
+        .order(datasets::id.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, object)| object.map(|o| (id, o)))
+        .collect())
+}
+
+/// Takes the dataset's publication job for recovery. `Some(Some(job))`: claimed (give
+/// it back with `release_publication`); `Some(None)`: no job will run it (none, or
+/// given up), so recovery may touch the object; `None`: a live worker holds it.
+fn claim_publication(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    me: &str,
+) -> Result<Option<Option<i64>>, DomainError> {
+    let job: Option<(i64, String, i32)> = jobs::table
+        .filter(jobs::dedupe_key.eq(crate::curation::publish_key(dataset_id)))
+        .filter(jobs::state.eq_any(["queued", "running"]))
+        .order(jobs::id.desc())
+        .select((jobs::id, jobs::state, jobs::attempts))
+        .first(conn)
+        .optional()?;
+    let Some((id, state, attempts)) = job else {
+        return Ok(Some(None));
+    };
+    if state == "running" {
+        // Dead local workers' jobs were queued again just before; this one is live
+        // (or on another host, whose lease will tell).
+        return Ok(None);
+    }
+    let now = Utc::now().naive_utc();
+    let taken = diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::state.eq("queued"))
+            .filter(jobs::attempts.eq(attempts)),
+    )
+    .set((
+        jobs::state.eq("running"),
+        jobs::locked_by.eq(me),
+        jobs::locked_until.eq(now + chrono::Duration::seconds(RECOVERY_LEASE_SECS)),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok((taken == 1).then_some(Some(id)))
+}
+
+/// Gives a publication job back to the queue, due now.
+fn release_publication(conn: &mut AnyConnection, job: i64, me: &str) -> Result<(), DomainError> {
+    let now = Utc::now().naive_utc();
+    diesel::update(
+        jobs::table
+            .find(job)
+            .filter(jobs::state.eq("running"))
+            .filter(jobs::locked_by.eq(me)),
+    )
+    .set((
+        jobs::state.eq("queued"),
+        jobs::run_after.eq(now),
+        jobs::locked_by.eq(None::<String>),
+        jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_names_are_parsed() {
+        assert_eq!(worker_pid("local:123:0", "local"), Some(123));
+        assert_eq!(worker_pid("other:123:0", "local"), None);
+        assert_eq!(worker_pid("local:x:0", "local"), None);
+        assert_eq!(worker_pid("nonsense", "local"), None);
+    }
+
+    #[test]
+    fn only_dead_writers_temp_files_are_removed() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        // A pid that cannot belong to a live process (above the kernel's maximum).
+        let dead = dir.path().join("put-2147483000-abc.tmp");
+        let mine = dir
+            .path()
+            .join(format!("put-{}-abc.tmp", std::process::id()));
+        let fresh_unknown = dir.path().join("put-abc.tmp");
+        let other = dir.path().join("keep.me");
+        for p in [&dead, &mine, &fresh_unknown, &other] {
+            std::fs::write(p, b"x")?;
+        }
+        let removed = remove_dead_temp_files(dir.path(), "put-")?;
+        assert_eq!(removed, vec!["put-2147483000-abc.tmp".to_string()]);
+        assert!(!dead.exists());
+        assert!(mine.exists() && fresh_unknown.exists() && other.exists());
+        Ok(())
+    }
+}
