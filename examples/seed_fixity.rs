@@ -125,10 +125,7 @@ async fn seed_dataset(
 ) -> anyhow::Result<usize> {
     let first = n * args.per_dataset;
     let count = args.per_dataset.min(args.files - first);
-    let sources_dir = archive
-        .settings
-        .data_dir
-        .join(format!("seed-sources-{n}"));
+    let sources_dir = archive.settings.data_dir.join(format!("seed-sources-{n}"));
     let (bytes, seed, dir) = (args.bytes, args.seed, sources_dir.clone());
     let sources =
         tokio::task::spawn_blocking(move || write_sources(&dir, first, count, bytes, seed))
