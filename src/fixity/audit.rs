@@ -147,64 +147,6 @@ fn pace(bytes: u64, rate: u64, elapsed: Duration) -> Duration {
     Duration::from_secs_f64(bytes as f64 / rate.max(1) as f64).saturating_sub(elapsed)
 }
 
-/// Hashes one stored object: `Ok(None)` when it does not exist.
-fn hash_key(
-    store: &dyn BlobStore,
-    runtime: &tokio::runtime::Handle,
-    key: &str,
-    throttle: &Throttle,
-    on_bytes: &(dyn Fn(u64) + Sync),
-    buf: &mut [u8],
-) -> Result<Option<(String, u64)>, std::io::Error> {
-    let mut hasher = sha2::Sha256::new();
-    let mut size = 0u64;
-    if let Some(path) = store.local_path(key) {
-        // Local disk: plain reads into one reused buffer, the fastest path there is.
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if !file.metadata()?.is_file() {
-            return Ok(None);
-        }
-        loop {
-            let n = match file.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            throttle.take(n as u64);
-            on_bytes(n as u64);
-        }
-    } else {
-        // A remote store (S3): stream it through the runtime.
-        let found = runtime.block_on(async {
-            let mut stream = match store.get_range(key, None).await {
-                Ok(s) => s,
-                Err(StorageError::NotFound) => return Ok(false),
-                Err(StorageError::Io(e)) => return Err(e),
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
-            };
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                throttle.take(chunk.len() as u64);
-                on_bytes(chunk.len() as u64);
-            }
-            Ok(true)
-        })?;
-        if !found {
-            return Ok(None);
-        }
-    }
-    Ok(Some((hex::encode(hasher.finalize()), size)))
-}
-
 fn result(target: &Target, outcome: Outcome, detail: String) -> CheckResult {
     CheckResult {
         stored_file_id: Some(target.stored_file_id),
@@ -258,56 +200,6 @@ fn judge(target: &Target, found: Option<(String, u64)>) -> CheckResult {
     r
 }
 
-/// An inventory must hash to the digest recorded when it was written, and its sidecar
-/// must name that digest.
-fn check_inventory(
-    store: &dyn BlobStore,
-    runtime: &tokio::runtime::Handle,
-    target: &Target,
-    throttle: &Throttle,
-    on_bytes: &(dyn Fn(u64) + Sync),
-    buf: &mut [u8],
-) -> CheckResult {
-    let key = target.key();
-    let mut r = match hash_key(store, runtime, &key, throttle, on_bytes, buf) {
-        Ok(found) => judge(target, found),
-        Err(e) => return unreadable(target, &e),
-    };
-    if r.outcome != Outcome::Ok {
-        return r;
-    }
-    let sidecar_key = format!("{key}.sha256");
-    let sidecar = runtime.block_on(store.get_bytes(&sidecar_key));
-    let problem = match sidecar {
-        Ok(None) => Some(format!(
-            "its sidecar {}.sha256 is missing",
-            target.content_path
-        )),
-        Ok(Some(bytes)) => match parse_sidecar(&bytes) {
-            None => Some(format!(
-                "its sidecar {}.sha256 is malformed",
-                target.content_path
-            )),
-            Some(d) if !d.eq_ignore_ascii_case(&target.sha256) => Some(format!(
-                "its sidecar names sha256 {d}, but the inventory is {}",
-                target.sha256
-            )),
-            Some(_) => None,
-        },
-        Err(e) => Some(format!("its sidecar cannot be read: {e}")),
-    };
-    if let Some(problem) = problem {
-        r.outcome = Outcome::Mismatch;
-        r.detail = format!("the inventory's bytes match, but {problem}");
-    } else {
-        r.detail = format!(
-            "inventory sha256 and size ({} bytes) match, and so does its sidecar",
-            target.size
-        );
-    }
-    r
-}
-
 fn unreadable(target: &Target, e: &std::io::Error) -> CheckResult {
     result(
         target,
@@ -316,21 +208,118 @@ fn unreadable(target: &Target, e: &std::io::Error) -> CheckResult {
     )
 }
 
-/// Checks one target.
-pub fn check(
-    store: &dyn BlobStore,
-    runtime: &tokio::runtime::Handle,
-    target: &Target,
-    throttle: &Throttle,
-    on_bytes: &(dyn Fn(u64) + Sync),
-    buf: &mut [u8],
-) -> CheckResult {
-    match target.kind {
-        Kind::Inventory => check_inventory(store, runtime, target, throttle, on_bytes, buf),
-        Kind::Content => match hash_key(store, runtime, &target.key(), throttle, on_bytes, buf) {
+/// What a hashing thread reads with: the store, the runtime for remote stores, the
+/// shared rate limit and the progress callback.
+pub struct Reader<'a> {
+    pub store: &'a dyn BlobStore,
+    pub runtime: &'a tokio::runtime::Handle,
+    pub throttle: &'a Throttle,
+    pub on_bytes: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Reader<'_> {
+    /// Hashes one stored object: `Ok(None)` when it does not exist.
+    fn hash_key(&self, key: &str, buf: &mut [u8]) -> Result<Option<(String, u64)>, std::io::Error> {
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let mut account = |chunk: &[u8]| {
+            hasher.update(chunk);
+            size += chunk.len() as u64;
+            self.throttle.take(chunk.len() as u64);
+            (self.on_bytes)(chunk.len() as u64);
+        };
+        if let Some(path) = self.store.local_path(key) {
+            // Local disk: plain reads into one reused buffer, the fastest path there is.
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if !file.metadata()?.is_file() {
+                return Ok(None);
+            }
+            loop {
+                match file.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => account(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        } else {
+            // A remote store (S3): stream it through the runtime.
+            let found = self.runtime.block_on(async {
+                let mut stream = match self.store.get_range(key, None).await {
+                    Ok(s) => s,
+                    Err(StorageError::NotFound) => return Ok(false),
+                    Err(StorageError::Io(e)) => return Err(e),
+                    Err(e) => return Err(std::io::Error::other(e.to_string())),
+                };
+                while let Some(chunk) = stream.next().await {
+                    account(&chunk?);
+                }
+                Ok(true)
+            })?;
+            if !found {
+                return Ok(None);
+            }
+        }
+        Ok(Some((hex::encode(hasher.finalize()), size)))
+    }
+
+    /// An inventory must hash to the digest recorded when it was written, and its
+    /// sidecar must name that digest.
+    fn check_inventory(&self, target: &Target, buf: &mut [u8]) -> CheckResult {
+        let key = target.key();
+        let mut r = match self.hash_key(&key, buf) {
             Ok(found) => judge(target, found),
-            Err(e) => unreadable(target, &e),
-        },
+            Err(e) => return unreadable(target, &e),
+        };
+        if r.outcome != Outcome::Ok {
+            return r;
+        }
+        let sidecar = self
+            .runtime
+            .block_on(self.store.get_bytes(&format!("{key}.sha256")));
+        let problem = match sidecar {
+            Ok(None) => Some(format!(
+                "its sidecar {}.sha256 is missing",
+                target.content_path
+            )),
+            Ok(Some(bytes)) => match parse_sidecar(&bytes) {
+                None => Some(format!(
+                    "its sidecar {}.sha256 is malformed",
+                    target.content_path
+                )),
+                Some(d) if !d.eq_ignore_ascii_case(&target.sha256) => Some(format!(
+                    "its sidecar names sha256 {d}, but the inventory is {}",
+                    target.sha256
+                )),
+                Some(_) => None,
+            },
+            Err(e) => Some(format!("its sidecar cannot be read: {e}")),
+        };
+        if let Some(problem) = problem {
+            r.outcome = Outcome::Mismatch;
+            r.detail = format!("the inventory's bytes match, but {problem}");
+        } else {
+            r.detail = format!(
+                "inventory sha256 and size ({} bytes) match, and so does its sidecar",
+                target.size
+            );
+        }
+        r
+    }
+
+    /// Checks one target.
+    pub fn check(&self, target: &Target, buf: &mut [u8]) -> CheckResult {
+        match target.kind {
+            Kind::Inventory => self.check_inventory(target, buf),
+            Kind::Content => match self.hash_key(&target.key(), buf) {
+                Ok(found) => judge(target, found),
+                Err(e) => unreadable(target, &e),
+            },
+        }
     }
 }
 
@@ -348,6 +337,12 @@ pub fn check_all(
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<CheckResult>>> = Mutex::new(vec![None; targets.len()]);
     let threads = threads.clamp(1, targets.len().max(1));
+    let reader = Reader {
+        store: store.as_ref(),
+        runtime,
+        throttle,
+        on_bytes,
+    };
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -355,14 +350,7 @@ pub fn check_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(target) = targets.get(i) else { break };
-                    let r = check(
-                        store.as_ref(),
-                        runtime,
-                        target,
-                        throttle,
-                        on_bytes,
-                        &mut buf,
-                    );
+                    let r = reader.check(target, &mut buf);
                     slots.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(r);
                 }
             });

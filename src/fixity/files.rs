@@ -179,25 +179,40 @@ pub enum Selection {
     CheckedBefore(NaiveDateTime),
 }
 
-/// One page of targets of a selection, by id after `after_id`, skipping objects whose
-/// publication is in flight (their newest version is not in the register yet).
+/// The register joined with its datasets, as a boxed query.
+type SelectedRows<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Filter<
+        diesel::dsl::InnerJoin<stored_files::table, datasets::table>,
+        diesel::dsl::NotEq<datasets::state, &'static str>,
+    >,
+    crate::db::MultiBackend,
+>;
+
+/// The register rows of a selection, leaving out objects whose publication is in flight
+/// (their newest version is not in the register yet).
+fn selected<'a>(selection: &Selection) -> SelectedRows<'a> {
+    let q = stored_files::table
+        .inner_join(datasets::table)
+        .filter(datasets::state.ne("approved"))
+        .into_boxed();
+    match selection {
+        Selection::All => q,
+        Selection::Dataset(id) => q.filter(stored_files::dataset_id.eq(*id)),
+        Selection::CheckedBefore(t) => q.filter(stored_files::last_checked_at.lt(*t)),
+    }
+}
+
+/// One page of the rows of a selection, by id after `after_id`.
 pub fn page(
     conn: &mut AnyConnection,
     selection: &Selection,
     after_id: i64,
     limit: i64,
 ) -> Result<Vec<StoredFileRow>, DomainError> {
-    let mut q = stored_files::table
-        .inner_join(datasets::table)
+    Ok(selected(selection)
         .filter(stored_files::id.gt(after_id))
-        .filter(datasets::state.ne("approved"))
-        .into_boxed();
-    match selection {
-        Selection::All => {}
-        Selection::Dataset(id) => q = q.filter(stored_files::dataset_id.eq(*id)),
-        Selection::CheckedBefore(t) => q = q.filter(stored_files::last_checked_at.lt(*t)),
-    }
-    Ok(q.order(stored_files::id.asc())
+        .order(stored_files::id.asc())
         .limit(limit)
         .select(StoredFileRow::as_select())
         .load(conn)?)
@@ -205,16 +220,7 @@ pub fn page(
 
 /// Files count and bytes of a selection (for a progress bar).
 pub fn totals(conn: &mut AnyConnection, selection: &Selection) -> Result<(i64, i64), DomainError> {
-    let mut q = stored_files::table
-        .inner_join(datasets::table)
-        .filter(datasets::state.ne("approved"))
-        .into_boxed();
-    match selection {
-        Selection::All => {}
-        Selection::Dataset(id) => q = q.filter(stored_files::dataset_id.eq(*id)),
-        Selection::CheckedBefore(t) => q = q.filter(stored_files::last_checked_at.lt(*t)),
-    }
-    let (count, bytes): (i64, Option<i64>) = q
+    let (count, bytes): (i64, Option<i64>) = selected(selection)
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
@@ -231,9 +237,7 @@ pub fn least_recently_checked(
     conn: &mut AnyConnection,
     limit: i64,
 ) -> Result<Vec<StoredFileRow>, DomainError> {
-    Ok(stored_files::table
-        .inner_join(datasets::table)
-        .filter(datasets::state.ne("approved"))
+    Ok(selected(&Selection::All)
         .order((stored_files::last_checked_at.asc(), stored_files::id.asc()))
         .limit(limit)
         .select(StoredFileRow::as_select())
