@@ -530,10 +530,7 @@ fn parts(
     let mut out = Vec::new();
     let mut part_start = start;
     let mut entries = first;
-    loop {
-        let (Some(head), Some(last)) = (entries.first(), entries.last()) else {
-            break;
-        };
+    while let (Some(head), Some(last)) = (entries.first(), entries.last()) {
         let from = Some(head.cursor.time);
         let last = last.cursor;
         let next = page(conn, audience, list, Start::After(last), None, page_size)?;

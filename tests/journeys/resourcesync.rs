@@ -47,8 +47,7 @@ fn resync(cwd: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error
         String::from_utf8_lossy(&out.stderr)
     );
     text.lines()
-        .filter(|l| l.trim_start().starts_with("Status:"))
-        .last()
+        .rfind(|l| l.trim_start().starts_with("Status:"))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .ok_or_else(|| format!("resync-sync {args:?} gave no status:\n{text}").into())
 }
@@ -402,7 +401,7 @@ async fn journey(backend: Backend) -> TestResult {
         deleted += deleted_re
             .captures(&status)
             .and_then(|c| c[1].parse::<u32>().ok())
-            .ok_or_else(|| format!("{status}"))?;
+            .ok_or_else(|| status.to_string())?;
     }
     assert_eq!(deleted, 2, "the withdrawn files were deleted");
     assert_eq!(
