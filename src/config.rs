@@ -120,6 +120,10 @@ pub struct SettingsArgs {
     /// OAI-PMH Identify's adminEmail; default: the mail-from address.
     #[arg(long, env = "HOLDFAST_OAI_ADMIN_EMAIL", global = true)]
     pub oai_admin_email: Option<String>,
+    /// ResourceSync: entries per resource list or change list before it is paged with
+    /// a sitemap index (the sitemap limit, 50,000, by default).
+    #[arg(long, env = "HOLDFAST_RESOURCESYNC_PAGE_SIZE", global = true)]
+    pub resourcesync_page_size: Option<usize>,
 }
 
 /// The same settings as read from a config file.
@@ -157,6 +161,7 @@ struct FileSettings {
     fixity_auto_repair: Option<bool>,
     oai_page_size: Option<usize>,
     oai_admin_email: Option<String>,
+    resourcesync_page_size: Option<usize>,
 }
 
 /// Who registers this archive's DOIs.
@@ -237,6 +242,7 @@ pub struct Settings {
     pub mail_from: String,
     pub oai_page_size: usize,
     pub oai_admin_email: String,
+    pub resourcesync_page_size: usize,
     pub fixity: FixitySettings,
 }
 
@@ -340,6 +346,12 @@ impl Settings {
             schemas_dir: args.schemas_dir.clone().or(file.schemas_dir),
             smtp_url,
             oai_page_size: pick(args.oai_page_size, file.oai_page_size, 100).clamp(1, 1000),
+            resourcesync_page_size: pick(
+                args.resourcesync_page_size,
+                file.resourcesync_page_size,
+                crate::federation::resourcesync::SITEMAP_LIMIT,
+            )
+            .clamp(1, crate::federation::resourcesync::SITEMAP_LIMIT),
             oai_admin_email: pick(
                 args.oai_admin_email.clone(),
                 file.oai_admin_email,

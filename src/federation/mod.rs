@@ -1,5 +1,5 @@
-//! Federation: what other archives and aggregators harvest from holdfast. For now the
-//! OAI-PMH 2.0 provider at `/oai` (see README, "OAI-PMH").
+//! Federation: what other archives and aggregators harvest from holdfast: the OAI-PMH
+//! 2.0 provider at `/oai` (see README, "OAI-PMH") and ResourceSync (`resourcesync`).
 //!
 //! - `oai`: the protocol without a database (arguments, errors, dates, tokens);
 //! - `records`: the record table kept in step with publication and deaccession;
@@ -12,6 +12,7 @@
 
 pub mod oai;
 pub mod records;
+pub mod resourcesync;
 mod xml;
 
 use chrono::{NaiveDateTime, Utc};

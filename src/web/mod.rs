@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod oai;
 pub mod pages;
+pub mod resourcesync;
 mod routes;
 pub mod tus;
 

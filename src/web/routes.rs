@@ -181,6 +181,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // OAI-PMH 2.0 (src/federation)
         .route("/oai", web::get().to(super::oai::get))
         .route("/oai", web::post().to(super::oai::post))
+        // ResourceSync 1.1 (src/federation/resourcesync.rs)
+        .route(
+            "/.well-known/resourcesync",
+            web::get().to(super::resourcesync::source_description),
+        )
+        .route(
+            "/resourcesync/capabilitylist.xml",
+            web::get().to(super::resourcesync::capability_list),
+        )
+        .route(
+            "/resourcesync/resourcelist.xml",
+            web::get().to(super::resourcesync::resource_list),
+        )
+        .route(
+            "/resourcesync/changelist.xml",
+            web::get().to(super::resourcesync::change_list),
+        )
         // API
         .service(
             web::scope("/api")

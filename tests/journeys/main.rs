@@ -17,6 +17,7 @@ mod nodes;
 mod oai;
 mod publish;
 mod qa;
+mod resourcesync;
 mod search;
 mod security;
 mod standards;
