@@ -5,12 +5,14 @@
 pub mod blob;
 pub mod layout;
 pub mod ocfl;
+pub mod s3;
 
 #[cfg(test)]
 mod tests;
 
 pub use self::blob::{BlobStore, ByteStream, LocalDiskStore, PutReceipt};
 pub use self::layout::HashedNTupleLayout;
+pub use self::s3::{S3Settings, S3Store};
 pub use self::ocfl::{
     CommittedVersion, ContentRef, FileSource, Inventory, NewFile, NewVersion, OcflRoot,
     RecoveryReport, User, Version,
