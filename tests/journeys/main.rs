@@ -16,6 +16,7 @@ mod nodes;
 mod oai;
 mod publish;
 mod qa;
+mod s3;
 mod search;
 mod security;
 mod standards;
