@@ -134,7 +134,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "HOLDFAST_S3_ACCESS_KEY", global = true)]
     pub s3_access_key: Option<String>,
     /// S3 secret key; prefer the environment variable to the flag.
-    #[arg(long, env = "HOLDFAST_S3_SECRET_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "HOLDFAST_S3_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub s3_secret_key: Option<String>,
     /// Part size of S3 multipart uploads in bytes, at least 5 MiB [default: 16777216].
     #[arg(long, env = "HOLDFAST_S3_PART_SIZE", global = true)]

@@ -12,11 +12,11 @@ mod tests;
 
 pub use self::blob::{BlobStore, ByteStream, LocalDiskStore, PutReceipt};
 pub use self::layout::HashedNTupleLayout;
-pub use self::s3::{S3Settings, S3Store};
 pub use self::ocfl::{
     CommittedVersion, ContentRef, FileSource, Inventory, NewFile, NewVersion, OcflRoot,
     RecoveryReport, User, Version,
 };
+pub use self::s3::{S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -424,7 +424,9 @@ impl S3Store {
         let mut req = Request::new(Method::DELETE, Some(key));
         req.query.push(("uploadId", upload_id.to_string()));
         let result = match self.send(req).await {
-            Ok(resp) => Self::check("abort multipart upload", resp).await.map(|_| ()),
+            Ok(resp) => Self::check("abort multipart upload", resp)
+                .await
+                .map(|_| ()),
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -455,8 +457,11 @@ impl S3Store {
             req.query.push(("partNumber", number.to_string()));
             req.query.push(("uploadId", upload_id.to_string()));
             req.body = part;
-            let resp = Self::check(&format!("upload part {number} of {key}"), self.send(req).await?)
-                .await?;
+            let resp = Self::check(
+                &format!("upload part {number} of {key}"),
+                self.send(req).await?,
+            )
+            .await?;
             let etag = resp
                 .headers()
                 .get("etag")
@@ -507,7 +512,10 @@ impl S3Store {
         // S3 may answer 200 and still report an error in the body.
         let body = resp.text().await.map_err(|e| s3_error("complete", e))?;
         if body.contains("<Error>") {
-            let code = xml_values(&body, "Code")?.into_iter().next().unwrap_or_default();
+            let code = xml_values(&body, "Code")?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             return Err(s3_error("complete multipart upload", code));
         }
         Ok(PutReceipt { size, sha256 })
@@ -591,7 +599,10 @@ impl BlobStore for S3Store {
             self.send(req).await?,
         )
         .await?;
-        let body = resp.text().await.map_err(|e| s3_error("create upload", e))?;
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| s3_error("create upload", e))?;
         let upload_id = xml_values(&body, "UploadId")?
             .into_iter()
             .next()
@@ -738,7 +749,9 @@ impl BlobStore for S3Store {
             let truncated = xml_values(&body, "IsTruncated")?
                 .first()
                 .is_some_and(|v| v == "true");
-            token = xml_values(&body, "NextContinuationToken")?.into_iter().next();
+            token = xml_values(&body, "NextContinuationToken")?
+                .into_iter()
+                .next();
             if !truncated || token.is_none() {
                 break;
             }
@@ -754,7 +767,9 @@ impl BlobStore for S3Store {
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(());
         }
-        Self::check(&format!("DELETE {key}"), resp).await.map(|_| ())
+        Self::check(&format!("DELETE {key}"), resp)
+            .await
+            .map(|_| ())
     }
 
     fn local_path(&self, _key: &str) -> Option<PathBuf> {

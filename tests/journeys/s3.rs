@@ -172,7 +172,11 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-async fn read_all(store: &S3Store, key: &str, range: Option<std::ops::Range<u64>>) -> Result<Vec<u8>, Error> {
+async fn read_all(
+    store: &S3Store,
+    key: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Vec<u8>, Error> {
     use futures_util::StreamExt;
     let mut s = store.get_range(key, range).await?;
     let mut out = Vec::new();
@@ -216,7 +220,9 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         &big[r.start as usize..r.end as usize]
     );
     let len = big.len() as u64;
-    assert!(read_all(&store, "a/big.bin", Some(len..len)).await?.is_empty());
+    assert!(read_all(&store, "a/big.bin", Some(len..len))
+        .await?
+        .is_empty());
     assert!(matches!(
         store.get_range("a/big.bin", Some(len - 1..len + 1)).await,
         Err(StorageError::InvalidInput(_))
@@ -241,7 +247,10 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         store.list("").await?,
         vec!["a/b c/ü & x.txt", "a/big.bin", "inventory.json"]
     );
-    assert_eq!(store.list("a/b").await?, vec!["a/b c/ü & x.txt", "a/big.bin"]);
+    assert_eq!(
+        store.list("a/b").await?,
+        vec!["a/b c/ü & x.txt", "a/big.bin"]
+    );
     store.delete("a/big.bin").await?;
     store.delete("a/big.bin").await?;
     assert_eq!(store.list("a/").await?, vec!["a/b c/ü & x.txt"]);
@@ -365,7 +374,11 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         run_kind: "cli",
     };
     let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
-    assert!(summary.files >= files.len(), "audited {} files", summary.files);
+    assert!(
+        summary.files >= files.len(),
+        "audited {} files",
+        summary.files
+    );
     assert!(summary.bytes >= big.len() as u64);
     assert!(
         summary.failures.is_empty(),
