@@ -208,7 +208,7 @@ fn s3_error(what: &str, detail: impl std::fmt::Display) -> StorageError {
     StorageError::Io(std::io::Error::other(format!("S3 {what}: {detail}")))
 }
 
-/// The text of the first `<tag>` element in an XML answer, unescaped.
+/// The texts of every `<tag>` element in an XML answer, unescaped, in order.
 fn xml_values(xml: &str, tag: &str) -> Result<Vec<String>, StorageError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
@@ -250,6 +250,8 @@ pub struct S3Store {
     settings: S3Settings,
     /// `host[:port]` as sent in the Host header and signed.
     host: String,
+    /// ListObjectsV2 `max-keys` (S3 answers at most 1000 per page anyway).
+    list_page: u32,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -302,7 +304,15 @@ impl S3Store {
             http,
             settings,
             host,
+            list_page: 1000,
         })
+    }
+
+    /// Smaller listing pages, so tests can follow continuation tokens.
+    #[doc(hidden)]
+    pub fn with_list_page_size(mut self, keys: u32) -> S3Store {
+        self.list_page = keys.max(1);
+        self
     }
 
     pub fn settings(&self) -> &S3Settings {
@@ -736,6 +746,7 @@ impl BlobStore for S3Store {
             let mut req = Request::new(Method::GET, None);
             req.query.push(("list-type", "2".into()));
             req.query.push(("prefix", full_prefix.clone()));
+            req.query.push(("max-keys", self.list_page.to_string()));
             if let Some(t) = &token {
                 req.query.push(("continuation-token", t.clone()));
             }

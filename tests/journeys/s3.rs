@@ -251,6 +251,11 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         store.list("a/b").await?,
         vec!["a/b c/ü & x.txt", "a/big.bin"]
     );
+    // Pages of one key: the listing follows the continuation tokens.
+    let paged = S3Store::new(settings(&weed.endpoint, "contract/root")?)?.with_list_page_size(1);
+    let all = store.list("").await?;
+    assert_eq!(all.len(), 3);
+    assert_eq!(paged.list("").await?, all);
     store.delete("a/big.bin").await?;
     store.delete("a/big.bin").await?;
     assert_eq!(store.list("a/").await?, vec!["a/b c/ü & x.txt"]);
