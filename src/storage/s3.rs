@@ -298,6 +298,9 @@ impl S3Store {
         };
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // No whole-request timeout (a part or a download may be large); a
+            // server that stops sending for this long fails the request.
+            .read_timeout(std::time::Duration::from_secs(300))
             .build()
             .map_err(|e| s3_error("client", e))?;
         Ok(S3Store {
