@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::deposit::ingest::{StagedFile, Staging};
 use crate::error::DomainError;
 use crate::standards::Registry;
-use crate::storage::{BlobStore, LocalDiskStore, OcflRoot};
+use crate::storage::{BlobStore, LocalDiskStore, OcflRoot, S3Store};
 
 #[derive(Clone)]
 pub struct Archive {
@@ -53,7 +53,14 @@ impl Archive {
         let url = settings.database_url.clone();
         let pool_size = settings.db_pool_size;
         let db = tokio::task::spawn_blocking(move || Db::connect(&url, pool_size)).await??;
-        let store: Arc<dyn BlobStore> = Arc::new(LocalDiskStore::new(settings.ocfl_dir())?);
+        let store: Arc<dyn BlobStore> = match &settings.s3 {
+            None => Arc::new(LocalDiskStore::new(settings.ocfl_dir())?),
+            Some(s3) => {
+                let store = S3Store::new(s3.clone())?;
+                store.check_bucket().await?;
+                Arc::new(store)
+            }
+        };
         let ocfl = Arc::new(OcflRoot::new(store.clone()));
         ocfl.init().await?;
         let staging = Arc::new(Staging::new(staging_dir.clone()));

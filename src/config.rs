@@ -124,6 +124,30 @@ pub struct SettingsArgs {
     /// a sitemap index (the sitemap limit, 50,000, by default).
     #[arg(long, env = "HOLDFAST_RESOURCESYNC_PAGE_SIZE", global = true)]
     pub resourcesync_page_size: Option<usize>,
+    /// Where the OCFL storage root lives: unset for local disk under DATA_DIR/ocfl, or
+    /// `s3://bucket/prefix` for S3-compatible object storage.
+    #[arg(long, env = "HOLDFAST_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+    /// S3 endpoint, e.g. http://127.0.0.1:8333 [default: https://s3.REGION.amazonaws.com].
+    #[arg(long, env = "HOLDFAST_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region used in request signatures [default: us-east-1].
+    #[arg(long, env = "HOLDFAST_S3_REGION", global = true)]
+    pub s3_region: Option<String>,
+    /// S3 access key id.
+    #[arg(long, env = "HOLDFAST_S3_ACCESS_KEY", global = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret key; prefer the environment variable to the flag.
+    #[arg(
+        long,
+        env = "HOLDFAST_S3_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub s3_secret_key: Option<String>,
+    /// Part size of S3 multipart uploads in bytes, at least 5 MiB [default: 16777216].
+    #[arg(long, env = "HOLDFAST_S3_PART_SIZE", global = true)]
+    pub s3_part_size: Option<u64>,
 }
 
 /// The same settings as read from a config file.
@@ -162,6 +186,12 @@ struct FileSettings {
     oai_page_size: Option<usize>,
     oai_admin_email: Option<String>,
     resourcesync_page_size: Option<usize>,
+    storage_url: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key: Option<String>,
+    s3_secret_key: Option<String>,
+    s3_part_size: Option<u64>,
 }
 
 /// Who registers this archive's DOIs.
@@ -244,6 +274,8 @@ pub struct Settings {
     pub oai_admin_email: String,
     pub resourcesync_page_size: usize,
     pub fixity: FixitySettings,
+    /// Set when the OCFL root is on S3-compatible storage (HOLDFAST_STORAGE_URL).
+    pub s3: Option<crate::storage::S3Settings>,
 }
 
 /// How the scheduled fixity audit runs (see src/fixity).
@@ -318,6 +350,25 @@ impl Settings {
             );
         }
         let fixity_cycle = chrono::Duration::milliseconds((cycle_days * 86_400_000.0) as i64);
+        let s3 = match args
+            .storage_url
+            .clone()
+            .or(file.storage_url)
+            .filter(|u| !u.trim().is_empty())
+        {
+            None => None,
+            Some(url) => Some(
+                crate::storage::S3Settings::new(
+                    &url,
+                    args.s3_endpoint.clone().or(file.s3_endpoint),
+                    args.s3_region.clone().or(file.s3_region),
+                    args.s3_access_key.clone().or(file.s3_access_key),
+                    args.s3_secret_key.clone().or(file.s3_secret_key),
+                    args.s3_part_size.or(file.s3_part_size),
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+            ),
+        };
         Ok(Settings {
             bind,
             data_dir,
@@ -375,6 +426,7 @@ impl Settings {
                 ),
                 auto_repair: pick(args.fixity_auto_repair, file.fixity_auto_repair, true),
             },
+            s3,
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod layout;
 pub mod ocfl;
+pub mod s3;
 
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ pub use self::ocfl::{
     CommittedVersion, ContentRef, FileSource, Inventory, NewFile, NewVersion, OcflRoot,
     RecoveryReport, User, Version,
 };
+pub use self::s3::{S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -18,6 +18,7 @@ mod oai;
 mod publish;
 mod qa;
 mod resourcesync;
+mod s3;
 mod search;
 mod security;
 mod standards;

