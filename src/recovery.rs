@@ -115,7 +115,7 @@ fn worker_pid(locked_by: &str, host: &str) -> Option<i32> {
 
 /// Whether process `pid` of this host has ended. Our own pid counts as alive (an
 /// earlier `Archive` of this same process may be running workers).
-fn process_is_dead(pid: i32) -> bool {
+pub(crate) fn process_is_dead(pid: i32) -> bool {
     if u32::try_from(pid).ok() == Some(std::process::id()) || pid <= 0 {
         return false;
     }

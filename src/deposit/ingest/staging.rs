@@ -109,7 +109,11 @@ impl Staging {
 
     fn open(&self, hashing: Hashing) -> io::Result<StagingWriter> {
         let name = random_name();
-        let temp_path = self.dir.join(format!("{PART_PREFIX}{name}"));
+        // The writer's pid in the temp name lets any process tell a dead upload's
+        // leftover from one another process is still receiving.
+        let temp_path = self
+            .dir
+            .join(format!("{PART_PREFIX}{}-{name}", std::process::id()));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -126,17 +130,30 @@ impl Staging {
         })
     }
 
-    /// Removes `.part-*` files left in `dir` by an earlier crash. Call at startup,
-    /// before any upload is running. Returns how many were removed.
+    /// Removes `.part-*` files left in `dir` by uploads whose process has ended (a
+    /// crash), and parts without a writer's pid once they are an hour old. Uploads
+    /// other processes (or this one) are receiving are left alone, so a command run
+    /// beside a live server never breaks its uploads. Returns how many were removed.
     pub fn cleanup_leftovers(dir: &Path) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            let is_part = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(PART_PREFIX));
-            if is_part && entry.file_type()?.is_file() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PART_PREFIX)) else {
+                continue;
+            };
+            if !entry.file_type()?.is_file() {
+                continue;
+            }
+            let abandoned = match rest.split_once('-').and_then(|(pid, _)| pid.parse().ok()) {
+                Some(pid) => crate::recovery::process_is_dead(pid),
+                None => entry
+                    .metadata()?
+                    .modified()?
+                    .elapsed()
+                    .is_ok_and(|age| age > std::time::Duration::from_secs(3600)),
+            };
+            if abandoned {
                 match fs::remove_file(entry.path()) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -553,13 +570,23 @@ mod tests {
     }
 
     #[test]
-    fn cleanup_leftovers_removes_only_parts() {
+    fn cleanup_leftovers_removes_only_parts_of_ended_uploads() {
         let tmp = tempfile::tempdir().unwrap();
-        fs::write(tmp.path().join(".part-abc"), b"x").unwrap();
-        fs::write(tmp.path().join(".part-def"), b"y").unwrap();
+        // A process that has ended wrote one part; this process (alive) another.
+        let mut ended = std::process::Command::new("true").spawn().unwrap();
+        let ended_pid = ended.id();
+        ended.wait().unwrap();
+        let mine = format!(".part-{}-def", std::process::id());
+        fs::write(tmp.path().join(format!(".part-{ended_pid}-abc")), b"x").unwrap();
+        fs::write(tmp.path().join(&mine), b"y").unwrap();
+        fs::write(tmp.path().join(".part-fresh"), b"w").unwrap();
         fs::write(tmp.path().join("keep.blob"), b"z").unwrap();
-        assert_eq!(Staging::cleanup_leftovers(tmp.path()).unwrap(), 2);
-        assert_eq!(entries(tmp.path()), vec!["keep.blob"]);
+        assert_eq!(Staging::cleanup_leftovers(tmp.path()).unwrap(), 1);
+        let mut left = entries(tmp.path());
+        left.sort();
+        let mut want = vec![".part-fresh".to_string(), mine, "keep.blob".to_string()];
+        want.sort();
+        assert_eq!(left, want);
     }
 
     fn abc() -> [u8; 32] {
