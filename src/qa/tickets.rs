@@ -336,11 +336,7 @@ pub fn sync_validation(
         )?;
         outcome.fixed.push(label);
     }
-    let open_items: i64 = ticket_items::table
-        .filter(ticket_items::ticket_id.eq(ticket.id))
-        .filter(ticket_items::state.eq("open"))
-        .count()
-        .get_result(conn)?;
+    let open_items: i64 = open_item_count(conn, ticket.id)?;
     if open_items > 0 && !ticket.is_open() {
         set_ticket_state(conn, ticket.id, "open")?;
         add_event(
@@ -366,6 +362,15 @@ pub fn sync_validation(
         touch(conn, ticket.id)?;
     }
     Ok(outcome)
+}
+
+/// How many items of a ticket are still open.
+fn open_item_count(conn: &mut AnyConnection, ticket_id: i64) -> Result<i64, DomainError> {
+    Ok(ticket_items::table
+        .filter(ticket_items::ticket_id.eq(ticket_id))
+        .filter(ticket_items::state.eq("open"))
+        .count()
+        .get_result(conn)?)
 }
 
 fn set_ticket_state(conn: &mut AnyConnection, id: i64, state: &str) -> Result<(), DomainError> {
@@ -694,11 +699,7 @@ fn close_if_settled(conn: &mut AnyConnection, ticket_id: i64) -> Result<(), Doma
     if ticket.kind != "validation" || !ticket.is_open() {
         return Ok(());
     }
-    let open: i64 = ticket_items::table
-        .filter(ticket_items::ticket_id.eq(ticket_id))
-        .filter(ticket_items::state.eq("open"))
-        .count()
-        .get_result(conn)?;
+    let open: i64 = open_item_count(conn, ticket_id)?;
     if open == 0 {
         set_ticket_state(conn, ticket_id, "closed")?;
         add_event(
@@ -954,11 +955,7 @@ pub fn resolve_alert(
             &format!("{}: {note}", item_label(&item.file, &item.code)),
         )?;
     }
-    let still_open: i64 = ticket_items::table
-        .filter(ticket_items::ticket_id.eq(ticket_id))
-        .filter(ticket_items::state.eq("open"))
-        .count()
-        .get_result(conn)?;
+    let still_open: i64 = open_item_count(conn, ticket_id)?;
     if still_open == 0 {
         set_ticket_state(conn, ticket_id, "closed")?;
         add_event(
