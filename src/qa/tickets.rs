@@ -284,32 +284,7 @@ pub fn sync_validation(
                 }
             }
             None => {
-                let id = crate::insert_returning_id!(
-                    conn,
-                    crate::db::schema::ticket_items,
-                    (
-                        ticket_items::ticket_id.eq(ticket.id),
-                        ticket_items::file.eq(&o.file),
-                        ticket_items::code.eq(&o.code),
-                        ticket_items::standard.eq(&o.standard),
-                        ticket_items::severity.eq(&o.severity),
-                        ticket_items::state.eq("open"),
-                        ticket_items::occurrences.eq(o.occurrences),
-                        ticket_items::message.eq(&o.message),
-                        ticket_items::findings.eq(&o.findings),
-                        ticket_items::first_seen_at.eq(at),
-                        ticket_items::last_seen_at.eq(at),
-                    )
-                )?;
-                let label = item_label(&o.file, &o.code);
-                add_event(
-                    conn,
-                    ticket.id,
-                    Some(id),
-                    None,
-                    "item-added",
-                    &format!("New {}: {label}: {}", o.severity, o.message),
-                )?;
+                let label = add_item(conn, ticket.id, o, at)?;
                 outcome.added.push(label);
             }
         }
@@ -362,6 +337,43 @@ pub fn sync_validation(
         touch(conn, ticket.id)?;
     }
     Ok(outcome)
+}
+
+/// Adds a new open item for an observation, with its "item-added" event; returns its
+/// label.
+fn add_item(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    o: &Observation,
+    at: NaiveDateTime,
+) -> Result<String, DomainError> {
+    let id = crate::insert_returning_id!(
+        conn,
+        crate::db::schema::ticket_items,
+        (
+            ticket_items::ticket_id.eq(ticket_id),
+            ticket_items::file.eq(&o.file),
+            ticket_items::code.eq(&o.code),
+            ticket_items::standard.eq(&o.standard),
+            ticket_items::severity.eq(&o.severity),
+            ticket_items::state.eq("open"),
+            ticket_items::occurrences.eq(o.occurrences),
+            ticket_items::message.eq(&o.message),
+            ticket_items::findings.eq(&o.findings),
+            ticket_items::first_seen_at.eq(at),
+            ticket_items::last_seen_at.eq(at),
+        )
+    )?;
+    let label = item_label(&o.file, &o.code);
+    add_event(
+        conn,
+        ticket_id,
+        Some(id),
+        None,
+        "item-added",
+        &format!("New {}: {label}: {}", o.severity, o.message),
+    )?;
+    Ok(label)
 }
 
 /// How many items of a ticket are still open.
@@ -879,34 +891,7 @@ pub fn raise_alert(
             reopen
         }
         None => {
-            let id = crate::insert_returning_id!(
-                conn,
-                crate::db::schema::ticket_items,
-                (
-                    ticket_items::ticket_id.eq(ticket_id),
-                    ticket_items::file.eq(&observation.file),
-                    ticket_items::code.eq(&observation.code),
-                    ticket_items::standard.eq(&observation.standard),
-                    ticket_items::severity.eq(&observation.severity),
-                    ticket_items::state.eq("open"),
-                    ticket_items::occurrences.eq(observation.occurrences),
-                    ticket_items::message.eq(&observation.message),
-                    ticket_items::findings.eq(&observation.findings),
-                    ticket_items::first_seen_at.eq(at),
-                    ticket_items::last_seen_at.eq(at),
-                )
-            )?;
-            add_event(
-                conn,
-                ticket_id,
-                Some(id),
-                None,
-                "item-added",
-                &format!(
-                    "New {}: {label}: {}",
-                    observation.severity, observation.message
-                ),
-            )?;
+            add_item(conn, ticket_id, observation, at)?;
             true
         }
     };
