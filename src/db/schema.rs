@@ -400,6 +400,88 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Partner archives (nodes) that replicate this one: origin side (see src/federation).
+    federation_partners (id) {
+        id -> BigInt,
+        name -> Text,
+        base_url -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Receipts: the object versions each partner holds, and their last challenge.
+    replica_copies (id) {
+        id -> BigInt,
+        partner_id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        version_number -> Integer,
+        inventory_digest -> Text,
+        signature -> Text,
+        received_at -> Timestamp,
+        last_verified_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Challenges sent to partners and their outcomes.
+    replica_challenges (id) {
+        id -> BigInt,
+        partner_id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        files -> Integer,
+        failures -> Integer,
+        outcome -> Text,
+        detail -> Text,
+        challenged_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Published datasets with fewer good copies than the replication policy asks.
+    replication_shortfalls (dataset_id) {
+        dataset_id -> BigInt,
+        copies -> Integer,
+        since -> Timestamp,
+        alerted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Archives this one replicates: replica side.
+    replication_sources (id) {
+        id -> BigInt,
+        base_url -> Text,
+        token -> Nullable<Text>,
+        added_at -> Timestamp,
+        pulled_through -> Nullable<Text>,
+        last_pull_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Object versions held as replicas, each in its source's own OCFL root.
+    replica_objects (id) {
+        id -> BigInt,
+        source_id -> BigInt,
+        object_id -> Text,
+        version_number -> Integer,
+        inventory_digest -> Text,
+        pulled_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        receipt_sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(datasets -> users (owner_id));
@@ -417,6 +499,12 @@ diesel::joinable!(usage_counts -> datasets (dataset_id));
 diesel::joinable!(stored_files -> datasets (dataset_id));
 diesel::joinable!(fixity_checks -> stored_files (stored_file_id));
 diesel::joinable!(oai_set_members -> oai_records (dataset_id));
+diesel::joinable!(replica_copies -> federation_partners (partner_id));
+diesel::joinable!(replica_copies -> datasets (dataset_id));
+diesel::joinable!(replica_challenges -> federation_partners (partner_id));
+diesel::joinable!(replica_challenges -> datasets (dataset_id));
+diesel::joinable!(replication_shortfalls -> datasets (dataset_id));
+diesel::joinable!(replica_objects -> replication_sources (source_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -448,4 +536,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     oai_records,
     oai_set_members,
     tus_uploads,
+    federation_partners,
+    replica_copies,
+    replica_challenges,
+    replication_shortfalls,
+    replication_sources,
+    replica_objects,
 );

@@ -11,6 +11,7 @@
 //! version was published or when the dataset was deaccessioned (then a deleted header).
 
 pub mod oai;
+pub mod partners;
 pub mod records;
 pub mod resourcesync;
 mod xml;
