@@ -14,6 +14,31 @@ use crate::error::DomainError;
 use crate::standards::Registry;
 use crate::storage::{BlobStore, LocalDiskStore, OcflRoot, S3Store};
 
+/// How old an incomplete multipart upload must be before it is aborted: older than
+/// any upload still in progress can be.
+const STALE_MULTIPART: chrono::Duration = chrono::Duration::days(1);
+/// How often incomplete multipart uploads are looked for (also once at start).
+const MULTIPART_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Aborts multipart uploads a crash or a lost connection left incomplete under the
+/// storage prefix, at start and then every few hours. Every node may run it: aborting
+/// is idempotent, and only uploads older than a day are touched.
+fn start_multipart_sweeper(store: S3Store) {
+    tokio::spawn(async move {
+        loop {
+            match store
+                .abort_stale_uploads(chrono::Utc::now() - STALE_MULTIPART)
+                .await
+            {
+                Ok(0) => {}
+                Ok(aborted) => tracing::info!(aborted, "aborted stale multipart uploads"),
+                Err(e) => tracing::warn!(error = %e, "looking for stale multipart uploads"),
+            }
+            tokio::time::sleep(MULTIPART_SWEEP_EVERY).await;
+        }
+    });
+}
+
 #[derive(Clone)]
 pub struct Archive {
     pub settings: Arc<Settings>,
@@ -58,6 +83,7 @@ impl Archive {
             Some(s3) => {
                 let store = S3Store::new(s3.clone())?;
                 store.check_bucket().await?;
+                start_multipart_sweeper(store.clone());
                 Arc::new(store)
             }
         };

@@ -20,6 +20,11 @@ pub struct SettingsArgs {
     /// Folder for all data: the SQLite database, the OCFL storage root, staging and mail [default: ./holdfast-data].
     #[arg(long, env = "HOLDFAST_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Folder for what every node of a cluster must see alike: staged uploads (resumable
+    /// tus uploads included) and ticket attachments. With several `holdfast serve` nodes,
+    /// point them all at one shared filesystem (NFS, CephFS, ...) here [default: DATA_DIR].
+    #[arg(long, env = "HOLDFAST_SHARED_DIR", global = true)]
+    pub shared_dir: Option<PathBuf>,
     /// Database URL: `sqlite://PATH` or `postgres://user@host/db` [default: sqlite://DATA_DIR/holdfast.db].
     #[arg(long, env = "HOLDFAST_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
@@ -156,6 +161,7 @@ pub struct SettingsArgs {
 struct FileSettings {
     bind: Option<String>,
     data_dir: Option<PathBuf>,
+    shared_dir: Option<PathBuf>,
     database_url: Option<String>,
     base_url: Option<String>,
     max_upload_bytes: Option<u64>,
@@ -248,6 +254,8 @@ pub const DATACITE_TEST_URL: &str = "https://api.test.datacite.org";
 pub struct Settings {
     pub bind: String,
     pub data_dir: PathBuf,
+    /// Staging and attachments: shared by all nodes of a cluster (default: data_dir).
+    pub shared_dir: PathBuf,
     pub database_url: String,
     pub base_url: String,
     pub max_upload_bytes: u64,
@@ -300,6 +308,12 @@ impl Settings {
         };
         let bind = pick(args.bind.clone(), file.bind, "127.0.0.1:8080".into());
         let data_dir = pick(args.data_dir.clone(), file.data_dir, "holdfast-data".into());
+        let shared_dir = args
+            .shared_dir
+            .clone()
+            .or(file.shared_dir)
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| data_dir.clone());
         let default_db = format!("sqlite://{}", data_dir.join("holdfast.db").display());
         let database_url = pick(args.database_url.clone(), file.database_url, default_db);
         let base_url = pick(
@@ -372,6 +386,7 @@ impl Settings {
         Ok(Settings {
             bind,
             data_dir,
+            shared_dir,
             database_url,
             base_url,
             max_upload_bytes: pick(args.max_upload_bytes, file.max_upload_bytes, 100 << 30),
@@ -435,7 +450,7 @@ impl Settings {
     }
 
     pub fn staging_dir(&self) -> PathBuf {
-        self.data_dir.join("staging")
+        self.shared_dir.join("staging")
     }
 
     /// Where mail goes as .eml files when no SMTP server is configured.
@@ -445,7 +460,7 @@ impl Settings {
 
     /// Comment attachments on tickets.
     pub fn attachments_dir(&self) -> PathBuf {
-        self.data_dir.join("attachments")
+        self.shared_dir.join("attachments")
     }
 
     pub fn secure_cookies(&self) -> bool {

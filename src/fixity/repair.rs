@@ -129,21 +129,16 @@ async fn restore_via_temp(
     sha256: &str,
     from: &str,
 ) -> Result<(), StorageError> {
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
     let dir = archive.settings.data_dir.join("tmp");
     tokio::fs::create_dir_all(&dir).await?;
-    let temp = tempfile::NamedTempFile::new_in(&dir)?;
-    let mut out = tokio::fs::File::create(temp.path()).await?;
-    let mut stream = archive.store.get_range(from, None).await?;
-    while let Some(chunk) = stream.next().await {
-        out.write_all(&chunk?).await?;
-    }
-    out.flush().await?;
-    drop(out);
+    let temp = tempfile::Builder::new()
+        .prefix("repair-")
+        .tempdir_in(&dir)?;
+    let copy = temp.path().join("copy");
+    crate::storage::copy_to_file(archive.store.as_ref(), from, &copy).await?;
     archive
         .store
-        .put_file(key, temp.path(), Some(sha256))
+        .put_file(key, &copy, Some(sha256))
         .await
         .map(|_| ())
 }

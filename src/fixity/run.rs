@@ -232,27 +232,39 @@ pub fn sweep_budget(
     overdue_bytes.max(share as u64).max(1)
 }
 
-/// Puts the sweep on the queue unless it is there already (at start, and by the sweep
-/// itself for its next round).
+/// The PostgreSQL advisory lock that makes "is a sweep queued? if not, queue one" one
+/// step across nodes (any fixed number; this one spells "fixity").
+const SCHEDULE_LOCK: i64 = 0x0066_6978_6974_79;
+
+/// Puts the sweep on the queue unless it is there already (at the start of every node).
+/// Nodes starting together queue one sweep between them: the check and the insert run
+/// in one transaction that holds the write lock (SQLite) or an advisory lock
+/// (PostgreSQL), so the second node sees the first one's job.
 pub fn ensure_scheduled(
     conn: &mut crate::db::AnyConnection,
     run_after: chrono::NaiveDateTime,
 ) -> Result<(), DomainError> {
-    let pending: i64 = jobs::table
-        .filter(jobs::kind.eq(JobKind::FixitySweep.as_str()))
-        .filter(jobs::state.eq_any(["queued", "running"]))
-        .count()
-        .get_result(conn)?;
-    if pending == 0 {
-        crate::jobs::enqueue_at(
-            conn,
-            JobKind::FixitySweep,
-            &serde_json::json!({}),
-            Some(SWEEP_KEY),
-            run_after,
-        )?;
-    }
-    Ok(())
+    crate::db::transaction(conn, |conn| {
+        if let crate::db::AnyConnection::Postgresql(pg) = conn {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SCHEDULE_LOCK})"))
+                .execute(pg)?;
+        }
+        let pending: i64 = jobs::table
+            .filter(jobs::kind.eq(JobKind::FixitySweep.as_str()))
+            .filter(jobs::state.eq_any(["queued", "running"]))
+            .count()
+            .get_result(conn)?;
+        if pending == 0 {
+            crate::jobs::enqueue_at(
+                conn,
+                JobKind::FixitySweep,
+                &serde_json::json!({}),
+                Some(SWEEP_KEY),
+                run_after,
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// The scheduled sweep: verifies the least recently checked files up to its budget

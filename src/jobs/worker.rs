@@ -103,8 +103,29 @@ impl Worker {
 }
 
 /// This host's name in worker names (`host:pid:slot`).
+/// This machine's name, which tells one node's workers (and temp files) from another's:
+/// `HOSTNAME` if set, else the kernel's host name. Only letters, digits, `.` and `-`
+/// are kept, so it fits in file names and `host:pid:slot` worker names.
 pub fn host_name() -> String {
-    std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into())
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let raw = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .unwrap_or_default();
+        let name: String = raw
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+            .collect();
+        if name.is_empty() {
+            "local".into()
+        } else {
+            name
+        }
+    })
+    .clone()
 }
 
 /// Runs due jobs in this task until none is left (used by the CLI and tests).

@@ -157,7 +157,7 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
         .db
         .run(move |conn| start_run(conn, dataset_id, version_id, &run_reason, started))
         .await?;
-    let inputs = dataset_files(archive, &snapshot)?;
+    let (inputs, _downloads) = dataset_files(archive, &snapshot).await?;
     let claimed: Vec<String> =
         serde_json::from_str(&snapshot.version.standards).unwrap_or_default();
     let metadata = service::parse_stored_metadata(&snapshot.version.metadata).ok();
@@ -354,35 +354,64 @@ fn load_snapshot(
 }
 
 /// Where each file's bytes are on disk: the staged upload of a draft, or the content
-/// file of the OCFL object for files carried over from a published version.
-fn dataset_files(archive: &Archive, s: &Snapshot) -> Result<Vec<DatasetFile>, DomainError> {
-    s.files
-        .iter()
-        .map(|f| {
-            let local: PathBuf = match (&f.staged_name, &f.content_path, &s.object_id) {
-                (Some(blob), _, _) => archive.staged_blob_path(blob)?,
-                (None, Some(content), Some(object)) => {
-                    let key = format!("{}/{content}", archive.ocfl.object_root(object));
-                    archive.store.local_path(&key).ok_or_else(|| {
-                        DomainError::internal(
-                            "validation reads stored files from local storage only",
-                        )
-                    })?
+/// file of the OCFL object for files carried over from a published version. A store
+/// that is not on local disk (S3) has those files streamed into a temporary folder,
+/// which lives as long as the returned guard.
+async fn dataset_files(
+    archive: &Archive,
+    s: &Snapshot,
+) -> Result<(Vec<DatasetFile>, Option<tempfile::TempDir>), DomainError> {
+    let mut out = Vec::with_capacity(s.files.len());
+    let mut downloads: Option<tempfile::TempDir> = None;
+    for f in &s.files {
+        let local: PathBuf = match (&f.staged_name, &f.content_path, &s.object_id) {
+            (Some(blob), _, _) => archive.staged_blob_path(blob)?,
+            (None, Some(content), Some(object)) => {
+                let key = format!("{}/{content}", archive.ocfl.object_root(object));
+                match archive.store.local_path(&key) {
+                    Some(path) => path,
+                    None => {
+                        let dir = match &downloads {
+                            Some(d) => d.path().to_path_buf(),
+                            None => {
+                                let tmp = archive.settings.data_dir.join("tmp");
+                                tokio::fs::create_dir_all(&tmp).await?;
+                                let d = tempfile::Builder::new()
+                                    .prefix("validate-")
+                                    .tempdir_in(&tmp)?;
+                                let path = d.path().to_path_buf();
+                                downloads = Some(d);
+                                path
+                            }
+                        };
+                        // Numbered names: the dataset path may not be a valid file name here.
+                        let dest = dir.join(format!("{}.bin", out.len()));
+                        crate::storage::copy_to_file(archive.store.as_ref(), &key, &dest)
+                            .await
+                            .map_err(|e| {
+                                DomainError::internal(format!(
+                                    "reading stored file {} for validation: {e}",
+                                    f.path
+                                ))
+                            })?;
+                        dest
+                    }
                 }
-                _ => {
-                    return Err(DomainError::internal(format!(
-                        "file {} has no bytes",
-                        f.path
-                    )))
-                }
-            };
-            Ok(DatasetFile {
-                path: f.path.clone(),
-                local,
-                sha256: f.sha256.clone(),
-            })
-        })
-        .collect()
+            }
+            _ => {
+                return Err(DomainError::internal(format!(
+                    "file {} has no bytes",
+                    f.path
+                )))
+            }
+        };
+        out.push(DatasetFile {
+            path: f.path.clone(),
+            local,
+            sha256: f.sha256.clone(),
+        });
+    }
+    Ok((out, downloads))
 }
 
 fn start_run(

@@ -62,6 +62,42 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn check_writable(&self) -> Result<(), StorageError>;
 }
 
+/// Streams the object at `key` into a new local file `dest` (for readers that need a
+/// file, such as the validators, when the store is not on local disk). Returns the
+/// byte count; on an error the partial file is removed.
+pub async fn copy_to_file(
+    store: &dyn BlobStore,
+    key: &str,
+    dest: &Path,
+) -> Result<u64, StorageError> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = store.get_range(key, None).await?;
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .await?;
+    let copied = async {
+        let mut out = tokio::io::BufWriter::with_capacity(COPY_BUF, file);
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok::<u64, std::io::Error>(size)
+    }
+    .await;
+    match copied {
+        Ok(size) => Ok(size),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(dest).await;
+            Err(e.into())
+        }
+    }
+}
+
 /// Copy buffer size: large enough that multi-GB files are not syscall bound.
 const COPY_BUF: usize = 1 << 20;
 /// Chunk size for streamed reads.

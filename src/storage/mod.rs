@@ -10,13 +10,13 @@ pub mod s3;
 #[cfg(test)]
 mod tests;
 
-pub use self::blob::{BlobStore, ByteStream, LocalDiskStore, PutReceipt};
+pub use self::blob::{copy_to_file, BlobStore, ByteStream, LocalDiskStore, PutReceipt};
 pub use self::layout::HashedNTupleLayout;
 pub use self::ocfl::{
     CommittedVersion, ContentRef, FileSource, Inventory, NewFile, NewVersion, OcflRoot,
     RecoveryReport, User, Version,
 };
-pub use self::s3::{S3Settings, S3Store};
+pub use self::s3::{IncompleteUpload, S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

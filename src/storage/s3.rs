@@ -24,6 +24,33 @@ use crate::config::Secret;
 pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// Tries of an idempotent request (GET, HEAD, PUT, DELETE) that meets a 5xx answer or
+/// a connection error: the first and this many minus one retries.
+const MAX_TRIES: u32 = 4;
+/// First retry delay; it doubles per retry (250 ms, 500 ms, 1 s), with jitter.
+const RETRY_BASE_MS: u64 = 250;
+
+/// Whether an answer is worth asking again for: the server's own trouble (500, 502,
+/// 503 SlowDown, 504), not a refusal of the request.
+fn retryable_status(status: StatusCode) -> bool {
+    status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
+}
+
+/// Only requests that may run twice with the same effect are retried; a POST
+/// (create or complete a multipart upload) is not.
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+    )
+}
+
+/// The wait before retry `retry` (1-based): base × 2^(retry-1), plus up to half again.
+fn retry_delay(retry: u32) -> std::time::Duration {
+    let base = RETRY_BASE_MS << retry.saturating_sub(1).min(10);
+    let jitter = rand::random::<u64>() % (base / 2 + 1);
+    std::time::Duration::from_millis(base + jitter)
+}
 
 /// Where and how to reach the bucket (from `HOLDFAST_STORAGE_URL` and the
 /// `HOLDFAST_S3_*` settings).
@@ -245,6 +272,27 @@ fn xml_values(xml: &str, tag: &str) -> Result<Vec<String>, StorageError> {
     Ok(out)
 }
 
+/// The raw XML of every `<tag>` element, so fields of repeated records (the uploads
+/// of a listing) stay together.
+fn xml_elements(xml: &str, tag: &str) -> Result<Vec<String>, StorageError> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start..];
+        let end = after
+            .find(&close)
+            .ok_or_else(|| s3_error("answer", format!("bad XML: unclosed <{tag}>")))?;
+        out.push(after[..end + close.len()].to_string());
+        rest = &after[end + close.len()..];
+    }
+    Ok(out)
+}
+
+/// Cheap to clone (the HTTP client is shared), so a pending multipart upload can
+/// abort itself from a background task when its future is dropped.
+#[derive(Clone)]
 pub struct S3Store {
     http: reqwest::Client,
     settings: S3Settings,
@@ -330,7 +378,40 @@ impl S3Store {
         }
     }
 
+    /// Sends a request; idempotent ones are retried with backoff on 5xx answers and
+    /// connection errors (bounded by `MAX_TRIES`, each retry logged).
     async fn send(&self, req: Request<'_>) -> Result<Response, StorageError> {
+        let tries = if idempotent(&req.method) {
+            MAX_TRIES
+        } else {
+            1
+        };
+        let mut attempt = 1;
+        loop {
+            let result = self.send_once(&req).await;
+            let why = match &result {
+                Ok(resp) if retryable_status(resp.status()) => resp.status().to_string(),
+                Ok(_) => return result,
+                Err(e) => e.to_string(),
+            };
+            if attempt >= tries {
+                return result;
+            }
+            let delay = retry_delay(attempt);
+            tracing::warn!(
+                method = %req.method,
+                key = req.key.unwrap_or(""),
+                attempt,
+                error = %why,
+                retry_in_ms = delay.as_millis() as u64,
+                "S3 request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(&self, req: &Request<'_>) -> Result<Response, StorageError> {
         let mut path = format!("/{}", self.settings.bucket);
         if let Some(key) = req.key {
             path.push('/');
@@ -345,7 +426,7 @@ impl S3Store {
             hex::encode(Sha256::digest(&req.body))
         };
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut headers = req.headers;
+        let mut headers = req.headers.clone();
         headers.push(("host".into(), self.host.clone()));
         headers.push(("x-amz-date".into(), amz_date.clone()));
         headers.push(("x-amz-content-sha256".into(), payload.clone()));
@@ -371,7 +452,7 @@ impl S3Store {
         }
         builder = builder.header("authorization", auth);
         if req.method == Method::PUT || req.method == Method::POST {
-            builder = builder.body(req.body);
+            builder = builder.body(req.body.clone());
         }
         builder
             .send()
@@ -424,6 +505,108 @@ impl S3Store {
             )),
             s => Err(s3_error("bucket", format!("HEAD bucket answered {s}"))),
         }
+    }
+
+    /// Multipart uploads under this store's prefix that were started and neither
+    /// completed nor aborted (a crash or a lost connection mid-upload).
+    pub async fn incomplete_uploads(&self) -> Result<Vec<IncompleteUpload>, StorageError> {
+        let (full_prefix, strip) = if self.settings.prefix.is_empty() {
+            (String::new(), 0)
+        } else {
+            (
+                format!("{}/", self.settings.prefix),
+                self.settings.prefix.len() + 1,
+            )
+        };
+        let mut out = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut req = Request::new(Method::GET, None);
+            req.query.push(("uploads", String::new()));
+            req.query.push(("prefix", full_prefix.clone()));
+            if let Some((key, id)) = &markers {
+                req.query.push(("key-marker", key.clone()));
+                req.query.push(("upload-id-marker", id.clone()));
+            }
+            let resp = Self::check("list multipart uploads", self.send(req).await?).await?;
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| s3_error("list multipart uploads", e))?;
+            let uploads = xml_elements(&body, "Upload")?;
+            for upload in &uploads {
+                let field = |tag: &str| -> Result<String, StorageError> {
+                    xml_values(upload, tag)?.into_iter().next().ok_or_else(|| {
+                        s3_error("list multipart uploads", format!("an upload without {tag}"))
+                    })
+                };
+                let key = field("Key")?;
+                let initiated = chrono::DateTime::parse_from_rfc3339(&field("Initiated")?)
+                    .map_err(|e| s3_error("list multipart uploads", e))?
+                    .with_timezone(&chrono::Utc);
+                if key.len() > strip && key.starts_with(&full_prefix) {
+                    out.push(IncompleteUpload {
+                        key: key[strip..].to_string(),
+                        upload_id: field("UploadId")?,
+                        initiated,
+                    });
+                }
+            }
+            let truncated = xml_values(&body, "IsTruncated")?
+                .first()
+                .is_some_and(|v| v == "true");
+            let next_key = xml_values(&body, "NextKeyMarker")?.into_iter().next();
+            let next_id = xml_values(&body, "NextUploadIdMarker")?.into_iter().next();
+            match (truncated, next_key, next_id) {
+                (true, Some(k), Some(i)) if markers.as_ref() != Some(&(k.clone(), i.clone())) => {
+                    markers = Some((k, i))
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Aborts the incomplete multipart uploads under this store's prefix started
+    /// before `cutoff`, so their parts stop taking space. Returns how many.
+    pub async fn abort_stale_uploads(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StorageError> {
+        let mut aborted = 0;
+        for upload in self.incomplete_uploads().await? {
+            if upload.initiated < cutoff {
+                self.abort_upload(&upload.key, &upload.upload_id).await;
+                tracing::info!(key = %upload.key, initiated = %upload.initiated, "aborted a stale multipart upload");
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
+    }
+
+    /// Starts a multipart upload and leaves it incomplete (for tests of the sweep).
+    #[doc(hidden)]
+    pub async fn start_multipart_upload(&self, key: &str) -> Result<String, StorageError> {
+        validate_key(key)?;
+        self.create_multipart(key).await
+    }
+
+    async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
+        let mut req = Request::new(Method::POST, Some(key));
+        req.query.push(("uploads", String::new()));
+        let resp = Self::check(
+            &format!("create multipart upload of {key}"),
+            self.send(req).await?,
+        )
+        .await?;
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| s3_error("create upload", e))?;
+        xml_values(&body, "UploadId")?
+            .into_iter()
+            .next()
+            .ok_or_else(|| s3_error("create multipart upload", "no UploadId in the answer"))
     }
 
     async fn put_object(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
@@ -535,6 +718,42 @@ impl S3Store {
     }
 }
 
+/// A multipart upload in progress; aborted from a background task if dropped while
+/// `store` is still set.
+struct PendingUpload {
+    store: Option<S3Store>,
+    key: String,
+    upload_id: String,
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let (key, upload_id) = (
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.upload_id),
+        );
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { store.abort_upload(&key, &upload_id).await });
+            }
+            // No runtime left (shutting down): the stale-upload sweep removes it later.
+            Err(_) => tracing::warn!(key, "a multipart upload was left for the sweep to abort"),
+        }
+    }
+}
+
+/// A multipart upload S3 still holds parts of (ListMultipartUploads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteUpload {
+    /// Key relative to the store root.
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: chrono::DateTime<chrono::Utc>,
+}
+
 /// Reads a local file in parts on the blocking pool, hashing as it goes.
 struct PartReader {
     file: std::fs::File,
@@ -605,31 +824,22 @@ impl BlobStore for S3Store {
             self.put_object(key, first).await?;
             return Ok(PutReceipt { size, sha256 });
         }
-        let mut req = Request::new(Method::POST, Some(key));
-        req.query.push(("uploads", String::new()));
-        let resp = Self::check(
-            &format!("create multipart upload of {key}"),
-            self.send(req).await?,
-        )
-        .await?;
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| s3_error("create upload", e))?;
-        let upload_id = xml_values(&body, "UploadId")?
-            .into_iter()
-            .next()
-            .ok_or_else(|| s3_error("create multipart upload", "no UploadId in the answer"))?;
-        match self
+        let upload_id = self.create_multipart(key).await?;
+        // Armed until the upload completes or is aborted here: a caller that drops
+        // this future half-way (a cancelled request) still has the upload aborted.
+        let mut pending = PendingUpload {
+            store: Some(self.clone()),
+            key: key.to_string(),
+            upload_id: upload_id.clone(),
+        };
+        let result = self
             .multipart_rest(key, &upload_id, reader, first, second, expected_sha256)
-            .await
-        {
-            Ok(receipt) => Ok(receipt),
-            Err(e) => {
-                self.abort_upload(key, &upload_id).await;
-                Err(e)
-            }
+            .await;
+        pending.store = None;
+        if result.is_err() {
+            self.abort_upload(key, &upload_id).await;
         }
+        result
     }
 
     async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {

@@ -109,11 +109,14 @@ impl Staging {
 
     fn open(&self, hashing: Hashing) -> io::Result<StagingWriter> {
         let name = random_name();
-        // The writer's pid in the temp name lets any process tell a dead upload's
-        // leftover from one another process is still receiving.
-        let temp_path = self
-            .dir
-            .join(format!("{PART_PREFIX}{}-{name}", std::process::id()));
+        // The writer's pid and host in the temp name let any process tell a dead
+        // upload's leftover from one another process (or node, on a shared staging
+        // folder) is still receiving.
+        let temp_path = self.dir.join(format!(
+            "{PART_PREFIX}{}@{}-{name}",
+            std::process::id(),
+            crate::jobs::worker::host_name()
+        ));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -131,9 +134,10 @@ impl Staging {
     }
 
     /// Removes `.part-*` files left in `dir` by uploads whose process has ended (a
-    /// crash), and parts without a writer's pid once they are an hour old. Uploads
-    /// other processes (or this one) are receiving are left alone, so a command run
-    /// beside a live server never breaks its uploads. Returns how many were removed.
+    /// crash), and parts without a writer's pid, or of another host (a staging folder
+    /// shared by several nodes), once they are an hour old. Uploads other processes (or
+    /// this one) are receiving are left alone, so a command run beside a live server
+    /// never breaks its uploads. Returns how many were removed.
     pub fn cleanup_leftovers(dir: &Path) -> io::Result<usize> {
         let mut removed = 0;
         for entry in fs::read_dir(dir)? {
@@ -145,7 +149,13 @@ impl Staging {
             if !entry.file_type()?.is_file() {
                 continue;
             }
-            let abandoned = match rest.split_once('-').and_then(|(pid, _)| pid.parse().ok()) {
+            let here = crate::jobs::worker::host_name();
+            let writer = rest.rsplit_once('-').and_then(|(writer, _)| {
+                // `<pid>@<host>`, or `<pid>` from releases that named no host.
+                let (pid, host) = writer.split_once('@').unwrap_or((writer, &here));
+                (host == here).then(|| pid.parse().ok()).flatten()
+            });
+            let abandoned = match writer {
                 Some(pid) => crate::recovery::process_is_dead(pid),
                 None => entry
                     .metadata()?
@@ -576,15 +586,29 @@ mod tests {
         let mut ended = std::process::Command::new("true").spawn().unwrap();
         let ended_pid = ended.id();
         ended.wait().unwrap();
-        let mine = format!(".part-{}-def", std::process::id());
+        let host = crate::jobs::worker::host_name();
+        let mine = format!(".part-{}@{host}-def", std::process::id());
         fs::write(tmp.path().join(format!(".part-{ended_pid}-abc")), b"x").unwrap();
+        fs::write(
+            tmp.path().join(format!(".part-{ended_pid}@{host}-abd")),
+            b"x",
+        )
+        .unwrap();
         fs::write(tmp.path().join(&mine), b"y").unwrap();
         fs::write(tmp.path().join(".part-fresh"), b"w").unwrap();
+        // Another node's upload on a shared staging folder: its pid means nothing here.
+        let other = format!(".part-{ended_pid}@other-node.example-ghi");
+        fs::write(tmp.path().join(&other), b"v").unwrap();
         fs::write(tmp.path().join("keep.blob"), b"z").unwrap();
-        assert_eq!(Staging::cleanup_leftovers(tmp.path()).unwrap(), 1);
+        assert_eq!(Staging::cleanup_leftovers(tmp.path()).unwrap(), 2);
         let mut left = entries(tmp.path());
         left.sort();
-        let mut want = vec![".part-fresh".to_string(), mine, "keep.blob".to_string()];
+        let mut want = vec![
+            ".part-fresh".to_string(),
+            mine,
+            other,
+            "keep.blob".to_string(),
+        ];
         want.sort();
         assert_eq!(left, want);
     }
