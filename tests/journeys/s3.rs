@@ -262,6 +262,31 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     store.check_writable().await?;
     assert_eq!(store.list("").await?.len(), 2, "the probe is gone");
 
+    // A multipart upload left incomplete (a crash mid-upload) is listed, kept while it
+    // is younger than the cutoff, then aborted; uploads of another prefix are not ours.
+    let other = S3Store::new(settings(&weed.endpoint, "contract/other")?)?;
+    let theirs = other.start_multipart_upload("x/left.bin").await?;
+    let ours = store.start_multipart_upload("a/left.bin").await?;
+    let incomplete = store.incomplete_uploads().await?;
+    assert_eq!(
+        incomplete
+            .iter()
+            .map(|u| (u.key.as_str(), u.upload_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("a/left.bin", ours.as_str())],
+        "{incomplete:?}"
+    );
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    assert_eq!(store.abort_stale_uploads(long_ago).await?, 0);
+    assert_eq!(store.incomplete_uploads().await?.len(), 1);
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(store.abort_stale_uploads(later).await?, 1);
+    assert!(store.incomplete_uploads().await?.is_empty());
+    let left = other.incomplete_uploads().await?;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].upload_id, theirs);
+    assert_eq!(store.list("a/").await?, vec!["a/b c/ü & x.txt"], "no object appeared");
+
     // Wrong credentials are refused with a message naming the settings.
     let mut bad = settings(&weed.endpoint, "contract/root")?;
     bad.secret_key = holdfast::config::Secret::new("wrong");
@@ -348,6 +373,17 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
     }
     app.api_publish(&depositor, &curator, id).await?;
+    // Another dataset holds the same bytes as data/a.csv: a good copy for repairs.
+    let twin = app.api_draft(&depositor, "The same table again").await?;
+    let r = app
+        .client()
+        .put(app.url(&format!("/api/datasets/{twin}/files/copy.csv")))
+        .bearer_auth(&depositor)
+        .body(b"x,y\n1,2\n".to_vec())
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    app.api_publish(&depositor, &curator, twin).await?;
 
     // Downloads stream from S3, whole and by range.
     let public = app.client();
@@ -427,6 +463,75 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
     assert_eq!(
         summary.failures[0].outcome,
         holdfast::fixity::audit::Outcome::Mismatch
+    );
+
+    // Repair copies the twin's object through a temporary file, verified, over the
+    // damaged one; the next audit finds everything sound.
+    let report = holdfast::fixity::repair::repair(&app.archive, None).await?;
+    assert!(
+        report.unrepaired.is_empty(),
+        "unrepaired: {:?}",
+        report.unrepaired
+    );
+    assert_eq!(report.repaired.len(), 1, "{:?}", report.repaired);
+    assert_eq!(report.repaired[0].0, id);
+    assert!(report.repaired[0].1.ends_with("data/a.csv"));
+    assert_eq!(
+        store.get_bytes(csv_key).await?.as_deref(),
+        Some(&b"x,y\n1,2\n"[..]),
+        "the object holds its published bytes again"
+    );
+    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    assert!(
+        summary.failures.is_empty(),
+        "failures: {:?}",
+        summary.failures
+    );
+
+    // A second version keeps the published files (read back from S3 by the data
+    // standards check) and adds one; it validates and publishes.
+    let r = app
+        .client()
+        .post(app.url(&format!("/api/datasets/{id}/versions")))
+        .bearer_auth(&depositor)
+        .json(&serde_json::json!({}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
+    let r = app
+        .client()
+        .put(app.url(&format!("/api/datasets/{id}/files/notes.txt")))
+        .bearer_auth(&depositor)
+        .body(b"second version\n".to_vec())
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let report = app.wait_for_checks(&depositor, id).await?;
+    assert_eq!(report["version"], 2, "{report}");
+    assert_eq!(report["run"]["state"], "done", "{report}");
+    // The table carried over from version 1 was read from S3 (its bytes and rows).
+    let table = report["files"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["path"] == "data/a.csv"))
+        .ok_or_else(|| format!("data/a.csv was not checked: {report}"))?;
+    assert_eq!(table["bytes"], 8, "{table}");
+    assert_eq!(table["rows"], 1, "{table}");
+    let v2 = app.api_publish(&depositor, &curator, id).await?;
+    assert_eq!(v2["version"], 2, "{v2}");
+    let r = public
+        .get(app.url(&format!("/datasets/{id}/files/big.bin")))
+        .send()
+        .await?;
+    assert_eq!(r.bytes().await?.as_ref(), big.as_slice());
+    let copy = tempfile::tempdir()?;
+    copy_to_disk(&store, copy.path()).await?;
+    validate_ocfl_root(copy.path())?;
+    assert!(
+        !app.archive.settings.data_dir.join("tmp").exists()
+            || std::fs::read_dir(app.archive.settings.data_dir.join("tmp"))?
+                .next()
+                .is_none(),
+        "temporary copies are removed"
     );
     Ok(())
 }
