@@ -1146,6 +1146,121 @@ mod tests {
         assert!(path.is_err_and(|e| e.contains("HOLDFAST_S3_ENDPOINT")));
     }
 
+    /// A plain HTTP server on 127.0.0.1 that answers each connection with the next of
+    /// `answers` (status line and body; an empty status hangs up instead) and counts the
+    /// requests it saw.
+    fn answering_server(
+        answers: Vec<(&'static str, &'static str)>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        std::thread::spawn(move || {
+            for (status, body) in answers {
+                let Ok((stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut reader = std::io::BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut stream = reader.into_inner();
+                if status.is_empty() {
+                    continue; // hang up without an answer: a connection error
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (endpoint, seen)
+    }
+
+    fn store_at(endpoint: &str) -> S3Store {
+        let settings = S3Settings::new(
+            "s3://bucket/p",
+            Some(endpoint.to_string()),
+            None,
+            Some("ak".into()),
+            Some("sk".into()),
+            None,
+        )
+        .expect("settings");
+        S3Store::new(settings).expect("store")
+    }
+
+    #[tokio::test]
+    async fn idempotent_requests_are_retried_after_server_errors() {
+        let (endpoint, seen) = answering_server(vec![
+            (
+                "503 Service Unavailable",
+                "<Error><Code>SlowDown</Code></Error>",
+            ),
+            ("500 Internal Server Error", ""),
+            ("200 OK", "stored bytes"),
+        ]);
+        let bytes = store_at(&endpoint)
+            .get_bytes("a/b")
+            .await
+            .expect("third try");
+        assert_eq!(bytes.as_deref(), Some(&b"stored bytes"[..]));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded_and_refusals_are_not_retried() {
+        let (endpoint, seen) = answering_server(vec![("503 Service Unavailable", ""); 6]);
+        let err = store_at(&endpoint)
+            .get_bytes("a/b")
+            .await
+            .expect_err("gives up");
+        assert!(err.to_string().contains("503"), "{err}");
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            MAX_TRIES as usize
+        );
+        let (endpoint, seen) = answering_server(vec![("403 Forbidden", ""); 2]);
+        assert!(store_at(&endpoint).get_bytes("a/b").await.is_err());
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Creating a multipart upload is not idempotent: one try only.
+        let (endpoint, seen) = answering_server(vec![("503 Service Unavailable", ""); 2]);
+        assert!(store_at(&endpoint)
+            .start_multipart_upload("a/b")
+            .await
+            .is_err());
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn connection_errors_are_retried() {
+        let (endpoint, seen) = answering_server(vec![("", ""), ("", ""), ("200 OK", "at last")]);
+        let bytes = store_at(&endpoint)
+            .get_bytes("a/b")
+            .await
+            .expect("third try");
+        assert_eq!(bytes.as_deref(), Some(&b"at last"[..]));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn retry_delays_double_and_stay_bounded() {
+        for retry in 1..=3 {
+            let d = retry_delay(retry).as_millis() as u64;
+            let base = RETRY_BASE_MS << (retry - 1);
+            assert!((base..=base + base / 2).contains(&d), "{retry}: {d}");
+        }
+        assert!(retry_delay(u32::MAX) <= std::time::Duration::from_millis(RETRY_BASE_MS << 11));
+        assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(!retryable_status(StatusCode::NOT_FOUND));
+        assert!(!retryable_status(StatusCode::NOT_IMPLEMENTED));
+    }
+
     #[test]
     fn xml_values_unescape() {
         let xml = "<ListBucketResult><Contents><Key>a&amp;b</Key></Contents>\

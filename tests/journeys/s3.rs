@@ -285,7 +285,11 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     let left = other.incomplete_uploads().await?;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].upload_id, theirs);
-    assert_eq!(store.list("a/").await?, vec!["a/b c/ü & x.txt"], "no object appeared");
+    assert_eq!(
+        store.list("a/").await?,
+        vec!["a/b c/ü & x.txt"],
+        "no object appeared"
+    );
 
     // Wrong credentials are refused with a message naming the settings.
     let mut bad = settings(&weed.endpoint, "contract/root")?;
