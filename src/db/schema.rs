@@ -397,6 +397,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        writer -> Nullable<Text>,
+        writer_until -> Nullable<Timestamp>,
     }
 }
 

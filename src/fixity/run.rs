@@ -234,7 +234,7 @@ pub fn sweep_budget(
 
 /// The PostgreSQL advisory lock that makes "is a sweep queued? if not, queue one" one
 /// step across nodes (any fixed number; this one spells "fixity").
-const SCHEDULE_LOCK: i64 = 0x0066_6978_6974_79;
+const SCHEDULE_LOCK: i64 = 0x0000_6669_7869_7479;
 
 /// Puts the sweep on the queue unless it is there already (at the start of every node).
 /// Nodes starting together queue one sweep between them: the check and the insert run

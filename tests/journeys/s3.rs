@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error>;
 
-const ACCESS_KEY: &str = "holdfast-test";
-const SECRET_KEY: &str = "s3cret/with+signs";
-const BUCKET: &str = "holdfast-ocfl";
-const PART: u64 = 5 << 20;
+pub(crate) const ACCESS_KEY: &str = "holdfast-test";
+pub(crate) const SECRET_KEY: &str = "s3cret/with+signs";
+pub(crate) const BUCKET: &str = "holdfast-ocfl";
+pub(crate) const PART: u64 = 5 << 20;
 
 /// A SeaweedFS server (master, volume, filer, S3) on free ports; killed on drop.
-struct Weed {
+pub(crate) struct Weed {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
     _dir: tempfile::TempDir,
 }
 
@@ -61,7 +61,7 @@ fn weed_binary() -> Result<PathBuf, Error> {
     Ok(weed)
 }
 
-fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
+pub(crate) fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
     Ok(S3Settings::new(
         &format!("s3://{BUCKET}/{prefix}"),
         Some(endpoint.to_string()),
@@ -75,7 +75,7 @@ fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
 impl Weed {
     /// Starts SeaweedFS and waits until its S3 gateway accepts a signed
     /// request (creating the bucket).
-    async fn start() -> Result<Weed, Error> {
+    pub(crate) async fn start() -> Result<Weed, Error> {
         let weed = weed_binary()?;
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("s3.json");
@@ -304,7 +304,7 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
 }
 
 /// Copies every object under the store's root to `dest`.
-async fn copy_to_disk(store: &S3Store, dest: &Path) -> Result<usize, Error> {
+pub(crate) async fn copy_to_disk(store: &S3Store, dest: &Path) -> Result<usize, Error> {
     let keys = store.list("").await?;
     for key in &keys {
         let bytes = store

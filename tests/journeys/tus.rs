@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 type Error = Box<dyn std::error::Error>;
 
-const CHUNK: usize = 256 * 1024;
+pub(crate) const CHUNK: usize = 256 * 1024;
 const PASSWORD: &str = "a long enough password";
 
 /// Uploads with tuspy. Modes: `interrupt` (through a proxy that cuts the connection,
@@ -46,7 +46,11 @@ if mode == "interrupt":
         out["cut"] = True
         out["error"] = str(e)
     out["url"] = up.url.replace(args["proxy"], args["direct"])
-    resumed = uploader(args["direct"], url=out["url"])
+    # A client that meets 409 asks for the offset again (HEAD) and goes on, as the tus
+    # protocol says: a request another node was still receiving may commit after the
+    # first HEAD answered.
+    resumed = uploader(args["direct"], url=out["url"], retries=args.get("retries", 0),
+                       retry_delay=0)
     out["resumed_from"] = resumed.offset
     resumed.upload()
     out["final"] = resumed.offset
@@ -64,7 +68,7 @@ print(json.dumps(out))
 "#;
 
 /// Runs the tuspy script off the test's thread (the proxy and server keep running).
-async fn tuspy(args: serde_json::Value) -> Result<serde_json::Value, Error> {
+pub(crate) async fn tuspy(args: serde_json::Value) -> Result<serde_json::Value, Error> {
     let python = std::env::var("HOLDFAST_TEST_PYTHON").map_err(|_| {
         "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test, which installs tuspy"
     })?;
@@ -88,7 +92,7 @@ async fn tuspy(args: serde_json::Value) -> Result<serde_json::Value, Error> {
 
 /// A TCP proxy to `target` that forwards `budget` bytes from clients, then cuts every
 /// connection, as a network failure part way through an upload would.
-fn cutting_proxy(target: SocketAddr, budget: usize) -> std::io::Result<SocketAddr> {
+pub(crate) fn cutting_proxy(target: SocketAddr, budget: usize) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let left = Arc::new(AtomicUsize::new(budget));
@@ -137,7 +141,7 @@ fn cutting_proxy(target: SocketAddr, budget: usize) -> std::io::Result<SocketAdd
 }
 
 /// Deterministic bytes that are not a repeating pattern.
-fn content(len: usize) -> Vec<u8> {
+pub(crate) fn content(len: usize) -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..len)
         .map(|_| {

@@ -161,6 +161,170 @@ impl Drop for UploadLock {
     }
 }
 
+/// How long a writer's lease on an upload lasts unless renewed (a node that crashed
+/// mid-request holds it no longer than this).
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+/// A writer renews its lease when it is older than this and more bytes arrive.
+const RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often a request waiting for another node's writer looks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+fn lease_until(now: NaiveDateTime) -> NaiveDateTime {
+    now + Duration::milliseconds(LEASE.as_millis() as i64)
+}
+
+/// The right to write to an upload's file, held in the database so that it holds
+/// across nodes (the in-process `UploadLock` only orders this node's requests).
+/// Released when dropped; a writer that finds it lost (it expired) stops without
+/// touching the file again.
+pub struct WriterLease {
+    archive: Archive,
+    id: String,
+    holder: String,
+    renewed: std::time::Instant,
+}
+
+impl WriterLease {
+    /// Takes the lease, waiting up to `LOCK_WAIT` for another node's writer.
+    pub async fn acquire(archive: &Archive, id: &str) -> Result<WriterLease, DomainError> {
+        let holder = format!(
+            "{}:{}:{:016x}",
+            crate::jobs::worker::host_name(),
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let (key, me) = (id.to_string(), holder.clone());
+            let taken = archive
+                .db
+                .run(move |conn| {
+                    let now = Utc::now().naive_utc();
+                    Ok(diesel::update(
+                        tus_uploads::table.find(&key).filter(
+                            tus_uploads::writer
+                                .is_null()
+                                .or(tus_uploads::writer_until.lt(now)),
+                        ),
+                    )
+                    .set((
+                        tus_uploads::writer.eq(Some(&me)),
+                        tus_uploads::writer_until.eq(Some(lease_until(now))),
+                    ))
+                    .execute(conn)?
+                        == 1)
+                })
+                .await?;
+            if taken {
+                return Ok(WriterLease {
+                    archive: archive.clone(),
+                    id: id.to_string(),
+                    holder,
+                    renewed: std::time::Instant::now(),
+                });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(DomainError::Conflict(
+                    "another request is still writing to this upload; try again shortly".into(),
+                ));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    /// Extends the lease if it is due (blocking; called by the writer as bytes arrive).
+    /// Err when the lease was lost: another writer may own the file now.
+    pub fn keep(&mut self) -> Result<(), DomainError> {
+        if self.renewed.elapsed() < RENEW_AFTER {
+            return Ok(());
+        }
+        self.confirm()
+    }
+
+    /// Extends the lease now (blocking); Err when it was lost. A connection is taken
+    /// only for this, so a long upload does not hold one of the pool's.
+    pub fn confirm(&mut self) -> Result<(), DomainError> {
+        let conn = &mut self.archive.db.get()?;
+        let now = Utc::now().naive_utc();
+        let kept = diesel::update(
+            tus_uploads::table
+                .find(&self.id)
+                .filter(tus_uploads::writer.eq(&self.holder)),
+        )
+        .set(tus_uploads::writer_until.eq(Some(lease_until(now))))
+        .execute(conn)?;
+        if kept != 1 {
+            return Err(DomainError::Conflict(
+                "this request paused so long that another took over the upload; ask with HEAD \
+                 and go on"
+                    .into(),
+            ));
+        }
+        self.renewed = std::time::Instant::now();
+        Ok(())
+    }
+}
+
+impl Drop for WriterLease {
+    fn drop(&mut self) {
+        let (archive, id, holder) = (
+            self.archive.clone(),
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.holder),
+        );
+        let release = move || {
+            let released = archive.db.get().and_then(|mut conn| {
+                diesel::update(
+                    tus_uploads::table
+                        .find(&id)
+                        .filter(tus_uploads::writer.eq(&holder)),
+                )
+                .set((
+                    tus_uploads::writer.eq(None::<String>),
+                    tus_uploads::writer_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(&mut conn)
+                .map_err(DomainError::from)
+            });
+            if let Err(e) = released {
+                // It expires by itself.
+                tracing::warn!(upload = %id, error = %e, "could not release an upload's writer lease");
+            }
+        };
+        // The database call blocks: off the async threads when there is a runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(release)),
+            Err(_) => release(),
+        }
+    }
+}
+
+/// Waits (up to `LOCK_WAIT`) until no request of any node holds the upload's writer
+/// lease, so the committed offset is the one a resume must start from.
+async fn wait_for_writers(archive: &Archive, id: &str) -> Result<(), DomainError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let key = id.to_string();
+        let busy = archive
+            .db
+            .run(move |conn| {
+                let now = Utc::now().naive_utc();
+                let held: i64 = tus_uploads::table
+                    .find(&key)
+                    .filter(tus_uploads::writer.is_not_null())
+                    .filter(tus_uploads::writer_until.ge(now))
+                    .count()
+                    .get_result(conn)?;
+                Ok(held > 0)
+            })
+            .await?;
+        if !busy || std::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(LEASE_POLL).await;
+    }
+}
+
 /// Starts a new upload into a draft the actor may change.
 pub async fn create(
     archive: &Archive,
@@ -231,6 +395,8 @@ pub async fn status(archive: &Archive, actor: &User, id: &str) -> Result<UploadR
         // Still busy: the committed offset is true, only perhaps not the latest.
         Err(_) => return fetch(archive, actor, id).await,
     };
+    // A request on another node may still be committing what it received.
+    wait_for_writers(archive, id).await?;
     let row = fetch(archive, actor, id).await?;
     if row.completed_at.is_some() || row.offset() < row.length() {
         return Ok(row);
@@ -264,6 +430,13 @@ pub async fn fetch(archive: &Archive, actor: &User, id: &str) -> Result<UploadRo
     Ok(row)
 }
 
+/// The row of an upload the actor owns, expired or not.
+async fn fetch_any(archive: &Archive, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
+    let actor = actor.clone();
+    let id = id.to_string();
+    archive.db.run(move |conn| load(conn, &actor, &id)).await
+}
+
 fn expired() -> DomainError {
     DomainError::Gone("this upload expired and its bytes were removed; start it again".into())
 }
@@ -272,11 +445,14 @@ fn expired() -> DomainError {
 /// the draft (remove it from the draft to delete it); only the upload is forgotten.
 pub async fn terminate(archive: &Archive, actor: &User, id: &str) -> Result<(), DomainError> {
     let lock = archive.tus_locks.acquire(id).await?;
+    fetch_any(archive, actor, id).await?;
+    let lease = WriterLease::acquire(archive, id).await?;
     let archive = archive.clone();
     let actor = actor.clone();
     let id = id.to_string();
     tokio::task::spawn_blocking(move || {
         let _lock = lock;
+        let _lease = lease;
         let mut conn = archive.db.get()?;
         let row = load(&mut conn, &actor, &id)?;
         remove_upload(&archive, &mut conn, &row)
@@ -339,6 +515,12 @@ fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, Domain
     let mut conn = archive.db.get()?;
     let expired: Vec<UploadRow> = tus_uploads::table
         .filter(tus_uploads::expires_at.le(now))
+        // Being written right now on some node: not abandoned after all.
+        .filter(
+            tus_uploads::writer
+                .is_null()
+                .or(tus_uploads::writer_until.lt(Utc::now().naive_utc())),
+        )
         .select(UploadRow::as_select())
         .load(&mut conn)?;
     let mut removed = 0;

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{
-    blob_name, data_path, expired, expiry_from, load, remove_if_present, remove_upload,
-    target_path, ResumableSha256, UploadLock, UploadRow,
+    blob_name, data_path, expired, expiry_from, fetch_any, load, remove_if_present, remove_upload,
+    target_path, ResumableSha256, UploadLock, UploadRow, WriterLease,
 };
 use crate::accounts::User;
 use crate::app::Archive;
@@ -81,6 +81,9 @@ where
     E: std::fmt::Display,
 {
     let lock = archive.tus_locks.acquire(id).await?;
+    fetch_any(archive, actor, id).await?;
+    // Across nodes: no other request writes to the file until this one has committed.
+    let lease = WriterLease::acquire(archive, id).await?;
     let row = {
         let actor = actor.clone();
         let id = id.to_string();
@@ -129,7 +132,15 @@ where
         let complete = body_complete.clone();
         let checksum = req.checksum;
         tokio::task::spawn_blocking(move || {
-            write_and_commit(&archive, &actor, row, checksum, rx, &complete, lock)
+            write_and_commit(
+                &archive,
+                &actor,
+                row,
+                checksum,
+                rx,
+                &complete,
+                (lock, lease),
+            )
         })
     };
     let mut network_error = None;
@@ -179,7 +190,7 @@ fn write_and_commit(
     checksum: Option<[u8; 32]>,
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
     body_complete: &AtomicBool,
-    lock: UploadLock,
+    (lock, mut lease): (UploadLock, WriterLease),
 ) -> Result<PatchOutcome, PatchError> {
     let _lock = lock;
     let offset = row.offset();
@@ -220,6 +231,10 @@ fn write_and_commit(
     let mut written = 0u64;
     let mut failure: Option<DomainError> = None;
     while let Some(chunk) = rx.blocking_recv() {
+        if let Err(lost) = lease.keep() {
+            // Another writer may own the file now: leave it as it is.
+            return Err(lost.into());
+        }
         if written + chunk.len() as u64 > remaining {
             failure = Some(too_long(remaining));
             break;
@@ -235,6 +250,8 @@ fn write_and_commit(
         written += chunk.len() as u64;
     }
     drop(rx);
+    // Still ours? Only then may the file be cut back or its new bytes committed.
+    lease.confirm()?;
     if let Some(e) = failure {
         roll_back(out, offset)?;
         return Err(e.into());

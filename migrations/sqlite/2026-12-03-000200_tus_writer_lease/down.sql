@@ -1,0 +1,2 @@
+ALTER TABLE tus_uploads DROP COLUMN writer_until;
+ALTER TABLE tus_uploads DROP COLUMN writer;
