@@ -147,7 +147,7 @@ fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Strin
         if !entry.file_type()?.is_file() {
             continue;
         }
-        let dead = match rest.split_once('-').and_then(|(pid, _)| pid.parse().ok()) {
+        let dead = match own_writer_pid(rest) {
             Some(pid) => process_is_dead(pid),
             None => entry
                 .metadata()?
@@ -165,6 +165,20 @@ fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Strin
     }
     removed.sort();
     Ok(removed)
+}
+
+/// The writer's pid in a temp file name `<pid>@<host>-<random>` (or `<pid>-<random>`
+/// from releases that named no host) when the writer ran on this host; None for
+/// another host's file (a folder shared by several nodes) or a name without a pid,
+/// which are judged by their age instead.
+pub(crate) fn own_writer_pid(rest: &str) -> Option<i32> {
+    // The random part has no '-'; a host name may.
+    let (writer, _) = rest.rsplit_once('-')?;
+    match writer.split_once('@') {
+        Some((pid, host)) if host == crate::jobs::worker::host_name() => pid.parse().ok(),
+        Some(_) => None,
+        None => writer.parse().ok(),
+    }
 }
 
 /// Puts `running` jobs whose lease belongs to a dead process of this host back in the
@@ -296,12 +310,24 @@ mod tests {
             .path()
             .join(format!("put-{}-abc.tmp", std::process::id()));
         let fresh_unknown = dir.path().join("put-abc.tmp");
+        let host = crate::jobs::worker::host_name();
+        let dead_here = dir.path().join(format!("put-2147483000@{host}-abd.tmp"));
+        let elsewhere = dir.path().join("put-2147483000@other-node-abe.tmp");
+        std::fs::write(&dead_here, b"x")?;
+        std::fs::write(&elsewhere, b"x")?;
         let other = dir.path().join("keep.me");
         for p in [&dead, &mine, &fresh_unknown, &other] {
             std::fs::write(p, b"x")?;
         }
         let removed = remove_dead_temp_files(dir.path(), "put-")?;
-        assert_eq!(removed, vec!["put-2147483000-abc.tmp".to_string()]);
+        assert_eq!(
+            removed,
+            vec![
+                "put-2147483000-abc.tmp".to_string(),
+                format!("put-2147483000@{host}-abd.tmp")
+            ]
+        );
+        assert!(elsewhere.exists(), "another node's temp file is left alone");
         assert!(!dead.exists());
         assert!(mine.exists() && fresh_unknown.exists() && other.exists());
         Ok(())

@@ -187,12 +187,14 @@ where
         .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
 }
 
-/// `<prefix>-<pid>-<random>.tmp`: the writer's pid lets startup recovery tell a dead
-/// process's leftovers from a live one's write in progress.
+/// `<prefix>-<pid>@<host>-<random>.tmp`: the writer's pid and host let startup
+/// recovery tell a dead process's leftovers from a live one's write in progress, also
+/// when several nodes share the folder.
 fn random_name(prefix: &str) -> String {
     format!(
-        "{prefix}-{}-{:032x}.tmp",
+        "{prefix}-{}@{}-{:032x}.tmp",
         std::process::id(),
+        crate::jobs::worker::host_name(),
         rand::random::<u128>()
     )
 }

@@ -149,13 +149,7 @@ impl Staging {
             if !entry.file_type()?.is_file() {
                 continue;
             }
-            let here = crate::jobs::worker::host_name();
-            let writer = rest.rsplit_once('-').and_then(|(writer, _)| {
-                // `<pid>@<host>`, or `<pid>` from releases that named no host.
-                let (pid, host) = writer.split_once('@').unwrap_or((writer, &here));
-                (host == here).then(|| pid.parse().ok()).flatten()
-            });
-            let abandoned = match writer {
+            let abandoned = match crate::recovery::own_writer_pid(rest) {
                 Some(pid) => crate::recovery::process_is_dead(pid),
                 None => entry
                     .metadata()?
