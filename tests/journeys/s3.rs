@@ -291,6 +291,53 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         "no object appeared"
     );
 
+    // A multipart upload whose caller goes away half-way (a dropped request) is
+    // aborted. The source is a pipe that stops after two parts, so the upload is
+    // deterministically in progress when the task is cancelled.
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status()?;
+    assert!(made.success(), "mkfifo failed");
+    let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo)?;
+            pipe.write_all(&noise((2 * PART + 1) as usize, 3))?;
+            pipe.flush()?;
+            let _ = close_rx.recv(); // keep the pipe open until told
+            Ok(())
+        })
+    };
+    let uploading = {
+        let store = store.clone();
+        let fifo = fifo.clone();
+        tokio::spawn(async move { store.put_file("a/dropped.bin", &fifo, None).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store
+        .incomplete_uploads()
+        .await?
+        .iter()
+        .any(|u| u.key == "a/dropped.bin")
+    {
+        if Instant::now() > deadline {
+            return Err("the multipart upload never started".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    uploading.abort();
+    assert!(uploading.await.is_err_and(|e| e.is_cancelled()));
+    while !store.incomplete_uploads().await?.is_empty() {
+        if Instant::now() > deadline {
+            return Err("the dropped multipart upload was not aborted".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.size("a/dropped.bin").await?, None);
+    drop(close_tx);
+    writer.join().map_err(|_| "pipe writer panicked")??;
+
     // Wrong credentials are refused with a message naming the settings.
     let mut bad = settings(&weed.endpoint, "contract/root")?;
     bad.secret_key = holdfast::config::Secret::new("wrong");
