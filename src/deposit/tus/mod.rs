@@ -265,32 +265,46 @@ impl WriterLease {
     }
 }
 
+impl WriterLease {
+    /// Gives the lease up now (blocking), before the request answers, so the client's
+    /// next request (or the sweep) finds it free.
+    pub fn release(mut self) {
+        release_lease(&self.archive, &self.id, &self.holder);
+        self.holder.clear();
+    }
+}
+
+fn release_lease(archive: &Archive, id: &str, holder: &str) {
+    let released = archive.db.get().and_then(|mut conn| {
+        diesel::update(
+            tus_uploads::table
+                .find(id)
+                .filter(tus_uploads::writer.eq(holder)),
+        )
+        .set((
+            tus_uploads::writer.eq(None::<String>),
+            tus_uploads::writer_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(&mut conn)
+        .map_err(DomainError::from)
+    });
+    if let Err(e) = released {
+        // It expires by itself.
+        tracing::warn!(upload = %id, error = %e, "could not release an upload's writer lease");
+    }
+}
+
 impl Drop for WriterLease {
     fn drop(&mut self) {
+        if self.holder.is_empty() {
+            return; // released already
+        }
         let (archive, id, holder) = (
             self.archive.clone(),
             std::mem::take(&mut self.id),
             std::mem::take(&mut self.holder),
         );
-        let release = move || {
-            let released = archive.db.get().and_then(|mut conn| {
-                diesel::update(
-                    tus_uploads::table
-                        .find(&id)
-                        .filter(tus_uploads::writer.eq(&holder)),
-                )
-                .set((
-                    tus_uploads::writer.eq(None::<String>),
-                    tus_uploads::writer_until.eq(None::<NaiveDateTime>),
-                ))
-                .execute(&mut conn)
-                .map_err(DomainError::from)
-            });
-            if let Err(e) = released {
-                // It expires by itself.
-                tracing::warn!(upload = %id, error = %e, "could not release an upload's writer lease");
-            }
-        };
+        let release = move || release_lease(&archive, &id, &holder);
         // The database call blocks: off the async threads when there is a runtime.
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => drop(handle.spawn_blocking(release)),
@@ -452,10 +466,12 @@ pub async fn terminate(archive: &Archive, actor: &User, id: &str) -> Result<(), 
     let id = id.to_string();
     tokio::task::spawn_blocking(move || {
         let _lock = lock;
-        let _lease = lease;
-        let mut conn = archive.db.get()?;
-        let row = load(&mut conn, &actor, &id)?;
-        remove_upload(&archive, &mut conn, &row)
+        let removed = archive.db.get().and_then(|mut conn| {
+            let row = load(&mut conn, &actor, &id)?;
+            remove_upload(&archive, &mut conn, &row)
+        });
+        lease.release();
+        removed
     })
     .await
     .map_err(DomainError::internal)?

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::{
     blob_name, data_path, expired, expiry_from, fetch_any, load, remove_if_present, remove_upload,
-    target_path, ResumableSha256, UploadLock, UploadRow, WriterLease,
+    target_path, ResumableSha256, UploadRow, WriterLease,
 };
 use crate::accounts::User;
 use crate::app::Archive;
@@ -132,15 +132,13 @@ where
         let complete = body_complete.clone();
         let checksum = req.checksum;
         tokio::task::spawn_blocking(move || {
-            write_and_commit(
-                &archive,
-                &actor,
-                row,
-                checksum,
-                rx,
-                &complete,
-                (lock, lease),
-            )
+            // The lease goes first, then this node's lock: the next request finds both free.
+            let _lock = lock;
+            let mut lease = lease;
+            let outcome =
+                write_and_commit(&archive, &actor, row, checksum, rx, &complete, &mut lease);
+            lease.release();
+            outcome
         })
     };
     let mut network_error = None;
@@ -190,9 +188,8 @@ fn write_and_commit(
     checksum: Option<[u8; 32]>,
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
     body_complete: &AtomicBool,
-    (lock, mut lease): (UploadLock, WriterLease),
+    lease: &mut WriterLease,
 ) -> Result<PatchOutcome, PatchError> {
-    let _lock = lock;
     let offset = row.offset();
     let path = data_path(archive.staging.dir(), &row.id);
     if let Some(parent) = path.parent() {
