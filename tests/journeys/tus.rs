@@ -720,3 +720,99 @@ async fn the_deposit_page_uploads_with_its_session_and_csrf_token() -> TestResul
     })
     .await
 }
+
+/// Two nodes on one database and staging folder: a request still writing on one node
+/// holds the upload's lease, so the other node's HEAD waits and reports the offset it
+/// commits, and the other node's PATCH neither writes meanwhile nor goes through.
+#[actix_web::test]
+async fn a_request_writing_on_one_node_holds_off_the_other_node() -> TestResult {
+    on_each_backend(|app| async move {
+        let token = app.token_for("lease@example.org", Role::Depositor).await?;
+        let id = app.api_draft(&token, "Two nodes").await?;
+        let bytes = content(2000);
+        let meta = format!("dataset {},path {}", b64(&id.to_string()), b64("two.bin"));
+        let upload = create(&app, &token, bytes.len(), &meta).await?;
+        // Another node: its own process state (locks), the same database and folders.
+        let other = restarted(&app).await?;
+
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let rx = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+        });
+        let writing = {
+            let req = app
+                .client()
+                .patch(app.url(&upload))
+                .bearer_auth(&token)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .body(reqwest::Body::wrap_stream(rx));
+            tokio::spawn(async move { req.send().await })
+        };
+        tx.send(bytes[..1000].to_vec())?;
+        let key = upload.rsplit('/').next().unwrap_or_default().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let k = key.clone();
+            let writer = app
+                .archive
+                .db
+                .run(move |conn| {
+                    use diesel::prelude::*;
+                    use holdfast::db::schema::tus_uploads;
+                    Ok(tus_uploads::table
+                        .find(&k)
+                        .select(tus_uploads::writer)
+                        .first::<Option<String>>(conn)?)
+                })
+                .await?;
+            if writer.is_some() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the first node's PATCH never took the upload's lease".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let asking = {
+            let req = other
+                .client()
+                .head(other.url(&upload))
+                .bearer_auth(&token)
+                .header("Tus-Resumable", "1.0.0");
+            tokio::spawn(async move { req.send().await })
+        };
+        let competing = {
+            let req = other
+                .client()
+                .patch(other.url(&upload))
+                .bearer_auth(&token)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .body(b"x".repeat(2000));
+            tokio::spawn(async move { req.send().await })
+        };
+        tx.send(bytes[1000..].to_vec())?;
+        drop(tx);
+        let r = writing.await??;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(offset_of(&r), Some(2000));
+        let r = asking.await??;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            offset_of(&r),
+            Some(2000),
+            "the other node waited for the writer"
+        );
+        let r = competing.await??;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await?);
+        let f = listed(&other, &token, id, "two.bin").await?;
+        assert_eq!(f["sha256"], sha256_hex(&bytes));
+        Ok(())
+    })
+    .await
+}
