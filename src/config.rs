@@ -449,6 +449,11 @@ impl Settings {
         self.data_dir.join("ocfl")
     }
 
+    /// Temporary copies of stored objects (validation and repair on a remote store).
+    pub fn temp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
     pub fn staging_dir(&self) -> PathBuf {
         self.shared_dir.join("staging")
     }

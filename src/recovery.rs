@@ -29,6 +29,39 @@ use crate::storage::LocalDiskStore;
 /// Temp files without a writer pid in their name (older releases) are removed only
 /// when older than this, as staging does.
 const UNKNOWN_WRITER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Temporary copies of stored objects (DATA_DIR/tmp) live as long as one check or
+/// repair; older ones were left by a crash. Younger ones may belong to a command
+/// running beside the server, so they are left alone.
+const STALE_TEMP_COPY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// Removes the files and folders directly in `dir` last changed longer than `age` ago.
+fn remove_old_entries(dir: &Path, age: std::time::Duration) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.modified()?.elapsed().is_ok_and(|a| a > age) {
+            continue;
+        }
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
+        match gone {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// How long recovery holds a publication job while it repairs the object.
 const RECOVERY_LEASE_SECS: i64 = 300;
 
@@ -44,6 +77,15 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
     .await??;
     if !temp_files.is_empty() {
         tracing::warn!(count = temp_files.len(), files = ?temp_files, "recovery: removed temp files of unfinished storage writes");
+    }
+    let copies = archive.settings.temp_dir();
+    let old_copies =
+        tokio::task::spawn_blocking(move || remove_old_entries(&copies, STALE_TEMP_COPY)).await??;
+    if old_copies > 0 {
+        tracing::warn!(
+            count = old_copies,
+            "recovery: removed temporary copies a crash left behind"
+        );
     }
 
     let host = crate::jobs::worker::host_name();
@@ -292,6 +334,33 @@ fn release_publication(conn: &mut AnyConnection, job: i64, me: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_old_temporary_copies_are_removed() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let two_days_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        let old_dir = dir.path().join("validate-old");
+        std::fs::create_dir(&old_dir)?;
+        std::fs::write(old_dir.join("0.bin"), b"x")?;
+        std::fs::File::open(&old_dir)?.set_modified(two_days_ago)?;
+        let old_file = dir.path().join("repair-old");
+        std::fs::write(&old_file, b"x")?;
+        std::fs::File::options()
+            .write(true)
+            .open(&old_file)?
+            .set_modified(two_days_ago)?;
+        let fresh = dir.path().join("validate-fresh");
+        std::fs::create_dir(&fresh)?;
+        assert_eq!(remove_old_entries(dir.path(), STALE_TEMP_COPY)?, 2);
+        assert!(!old_dir.exists() && !old_file.exists());
+        assert!(fresh.exists());
+        assert_eq!(
+            remove_old_entries(&dir.path().join("absent"), STALE_TEMP_COPY)?,
+            0
+        );
+        Ok(())
+    }
 
     #[test]
     fn worker_names_are_parsed() {

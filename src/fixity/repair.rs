@@ -129,7 +129,7 @@ async fn restore_via_temp(
     sha256: &str,
     from: &str,
 ) -> Result<(), StorageError> {
-    let dir = archive.settings.data_dir.join("tmp");
+    let dir = archive.settings.temp_dir();
     tokio::fs::create_dir_all(&dir).await?;
     let temp = tempfile::Builder::new()
         .prefix("repair-")

@@ -374,7 +374,7 @@ async fn dataset_files(
                         let dir = match &downloads {
                             Some(d) => d.path().to_path_buf(),
                             None => {
-                                let tmp = archive.settings.data_dir.join("tmp");
+                                let tmp = archive.settings.temp_dir();
                                 tokio::fs::create_dir_all(&tmp).await?;
                                 let d = tempfile::Builder::new()
                                     .prefix("validate-")
