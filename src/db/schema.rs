@@ -84,6 +84,7 @@ diesel::table! {
         staged_name -> Nullable<Text>,
         content_path -> Nullable<Text>,
         created_at -> Timestamp,
+        folder -> Text,
     }
 }
 
@@ -130,6 +131,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        progress_phase -> Nullable<Text>,
+        progress_done -> Nullable<BigInt>,
+        progress_total -> Nullable<BigInt>,
     }
 }
 

@@ -143,6 +143,11 @@ pub fn published_versions(
         .load(conn)?)
 }
 
+/// The folder part of a stored file path ("" for a file at the top).
+pub fn folder_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
 pub fn files_of(conn: &mut AnyConnection, version_id: i64) -> Result<Vec<FileRow>, DomainError> {
     Ok(version_files::table
         .filter(version_files::version_id.eq(version_id))
@@ -158,6 +163,34 @@ pub fn load_view(
     viewer: Option<&User>,
     id: i64,
     number: Option<i32>,
+) -> Result<DatasetView, DomainError> {
+    load_view_with(conn, viewer, id, number, None)
+}
+
+/// [`load_view`] for the landing page: the files are loaded only when there are at most
+/// [`LANDING_FILES_LIMIT`](super::model::LANDING_FILES_LIMIT) of them (the page lists
+/// them a page at a time through [`super::listing::load`]).
+pub fn load_landing_view(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+    number: Option<i32>,
+) -> Result<DatasetView, DomainError> {
+    load_view_with(
+        conn,
+        viewer,
+        id,
+        number,
+        Some(super::model::LANDING_FILES_LIMIT),
+    )
+}
+
+fn load_view_with(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+    number: Option<i32>,
+    max_files: Option<i64>,
 ) -> Result<DatasetView, DomainError> {
     let dataset = dataset_row(conn, id)?;
     let insider = can_see_unpublished(viewer, &dataset);
@@ -176,7 +209,23 @@ pub fn load_view(
         .find(dataset.owner_id)
         .select(users::name)
         .first(conn)?;
-    let files = files_of(conn, version.id)?;
+    let (files, file_count, file_bytes) = match max_files {
+        Some(limit) => {
+            let (count, bytes) = file_totals(conn, version.id)?;
+            let files = if count <= limit {
+                files_of(conn, version.id)?
+            } else {
+                Vec::new()
+            };
+            (files, count, bytes)
+        }
+        None => {
+            let files = files_of(conn, version.id)?;
+            let count = i64::try_from(files.len()).map_err(DomainError::internal)?;
+            let bytes = files.iter().map(|f| f.size).sum();
+            (files, count, bytes)
+        }
+    };
     Ok(DatasetView {
         state: state_of(&dataset)?,
         metadata: parse_stored_metadata(&version.metadata)?,
@@ -184,7 +233,22 @@ pub fn load_view(
         owner_name,
         version,
         files,
+        file_count,
+        file_bytes,
     })
+}
+
+/// How many files a version has and their bytes, counted in the database.
+pub fn file_totals(conn: &mut AnyConnection, version_id: i64) -> Result<(i64, i64), DomainError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .select((
+            sql::<BigInt>("COUNT(*)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
+        ))
+        .first(conn)?)
 }
 
 /// The draft version of a dataset the actor may change, or why not.
@@ -315,13 +379,7 @@ fn path_conflict(
         )));
     }
     let folder_prefix = format!("{}/", path.case_key());
-    let pattern = format!("{}%", escape_like(&folder_prefix));
-    let below: Vec<String> = version_files::table
-        .filter(version_files::version_id.eq(version_id))
-        .filter(version_files::case_key.like(pattern).escape('\\'))
-        .select(version_files::path)
-        .limit(50)
-        .load(conn)?;
+    let below = case_keys_below(conn, version_id, &folder_prefix)?;
     let folder = format!("{path}/");
     if let Some(existing) = below.iter().find(|p| {
         p.starts_with(&folder) || (case_insensitive && p.to_lowercase().starts_with(&folder_prefix))
@@ -348,7 +406,36 @@ fn path_conflict(
     Ok(None)
 }
 
-fn escape_like(s: &str) -> String {
+/// Paths of (at most 50) files whose case key starts with `prefix` (which ends in
+/// `/`): a byte-order range over the case-key index, so the check costs the same in a
+/// draft of ten files or of a hundred thousand (a LIKE would read every row).
+fn case_keys_below(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    prefix: &str,
+) -> Result<Vec<String>, DomainError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    // '0' is the byte after '/': every key with the prefix sorts in [prefix, upper).
+    let upper = format!("{}0", prefix.trim_end_matches('/'));
+    // PostgreSQL compares text by the database's collation unless told to use bytes.
+    let column = match conn {
+        AnyConnection::Postgresql(_) => "case_key COLLATE \"C\"",
+        AnyConnection::Sqlite(_) => "case_key",
+    };
+    let in_range = sql::<Bool>(&format!("{column} >= "))
+        .bind::<Text, _>(prefix.to_string())
+        .sql(&format!(" AND {column} < "))
+        .bind::<Text, _>(upper);
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .filter(in_range)
+        .select(version_files::path)
+        .limit(50)
+        .load(conn)?)
+}
+
+pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -412,6 +499,7 @@ pub fn add_files(
                             version_files::media_type.eq(&media_type),
                             version_files::staged_name.eq(&blob),
                             version_files::created_at.eq(now),
+                            version_files::folder.eq(path.folder()),
                         ))
                         .execute(conn)?;
                 }
@@ -423,12 +511,18 @@ pub fn add_files(
         touch(conn, id)?;
         validation::request_run(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
-        let files = version_files::table
-            .filter(version_files::version_id.eq(version.id))
-            .filter(version_files::path.eq_any(paths))
-            .order(version_files::path.asc())
-            .select(FileRow::as_select())
-            .load(conn)?;
+        // In slices: a zip of 100,000 files is more values than one query may bind.
+        let mut files = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(1000) {
+            files.extend(
+                version_files::table
+                    .filter(version_files::version_id.eq(version.id))
+                    .filter(version_files::path.eq_any(chunk))
+                    .select(FileRow::as_select())
+                    .load::<FileRow>(conn)?,
+            );
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         crate::crashpoint::hit("add-files.before-commit");
         Ok(AddedFiles {
             files,
@@ -625,6 +719,7 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
                     version_files::media_type.eq(&f.media_type),
                     version_files::content_path.eq(&f.content_path),
                     version_files::created_at.eq(now),
+                    version_files::folder.eq(folder_of(&f.path)),
                 ))
                 .execute(conn)?;
         }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -483,6 +484,20 @@ impl OcflRoot {
         object_id: &str,
         version: NewVersion,
     ) -> Result<CommittedVersion, StorageError> {
+        self.commit_version_counted(object_id, version, &AtomicU64::new(0))
+            .await
+    }
+
+    /// [`OcflRoot::commit_version`] counting in `copied` the files written so far, for
+    /// a caller showing progress. Content is written as one batch made durable by a
+    /// single flush before the inventories (so the commit point still follows durable
+    /// content).
+    pub async fn commit_version_counted(
+        &self,
+        object_id: &str,
+        version: NewVersion,
+        copied: &AtomicU64,
+    ) -> Result<CommittedVersion, StorageError> {
         if object_id.is_empty() {
             return Err(StorageError::InvalidInput("empty object id".into()));
         }
@@ -592,7 +607,11 @@ impl OcflRoot {
                 None => {
                     let content_path = format!("{name}/{CONTENT_DIR}/{}", f.logical_path);
                     let key = format!("{root}/{content_path}");
-                    if let Err(e) = self.store.put_file(&key, source, Some(&digest)).await {
+                    if let Err(e) = self
+                        .store
+                        .put_file_batched(&key, source, Some(&digest))
+                        .await
+                    {
                         self.abort(&root, &vdir, new_object).await;
                         return Err(match e {
                             StorageError::DigestMismatch {
@@ -615,6 +634,7 @@ impl OcflRoot {
                 .entry(manifest_key)
                 .or_default()
                 .push(f.logical_path.clone());
+            copied.fetch_add(1, Ordering::Relaxed);
         }
         for f in version.files.iter() {
             if matches!(f.source, FileSource::Existing) {
@@ -654,6 +674,8 @@ impl OcflRoot {
         let sidecar = Bytes::from(sidecar_body(&digest));
 
         let version_copy = async {
+            // Every content file durable before anything refers to it.
+            self.store.sync_batch().await?;
             self.store
                 .put_bytes(&format!("{vdir}/{INVENTORY}"), bytes.clone())
                 .await?;

@@ -148,10 +148,18 @@ fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) ->
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
     let settings = archive.settings.clone();
-    let (view, versions, doi_status, concept_status, counts) = archive
+    let (view, versions, doi_status, concept_status, counts, publishing) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let insider = viewer_is_insider(&view, viewer.as_ref());
+            // The publication job's progress (phase, files done of total), while it runs.
+            let publishing =
+                if insider && view.state == crate::deposit::model::DatasetState::Approved {
+                    curation::publish_progress(conn, id)?
+                } else {
+                    None
+                };
             let versions = service::published_versions(conn, id)?;
             let doi_status = match &view.version.doi {
                 Some(d) => registration::status(conn, &settings, d)?,
@@ -165,7 +173,14 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
             let counts = usage::usage_of(conn, id)
                 .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
                 .ok();
-            Ok((view, versions, doi_status, concept_status, counts))
+            Ok((
+                view,
+                versions,
+                doi_status,
+                concept_status,
+                counts,
+                publishing,
+            ))
         })
         .await?;
     let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
@@ -186,6 +201,10 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
         .collect::<Vec<_>>());
     if let Value::Object(map) = &mut body {
         map.insert("usage".into(), usage_json(counts.as_ref()));
+        map.insert(
+            "publishing".into(),
+            serde_json::to_value(&publishing).map_err(DomainError::internal)?,
+        );
     }
     Ok(body)
 }

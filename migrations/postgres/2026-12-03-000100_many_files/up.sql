@@ -1,0 +1,17 @@
+-- The folder of each file (its path up to the last '/', '' at the top), so a listing
+-- pages one folder and sums the folders below it without reading every row.
+ALTER TABLE version_files ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+UPDATE version_files SET folder = CASE
+    WHEN position('/' in path) = 0 THEN ''
+    ELSE regexp_replace(path, '/[^/]*$', '')
+END;
+CREATE INDEX version_files_folder ON version_files(version_id, folder, path);
+CREATE INDEX version_files_folder_size ON version_files(version_id, folder, size);
+-- Byte order for the prefix ranges of path conflict checks, whatever the database's
+-- collation.
+CREATE INDEX version_files_case_bytes ON version_files(version_id, (case_key COLLATE "C"));
+
+-- What a running job is doing, for the pages that wait on it (publication).
+ALTER TABLE jobs ADD COLUMN progress_phase TEXT;
+ALTER TABLE jobs ADD COLUMN progress_done BIGINT;
+ALTER TABLE jobs ADD COLUMN progress_total BIGINT;

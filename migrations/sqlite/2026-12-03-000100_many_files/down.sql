@@ -1,0 +1,6 @@
+ALTER TABLE jobs DROP COLUMN progress_total;
+ALTER TABLE jobs DROP COLUMN progress_done;
+ALTER TABLE jobs DROP COLUMN progress_phase;
+DROP INDEX version_files_folder_size;
+DROP INDEX version_files_folder;
+ALTER TABLE version_files DROP COLUMN folder;

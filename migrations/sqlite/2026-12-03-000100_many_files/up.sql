@@ -1,0 +1,14 @@
+-- The folder of each file (its path up to the last '/', '' at the top), so a listing
+-- pages one folder and sums the folders below it without reading every row.
+ALTER TABLE version_files ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+UPDATE version_files SET folder = CASE
+    WHEN instr(path, '/') = 0 THEN ''
+    ELSE substr(rtrim(path, replace(path, '/', '')), 1, length(rtrim(path, replace(path, '/', ''))) - 1)
+END;
+CREATE INDEX version_files_folder ON version_files(version_id, folder, path);
+CREATE INDEX version_files_folder_size ON version_files(version_id, folder, size);
+
+-- What a running job is doing, for the pages that wait on it (publication).
+ALTER TABLE jobs ADD COLUMN progress_phase TEXT;
+ALTER TABLE jobs ADD COLUMN progress_done BIGINT;
+ALTER TABLE jobs ADD COLUMN progress_total BIGINT;
