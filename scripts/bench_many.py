@@ -167,7 +167,7 @@ api("POST", f"/api/datasets/{big}/submit")
 api("POST", f"/api/datasets/{big}/review", {"decision": "accept"}, who=curator)
 last = None
 while True:
-    view = api("GET", f"/api/datasets/{big}", who=curator)
+    view = api("GET", f"/api/datasets/{big}?files=false", who=curator)
     if view["state"] == "published":
         break
     progress = view.get("publishing")

@@ -158,7 +158,7 @@ pub fn request_changes(
             curator.id,
             &comment,
         )?;
-        let view = service::load_view(conn, Some(curator), id, None)?;
+        let view = service::load_landing_view(conn, Some(curator), id, None)?;
         let notice = Notice {
             kind: NotificationKind::ReviewDecision,
             subject: format!("Changes requested: {}", view.version.title),
@@ -186,7 +186,7 @@ pub fn approve(
     crate::db::transaction(conn, |conn| {
         let (_, state) = state_of(conn, id)?;
         require_in_review(state, "approved")?;
-        let view = service::load_view(conn, Some(curator), id, None)?;
+        let view = service::load_landing_view(conn, Some(curator), id, None)?;
         if validation::is_checking(conn, view.version.id)? {
             return Err(DomainError::Conflict(
                 "the data standards check of this dataset is still running; try again in a moment"
