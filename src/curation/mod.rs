@@ -576,17 +576,28 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     let owner = plan.dataset.owner_id;
     let object_id = plan.object_id.clone();
     let curator_for_finish = curator.clone();
-    let history = archive
+    archive
         .db
         .transaction(move |conn| {
             finish(conn, &settings, &plan, &inventory, &curator_for_finish)?;
             mail::notify(conn, &settings, &[owner], &notice)?;
             crate::crashpoint::hit("publish.before-db-commit");
-            events::of_dataset(conn, id)
+            Ok(())
         })
         .await?;
     crate::crashpoint::hit("publish.after-db-commit");
-    write_event_log(archive, &object_id, &history).await;
+    // Read after the commit: a large dataset's history (an event per file) is not read
+    // while the write transaction holds the database.
+    match archive
+        .db
+        .run(move |conn| events::of_dataset(conn, id))
+        .await
+    {
+        Ok(history) => write_event_log(archive, &object_id, &history).await,
+        Err(e) => {
+            tracing::warn!(object = %object_id, error = %e, "could not read the event history for the OCFL object's log")
+        }
+    }
     crate::crashpoint::hit("publish.after-event-log");
     archive.wake_workers();
     Ok(published)

@@ -7,6 +7,9 @@ UPDATE version_files SET folder = CASE
 END;
 CREATE INDEX version_files_folder ON version_files(version_id, folder, path);
 CREATE INDEX version_files_folder_size ON version_files(version_id, folder, size);
+-- A version's stored files found from the fixity register (a page's "verified" line).
+CREATE INDEX version_files_content ON version_files(version_id, content_path);
+CREATE INDEX stored_files_dataset_state ON stored_files(dataset_id, state, last_checked_at);
 -- Byte order for the prefix ranges of path conflict checks, whatever the database's
 -- collation.
 CREATE INDEX version_files_case_bytes ON version_files(version_id, (case_key COLLATE "C"));

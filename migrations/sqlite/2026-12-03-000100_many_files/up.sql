@@ -7,6 +7,9 @@ UPDATE version_files SET folder = CASE
 END;
 CREATE INDEX version_files_folder ON version_files(version_id, folder, path);
 CREATE INDEX version_files_folder_size ON version_files(version_id, folder, size);
+-- A version's stored files found from the fixity register (a page's "verified" line).
+CREATE INDEX version_files_content ON version_files(version_id, content_path);
+CREATE INDEX stored_files_dataset_state ON stored_files(dataset_id, state, last_checked_at);
 
 -- What a running job is doing, for the pages that wait on it (publication).
 ALTER TABLE jobs ADD COLUMN progress_phase TEXT;
