@@ -89,6 +89,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Files and bytes directly in each folder of a version (kept with version_files).
+    version_folders (version_id, folder) {
+        version_id -> BigInt,
+        folder -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
+diesel::table! {
     dataset_transitions (id) {
         id -> BigInt,
         dataset_id -> BigInt,

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
 use super::model::FileRow;
 use super::service::escape_like;
@@ -43,8 +41,8 @@ pub struct Listing {
 }
 
 /// Loads the listing of `folder` from the database, one page of rows at a time: the
-/// folder's own files are paged in SQL, and the folders below it are summed per stored
-/// folder (one row per folder, not per file), so a page costs about the same in a
+/// folder's own files are paged in SQL, and the folders below it are summed from the
+/// version's folder totals (one row per folder, not per file), so a page costs about the same in a
 /// dataset of a hundred files or of a hundred thousand. With a filter, files anywhere
 /// below the folder whose path contains the text (case-insensitive) are listed, and
 /// subfolders are not. A dataset that fits on one page is listed flat, every file with
@@ -97,21 +95,14 @@ pub fn load(
     let subfolders = if flat || !needle.is_empty() {
         Vec::new()
     } else {
-        let totals = (
-            vf::folder,
-            sql::<BigInt>("COUNT(*)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
-        );
-        let mine = vf::table.filter(vf::version_id.eq(version_id));
+        use crate::db::schema::version_folders as folders;
+        let mine = folders::table
+            .filter(folders::version_id.eq(version_id))
+            .select((folders::folder, folders::files, folders::bytes));
         let rows: Vec<(String, i64, i64)> = if folder.is_empty() {
-            mine.filter(vf::folder.ne(""))
-                .group_by(vf::folder)
-                .select(totals)
-                .load(conn)?
+            mine.filter(folders::folder.ne("")).load(conn)?
         } else {
-            mine.filter(vf::folder.like(below_pattern.clone()).escape('\\'))
-                .group_by(vf::folder)
-                .select(totals)
+            mine.filter(folders::folder.like(below_pattern.clone()).escape('\\'))
                 .load(conn)?
         };
         summarise_subfolders(&folder, rows)

@@ -143,6 +143,55 @@ pub fn published_versions(
         .load(conn)?)
 }
 
+/// Files and bytes added (or, negative, removed) per folder of one version.
+pub type FolderChanges = std::collections::BTreeMap<String, (i64, i64)>;
+
+/// Notes a file's arrival (`files` 1), departure (-1) or new size (0) in `changes`.
+pub fn note_folder_change(changes: &mut FolderChanges, path: &str, files: i64, bytes: i64) {
+    let entry = changes.entry(folder_of(path).to_string()).or_default();
+    entry.0 += files;
+    entry.1 += bytes;
+}
+
+/// Applies per-folder changes to a version's folder totals (`version_folders`, what a
+/// listing sums instead of reading every file row). Called in the transaction that
+/// changes the files.
+pub fn apply_folder_changes(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    changes: &FolderChanges,
+) -> Result<(), DomainError> {
+    use crate::db::schema::version_folders as vf;
+    for (folder, (files, bytes)) in changes {
+        if *files == 0 && *bytes == 0 {
+            continue;
+        }
+        let row = vf::table
+            .filter(vf::version_id.eq(version_id))
+            .filter(vf::folder.eq(folder));
+        let updated = diesel::update(row)
+            .set((
+                vf::files.eq(vf::files + *files),
+                vf::bytes.eq(vf::bytes + *bytes),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(vf::table)
+                .values((
+                    vf::version_id.eq(version_id),
+                    vf::folder.eq(folder),
+                    vf::files.eq(*files),
+                    vf::bytes.eq(*bytes),
+                ))
+                .execute(conn)?;
+        } else if *files < 0 {
+            // A folder left empty goes, so listings never show it.
+            diesel::delete(row.filter(vf::files.le(0))).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
 /// The folder part of a stored file path ("" for a file at the top).
 pub fn folder_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
@@ -461,6 +510,7 @@ pub fn add_files(
         let (_, version) = editable_draft(conn, actor, id)?;
         let mut errors = Vec::new();
         let mut replaced_blobs = Vec::new();
+        let mut folders = FolderChanges::new();
         let now = Utc::now().naive_utc();
         for (path, file) in staged {
             if let Some(problem) = path_conflict(conn, version.id, path, case_insensitive)? {
@@ -486,6 +536,7 @@ pub fn add_files(
                             version_files::created_at.eq(now),
                         ))
                         .execute(conn)?;
+                    note_folder_change(&mut folders, &old.path, 0, file.size as i64 - old.size);
                     replaced_blobs.extend(old.staged_name);
                 }
                 None => {
@@ -502,12 +553,14 @@ pub fn add_files(
                             version_files::folder.eq(path.folder()),
                         ))
                         .execute(conn)?;
+                    note_folder_change(&mut folders, path.as_str(), 1, file.size as i64);
                 }
             }
         }
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
+        apply_folder_changes(conn, version.id, &folders)?;
         touch(conn, id)?;
         validation::request_run(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
@@ -555,6 +608,9 @@ pub fn remove_file(
                 DomainError::invalid("path", format!("the draft has no file '{path}'"))
             })?;
         diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
+        let mut folders = FolderChanges::new();
+        note_folder_change(&mut folders, &existing.path, -1, -existing.size);
+        apply_folder_changes(conn, version.id, &folders)?;
         touch(conn, id)?;
         events::record(
             conn,
@@ -708,7 +764,9 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
                 dataset_versions::updated_at.eq(now),
             )
         )?;
+        let mut folders = FolderChanges::new();
         for f in files_of(conn, last.id)? {
+            note_folder_change(&mut folders, &f.path, 1, f.size);
             diesel::insert_into(version_files::table)
                 .values((
                     version_files::version_id.eq(version_id),
@@ -723,6 +781,7 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
                 ))
                 .execute(conn)?;
         }
+        apply_folder_changes(conn, version_id, &folders)?;
         set_state(
             conn,
             id,

@@ -113,6 +113,15 @@ async fn journey(backend: Backend) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Removing a file takes it out of its folder's count.
+    let r = client
+        .delete(app.url(&format!("/api/datasets/{id}/files/extra/p000.txt")))
+        .bearer_auth(&depositor)
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expected.remove("extra/p000.txt");
+    let extra = PUTS - 1;
     let total = expected.len();
 
     // The draft's page: the folder tree with counts, one folder paged, a filter.
@@ -129,7 +138,7 @@ async fn journey(backend: Backend) -> TestResult {
         folder_rows(&top),
         [
             ("data".to_string(), FOLDERS * PER_FOLDER),
-            ("extra".to_string(), PUTS)
+            ("extra".to_string(), extra)
         ]
     );
     assert_eq!(file_rows(&top), 1, "README.txt is the only file at the top");
@@ -261,7 +270,7 @@ async fn journey(backend: Backend) -> TestResult {
         .browser()
         .get_text(&format!("/datasets/{id}?folder=extra"))
         .await?;
-    assert_eq!(file_rows(&public), PUTS);
+    assert_eq!(file_rows(&public), extra);
 
     // The whole version as one zip: every file, with its bytes.
     let r = client

@@ -3,6 +3,7 @@ ALTER TABLE jobs DROP COLUMN progress_done;
 ALTER TABLE jobs DROP COLUMN progress_phase;
 DROP INDEX version_files_case_bytes;
 DROP INDEX stored_files_dataset_state;
+DROP TABLE version_folders;
 DROP INDEX version_files_content;
 DROP INDEX version_files_folder_size;
 DROP INDEX version_files_folder;
