@@ -192,11 +192,17 @@ async fn seed_dataset(
                             version_files::media_type.eq("application/octet-stream"),
                             version_files::content_path.eq(Some(content_path)),
                             version_files::created_at.eq(now),
+                            version_files::folder.eq(service::folder_of(logical)),
                         )
                     })
                     .collect();
                 holdfast::insert_batch!(conn, holdfast::db::schema::version_files, rows)?;
             }
+            let mut folders = service::FolderChanges::new();
+            for (logical, _, _) in &sources {
+                service::note_folder_change(&mut folders, logical, 1, size);
+            }
+            service::apply_folder_changes(conn, version_id, &folders)?;
             diesel::update(dataset_versions::table.find(version_id))
                 .set((
                     dataset_versions::published_at.eq(now),

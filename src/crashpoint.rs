@@ -30,6 +30,7 @@ pub const POINTS: &[&str] = &[
     "ocfl.after-version-sidecar",
     "ocfl.after-root-inventory",
     "publish.after-ocfl-commit",
+    "publish.after-file-chunk",
     "publish.before-db-commit",
     "publish.after-db-commit",
     "publish.before-event-log",

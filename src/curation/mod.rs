@@ -9,6 +9,9 @@
 use chrono::{Datelike, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accounts::User;
 use crate::app::Archive;
@@ -155,7 +158,7 @@ pub fn request_changes(
             curator.id,
             &comment,
         )?;
-        let view = service::load_view(conn, Some(curator), id, None)?;
+        let view = service::load_landing_view(conn, Some(curator), id, None)?;
         let notice = Notice {
             kind: NotificationKind::ReviewDecision,
             subject: format!("Changes requested: {}", view.version.title),
@@ -183,7 +186,7 @@ pub fn approve(
     crate::db::transaction(conn, |conn| {
         let (_, state) = state_of(conn, id)?;
         require_in_review(state, "approved")?;
-        let view = service::load_view(conn, Some(curator), id, None)?;
+        let view = service::load_landing_view(conn, Some(curator), id, None)?;
         if validation::is_checking(conn, view.version.id)? {
             return Err(DomainError::Conflict(
                 "the data standards check of this dataset is still running; try again in a moment"
@@ -339,35 +342,131 @@ pub fn queue(
     Ok(entries)
 }
 
+/// How often the publication job notes how many files it has copied.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
 pub(crate) fn publish_key(id: i64) -> String {
     format!("publish:{id}")
 }
 
-/// How the publication of an approved dataset is going, for its page.
+/// How the publication of an approved dataset is going, for its page and the API.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PublishProgress {
     pub state: String,
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// What the running job is doing: `preparing`, `copying` (files into storage),
+    /// `recording` (files in the database) or `finishing`; None before it starts.
+    pub phase: Option<String>,
+    /// Files done in this phase, of `total`.
+    pub done: Option<i64>,
+    pub total: Option<i64>,
 }
+
+impl PublishProgress {
+    /// "copying files into storage: 1,200 of 100,000", for the page.
+    pub fn describe(&self) -> Option<String> {
+        let label = match self.phase.as_deref()? {
+            PHASE_PREPARING => "preparing",
+            PHASE_COPYING => "copying files into storage",
+            PHASE_RECORDING => "recording files",
+            PHASE_FINISHING => "finishing",
+            other => other,
+        };
+        Some(match (self.done, self.total) {
+            (Some(done), Some(total)) => format!("{label}: {done} of {total} files"),
+            _ => label.to_string(),
+        })
+    }
+}
+
+pub const PHASE_PREPARING: &str = "preparing";
+pub const PHASE_COPYING: &str = "copying";
+pub const PHASE_RECORDING: &str = "recording";
+pub const PHASE_FINISHING: &str = "finishing";
 
 pub fn publish_progress(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<PublishProgress>, DomainError> {
     use crate::db::schema::jobs;
+    type Row = (
+        String,
+        i32,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
     Ok(jobs::table
         .filter(jobs::dedupe_key.eq(publish_key(id)))
         .order(jobs::id.desc())
-        .select((jobs::state, jobs::attempts, jobs::last_error))
-        .first::<(String, i32, Option<String>)>(conn)
+        .select((
+            jobs::state,
+            jobs::attempts,
+            jobs::last_error,
+            jobs::progress_phase,
+            jobs::progress_done,
+            jobs::progress_total,
+        ))
+        .first::<Row>(conn)
         .optional()?
-        .map(|(state, attempts, last_error)| PublishProgress {
-            state,
-            attempts,
-            last_error,
-        }))
+        .map(
+            |(state, attempts, last_error, phase, done, total)| PublishProgress {
+                state,
+                attempts,
+                last_error,
+                phase,
+                done,
+                total,
+            },
+        ))
 }
+
+/// Notes on the running publication job of dataset `id` what it is doing (nothing
+/// when the publication runs outside a job).
+fn set_publish_progress(
+    conn: &mut AnyConnection,
+    id: i64,
+    phase: &str,
+    done: Option<i64>,
+    total: Option<i64>,
+) -> Result<(), DomainError> {
+    use crate::db::schema::jobs;
+    diesel::update(
+        jobs::table
+            .filter(jobs::dedupe_key.eq(publish_key(id)))
+            .filter(jobs::state.eq("running")),
+    )
+    .set((
+        jobs::progress_phase.eq(phase),
+        jobs::progress_done.eq(done),
+        jobs::progress_total.eq(total),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+async fn report_progress(
+    archive: &Archive,
+    id: i64,
+    phase: &'static str,
+    done: Option<i64>,
+    total: Option<i64>,
+) {
+    let written = archive
+        .db
+        .run(move |conn| set_publish_progress(conn, id, phase, done, total))
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(dataset = id, error = %e, "could not note the publication's progress");
+    }
+}
+
+/// Files recorded per database transaction when a publication is switched over: each
+/// chunk commits on its own, so no transaction (nor SQLite's write lock) spans a whole
+/// large dataset.
+const RECORD_CHUNK: usize = 1000;
 
 /// Approves and wakes the workers: what the review form and API call for "accept".
 pub async fn accept(
@@ -418,13 +517,33 @@ pub async fn publish_job(
 async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published, DomainError> {
     let settings = archive.settings.clone();
     let curator_for_plan = curator.clone();
+    report_progress(archive, id, PHASE_PREPARING, None, None).await;
     let plan = archive
         .db
         .transaction(move |conn| prepare(conn, &settings, &curator_for_plan, id))
         .await?;
 
     crate::crashpoint::hit("publish.after-dois-reserved");
-    let content_paths = commit_to_storage(archive, &plan, curator).await?;
+    let to_copy = plan
+        .files
+        .iter()
+        .filter(|f| f.staged_name.is_some())
+        .count() as i64;
+    report_progress(archive, id, PHASE_COPYING, Some(0), Some(to_copy)).await;
+    let copied = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let (archive, copied) = (archive.clone(), copied.clone());
+        actix_web::rt::spawn(async move {
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let done = copied.load(Ordering::Relaxed) as i64;
+                report_progress(&archive, id, PHASE_COPYING, Some(done), Some(to_copy)).await;
+            }
+        })
+    };
+    let committed = commit_to_storage(archive, &plan, curator, &copied).await;
+    ticker.abort();
+    let content_paths = committed?;
     let inventory = archive
         .ocfl
         .inventory_digest(&plan.object_id)
@@ -439,11 +558,10 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         doi: plan.version_doi.clone(),
         concept_doi: plan.concept_doi.clone(),
     };
-    let staged_blobs: Vec<String> = plan
-        .files
-        .iter()
-        .filter_map(|f| f.staged_name.clone())
-        .collect();
+    let plan = Arc::new(plan);
+    let content_paths = Arc::new(content_paths);
+    record_files(archive, &plan, &content_paths).await?;
+    report_progress(archive, id, PHASE_FINISHING, None, None).await;
     let settings = archive.settings.clone();
     let notice = Notice {
         kind: NotificationKind::ReviewDecision,
@@ -458,28 +576,124 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     let owner = plan.dataset.owner_id;
     let object_id = plan.object_id.clone();
     let curator_for_finish = curator.clone();
-    let history = archive
+    archive
         .db
         .transaction(move |conn| {
-            finish(
-                conn,
-                &settings,
-                &plan,
-                &content_paths,
-                &inventory,
-                &curator_for_finish,
-            )?;
+            finish(conn, &settings, &plan, &inventory, &curator_for_finish)?;
             mail::notify(conn, &settings, &[owner], &notice)?;
             crate::crashpoint::hit("publish.before-db-commit");
-            events::of_dataset(conn, id)
+            Ok(())
         })
         .await?;
     crate::crashpoint::hit("publish.after-db-commit");
-    write_event_log(archive, &object_id, &history).await;
+    // Read after the commit: a large dataset's history (an event per file) is not read
+    // while the write transaction holds the database.
+    match archive
+        .db
+        .run(move |conn| events::of_dataset(conn, id))
+        .await
+    {
+        Ok(history) => write_event_log(archive, &object_id, &history).await,
+        Err(e) => {
+            tracing::warn!(object = %object_id, error = %e, "could not read the event history for the OCFL object's log")
+        }
+    }
     crate::crashpoint::hit("publish.after-event-log");
     archive.wake_workers();
-    archive.remove_staged_blobs(staged_blobs).await;
     Ok(published)
+}
+
+/// Switches the version's files over to their stored bytes, [`RECORD_CHUNK`] files per
+/// transaction: content path set, staged blob released (deleted once its chunk has
+/// committed), the digest recorded (PREMIS) and the stored file registered for fixity
+/// audits. Idempotent, so a publication interrupted between chunks resumes: a file
+/// whose staged blob is already released was done before.
+async fn record_files(
+    archive: &Archive,
+    plan: &Arc<PublishPlan>,
+    content_paths: &Arc<BTreeMap<String, String>>,
+) -> Result<(), DomainError> {
+    let id = plan.dataset.id;
+    let total = plan.files.len();
+    let mut start = 0;
+    while start < total {
+        let end = (start + RECORD_CHUNK).min(total);
+        report_progress(
+            archive,
+            id,
+            PHASE_RECORDING,
+            Some(start as i64),
+            Some(total as i64),
+        )
+        .await;
+        let (plan_for_db, paths) = (plan.clone(), content_paths.clone());
+        let released = archive
+            .db
+            .transaction(move |conn| {
+                record_chunk(conn, &plan_for_db, &plan_for_db.files[start..end], &paths)
+            })
+            .await?;
+        crate::crashpoint::hit("publish.after-file-chunk");
+        archive.remove_staged_blobs(released).await;
+        start = end;
+    }
+    Ok(())
+}
+
+/// One chunk of [`record_files`]; returns the staged blobs it released.
+fn record_chunk(
+    conn: &mut AnyConnection,
+    plan: &PublishPlan,
+    files: &[FileRow],
+    content_paths: &BTreeMap<String, String>,
+) -> Result<Vec<String>, DomainError> {
+    let version_subject = events::Subject {
+        dataset_id: Some(plan.dataset.id),
+        version: Some(plan.version.number),
+        ..Default::default()
+    };
+    let ids: Vec<i64> = files.iter().map(|f| f.id).collect();
+    // What the database holds now: an earlier attempt may have done part of this chunk.
+    let still_staged: std::collections::HashSet<i64> = version_files::table
+        .filter(version_files::id.eq_any(&ids))
+        .filter(version_files::staged_name.is_not_null())
+        .select(version_files::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let mut released = Vec::new();
+    for f in files {
+        // Identical bytes are stored once; files carried over point into earlier versions.
+        let content_path = content_paths.get(&f.sha256).ok_or_else(|| {
+            DomainError::internal(format!("'{}' is missing from the OCFL manifest", f.path))
+        })?;
+        if still_staged.contains(&f.id) {
+            events::record(
+                conn,
+                EventType::MessageDigestCalculation,
+                &events::Subject {
+                    file_path: Some(&f.path),
+                    file_sha256: Some(&f.sha256),
+                    ..version_subject.clone()
+                },
+                "sha256 computed while the upload was received, verified again when copied into storage",
+                Outcome::Success,
+                &format!("sha256:{} ({} bytes)", f.sha256, f.size),
+                Agent::Holdfast,
+            )?;
+            released.extend(f.staged_name.clone());
+        }
+        if still_staged.contains(&f.id) || f.content_path.as_deref() != Some(content_path) {
+            diesel::update(version_files::table.find(f.id))
+                .set((
+                    version_files::staged_name.eq(None::<String>),
+                    version_files::content_path.eq(content_path),
+                ))
+                .execute(conn)?;
+        }
+    }
+    register_stored_content(conn, plan, files, content_paths)?;
+    Ok(released)
 }
 
 /// Writes the dataset's event history into its OCFL object (`logs/`, which OCFL leaves
@@ -642,6 +856,7 @@ async fn commit_to_storage(
     archive: &Archive,
     plan: &PublishPlan,
     curator: &User,
+    copied: &AtomicU64,
 ) -> Result<BTreeMap<String, String>, DomainError> {
     let ocfl = &archive.ocfl;
     // A crash inside an earlier commit can leave an uncommitted version directory or a
@@ -708,7 +923,7 @@ async fn commit_to_storage(
         user_address: Some(format!("mailto:{}", curator.email)),
         files,
     };
-    ocfl.commit_version(&plan.object_id, version)
+    ocfl.commit_version_counted(&plan.object_id, version, copied)
         .await
         .map_err(|e| match e {
             crate::storage::StorageError::DigestMismatch { path, .. } => DomainError::Conflict(
@@ -724,36 +939,48 @@ async fn commit_to_storage(
     Ok(inventory.content_paths())
 }
 
-/// Puts the version's bytes in the fixity register: its content files (those carried
-/// over are there already) and the new root and version inventories.
-fn register_stored_files(
+/// Puts content files of the version in the fixity register (those carried over are
+/// there already).
+fn register_stored_content(
     conn: &mut AnyConnection,
     plan: &PublishPlan,
+    files: &[FileRow],
     content_paths: &BTreeMap<String, String>,
+) -> Result<(), DomainError> {
+    use crate::fixity::{Kind, NewStoredFile};
+    let rows: Vec<NewStoredFile> = files
+        .iter()
+        .filter_map(|f| {
+            content_paths.get(&f.sha256).map(|path| NewStoredFile {
+                kind: Kind::Content,
+                content_path: path,
+                sha256: &f.sha256,
+                size: f.size,
+            })
+        })
+        .collect();
+    crate::fixity::files::register(conn, plan.dataset.id, &plan.object_id, &rows)?;
+    Ok(())
+}
+
+/// Puts the new root and version inventories in the fixity register.
+fn register_stored_inventories(
+    conn: &mut AnyConnection,
+    plan: &PublishPlan,
     (inventory_sha256, inventory_size): &(String, u64),
 ) -> Result<(), DomainError> {
     use crate::fixity::{Kind, NewStoredFile};
     let inventory_size = i64::try_from(*inventory_size).map_err(DomainError::internal)?;
     let version_inventory = format!("v{}/inventory.json", plan.ocfl_version);
-    let mut rows = Vec::with_capacity(plan.files.len() + 2);
-    for f in &plan.files {
-        if let Some(path) = content_paths.get(&f.sha256) {
-            rows.push(NewStoredFile {
-                kind: Kind::Content,
-                content_path: path,
-                sha256: &f.sha256,
-                size: f.size,
-            });
-        }
-    }
-    for path in ["inventory.json", version_inventory.as_str()] {
-        rows.push(NewStoredFile {
+    let rows: Vec<NewStoredFile> = ["inventory.json", version_inventory.as_str()]
+        .into_iter()
+        .map(|path| NewStoredFile {
             kind: Kind::Inventory,
             content_path: path,
             sha256: inventory_sha256,
             size: inventory_size,
-        });
-    }
+        })
+        .collect();
     crate::fixity::files::register(conn, plan.dataset.id, &plan.object_id, &rows)?;
     Ok(())
 }
@@ -766,7 +993,6 @@ fn finish(
     conn: &mut crate::db::AnyConnection,
     settings: &Settings,
     plan: &PublishPlan,
-    content_paths: &BTreeMap<String, String>,
     inventory: &(String, u64),
     curator: &User,
 ) -> Result<(), DomainError> {
@@ -792,21 +1018,6 @@ fn finish(
         "",
         Agent::Person(curator),
     )?;
-    for f in plan.files.iter().filter(|f| f.staged_name.is_some()) {
-        events::record(
-            conn,
-            EventType::MessageDigestCalculation,
-            &events::Subject {
-                file_path: Some(&f.path),
-                file_sha256: Some(&f.sha256),
-                ..version_subject.clone()
-            },
-            "sha256 computed while the upload was received, verified again when copied into storage",
-            Outcome::Success,
-            &format!("sha256:{} ({} bytes)", f.sha256, f.size),
-            Agent::Holdfast,
-        )?;
-    }
     let now: NaiveDateTime = Utc::now().naive_utc();
     let ocfl_version = i32::try_from(plan.ocfl_version).map_err(DomainError::internal)?;
     diesel::update(dataset_versions::table.find(plan.version.id))
@@ -817,19 +1028,7 @@ fn finish(
             dataset_versions::updated_at.eq(now),
         ))
         .execute(conn)?;
-    for f in &plan.files {
-        // Identical bytes are stored once; files carried over point into earlier versions.
-        let content_path = content_paths.get(&f.sha256).ok_or_else(|| {
-            DomainError::internal(format!("'{}' is missing from the OCFL manifest", f.path))
-        })?;
-        diesel::update(version_files::table.find(f.id))
-            .set((
-                version_files::staged_name.eq(None::<String>),
-                version_files::content_path.eq(content_path),
-            ))
-            .execute(conn)?;
-    }
-    register_stored_files(conn, plan, content_paths, inventory)?;
+    register_stored_inventories(conn, plan, inventory)?;
     let concept_state = doi::state_of(conn, &plan.concept_doi)?;
     let concept_action = if concept_state.as_deref() == Some(DoiState::Findable.as_str()) {
         DoiAction::Update

@@ -84,6 +84,17 @@ diesel::table! {
         staged_name -> Nullable<Text>,
         content_path -> Nullable<Text>,
         created_at -> Timestamp,
+        folder -> Text,
+    }
+}
+
+diesel::table! {
+    /// Files and bytes directly in each folder of a version (kept with version_files).
+    version_folders (version_id, folder) {
+        version_id -> BigInt,
+        folder -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
     }
 }
 
@@ -130,6 +141,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        progress_phase -> Nullable<Text>,
+        progress_done -> Nullable<BigInt>,
+        progress_total -> Nullable<BigInt>,
     }
 }
 

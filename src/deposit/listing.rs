@@ -4,7 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use diesel::prelude::*;
+
 use super::model::FileRow;
+use super::service::escape_like;
+use crate::db::{AnyConnection, MultiBackend};
+use crate::error::DomainError;
 
 /// Files shown per page.
 pub const PAGE_SIZE: usize = 100;
@@ -35,150 +40,167 @@ pub struct Listing {
     pub filter: String,
 }
 
-/// Builds the listing of `folder`. With a filter, files anywhere below the folder whose
-/// path contains the text (case-insensitive) are listed, and subfolders are not. A
-/// dataset that fits on one page is listed flat, every file with its full path.
-pub fn list(files: &[FileRow], folder: &str, filter: &str, page: usize) -> Listing {
+/// Loads the listing of `folder` from the database, one page of rows at a time: the
+/// folder's own files are paged in SQL, and the folders below it are summed from the
+/// version's folder totals (one row per folder, not per file), so a page costs about the same in a
+/// dataset of a hundred files or of a hundred thousand. With a filter, files anywhere
+/// below the folder whose path contains the text (case-insensitive) are listed, and
+/// subfolders are not. A dataset that fits on one page is listed flat, every file with
+/// its full path.
+pub fn load(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    folder: &str,
+    filter: &str,
+    page: usize,
+) -> Result<Listing, DomainError> {
+    use crate::db::schema::version_files as vf;
     let folder = folder.trim_matches('/').to_string();
-    let flat = folder.is_empty() && files.len() <= PAGE_SIZE;
+    let filter = filter.trim().to_string();
+    let needle = filter.to_lowercase();
+    let total: i64 = vf::table
+        .filter(vf::version_id.eq(version_id))
+        .count()
+        .get_result(conn)?;
+    let flat = folder.is_empty() && total <= PAGE_SIZE as i64;
+    let below_pattern = format!("{}/%", escape_like(&folder));
+    let text_pattern = format!("%{}%", escape_like(&needle));
+    // The files listed: this folder's own, or (flat or filtered) every file below it.
+    let selected = || {
+        let mut q = vf::table
+            .filter(vf::version_id.eq(version_id))
+            .into_boxed::<MultiBackend>();
+        if flat || !needle.is_empty() {
+            if !folder.is_empty() {
+                q = q.filter(vf::path.like(below_pattern.clone()).escape('\\'));
+            }
+            if !needle.is_empty() {
+                q = q.filter(vf::case_key.like(text_pattern.clone()).escape('\\'));
+            }
+        } else {
+            q = q.filter(vf::folder.eq(folder.clone()));
+        }
+        q
+    };
+    let matching: i64 = selected().count().get_result(conn)?;
+    let matching = usize::try_from(matching).map_err(DomainError::internal)?;
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let files: Vec<FileRow> = selected()
+        .order(vf::path.asc())
+        .offset(((page - 1) * PAGE_SIZE) as i64)
+        .limit(PAGE_SIZE as i64)
+        .select(FileRow::as_select())
+        .load(conn)?;
+    let subfolders = if flat || !needle.is_empty() {
+        Vec::new()
+    } else {
+        use crate::db::schema::version_folders as folders;
+        let mine = folders::table
+            .filter(folders::version_id.eq(version_id))
+            .select((folders::folder, folders::files, folders::bytes));
+        let rows: Vec<(String, i64, i64)> = if folder.is_empty() {
+            mine.filter(folders::folder.ne("")).load(conn)?
+        } else {
+            mine.filter(folders::folder.like(below_pattern.clone()).escape('\\'))
+                .load(conn)?
+        };
+        summarise_subfolders(&folder, rows)
+    };
+    Ok(Listing {
+        breadcrumbs: breadcrumbs(&folder),
+        folder,
+        subfolders,
+        files,
+        matching,
+        page,
+        pages,
+        filter,
+    })
+}
+
+/// Rolls per-folder totals (folder path, files, bytes) up into the direct subfolders of
+/// `folder`, each counting every file below it.
+fn summarise_subfolders(folder: &str, rows: Vec<(String, i64, i64)>) -> Vec<Subfolder> {
     let prefix = if folder.is_empty() {
         String::new()
     } else {
         format!("{folder}/")
     };
-    let filter = filter.trim().to_string();
-    let needle = filter.to_lowercase();
     let mut subfolders: BTreeMap<String, Subfolder> = BTreeMap::new();
-    let mut direct: Vec<&FileRow> = Vec::new();
-    for f in files {
-        let Some(rest) = f.path.strip_prefix(&prefix) else {
+    for (path, files, bytes) in rows {
+        let Some(rest) = path.strip_prefix(&prefix) else {
             continue;
         };
-        if flat || !needle.is_empty() {
-            if f.path.to_lowercase().contains(&needle) {
-                direct.push(f);
-            }
+        let name = rest.split('/').next().unwrap_or(rest);
+        if name.is_empty() {
             continue;
         }
-        match rest.split_once('/') {
-            Some((name, _)) => {
-                let entry = subfolders
-                    .entry(name.to_string())
-                    .or_insert_with(|| Subfolder {
-                        path: format!("{prefix}{name}"),
-                        name: name.to_string(),
-                        files: 0,
-                        bytes: 0,
-                    });
-                entry.files += 1;
-                entry.bytes += f.size;
-            }
-            None => direct.push(f),
-        }
+        let entry = subfolders
+            .entry(name.to_string())
+            .or_insert_with(|| Subfolder {
+                path: format!("{prefix}{name}"),
+                name: name.to_string(),
+                files: 0,
+                bytes: 0,
+            });
+        entry.files += usize::try_from(files).unwrap_or(0);
+        entry.bytes += bytes;
     }
-    let matching = direct.len();
-    let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let files = direct
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .cloned()
-        .collect();
-    let mut breadcrumbs = vec![("all files".to_string(), String::new())];
+    subfolders.into_values().collect()
+}
+
+/// (label, folder path) from the top down to `folder`.
+fn breadcrumbs(folder: &str) -> Vec<(String, String)> {
+    let mut crumbs = vec![("all files".to_string(), String::new())];
     let mut path = String::new();
     for segment in folder.split('/').filter(|s| !s.is_empty()) {
         if !path.is_empty() {
             path.push('/');
         }
         path.push_str(segment);
-        breadcrumbs.push((segment.to_string(), path.clone()));
+        crumbs.push((segment.to_string(), path.clone()));
     }
-    Listing {
-        folder,
-        breadcrumbs,
-        subfolders: subfolders.into_values().collect(),
-        files,
-        matching,
-        page,
-        pages,
-        filter,
-    }
+    crumbs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn file(path: &str, size: i64) -> FileRow {
-        FileRow {
-            id: 0,
-            version_id: 0,
-            path: path.into(),
-            case_key: path.to_lowercase(),
-            size,
-            sha256: String::new(),
-            media_type: "text/csv".into(),
-            staged_name: None,
-            content_path: None,
-            created_at: chrono::NaiveDateTime::default(),
-        }
+    #[test]
+    fn folders_below_are_summed_into_direct_subfolders() {
+        let rows = vec![
+            ("data/2020".to_string(), 2, 30),
+            ("data/2020/raw".to_string(), 3, 3),
+            ("data/2021".to_string(), 1, 1),
+            ("many".to_string(), 250, 250),
+        ];
+        let top = summarise_subfolders("", rows.clone());
+        assert_eq!(
+            top.iter()
+                .map(|s| (s.path.as_str(), s.name.as_str(), s.files, s.bytes))
+                .collect::<Vec<_>>(),
+            [("data", "data", 6, 34), ("many", "many", 250, 250)]
+        );
+        let data = summarise_subfolders("data", rows);
+        assert_eq!(
+            data.iter()
+                .map(|s| (s.path.as_str(), s.files, s.bytes))
+                .collect::<Vec<_>>(),
+            [("data/2020", 5, 33), ("data/2021", 1, 1)]
+        );
     }
 
     #[test]
-    fn folders_are_summarised_and_files_paged() {
-        let mut files = vec![
-            file("README.md", 5),
-            file("data/2020/a.csv", 10),
-            file("data/2020/b.csv", 20),
-            file("data/2021/c.csv", 1),
-        ];
-        for i in 0..250 {
-            files.push(file(&format!("many/f{i:03}.csv"), 1));
-        }
-        let small = list(&files[..4], "", "", 1);
-        assert_eq!(small.files.len(), 4, "one page: flat");
-        assert!(small.subfolders.is_empty());
-        let top = list(&files, "", "", 1);
-        assert_eq!(top.files.len(), 1);
+    fn breadcrumbs_lead_from_the_top() {
         assert_eq!(
-            top.subfolders
-                .iter()
-                .map(|s| (s.name.as_str(), s.files, s.bytes))
-                .collect::<Vec<_>>(),
-            [("data", 3, 31), ("many", 250, 250)]
+            breadcrumbs("data/2020"),
+            [
+                ("all files".to_string(), String::new()),
+                ("data".to_string(), "data".to_string()),
+                ("2020".to_string(), "data/2020".to_string())
+            ]
         );
-        let data = list(&files, "/data/", "", 1);
-        assert_eq!(data.folder, "data");
-        assert_eq!(data.subfolders.len(), 2);
-        assert_eq!(data.breadcrumbs.last().map(|b| b.1.as_str()), Some("data"));
-        let many = list(&files, "many", "", 3);
-        assert_eq!(
-            (many.page, many.pages, many.files.len(), many.matching),
-            (3, 3, 50, 250)
-        );
-        assert_eq!(many.files[0].path, "many/f200.csv");
-        let past_end = list(&files, "many", "", 99);
-        assert_eq!(past_end.page, 3);
-    }
-
-    #[test]
-    fn a_filter_searches_below_the_folder() {
-        let files = vec![
-            file("data/2020/A.csv", 1),
-            file("data/2021/b.csv", 1),
-            file("other/a.csv", 1),
-        ];
-        let found = list(&files, "data", "a.CSV", 1);
-        assert!(found.subfolders.is_empty());
-        assert_eq!(
-            found
-                .files
-                .iter()
-                .map(|f| f.path.as_str())
-                .collect::<Vec<_>>(),
-            ["data/2020/A.csv"]
-        );
-        assert!(list(&files, "nowhere", "", 1).files.is_empty());
     }
 }

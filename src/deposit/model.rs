@@ -180,8 +180,16 @@ pub struct DatasetView {
     pub owner_name: String,
     pub version: VersionRow,
     pub metadata: Metadata,
+    /// Every file of the version, except in a view loaded for the landing page of a
+    /// version with more than [`LANDING_FILES_LIMIT`] files (it lists a page at a time
+    /// and leaves this empty); `file_count` and `file_bytes` are always the totals.
     pub files: Vec<FileRow>,
+    pub file_count: i64,
+    pub file_bytes: i64,
 }
+
+/// The most files a landing page loads in full (for its JSON-LD and Signposting).
+pub const LANDING_FILES_LIMIT: i64 = 1000;
 
 impl DatasetView {
     pub fn is_published_version(&self) -> bool {
@@ -189,7 +197,11 @@ impl DatasetView {
     }
 
     pub fn total_bytes(&self) -> i64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.file_bytes
+    }
+
+    pub fn has_files(&self) -> bool {
+        self.file_count > 0
     }
 }
 

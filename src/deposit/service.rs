@@ -143,6 +143,60 @@ pub fn published_versions(
         .load(conn)?)
 }
 
+/// Files and bytes added (or, negative, removed) per folder of one version.
+pub type FolderChanges = std::collections::BTreeMap<String, (i64, i64)>;
+
+/// Notes a file's arrival (`files` 1), departure (-1) or new size (0) in `changes`.
+pub fn note_folder_change(changes: &mut FolderChanges, path: &str, files: i64, bytes: i64) {
+    let entry = changes.entry(folder_of(path).to_string()).or_default();
+    entry.0 += files;
+    entry.1 += bytes;
+}
+
+/// Applies per-folder changes to a version's folder totals (`version_folders`, what a
+/// listing sums instead of reading every file row). Called in the transaction that
+/// changes the files.
+pub fn apply_folder_changes(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    changes: &FolderChanges,
+) -> Result<(), DomainError> {
+    use crate::db::schema::version_folders as vf;
+    for (folder, (files, bytes)) in changes {
+        if *files == 0 && *bytes == 0 {
+            continue;
+        }
+        let row = vf::table
+            .filter(vf::version_id.eq(version_id))
+            .filter(vf::folder.eq(folder));
+        let updated = diesel::update(row)
+            .set((
+                vf::files.eq(vf::files + *files),
+                vf::bytes.eq(vf::bytes + *bytes),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(vf::table)
+                .values((
+                    vf::version_id.eq(version_id),
+                    vf::folder.eq(folder),
+                    vf::files.eq(*files),
+                    vf::bytes.eq(*bytes),
+                ))
+                .execute(conn)?;
+        } else if *files < 0 {
+            // A folder left empty goes, so listings never show it.
+            diesel::delete(row.filter(vf::files.le(0))).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// The folder part of a stored file path ("" for a file at the top).
+pub fn folder_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
 pub fn files_of(conn: &mut AnyConnection, version_id: i64) -> Result<Vec<FileRow>, DomainError> {
     Ok(version_files::table
         .filter(version_files::version_id.eq(version_id))
@@ -158,6 +212,34 @@ pub fn load_view(
     viewer: Option<&User>,
     id: i64,
     number: Option<i32>,
+) -> Result<DatasetView, DomainError> {
+    load_view_with(conn, viewer, id, number, None)
+}
+
+/// [`load_view`] for the landing page: the files are loaded only when there are at most
+/// [`LANDING_FILES_LIMIT`](super::model::LANDING_FILES_LIMIT) of them (the page lists
+/// them a page at a time through [`super::listing::load`]).
+pub fn load_landing_view(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+    number: Option<i32>,
+) -> Result<DatasetView, DomainError> {
+    load_view_with(
+        conn,
+        viewer,
+        id,
+        number,
+        Some(super::model::LANDING_FILES_LIMIT),
+    )
+}
+
+fn load_view_with(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+    number: Option<i32>,
+    max_files: Option<i64>,
 ) -> Result<DatasetView, DomainError> {
     let dataset = dataset_row(conn, id)?;
     let insider = can_see_unpublished(viewer, &dataset);
@@ -176,7 +258,23 @@ pub fn load_view(
         .find(dataset.owner_id)
         .select(users::name)
         .first(conn)?;
-    let files = files_of(conn, version.id)?;
+    let (files, file_count, file_bytes) = match max_files {
+        Some(limit) => {
+            let (count, bytes) = file_totals(conn, version.id)?;
+            let files = if count <= limit {
+                files_of(conn, version.id)?
+            } else {
+                Vec::new()
+            };
+            (files, count, bytes)
+        }
+        None => {
+            let files = files_of(conn, version.id)?;
+            let count = i64::try_from(files.len()).map_err(DomainError::internal)?;
+            let bytes = files.iter().map(|f| f.size).sum();
+            (files, count, bytes)
+        }
+    };
     Ok(DatasetView {
         state: state_of(&dataset)?,
         metadata: parse_stored_metadata(&version.metadata)?,
@@ -184,7 +282,22 @@ pub fn load_view(
         owner_name,
         version,
         files,
+        file_count,
+        file_bytes,
     })
+}
+
+/// How many files a version has and their bytes, counted in the database.
+pub fn file_totals(conn: &mut AnyConnection, version_id: i64) -> Result<(i64, i64), DomainError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .select((
+            sql::<BigInt>("COUNT(*)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
+        ))
+        .first(conn)?)
 }
 
 /// The draft version of a dataset the actor may change, or why not.
@@ -315,13 +428,7 @@ fn path_conflict(
         )));
     }
     let folder_prefix = format!("{}/", path.case_key());
-    let pattern = format!("{}%", escape_like(&folder_prefix));
-    let below: Vec<String> = version_files::table
-        .filter(version_files::version_id.eq(version_id))
-        .filter(version_files::case_key.like(pattern).escape('\\'))
-        .select(version_files::path)
-        .limit(50)
-        .load(conn)?;
+    let below = case_keys_below(conn, version_id, &folder_prefix)?;
     let folder = format!("{path}/");
     if let Some(existing) = below.iter().find(|p| {
         p.starts_with(&folder) || (case_insensitive && p.to_lowercase().starts_with(&folder_prefix))
@@ -348,7 +455,36 @@ fn path_conflict(
     Ok(None)
 }
 
-fn escape_like(s: &str) -> String {
+/// Paths of (at most 50) files whose case key starts with `prefix` (which ends in
+/// `/`): a byte-order range over the case-key index, so the check costs the same in a
+/// draft of ten files or of a hundred thousand (a LIKE would read every row).
+fn case_keys_below(
+    conn: &mut AnyConnection,
+    version_id: i64,
+    prefix: &str,
+) -> Result<Vec<String>, DomainError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    // '0' is the byte after '/': every key with the prefix sorts in [prefix, upper).
+    let upper = format!("{}0", prefix.trim_end_matches('/'));
+    // PostgreSQL compares text by the database's collation unless told to use bytes.
+    let column = match conn {
+        AnyConnection::Postgresql(_) => "case_key COLLATE \"C\"",
+        AnyConnection::Sqlite(_) => "case_key",
+    };
+    let in_range = sql::<Bool>(&format!("{column} >= "))
+        .bind::<Text, _>(prefix.to_string())
+        .sql(&format!(" AND {column} < "))
+        .bind::<Text, _>(upper);
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .filter(in_range)
+        .select(version_files::path)
+        .limit(50)
+        .load(conn)?)
+}
+
+pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -374,6 +510,7 @@ pub fn add_files(
         let (_, version) = editable_draft(conn, actor, id)?;
         let mut errors = Vec::new();
         let mut replaced_blobs = Vec::new();
+        let mut folders = FolderChanges::new();
         let now = Utc::now().naive_utc();
         for (path, file) in staged {
             if let Some(problem) = path_conflict(conn, version.id, path, case_insensitive)? {
@@ -399,6 +536,7 @@ pub fn add_files(
                             version_files::created_at.eq(now),
                         ))
                         .execute(conn)?;
+                    note_folder_change(&mut folders, &old.path, 0, file.size as i64 - old.size);
                     replaced_blobs.extend(old.staged_name);
                 }
                 None => {
@@ -412,23 +550,32 @@ pub fn add_files(
                             version_files::media_type.eq(&media_type),
                             version_files::staged_name.eq(&blob),
                             version_files::created_at.eq(now),
+                            version_files::folder.eq(path.folder()),
                         ))
                         .execute(conn)?;
+                    note_folder_change(&mut folders, path.as_str(), 1, file.size as i64);
                 }
             }
         }
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
+        apply_folder_changes(conn, version.id, &folders)?;
         touch(conn, id)?;
         validation::request_run(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
-        let files = version_files::table
-            .filter(version_files::version_id.eq(version.id))
-            .filter(version_files::path.eq_any(paths))
-            .order(version_files::path.asc())
-            .select(FileRow::as_select())
-            .load(conn)?;
+        // In slices: a zip of 100,000 files is more values than one query may bind.
+        let mut files = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(1000) {
+            files.extend(
+                version_files::table
+                    .filter(version_files::version_id.eq(version.id))
+                    .filter(version_files::path.eq_any(chunk))
+                    .select(FileRow::as_select())
+                    .load::<FileRow>(conn)?,
+            );
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         crate::crashpoint::hit("add-files.before-commit");
         Ok(AddedFiles {
             files,
@@ -461,6 +608,9 @@ pub fn remove_file(
                 DomainError::invalid("path", format!("the draft has no file '{path}'"))
             })?;
         diesel::delete(version_files::table.find(existing.id)).execute(conn)?;
+        let mut folders = FolderChanges::new();
+        note_folder_change(&mut folders, &existing.path, -1, -existing.size);
+        apply_folder_changes(conn, version.id, &folders)?;
         touch(conn, id)?;
         events::record(
             conn,
@@ -614,7 +764,9 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
                 dataset_versions::updated_at.eq(now),
             )
         )?;
+        let mut folders = FolderChanges::new();
         for f in files_of(conn, last.id)? {
+            note_folder_change(&mut folders, &f.path, 1, f.size);
             diesel::insert_into(version_files::table)
                 .values((
                     version_files::version_id.eq(version_id),
@@ -625,9 +777,11 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
                     version_files::media_type.eq(&f.media_type),
                     version_files::content_path.eq(&f.content_path),
                     version_files::created_at.eq(now),
+                    version_files::folder.eq(folder_of(&f.path)),
                 ))
                 .execute(conn)?;
         }
+        apply_folder_changes(conn, version_id, &folders)?;
         set_state(
             conn,
             id,

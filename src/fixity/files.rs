@@ -66,17 +66,25 @@ pub fn register(
     files: &[NewStoredFile],
 ) -> Result<usize, DomainError> {
     let now = Utc::now().naive_utc();
-    let known: BTreeMap<String, (i64, String)> = stored_files::table
-        .filter(stored_files::object_id.eq(object_id))
-        .select((
-            stored_files::content_path,
-            stored_files::id,
-            stored_files::sha256,
-        ))
-        .load::<(String, i64, String)>(conn)?
-        .into_iter()
-        .map(|(p, id, sha)| (p, (id, sha)))
-        .collect();
+    // Only the rows of these paths: a publication registers a large version in
+    // chunks, and each chunk must not read what the others registered.
+    let paths: Vec<&str> = files.iter().map(|f| f.content_path).collect();
+    let mut known: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for chunk in paths.chunks(500) {
+        known.extend(
+            stored_files::table
+                .filter(stored_files::object_id.eq(object_id))
+                .filter(stored_files::content_path.eq_any(chunk))
+                .select((
+                    stored_files::content_path,
+                    stored_files::id,
+                    stored_files::sha256,
+                ))
+                .load::<(String, i64, String)>(conn)?
+                .into_iter()
+                .map(|(p, id, sha)| (p, (id, sha))),
+        );
+    }
     let mut added = 0;
     let mut fresh = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -160,42 +160,40 @@ pub fn verified_of_paths(
 }
 
 /// A published version is verified as of its least recently verified file or inventory;
-/// a damaged one among them is what shows. Two queries whatever the number of files.
+/// a damaged one among them is what shows. Two queries whatever the number of files,
+/// each walking the dataset's register in order of verification (an index) and stopping
+/// at the first row that belongs to the version, so a page of a version of 100,000
+/// files does not read them all.
 pub fn version_verified(
     conn: &mut AnyConnection,
     dataset_id: i64,
     version_id: i64,
     ocfl_version: i32,
 ) -> Result<Option<Verified>, DomainError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool, Text};
     let inventory = format!("v{ocfl_version}/inventory.json");
-    let paths = version_files::table
-        .filter(version_files::version_id.eq(version_id))
-        .filter(version_files::content_path.is_not_null())
-        .select(version_files::content_path.assume_not_null());
-    let of_version = || {
+    let of_version = |state: &'static str| {
+        let in_version = sql::<Bool>(
+            "(EXISTS (SELECT 1 FROM version_files WHERE version_files.version_id = ",
+        )
+        .bind::<BigInt, _>(version_id)
+        .sql(" AND version_files.content_path = stored_files.content_path) OR stored_files.content_path = ")
+        .bind::<Text, _>(inventory.clone())
+        .sql(")");
         stored_files::table
             .filter(stored_files::dataset_id.eq(dataset_id))
-            .filter(
-                stored_files::content_path
-                    .eq_any(paths)
-                    .or(stored_files::content_path.eq(inventory.clone())),
-            )
+            .filter(stored_files::state.eq(state))
+            .filter(in_version)
+            .order(stored_files::last_checked_at.asc())
+            .select(StoredFileRow::as_select())
     };
-    let damaged: Option<StoredFileRow> = of_version()
-        .filter(stored_files::state.eq("damaged"))
-        .order(stored_files::last_checked_at.asc())
-        .select(StoredFileRow::as_select())
-        .first(conn)
-        .optional()?;
+    let damaged: Option<StoredFileRow> = of_version("damaged").first(conn).optional()?;
     if let Some(row) = damaged {
         return Ok(Some(verified_of(row)));
     }
-    Ok(of_version()
-        .order(stored_files::last_checked_at.asc())
-        .select(StoredFileRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(verified_of))
+    // None of the version's files is damaged: the oldest is among those "ok".
+    Ok(of_version("ok").first(conn).optional()?.map(verified_of))
 }
 
 #[derive(Clone, Debug, Serialize)]

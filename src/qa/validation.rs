@@ -637,24 +637,27 @@ pub fn report_for(
     user: &User,
     dataset_id: i64,
 ) -> Result<ReportView, DomainError> {
-    let view = service::load_view(conn, Some(user), dataset_id, None)?;
+    // The files themselves are not needed: reports are matched to them in SQL.
+    let view = service::load_landing_view(conn, Some(user), dataset_id, None)?;
     if view.dataset.owner_id != user.id && !user.role.can_curate() {
         return Err(DomainError::NotFound);
     }
     let version_id = view.version.id;
     let checking = is_checking(conn, version_id)?;
     let run = latest_run(conn, version_id)?;
-    let rows: Vec<(String, String)> = file_validations::table
+    // Reports of files still in the version (a removed file's report is kept for reuse).
+    let current = crate::db::schema::version_files::table
+        .filter(crate::db::schema::version_files::version_id.eq(version_id))
+        .select(crate::db::schema::version_files::path);
+    let rows: Vec<String> = file_validations::table
         .filter(file_validations::version_id.eq(version_id))
+        .filter(file_validations::path.eq_any(current))
         .order(file_validations::path.asc())
-        .select((file_validations::path, file_validations::report))
+        .select(file_validations::report)
         .load(conn)?;
-    let current: std::collections::HashSet<&str> =
-        view.files.iter().map(|f| f.path.as_str()).collect();
     let files: Vec<FileReport> = rows
         .iter()
-        .filter(|(path, _)| current.contains(path.as_str()))
-        .filter_map(|(_, json)| serde_json::from_str(json).ok())
+        .filter_map(|json| serde_json::from_str(json).ok())
         .collect();
     let dataset: Vec<Finding> = run
         .as_ref()

@@ -37,6 +37,22 @@ pub trait BlobStore: Send + Sync + 'static {
         source: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<PutReceipt, StorageError>;
+    /// `put_file` for one of many files written together: as atomic, but durable
+    /// only once [`BlobStore::sync_batch`] has returned (a local disk then makes
+    /// thousands of small files durable with one flush instead of two fsyncs each).
+    /// Stores whose writes are durable at once keep this default.
+    async fn put_file_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        self.put_file(key, source, expected_sha256).await
+    }
+    /// Makes every `put_file_batched` that returned so far durable.
+    async fn sync_batch(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// Durably and atomically write/replace small content (inventories,
     /// sidecars, declarations).
     async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), StorageError>;
@@ -259,6 +275,23 @@ fn publish(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     fsync_dir(parent)
 }
 
+/// [`publish`] without the fsyncs: the rename is atomic, its durability waits for a
+/// later `syncfs`.
+fn move_into_place(tmp: &Path, dest: &Path) -> std::io::Result<()> {
+    let parent = dest
+        .parent()
+        .ok_or_else(|| std::io::Error::other("destination has no parent"))?;
+    let mut attempts = 0;
+    loop {
+        fs::create_dir_all(parent)?;
+        match fs::rename(tmp, dest) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn stage_file(tmp_dir: &Path) -> Result<(TempGuard, PathBuf, fs::File), StorageError> {
     fs::create_dir_all(tmp_dir)?;
     let tmp = tmp_dir.join(random_name("put"));
@@ -269,15 +302,18 @@ fn stage_file(tmp_dir: &Path) -> Result<(TempGuard, PathBuf, fs::File), StorageE
     Ok((TempGuard(Some(tmp.clone())), tmp, file))
 }
 
-#[async_trait::async_trait]
-impl BlobStore for LocalDiskStore {
-    async fn put_file(
+impl LocalDiskStore {
+    /// Copies `source` in under `key` while hashing it; `durable`: fsync the file and
+    /// its directory before returning, else leave that to [`BlobStore::sync_batch`].
+    async fn copy_in(
         &self,
         key: &str,
         source: &Path,
         expected_sha256: Option<&str>,
+        durable: bool,
     ) -> Result<PutReceipt, StorageError> {
         let dest = self.path_for(key)?;
+
         let tmp_dir = self.tmp_dir.clone();
         let source = source.to_path_buf();
         let expected = expected_sha256.map(str::to_owned);
@@ -300,7 +336,9 @@ impl BlobStore for LocalDiskStore {
                 size += n as u64;
                 crate::crashpoint::hit("blob.put-file.mid-copy");
             }
-            out.sync_all()?;
+            if durable {
+                out.sync_all()?;
+            }
             drop(out);
             crate::crashpoint::hit("blob.put-file.temp-written");
             let sha256 = hex::encode(hasher.finalize());
@@ -313,9 +351,46 @@ impl BlobStore for LocalDiskStore {
                     });
                 }
             }
-            publish(&tmp, &dest)?;
+            if durable {
+                publish(&tmp, &dest)?;
+            } else {
+                move_into_place(&tmp, &dest)?;
+            }
             guard.0 = None;
             Ok(PutReceipt { size, sha256 })
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for LocalDiskStore {
+    async fn put_file(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        self.copy_in(key, source, expected_sha256, true).await
+    }
+
+    async fn put_file_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        self.copy_in(key, source, expected_sha256, false).await
+    }
+
+    async fn sync_batch(&self) -> Result<(), StorageError> {
+        let root = self.root.clone();
+        blocking(move || {
+            // One flush of the file system holding the root: every file written and
+            // renamed since, with its directory entries.
+            let dir = fs::File::open(&root)?;
+            nix::unistd::syncfs(&dir).map_err(std::io::Error::from)?;
+            Ok(())
         })
         .await
     }
@@ -335,7 +410,6 @@ impl BlobStore for LocalDiskStore {
         })
         .await
     }
-
     async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
         let path = self.path_for(key)?;
         match tokio::fs::read(&path).await {

@@ -6,7 +6,9 @@
 //! a crash leaves behind is cleaned up by [`OcflRoot::recover_object`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blob::BlobStore;
 use super::layout::{HashedNTupleConfig, HashedNTupleLayout, EXTENSION_NAME};
-use super::{sha256_hex, StorageError};
+use super::StorageError;
 
 pub const INVENTORY_TYPE: &str = "https://ocfl.io/1.1/spec/#inventory";
 pub const DIGEST_ALGORITHM: &str = "sha256";
@@ -145,10 +147,87 @@ impl Inventory {
 
     /// Deterministic serialization (sorted maps, fixed field order, pretty).
     pub fn to_bytes(&self) -> Result<Vec<u8>, StorageError> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
+        let mut bytes = Vec::new();
+        self.write_to(&mut bytes)?;
         Ok(bytes)
     }
+
+    /// [`Inventory::to_bytes`] written straight into `out`, byte for byte the same.
+    pub fn write_to<W: Write>(&self, mut out: W) -> Result<(), StorageError> {
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    /// Writes the inventory to a temporary file while hashing it, so an inventory of a
+    /// hundred thousand files is never held whole in memory. Returns the file with the
+    /// bytes' sha256 and size.
+    fn write_temp(&self) -> Result<(tempfile::TempPath, String, u64), StorageError> {
+        let file = tempfile::NamedTempFile::new()?;
+        let mut hashed = Hashed::new(std::io::BufWriter::new(file));
+        self.write_to(&mut hashed)?;
+        let (buffered, digest, size) = hashed.finish();
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        Ok((file.into_temp_path(), digest, size))
+    }
+}
+
+/// A reader or writer that hashes (sha256) and counts the bytes passing through.
+struct Hashed<T> {
+    inner: T,
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl<T> Hashed<T> {
+    fn new(inner: T) -> Self {
+        use sha2::Digest as _;
+        Hashed {
+            inner,
+            hasher: sha2::Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn finish(self) -> (T, String, u64) {
+        use sha2::Digest as _;
+        (self.inner, hex::encode(self.hasher.finalize()), self.size)
+    }
+}
+
+impl<W: Write> Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// Parses an inventory from `reader` with serde (no intermediate `Value` or `String`),
+/// hashing the bytes as they are read; returns it with their sha256 and size.
+fn read_inventory<R: Read>(reader: R) -> Result<(Inventory, String, u64), serde_json::Error> {
+    let mut hashed = Hashed::new(std::io::BufReader::with_capacity(1 << 16, reader));
+    let inventory: Inventory = serde_json::from_reader(&mut hashed)?;
+    // from_reader has read to the end (trailing whitespace allowed): the digest covers
+    // the whole file.
+    let (_, digest, size) = hashed.finish();
+    Ok((inventory, digest, size))
 }
 
 pub struct NewVersion {
@@ -419,7 +498,7 @@ impl OcflRoot {
         Ok(self
             .load_root(&root, object_id)
             .await?
-            .map(|(_, bytes, digest)| (digest, bytes.len() as u64)))
+            .map(|(_, size, digest)| (digest, size)))
     }
 
     /// Root inventory with its bytes and digest; `Corrupt` if the sidecar is
@@ -428,7 +507,7 @@ impl OcflRoot {
         &self,
         root: &str,
         object_id: &str,
-    ) -> Result<Option<(Inventory, Bytes, String)>, StorageError> {
+    ) -> Result<Option<(Inventory, u64, String)>, StorageError> {
         self.load_verified(
             &format!("{root}/{INVENTORY}"),
             &format!("{root}/{SIDECAR}"),
@@ -442,11 +521,28 @@ impl OcflRoot {
         inventory_key: &str,
         sidecar_key: &str,
         object_id: &str,
-    ) -> Result<Option<(Inventory, Bytes, String)>, StorageError> {
-        let Some(bytes) = self.store.get_bytes(inventory_key).await? else {
-            return Ok(None);
-        };
+    ) -> Result<Option<(Inventory, u64, String)>, StorageError> {
         let corrupt = |why: String| StorageError::Corrupt(format!("{inventory_key}: {why}"));
+        // A file on local disk is parsed as it is read; a remote object is fetched first.
+        let parsed = match self.store.local_path(inventory_key) {
+            Some(path) => {
+                let read = tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+                    Ok(file) => Ok(Some(read_inventory(file))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await
+                .map_err(|e| StorageError::Io(std::io::Error::other(e)))??;
+                match read {
+                    Some(parsed) => parsed,
+                    None => return Ok(None),
+                }
+            }
+            None => match self.store.get_bytes(inventory_key).await? {
+                Some(bytes) => read_inventory(bytes.as_ref()),
+                None => return Ok(None),
+            },
+        };
         let sidecar = self
             .store
             .get_bytes(sidecar_key)
@@ -454,14 +550,20 @@ impl OcflRoot {
             .ok_or_else(|| corrupt("sidecar missing".into()))?;
         let expected =
             parse_sidecar(&sidecar).ok_or_else(|| corrupt("malformed sidecar".into()))?;
-        let digest = sha256_hex(&bytes);
+        // A damaged file is reported as a digest mismatch first, as before.
+        let (inv, digest, size) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Err(corrupt(format!(
+                    "does not match sidecar {expected} (unparseable: {e})"
+                )))
+            }
+        };
         if digest != expected {
             return Err(corrupt(format!(
                 "sha256 {digest} does not match sidecar {expected}"
             )));
         }
-        let inv: Inventory =
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("unparseable: {e}")))?;
         if inv.id != object_id {
             return Err(corrupt(format!("belongs to {:?}", inv.id)));
         }
@@ -475,13 +577,27 @@ impl OcflRoot {
             return Err(corrupt("head version block missing".into()));
         }
         inv.head_number()?;
-        Ok(Some((inv, bytes, digest)))
+        Ok(Some((inv, size, digest)))
     }
 
     pub async fn commit_version(
         &self,
         object_id: &str,
         version: NewVersion,
+    ) -> Result<CommittedVersion, StorageError> {
+        self.commit_version_counted(object_id, version, &AtomicU64::new(0))
+            .await
+    }
+
+    /// [`OcflRoot::commit_version`] counting in `copied` the files written so far, for
+    /// a caller showing progress. Content is written as one batch made durable by a
+    /// single flush before the inventories (so the commit point still follows durable
+    /// content).
+    pub async fn commit_version_counted(
+        &self,
+        object_id: &str,
+        version: NewVersion,
+        copied: &AtomicU64,
     ) -> Result<CommittedVersion, StorageError> {
         if object_id.is_empty() {
             return Err(StorageError::InvalidInput("empty object id".into()));
@@ -592,7 +708,11 @@ impl OcflRoot {
                 None => {
                     let content_path = format!("{name}/{CONTENT_DIR}/{}", f.logical_path);
                     let key = format!("{root}/{content_path}");
-                    if let Err(e) = self.store.put_file(&key, source, Some(&digest)).await {
+                    if let Err(e) = self
+                        .store
+                        .put_file_batched(&key, source, Some(&digest))
+                        .await
+                    {
                         self.abort(&root, &vdir, new_object).await;
                         return Err(match e {
                             StorageError::DigestMismatch {
@@ -615,6 +735,7 @@ impl OcflRoot {
                 .entry(manifest_key)
                 .or_default()
                 .push(f.logical_path.clone());
+            copied.fetch_add(1, Ordering::Relaxed);
         }
         for f in version.files.iter() {
             if matches!(f.source, FileSource::Existing) {
@@ -649,13 +770,23 @@ impl OcflRoot {
                 state,
             },
         );
-        let bytes = Bytes::from(inv.to_bytes()?);
-        let digest = sha256_hex(&bytes);
+        let written = tokio::task::spawn_blocking(move || inv.write_temp())
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)));
+        let (temp, digest, _size) = match written {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) | Err(e) => {
+                self.abort(&root, &vdir, new_object).await;
+                return Err(e);
+            }
+        };
         let sidecar = Bytes::from(sidecar_body(&digest));
 
         let version_copy = async {
+            // Every content file durable before anything refers to it.
+            self.store.sync_batch().await?;
             self.store
-                .put_bytes(&format!("{vdir}/{INVENTORY}"), bytes.clone())
+                .put_file(&format!("{vdir}/{INVENTORY}"), &temp, Some(&digest))
                 .await?;
             crate::crashpoint::hit("ocfl.after-version-inventory");
             self.store
@@ -670,7 +801,7 @@ impl OcflRoot {
         // Commit point. A failure from here on may or may not have replaced
         // the root inventory, so nothing is undone; recover_object decides.
         self.store
-            .put_bytes(&format!("{root}/{INVENTORY}"), bytes)
+            .put_file(&format!("{root}/{INVENTORY}"), &temp, Some(&digest))
             .await?;
         crate::crashpoint::hit("ocfl.after-root-inventory");
         self.store
@@ -755,7 +886,12 @@ impl OcflRoot {
             )
             .await
         {
-            Ok(Some((inv, bytes, digest))) if inv.head == name => Ok(Some((bytes, digest))),
+            // Recovery compares and copies these bytes: read them whole (a rare path).
+            Ok(Some((inv, _, digest))) if inv.head == name => Ok(self
+                .store
+                .get_bytes(&format!("{root}/{name}/{INVENTORY}"))
+                .await?
+                .map(|bytes| (bytes, digest))),
             Ok(_) | Err(StorageError::Corrupt(_)) => Ok(None),
             Err(e) => Err(e),
         }

@@ -109,7 +109,7 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
         if published {
             map.insert("linkset".into(), json!(format!("{version}/linkset")));
         }
-        if !view.files.is_empty() {
+        if view.has_files() {
             map.insert(
                 "download_zip".into(),
                 json!(format!("{version}/download?format=zip")),
@@ -146,12 +146,35 @@ fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) ->
 }
 
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
+    view_json_with(archive, viewer, id, true).await
+}
+
+/// The dataset's JSON; `with_files: false` leaves out its file list (`file_count` and
+/// `file_bytes` stay), for clients polling a large dataset.
+async fn view_json_with(
+    archive: &Archive,
+    viewer: Option<User>,
+    id: i64,
+    with_files: bool,
+) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
     let settings = archive.settings.clone();
-    let (view, versions, doi_status, concept_status, counts) = archive
+    let (view, versions, doi_status, concept_status, counts, publishing) = archive
         .db
         .run(move |conn| {
-            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let view = if with_files {
+                service::load_view(conn, viewer.as_ref(), id, None)?
+            } else {
+                service::load_landing_view(conn, viewer.as_ref(), id, None)?
+            };
+            let insider = viewer_is_insider(&view, viewer.as_ref());
+            // The publication job's progress (phase, files done of total), while it runs.
+            let publishing =
+                if insider && view.state == crate::deposit::model::DatasetState::Approved {
+                    curation::publish_progress(conn, id)?
+                } else {
+                    None
+                };
             let versions = service::published_versions(conn, id)?;
             let doi_status = match &view.version.doi {
                 Some(d) => registration::status(conn, &settings, d)?,
@@ -165,11 +188,25 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
             let counts = usage::usage_of(conn, id)
                 .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
                 .ok();
-            Ok((view, versions, doi_status, concept_status, counts))
+            Ok((
+                view,
+                versions,
+                doi_status,
+                concept_status,
+                counts,
+                publishing,
+            ))
         })
         .await?;
     let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
     let mut body = dataset_json(archive, &view)?;
+    body["file_count"] = json!(view.file_count);
+    body["file_bytes"] = json!(view.file_bytes);
+    if !with_files {
+        if let Value::Object(map) = &mut body {
+            map.remove("files");
+        }
+    }
     // The DOI's state at the registration agency ("pending" until it holds it), and
     // the registration still under way, if any (its errors for insiders only).
     body["doi_state"] = json!(doi_status.as_ref().map(|s| s.agency_state()));
@@ -186,6 +223,10 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
         .collect::<Vec<_>>());
     if let Value::Object(map) = &mut body {
         map.insert("usage".into(), usage_json(counts.as_ref()));
+        map.insert(
+            "publishing".into(),
+            serde_json::to_value(&publishing).map_err(DomainError::internal)?,
+        );
     }
     Ok(body)
 }
@@ -264,12 +305,20 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(results))
 }
 
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    /// `false` leaves the file list out.
+    files: Option<bool>,
+}
+
 pub async fn show(
     archive: web::Data<Archive>,
     caller: ApiCaller,
     path: web::Path<i64>,
+    query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = view_json(&archive, caller.0, path.into_inner()).await?;
+    let with_files = query.files.unwrap_or(true);
+    let body = view_json_with(&archive, caller.0, path.into_inner(), with_files).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -797,7 +846,7 @@ pub async fn fixity(
     let (object_id, report) = archive
         .db
         .run(move |conn| {
-            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let view = service::load_landing_view(conn, viewer.as_ref(), id, None)?;
             Ok((
                 view.dataset.ocfl_object_id.clone(),
                 crate::fixity::report::of_dataset(conn, id)?,
@@ -833,7 +882,7 @@ pub async fn events(
     let (object_id, list) = archive
         .db
         .run(move |conn| {
-            let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let view = service::load_landing_view(conn, viewer.as_ref(), id, None)?;
             let insider = viewer
                 .as_ref()
                 .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());

@@ -13,6 +13,7 @@ mod deposit;
 mod fixity;
 mod landing;
 mod mail;
+mod many_files;
 mod nodes;
 mod oai;
 mod publish;

@@ -208,6 +208,9 @@ pub fn unpack_zip(
         });
         crate::crashpoint::hit("unpack.after-entry");
     }
+    // Entries are staged without an fsync each; one flush makes them all durable
+    // before any is handed on.
+    staging.sync_batch().map_err(UnzipError::Io)?;
     Ok(done.into_entries())
 }
 
@@ -425,7 +428,7 @@ fn extract_one<R: Read + io::Seek>(
             actual,
         });
     }
-    writer.finish().map_err(UnzipError::Io)
+    writer.finish_batched().map_err(UnzipError::Io)
 }
 
 #[cfg(test)]

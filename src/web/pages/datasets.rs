@@ -570,8 +570,11 @@ async fn show_version(
         .map(|s| (s.name.clone(), s.title.clone()))
         .collect();
     let settings = archive.settings.clone();
+    let query_folder = query.folder.clone().unwrap_or_default();
+    let query_filter = query.q.clone().unwrap_or_default();
+    let query_page = query.page.unwrap_or(1);
     let (
-        (view, fixity),
+        (view, fixity, listing),
         transitions,
         qa,
         versions,
@@ -582,7 +585,14 @@ async fn show_version(
     ) = archive
         .db
         .run(move |conn| {
-            let view = service::load_view(conn, v.as_ref(), id, number)?;
+            let view = service::load_landing_view(conn, v.as_ref(), id, number)?;
+            let listing = listing::load(
+                conn,
+                view.version.id,
+                &query_folder,
+                &query_filter,
+                query_page,
+            )?;
             let insider = v
                 .as_ref()
                 .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
@@ -623,7 +633,7 @@ async fn show_version(
                 _ => None,
             };
             Ok((
-                (view, fixity),
+                (view, fixity, listing),
                 transitions,
                 qa,
                 versions,
@@ -699,15 +709,9 @@ async fn show_version(
     } else {
         (String::new(), Vec::new(), Vec::new(), None)
     };
-    let listing = listing::list(
-        &view.files,
-        query.folder.as_deref().unwrap_or(""),
-        query.q.as_deref().unwrap_or(""),
-        query.page.unwrap_or(1),
-    );
     let links = signposts::landing_targets(archive, &view, number)?;
     let header = signposting::header_value(&links);
-    let packages = (!view.files.is_empty()).then(|| {
+    let packages = view.has_files().then(|| {
         let base = format!("/datasets/{id}/versions/{}/download", view.version.number);
         PackageLinks {
             zip: format!("{base}?format=zip"),
