@@ -164,14 +164,17 @@ pub async fn add(
             ));
         }
     }
-    let remote = Remote::new(&base, token.clone())?;
+    // The source description is public; the token is tried on its own below.
     let description_url = format!("{base}{}", super::resourcesync::SOURCE_DESCRIPTION);
-    let doc = remote.document(&description_url).await.map_err(|e| {
-        DomainError::invalid(
-            "source",
-            format!("{base} does not answer as a ResourceSync source: {e}"),
-        )
-    })?;
+    let doc = Remote::new(&base, None)?
+        .document(&description_url)
+        .await
+        .map_err(|e| {
+            DomainError::invalid(
+                "source",
+                format!("{base} does not answer as a ResourceSync source: {e}"),
+            )
+        })?;
     if doc.capability.as_deref() != Some("description") {
         return Err(DomainError::invalid(
             "source",
@@ -181,6 +184,7 @@ pub async fn add(
     if token.is_some() {
         // The capability list answers 401 to a token the source does not know.
         let capabilities = format!("{base}{}", super::resourcesync::CAPABILITY_LIST);
+        let remote = Remote::new(&base, token.clone())?;
         remote.document(&capabilities).await.map_err(|e| {
             DomainError::invalid("token", format!("the source refused the token: {e}"))
         })?;
@@ -832,6 +836,15 @@ impl Pull<'_> {
             }
         }
         if !failures.is_empty() {
+            // The version's other files are taken out again, so the storage root holds
+            // no content without an inventory (a crash could leave some; the next pull
+            // completes them).
+            for (_, path) in &wanted {
+                let key = format!("{object_root}/{path}");
+                if let Err(e) = self.store().delete(&key).await {
+                    tracing::warn!(key = %key, error = %e, "could not remove a file of a version that failed");
+                }
+            }
             return Err(format!(
                 "{object_id} {dir}: {} file(s) not stored: {}",
                 failures.len(),
