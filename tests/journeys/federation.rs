@@ -661,6 +661,46 @@ async fn run(backend: Backend) -> TestResult {
         .join("inventory.json")
         .is_file());
 
+    // The replica's own worker keeps it current: a third version arrives by itself.
+    let r = client
+        .post(format!("{base}/api/datasets/{flux}/versions"))
+        .bearer_auth(&tokens.depositor)
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
+    publish(
+        &client,
+        &base,
+        &tokens,
+        flux,
+        &[("chambers.csv", b"chamber,flux\n1,0.2\n2,0.4\n")],
+    )
+    .await?;
+    {
+        let _worker = Process(
+            replica
+                .command()
+                .env("HOLDFAST_REPLICATION_INTERVAL_SECS", "1")
+                .arg("worker")
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let listed = replica.cli(&["replicate", "list"])?;
+            if listed.contains("3 version(s) held, 1 withdrawn") {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the worker did not pull the third version: {listed}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    same_objects(&[&flux_object, &soil_object])?;
+    rocfl_validate(&replica_root)?;
+
     // A byte flipped in transit: a second replica pulls through a corrupting proxy. The
     // damaged file is retried, reported, and never stored; the rest arrives intact.
     let bad_set = new_dataset(&client, &base, &tokens, "Chamber data").await?;
