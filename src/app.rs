@@ -138,6 +138,14 @@ impl Archive {
             .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
             .await
             .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
+        // The scheduled pull of replication sources (a no-op without sources).
+        archive
+            .db
+            .run(|conn| {
+                crate::federation::replica::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduling replication pulls: {e}"))?;
         // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
         let harvestable = archive.db.run(crate::federation::backfill).await?;
         if harvestable > 0 {

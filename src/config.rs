@@ -119,6 +119,12 @@ pub struct SettingsArgs {
     /// Repair damaged files from a good copy as soon as an audit finds them [default: true].
     #[arg(long, env = "HOLDFAST_FIXITY_AUTO_REPAIR", global = true)]
     pub fixity_auto_repair: Option<bool>,
+    /// Replication: seconds between two scheduled pulls of every source [default: 3600].
+    #[arg(long, env = "HOLDFAST_REPLICATION_INTERVAL_SECS", global = true)]
+    pub replication_interval_secs: Option<u64>,
+    /// Replication: files downloaded at once from a source [default: 4].
+    #[arg(long, env = "HOLDFAST_REPLICATION_PARALLEL", global = true)]
+    pub replication_parallel: Option<usize>,
     /// OAI-PMH: records per ListRecords/ListIdentifiers page.
     #[arg(long, env = "HOLDFAST_OAI_PAGE_SIZE", global = true)]
     pub oai_page_size: Option<usize>,
@@ -192,6 +198,8 @@ struct FileSettings {
     oai_page_size: Option<usize>,
     oai_admin_email: Option<String>,
     resourcesync_page_size: Option<usize>,
+    replication_interval_secs: Option<u64>,
+    replication_parallel: Option<usize>,
     storage_url: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -282,6 +290,10 @@ pub struct Settings {
     pub oai_admin_email: String,
     pub resourcesync_page_size: usize,
     pub fixity: FixitySettings,
+    /// How often the scheduled pull of replication sources runs.
+    pub replication_interval: std::time::Duration,
+    /// Files a pull downloads at once.
+    pub replication_parallel: usize,
     /// Set when the OCFL root is on S3-compatible storage (HOLDFAST_STORAGE_URL).
     pub s3: Option<crate::storage::S3Settings>,
 }
@@ -441,6 +453,16 @@ impl Settings {
                 ),
                 auto_repair: pick(args.fixity_auto_repair, file.fixity_auto_repair, true),
             },
+            replication_interval: std::time::Duration::from_secs(
+                pick(
+                    args.replication_interval_secs,
+                    file.replication_interval_secs,
+                    3600,
+                )
+                .max(1),
+            ),
+            replication_parallel: pick(args.replication_parallel, file.replication_parallel, 4)
+                .clamp(1, 64),
             s3,
         })
     }
@@ -452,6 +474,11 @@ impl Settings {
     /// Temporary copies of stored objects (validation and repair on a remote store).
     pub fn temp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
+    }
+
+    /// Replicas of other archives on local disk: one OCFL root per source.
+    pub fn replicas_dir(&self) -> PathBuf {
+        self.data_dir.join("replicas")
     }
 
     pub fn staging_dir(&self) -> PathBuf {

@@ -34,6 +34,9 @@ pub enum JobKind {
     FixitySweep,
     /// Repair a dataset's damaged stored files from good copies.
     FixityRepair,
+    /// Pull replicas from the replication sources (one, or all on a schedule that
+    /// queues its next round itself).
+    ReplicatePull,
 }
 
 impl JobKind {
@@ -45,6 +48,7 @@ impl JobKind {
             JobKind::RegisterDoi => "register-doi",
             JobKind::FixitySweep => "fixity-sweep",
             JobKind::FixityRepair => "fixity-repair",
+            JobKind::ReplicatePull => "replicate-pull",
         }
     }
 
@@ -56,6 +60,7 @@ impl JobKind {
             "register-doi" => Some(JobKind::RegisterDoi),
             "fixity-sweep" => Some(JobKind::FixitySweep),
             "fixity-repair" => Some(JobKind::FixityRepair),
+            "replicate-pull" => Some(JobKind::ReplicatePull),
             _ => None,
         }
     }
@@ -73,6 +78,9 @@ impl JobKind {
             // A failed sweep (database away) is retried; the next round is queued anew.
             JobKind::FixitySweep => 20,
             JobKind::FixityRepair => 5,
+            // A pull records its own failures on the source; a job failure is the
+            // database away, retried.
+            JobKind::ReplicatePull => 20,
         }
     }
 }
@@ -183,6 +191,7 @@ mod tests {
             JobKind::RegisterDoi,
             JobKind::FixitySweep,
             JobKind::FixityRepair,
+            JobKind::ReplicatePull,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }

@@ -159,7 +159,7 @@ async fn view_json_with(
 ) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
     let settings = archive.settings.clone();
-    let (view, versions, doi_status, concept_status, counts, publishing) = archive
+    let (view, versions, doi_status, concept_status, counts, publishing, copies) = archive
         .db
         .run(move |conn| {
             let view = if with_files {
@@ -167,6 +167,7 @@ async fn view_json_with(
             } else {
                 service::load_landing_view(conn, viewer.as_ref(), id, None)?
             };
+            let copies = crate::federation::receipts::copies_of(conn, id)?;
             let insider = viewer_is_insider(&view, viewer.as_ref());
             // The publication job's progress (phase, files done of total), while it runs.
             let publishing =
@@ -195,6 +196,7 @@ async fn view_json_with(
                 concept_status,
                 counts,
                 publishing,
+                copies,
             ))
         })
         .await?;
@@ -227,6 +229,8 @@ async fn view_json_with(
             "publishing".into(),
             serde_json::to_value(&publishing).map_err(DomainError::internal)?,
         );
+        // Replicas partner archives reported holding (also /api/datasets/{id}/copies).
+        map.insert("copies".into(), json!(copies));
     }
     Ok(body)
 }

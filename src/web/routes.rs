@@ -198,6 +198,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/resourcesync/changelist.xml",
             web::get().to(super::resourcesync::change_list),
         )
+        // OCFL object files for replicas (src/federation/objects.rs)
+        .route(
+            "/federation/objects/{id}/{path:.+}",
+            web::get().to(super::federation::object_file),
+        )
+        .route(
+            "/federation/objects/{id}/{path:.+}",
+            web::head().to(super::federation::object_file),
+        )
         // API
         .service(
             web::scope("/api")
@@ -233,6 +242,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/datasets/{id}/claim", web::post().to(api::claim))
                 .route("/datasets/{id}/events", web::get().to(api::events))
                 .route("/datasets/{id}/fixity", web::get().to(api::fixity))
+                .route(
+                    "/datasets/{id}/copies",
+                    web::get().to(super::federation::copies),
+                )
+                .route(
+                    "/federation/receipts",
+                    web::post().to(super::federation::post_receipt),
+                )
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(
                     "/datasets/{id}/deaccession",

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod datacite;
 mod deposit;
+mod federation;
 mod fixity;
 mod landing;
 mod mail;

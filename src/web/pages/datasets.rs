@@ -321,6 +321,8 @@ struct DatasetPage {
     fixity: std::collections::HashMap<String, crate::fixity::report::Verified>,
     /// The version as a whole: as of its least recently verified file.
     version_verified: Option<crate::fixity::report::Verified>,
+    /// Replicas partner archives reported holding (receipts), newest version first.
+    copies: Vec<crate::federation::receipts::CopyView>,
 }
 
 /// Where the whole version can be downloaded.
@@ -574,7 +576,7 @@ async fn show_version(
     let query_filter = query.q.clone().unwrap_or_default();
     let query_page = query.page.unwrap_or(1);
     let (
-        (view, fixity, listing),
+        (view, fixity, listing, copies),
         transitions,
         qa,
         versions,
@@ -632,8 +634,13 @@ async fn show_version(
                 )?,
                 _ => None,
             };
+            let copies = if view.is_published_version() {
+                crate::federation::receipts::copies_of(conn, id)?
+            } else {
+                Vec::new()
+            };
             Ok((
-                (view, fixity, listing),
+                (view, fixity, listing, copies),
                 transitions,
                 qa,
                 versions,
@@ -741,6 +748,7 @@ async fn show_version(
     let page = DatasetPage {
         fixity,
         version_verified,
+        copies,
         signposts: links,
         packages,
         usage: counts.map(|c| usage_text(&c.total)),
