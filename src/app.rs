@@ -112,6 +112,14 @@ impl Archive {
             .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
             .await
             .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
+        // Replica challenges and the replication policy: one round across all nodes.
+        archive
+            .db
+            .run(|conn| {
+                crate::federation::challenge::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduling replica challenges: {e}"))?;
         // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
         let harvestable = archive.db.run(crate::federation::backfill).await?;
         if harvestable > 0 {

@@ -69,6 +69,25 @@ pub enum Command {
     /// Partner archives that hold replicas of this one (their tokens, issued here).
     #[command(subcommand)]
     Partner(PartnerCommand),
+    /// Replicas: challenge the copies partners hold of this archive.
+    #[command(subcommand)]
+    Replicate(ReplicateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReplicateCommand {
+    /// Challenge partners' copies now: for each copy, a random sample of its files is
+    /// re-read by the partner and hashed with fresh nonces, and compared with this
+    /// archive's own bytes; then the replication policy is applied. Exit code 1 when a
+    /// copy failed or could not be audited.
+    Challenge {
+        /// Only this partner's copies.
+        #[arg(long, value_name = "NAME")]
+        partner: Option<String>,
+        /// Only the copies of one dataset.
+        #[arg(long, value_name = "ID")]
+        dataset: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -587,6 +606,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Fixity(cmd) => return fixity(settings, cmd).await,
         Command::Partner(cmd) => return partner(settings, cmd).await,
+        Command::Replicate(cmd) => return replicate(settings, cmd).await,
         Command::Token(TokenCommand::Create { email, label }) => {
             let archive = Archive::open(settings).await?;
             let secret = archive
@@ -599,6 +619,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+/// `holdfast replicate ...`.
+async fn replicate(settings: Settings, cmd: ReplicateCommand) -> anyhow::Result<()> {
+    use crate::federation::challenge;
+    let archive = Archive::open(settings).await?;
+    match cmd {
+        ReplicateCommand::Challenge { partner, dataset } => {
+            let filter = challenge::Filter {
+                partner,
+                dataset,
+                verified_before: None,
+            };
+            let results = challenge::run(&archive, &filter).await.map_err(describe)?;
+            for r in &results {
+                println!(
+                    "{}\tdataset {}\t{} v{}\t{}\t{}",
+                    r.partner, r.dataset_id, r.object_id, r.version, r.outcome, r.detail
+                );
+            }
+            let bad = results.iter().filter(|r| r.outcome != "passed").count();
+            eprintln!(
+                "{} cop(ies) challenged: {} passed, {bad} failed or could not be audited",
+                results.len(),
+                results.len() - bad
+            );
+            if bad > 0 {
+                anyhow::bail!("{bad} cop(ies) did not pass their challenge");
+            }
         }
     }
     Ok(())

@@ -34,6 +34,8 @@ pub enum JobKind {
     FixitySweep,
     /// Repair a dataset's damaged stored files from good copies.
     FixityRepair,
+    /// One round of replica challenges and the replication policy; it queues the next.
+    ReplicaChallenge,
 }
 
 impl JobKind {
@@ -45,6 +47,7 @@ impl JobKind {
             JobKind::RegisterDoi => "register-doi",
             JobKind::FixitySweep => "fixity-sweep",
             JobKind::FixityRepair => "fixity-repair",
+            JobKind::ReplicaChallenge => "replica-challenge",
         }
     }
 
@@ -56,6 +59,7 @@ impl JobKind {
             "register-doi" => Some(JobKind::RegisterDoi),
             "fixity-sweep" => Some(JobKind::FixitySweep),
             "fixity-repair" => Some(JobKind::FixityRepair),
+            "replica-challenge" => Some(JobKind::ReplicaChallenge),
             _ => None,
         }
     }
@@ -73,6 +77,8 @@ impl JobKind {
             // A failed sweep (database away) is retried; the next round is queued anew.
             JobKind::FixitySweep => 20,
             JobKind::FixityRepair => 5,
+            // Like the sweep: a failed round is retried, the next one queued anew.
+            JobKind::ReplicaChallenge => 20,
         }
     }
 }
@@ -183,6 +189,7 @@ mod tests {
             JobKind::RegisterDoi,
             JobKind::FixitySweep,
             JobKind::FixityRepair,
+            JobKind::ReplicaChallenge,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }

@@ -233,6 +233,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/datasets/{id}/claim", web::post().to(api::claim))
                 .route("/datasets/{id}/events", web::get().to(api::events))
                 .route("/datasets/{id}/fixity", web::get().to(api::fixity))
+                .route(
+                    "/datasets/{id}/replicas",
+                    web::get().to(super::federation_audit::dataset_replicas),
+                )
+                // Replica audits (src/federation/answer.rs), signed by the origin
+                .route(
+                    "/federation/challenges",
+                    web::post().to(super::federation_audit::challenge),
+                )
+                .route(
+                    "/federation/files",
+                    web::post().to(super::federation_audit::fetch_file),
+                )
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(
                     "/datasets/{id}/deaccession",

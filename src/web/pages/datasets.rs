@@ -321,6 +321,8 @@ struct DatasetPage {
     fixity: std::collections::HashMap<String, crate::fixity::report::Verified>,
     /// The version as a whole: as of its least recently verified file.
     version_verified: Option<crate::fixity::report::Verified>,
+    /// For curators and admins: partners' copies and the replication policy.
+    replication: Option<crate::federation::policy::DatasetReplication>,
 }
 
 /// Where the whole version can be downloaded.
@@ -356,6 +358,10 @@ impl DatasetPage {
 
     fn size(&self, bytes: impl Borrow<i64>) -> String {
         human_size(bytes.borrow())
+    }
+
+    fn iso(&self, t: &chrono::NaiveDateTime) -> String {
+        crate::fixity::record::iso(*t)
     }
 
     fn geo_text(&self, g: &metadata::GeoLocation) -> String {
@@ -571,7 +577,7 @@ async fn show_version(
         .collect();
     let settings = archive.settings.clone();
     let (
-        (view, fixity),
+        (view, fixity, replication),
         transitions,
         qa,
         versions,
@@ -622,8 +628,14 @@ async fn show_version(
                 )?,
                 _ => None,
             };
+            let curator = v.as_ref().is_some_and(|u| u.role.can_curate());
+            let replication = if curator && view.version.published_at.is_some() {
+                crate::federation::policy::of_dataset(conn, &settings, id)?
+            } else {
+                None
+            };
             Ok((
-                (view, fixity),
+                (view, fixity, replication),
                 transitions,
                 qa,
                 versions,
@@ -737,6 +749,7 @@ async fn show_version(
     let page = DatasetPage {
         fixity,
         version_verified,
+        replication,
         signposts: links,
         packages,
         usage: counts.map(|c| usage_text(&c.total)),
