@@ -120,6 +120,14 @@ impl Archive {
             })
             .await
             .map_err(|e| anyhow::anyhow!("scheduling replica challenges: {e}"))?;
+        // The scheduled pull of replication sources (a no-op without sources).
+        archive
+            .db
+            .run(|conn| {
+                crate::federation::replica::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduling replication pulls: {e}"))?;
         // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
         let harvestable = archive.db.run(crate::federation::backfill).await?;
         if harvestable > 0 {

@@ -129,6 +129,12 @@ pub struct SettingsArgs {
     /// opens (0 = at once) [default: 24].
     #[arg(long, env = "HOLDFAST_REPLICATION_ALERT_HOURS", global = true)]
     pub replication_alert_hours: Option<f64>,
+    /// Replication: seconds between two scheduled pulls of every source [default: 3600].
+    #[arg(long, env = "HOLDFAST_REPLICATION_INTERVAL_SECS", global = true)]
+    pub replication_interval_secs: Option<u64>,
+    /// Replication: files downloaded at once from a source [default: 4].
+    #[arg(long, env = "HOLDFAST_REPLICATION_PARALLEL", global = true)]
+    pub replication_parallel: Option<usize>,
     /// OAI-PMH: records per ListRecords/ListIdentifiers page.
     #[arg(long, env = "HOLDFAST_OAI_PAGE_SIZE", global = true)]
     pub oai_page_size: Option<usize>,
@@ -205,6 +211,8 @@ struct FileSettings {
     oai_page_size: Option<usize>,
     oai_admin_email: Option<String>,
     resourcesync_page_size: Option<usize>,
+    replication_interval_secs: Option<u64>,
+    replication_parallel: Option<usize>,
     storage_url: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
@@ -294,6 +302,10 @@ pub struct Settings {
     pub resourcesync_page_size: usize,
     pub fixity: FixitySettings,
     pub replication: ReplicationSettings,
+    /// How often the scheduled pull of replication sources runs.
+    pub replication_interval: std::time::Duration,
+    /// Files a pull downloads at once.
+    pub replication_parallel: usize,
     /// Set when the OCFL root is on S3-compatible storage (HOLDFAST_STORAGE_URL).
     pub s3: Option<crate::storage::S3Settings>,
 }
@@ -491,12 +503,27 @@ impl Settings {
                 min_copies: pick(args.replication_min_copies, file.replication_min_copies, 2),
                 alert_after: chrono::Duration::milliseconds((alert_hours * 3_600_000.0) as i64),
             },
+            replication_interval: std::time::Duration::from_secs(
+                pick(
+                    args.replication_interval_secs,
+                    file.replication_interval_secs,
+                    3600,
+                )
+                .max(1),
+            ),
+            replication_parallel: pick(args.replication_parallel, file.replication_parallel, 4)
+                .clamp(1, 64),
             s3,
         })
     }
 
     pub fn ocfl_dir(&self) -> PathBuf {
         self.data_dir.join("ocfl")
+    }
+
+    /// Replicas of other archives on local disk: one OCFL root per source.
+    pub fn replicas_dir(&self) -> PathBuf {
+        self.data_dir.join("replicas")
     }
 
     pub fn staging_dir(&self) -> PathBuf {

@@ -479,6 +479,7 @@ diesel::table! {
         pulled_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         receipt_sent_at -> Nullable<Timestamp>,
+        source_dataset_id -> Nullable<BigInt>,
     }
 }
 

@@ -170,35 +170,14 @@ pub fn check_challenge(req: &ChallengeRequest) -> Result<Vec<Vec<u8>>, DomainErr
 }
 
 /// Where this archive keeps the objects it holds from a source: the store of the
-/// source's own OCFL root and the key of the object's root in it.
+/// source's own OCFL root (see `replica`) and the key of the object's root in it.
 pub async fn held_object_root(
     archive: &Archive,
     source_id: i64,
     object_id: &str,
 ) -> Result<(Arc<dyn BlobStore>, String), DomainError> {
-    let store: Arc<dyn BlobStore> = match &archive.settings.s3 {
-        None => Arc::new(
-            crate::storage::LocalDiskStore::new(
-                archive
-                    .settings
-                    .data_dir
-                    .join("replicas")
-                    .join(source_id.to_string()),
-            )
-            .map_err(DomainError::internal)?,
-        ),
-        Some(s3) => {
-            let mut s3 = s3.clone();
-            s3.prefix = if s3.prefix.is_empty() {
-                format!("replicas/{source_id}")
-            } else {
-                format!("{}-replicas/{source_id}", s3.prefix)
-            };
-            Arc::new(crate::storage::S3Store::new(s3).map_err(DomainError::internal)?)
-        }
-    };
-    let root = crate::storage::OcflRoot::new(store.clone()).object_root(object_id);
-    Ok((store, root))
+    let root = super::replica::replica_root(&archive.settings, source_id).await?;
+    Ok((root.store().clone(), root.object_root(object_id)))
 }
 
 /// Whether an object (any of its versions) is held from a source.

@@ -219,7 +219,7 @@ async fn send(
     request: &ChallengeRequest,
 ) -> Result<ChallengeAnswer, String> {
     let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-    let signature = signing::sign(&partner.token_hash, &body);
+    let signature = signing::sign(&signing::key_of_hash(&partner.token_hash), &body);
     let url = format!("{}/api/federation/challenges", partner.base_url);
     let response = http
         .post(&url)

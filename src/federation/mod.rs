@@ -13,9 +13,12 @@
 pub mod answer;
 pub mod challenge;
 pub mod oai;
+pub mod objects;
 pub mod partners;
 pub mod policy;
+pub mod receipts;
 pub mod records;
+pub mod replica;
 pub mod resourcesync;
 pub mod signing;
 mod xml;
@@ -31,14 +34,26 @@ use crate::error::DomainError;
 
 pub use self::records::{backfill, sync_dataset};
 
-/// Who is harvesting. Only published datasets have records, and those are open to
-/// every client, so every harvester is `Public` today. Partner nodes will authenticate
-/// with their token (`Authorization: Bearer …`, resolved by the web handler) as a
-/// `Partner` audience that also sees records not public (embargoed or restricted
-/// datasets); `records` will then filter on the audience. Drafts never have records.
+/// Who is harvesting or pulling: any client (`Public`), or a registered partner node
+/// that authenticated with its token (`Authorization: Bearer hfp_…`, resolved by the web
+/// layer; a bad partner token is refused there with 401). A partner sees everything the
+/// public sees and, where the deposit model has content that is published but not
+/// public, that too (`sees_restricted`). The deposit model has no such state today
+/// (no embargo, no restricted access: every published, not deaccessioned dataset is
+/// open), so both audiences are shown the same records and files; the partner's
+/// identity is what its receipts are recorded under. Drafts never have records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     Public,
+    /// The partner's id in `federation_partners`.
+    Partner(i64),
+}
+
+impl Audience {
+    /// Whether content that is published but not public is shown (partners only).
+    pub fn sees_restricted(self) -> bool {
+        matches!(self, Audience::Partner(_))
+    }
 }
 
 /// The base URL harvesters use.

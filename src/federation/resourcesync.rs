@@ -148,6 +148,8 @@ pub struct Entry {
     pub sha256: String,
     pub media_type: String,
     pub published_at: NaiveDateTime,
+    /// The OCFL version the file's dataset version is (its inventory is linked).
+    pub ocfl_version: Option<i32>,
 }
 
 type FileColumns = (
@@ -159,6 +161,7 @@ type FileColumns = (
     String,
     String,
     Option<NaiveDateTime>,
+    Option<i32>,
 );
 
 /// Files of published versions after `start` and up to `through` in (time, id) order,
@@ -182,6 +185,7 @@ fn load_stream(
         version_files::sha256,
         version_files::media_type,
         dataset_versions::published_at,
+        dataset_versions::ocfl_version,
     );
     let rows: Vec<(FileColumns, NaiveDateTime)> = match change {
         Change::Created => {
@@ -264,7 +268,10 @@ fn load_stream(
     Ok(rows
         .into_iter()
         .map(
-            |((file_id, dataset_id, number, path, size, sha256, media_type, published), time)| {
+            |(
+                (file_id, dataset_id, number, path, size, sha256, media_type, published, ocfl),
+                time,
+            )| {
                 Entry {
                     cursor: Cursor {
                         time,
@@ -278,6 +285,7 @@ fn load_stream(
                     sha256,
                     media_type,
                     published_at: published.unwrap_or(time),
+                    ocfl_version: ocfl,
                 }
             },
         )
@@ -699,6 +707,28 @@ fn list_document(settings: &Settings, doc: &ListDoc, entries: &[Entry]) -> io::R
                 )?;
             }
         }
+        // The OCFL inventory of the object version the file is in (the object as a
+        // whole once it is withdrawn), which replicas copy byte for byte.
+        let inventory = match (e.cursor.change, e.ocfl_version) {
+            (Change::Created, Some(n)) => format!("v{n}/inventory.json"),
+            _ => "inventory.json".to_string(),
+        };
+        x.leaf(
+            "rs:ln",
+            &[
+                ("rel", Some("describedby")),
+                (
+                    "href",
+                    Some(&super::objects::file_url(
+                        &settings.base_url,
+                        e.dataset_id,
+                        &inventory,
+                    )),
+                ),
+                ("type", Some("application/json")),
+            ],
+            "",
+        )?;
         x.close("url")?;
     }
     x.close("urlset")?;
@@ -766,6 +796,7 @@ mod tests {
             sha256: "ab".repeat(32),
             media_type: "text/csv".into(),
             published_at: t("2026-12-02T10:00:00.25Z"),
+            ocfl_version: Some(2),
         }
     }
 
@@ -905,6 +936,7 @@ mod tests {
         )));
         assert!(!xml.contains("change="));
         assert!(!xml.contains(r#"rel="index""#));
+        assert!(xml.contains(r#"<rs:ln rel="describedby" href="https://data.example.org/federation/objects/7/v2/inventory.json" type="application/json"/>"#), "{xml}");
     }
 
     #[test]
@@ -938,6 +970,9 @@ mod tests {
         // A deleted resource has no lastmod or digest left to give.
         let deleted = &xml[xml.find("b.csv").expect("b")..];
         assert!(!deleted.contains("<lastmod>") && !deleted.contains("hash="));
+        // It still names the object it belonged to.
+        assert!(deleted
+            .contains(r#"href="https://data.example.org/federation/objects/7/inventory.json""#));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Requests from an origin to a replica (challenges, file fetches for repair) carry
 //! `X-Holdfast-Signature: hmac-sha256=<hex>`, an HMAC-SHA256 of the exact request body
-//! keyed by sha256(partner token) as lowercase hex. The origin keeps only that hash of
+//! keyed by the 32 bytes of sha256(partner token), as receipts are. The origin keeps
+//! only that hash of
 //! the token it issued (`federation_partners.token_hash`); the replica holds the token
 //! itself (`replication_sources.token`) and computes the same key, so neither side
 //! stores anything new and no token crosses the wire. The body carries `issued_at`,
@@ -25,35 +26,39 @@ pub const MAX_SKEW_SECS: i64 = 300;
 /// Bytes of a challenge nonce.
 pub const NONCE_BYTES: usize = 32;
 
-/// The HMAC key of a partner: the sha256 (hex) of its token, as the origin stores it.
-pub fn key_of_token(token: &str) -> String {
-    crate::accounts::sessions::token_hash(token)
+/// The HMAC key of a partner on the replica side: sha256 of the token it holds.
+pub fn key_of_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn mac(key_hex: &str, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key_hex.as_bytes())
-        .expect("HMAC takes any key length");
+/// The HMAC key of a partner on the origin side: its stored token hash, decoded.
+pub fn key_of_hash(token_hash: &str) -> Vec<u8> {
+    hex::decode(token_hash).unwrap_or_default()
+}
+
+fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(body);
     mac
 }
 
-/// The header value signing `body` with `key_hex` (a token hash).
-pub fn sign(key_hex: &str, body: &[u8]) -> String {
+/// The header value signing `body` with `key`.
+pub fn sign(key: &[u8], body: &[u8]) -> String {
     format!(
         "{SCHEME}{}",
-        hex::encode(mac(key_hex, body).finalize().into_bytes())
+        hex::encode(mac(key, body).finalize().into_bytes())
     )
 }
 
-/// Whether `header` is a valid signature of `body` under `key_hex` (constant time).
-pub fn verify(key_hex: &str, body: &[u8], header: &str) -> bool {
+/// Whether `header` is a valid signature of `body` under `key` (constant time).
+pub fn verify(key: &[u8], body: &[u8], header: &str) -> bool {
     let Some(sig) = header.trim().strip_prefix(SCHEME) else {
         return false;
     };
     let Ok(sig) = hex::decode(sig) else {
         return false;
     };
-    mac(key_hex, body).verify_slice(&sig).is_ok()
+    mac(key, body).verify_slice(&sig).is_ok()
 }
 
 /// Whether a request issued at `issued_at` is fresh enough to answer at `now`.
@@ -123,6 +128,11 @@ mod tests {
     #[test]
     fn a_signature_verifies_only_with_the_same_key_and_body() {
         let key = key_of_token("hfp_secret");
+        assert_eq!(
+            key,
+            key_of_hash(&crate::accounts::sessions::token_hash("hfp_secret")),
+            "both sides derive the same key"
+        );
         let body = br#"{"object_id":"doi:10.5072/x"}"#;
         let header = sign(&key, body);
         assert!(verify(&key, body, &header));

@@ -164,7 +164,10 @@ async fn fetch_from_replica(
         content_path: content_path.to_string(),
         issued_at: Utc::now(),
     })?;
-    let signature = crate::federation::signing::sign(&partner.token_hash, &body);
+    let signature = crate::federation::signing::sign(
+        &crate::federation::signing::key_of_hash(&partner.token_hash),
+        &body,
+    );
     let url = format!("{}/api/federation/files", partner.base_url);
     let http = crate::federation::challenge::partner_client().map_err(|e| fail(e.to_string()))?;
     let response = http

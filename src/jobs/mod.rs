@@ -36,6 +36,9 @@ pub enum JobKind {
     FixityRepair,
     /// One round of replica challenges and the replication policy; it queues the next.
     ReplicaChallenge,
+    /// Pull replicas from the replication sources (one, or all on a schedule that
+    /// queues its next round itself).
+    ReplicatePull,
 }
 
 impl JobKind {
@@ -48,6 +51,7 @@ impl JobKind {
             JobKind::FixitySweep => "fixity-sweep",
             JobKind::FixityRepair => "fixity-repair",
             JobKind::ReplicaChallenge => "replica-challenge",
+            JobKind::ReplicatePull => "replicate-pull",
         }
     }
 
@@ -60,6 +64,7 @@ impl JobKind {
             "fixity-sweep" => Some(JobKind::FixitySweep),
             "fixity-repair" => Some(JobKind::FixityRepair),
             "replica-challenge" => Some(JobKind::ReplicaChallenge),
+            "replicate-pull" => Some(JobKind::ReplicatePull),
             _ => None,
         }
     }
@@ -79,6 +84,9 @@ impl JobKind {
             JobKind::FixityRepair => 5,
             // Like the sweep: a failed round is retried, the next one queued anew.
             JobKind::ReplicaChallenge => 20,
+            // A pull records its own failures on the source; a job failure is the
+            // database away, retried.
+            JobKind::ReplicatePull => 20,
         }
     }
 }
@@ -190,6 +198,7 @@ mod tests {
             JobKind::FixitySweep,
             JobKind::FixityRepair,
             JobKind::ReplicaChallenge,
+            JobKind::ReplicatePull,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
         }

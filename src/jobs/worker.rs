@@ -130,6 +130,9 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
         Some(JobKind::ReplicaChallenge) => {
             crate::federation::challenge::job(archive, &payload).await
         }
+        Some(JobKind::ReplicatePull) => {
+            crate::federation::replica::pull_job(archive, &payload).await
+        }
         None => Err(DomainError::internal(format!(
             "unknown job kind {:?}",
             job.kind

@@ -197,6 +197,39 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+/// Who a federation request (OAI-PMH, ResourceSync, object files, downloads) comes from:
+/// a partner node with a valid `hfp_` bearer token, or the public (no token, or a
+/// user's API token, which these endpoints do not need). A partner token that is
+/// unknown or revoked is refused: the inner Err is the 401 to send.
+pub async fn federation_audience(
+    req: &HttpRequest,
+) -> Result<Result<crate::federation::Audience, actix_web::HttpResponse>, DomainError> {
+    use crate::federation::{partners, Audience};
+    let Some(token) = bearer_token(req).filter(|t| t.starts_with(partners::PARTNER_TOKEN_PREFIX))
+    else {
+        return Ok(Ok(Audience::Public));
+    };
+    let partner = archive(req)?
+        .db
+        .run(move |conn| partners::authenticate(conn, &token))
+        .await?;
+    Ok(match partner {
+        Some(p) => Ok(Audience::Partner(p.id)),
+        None => Err(partner_refused()),
+    })
+}
+
+/// 401 for a partner token this archive does not know (or revoked).
+pub fn partner_refused() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Unauthorized()
+        .insert_header((
+            actix_web::http::header::WWW_AUTHENTICATE,
+            "Bearer realm=\"holdfast\", error=\"invalid_token\"",
+        ))
+        .content_type("text/plain; charset=utf-8")
+        .body("the partner token is not valid or was revoked: ask this archive's admin for a new one (holdfast partner add)\n")
+}
+
 /// The signed-in user of a page, if any.
 pub struct Viewer(pub Option<User>);
 

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::app::Archive;
 use crate::federation::{self, Audience};
+use crate::web::auth::federation_audience;
 use crate::web::errors::PageError;
 
 /// Arguments in order and as sent (repeats included: the protocol forbids them, so
@@ -14,11 +15,6 @@ fn pairs_of(encoded: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(encoded)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-/// Every harvester is anonymous for now; partner nodes' tokens will be read here.
-fn audience(_req: &HttpRequest) -> Audience {
-    Audience::Public
 }
 
 async fn answer(
@@ -37,8 +33,12 @@ async fn answer(
 }
 
 pub async fn get(archive: web::Data<Archive>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let audience = match federation_audience(&req).await? {
+        Ok(a) => a,
+        Err(refused) => return Ok(refused),
+    };
     let pairs = pairs_of(req.query_string().as_bytes());
-    answer(archive, audience(&req), pairs).await
+    answer(archive, audience, pairs).await
 }
 
 pub async fn post(
@@ -60,7 +60,11 @@ pub async fn post(
             .content_type("text/plain; charset=utf-8")
             .body("OAI-PMH requests by POST are application/x-www-form-urlencoded\n"));
     }
+    let audience = match federation_audience(&req).await? {
+        Ok(a) => a,
+        Err(refused) => return Ok(refused),
+    };
     // A request sent by POST carries its arguments in the body only.
     let pairs = pairs_of(&body);
-    answer(archive, audience(&req), pairs).await
+    answer(archive, audience, pairs).await
 }

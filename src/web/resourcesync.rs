@@ -6,14 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::app::Archive;
 use crate::federation::resourcesync::{self, List, Request};
-use crate::federation::Audience;
+use crate::web::auth::federation_audience;
 use crate::web::errors::PageError;
-
-/// Every client is anonymous for now; partner nodes' tokens will be read here (as for
-/// OAI-PMH) and give an audience that also sees what is not public.
-fn audience(_req: &HttpRequest) -> Audience {
-    Audience::Public
-}
 
 async fn answer(
     archive: web::Data<Archive>,
@@ -21,7 +15,10 @@ async fn answer(
     request: Request,
 ) -> Result<HttpResponse, PageError> {
     let settings = archive.settings.clone();
-    let audience = audience(req);
+    let audience = match federation_audience(req).await? {
+        Ok(a) => a,
+        Err(refused) => return Ok(refused),
+    };
     let body = archive
         .db
         .run(move |conn| resourcesync::respond(conn, &settings, audience, &request))

@@ -198,6 +198,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/resourcesync/changelist.xml",
             web::get().to(super::resourcesync::change_list),
         )
+        // OCFL object files for replicas (src/federation/objects.rs)
+        .route(
+            "/federation/objects/{id}/{path:.+}",
+            web::get().to(super::federation::object_file),
+        )
+        .route(
+            "/federation/objects/{id}/{path:.+}",
+            web::head().to(super::federation::object_file),
+        )
         // API
         .service(
             web::scope("/api")
@@ -245,6 +254,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/federation/files",
                     web::post().to(super::federation_audit::fetch_file),
+                )
+                .route(
+                    "/datasets/{id}/copies",
+                    web::get().to(super::federation::copies),
+                )
+                .route(
+                    "/federation/receipts",
+                    web::post().to(super::federation::post_receipt),
                 )
                 .route("/datasets/{id}/versions", web::post().to(api::new_version))
                 .route(

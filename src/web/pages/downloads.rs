@@ -154,6 +154,9 @@ async fn serve(
     number: Option<i32>,
     raw_path: String,
 ) -> Result<HttpResponse, PageError> {
+    if let Err(refused) = crate::web::auth::federation_audience(&req).await? {
+        return Ok(refused);
+    }
     let path = DatasetPath::parse(&raw_path).map_err(|_| DomainError::NotFound)?;
     let v = viewer.0.clone();
     let (view, file) = archive
