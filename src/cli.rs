@@ -986,6 +986,8 @@ fn describe(e: crate::error::DomainError) -> anyhow::Error {
                 .join("; ")
         ),
         DomainError::NotFound => anyhow::anyhow!("no such account"),
+        // The command line is the operator's: the detail helps, and goes nowhere else.
+        DomainError::Internal(detail) => anyhow::anyhow!("internal error: {detail}"),
         other => anyhow::anyhow!("{other}"),
     }
 }

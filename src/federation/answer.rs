@@ -276,7 +276,7 @@ pub async fn answer_challenge(
         req.version,
         files.len()
     );
-    let (outcome, outcome_detail) = if not.is_empty() {
+    let (outcome, outcome_detail) = if !not.is_empty() {
         (
             Outcome::Failure,
             format!("{answered} answered; could not answer: {}", not.join(", ")),

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod datacite;
 mod deposit;
+mod federation_audit;
 mod fixity;
 mod landing;
 mod mail;
