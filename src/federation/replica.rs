@@ -164,14 +164,17 @@ pub async fn add(
             ));
         }
     }
-    let remote = Remote::new(&base, token.clone())?;
+    // The source description is public; the token is tried on its own below.
     let description_url = format!("{base}{}", super::resourcesync::SOURCE_DESCRIPTION);
-    let doc = remote.document(&description_url).await.map_err(|e| {
-        DomainError::invalid(
-            "source",
-            format!("{base} does not answer as a ResourceSync source: {e}"),
-        )
-    })?;
+    let doc = Remote::new(&base, None)?
+        .document(&description_url)
+        .await
+        .map_err(|e| {
+            DomainError::invalid(
+                "source",
+                format!("{base} does not answer as a ResourceSync source: {e}"),
+            )
+        })?;
     if doc.capability.as_deref() != Some("description") {
         return Err(DomainError::invalid(
             "source",
@@ -181,6 +184,7 @@ pub async fn add(
     if token.is_some() {
         // The capability list answers 401 to a token the source does not know.
         let capabilities = format!("{base}{}", super::resourcesync::CAPABILITY_LIST);
+        let remote = Remote::new(&base, token.clone())?;
         remote.document(&capabilities).await.map_err(|e| {
             DomainError::invalid("token", format!("the source refused the token: {e}"))
         })?;
@@ -577,12 +581,37 @@ struct Pull<'a> {
     bytes: AtomicU64,
 }
 
+/// One pull of a source at a time in this process (the scheduled round and a pull
+/// queued by `replicate add` may meet).
+fn source_lock(source_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> =
+        std::sync::OnceLock::new();
+    let mut map = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(source_id).or_default().clone()
+}
+
 /// Pulls one source now: everything its change list shows since the last pull.
 pub async fn pull(
     archive: &Archive,
     source: &Source,
     progress: Arc<dyn Progress>,
 ) -> Result<PullSummary, DomainError> {
+    let lock = source_lock(source.id);
+    let _one_at_a_time = lock.lock().await;
+    // Read again: a pull that held the lock may have moved the position.
+    let id = source.id;
+    let source = &archive
+        .db
+        .run(move |conn| {
+            Ok(replication_sources::table
+                .find(id)
+                .select(Source::as_select())
+                .first(conn)?)
+        })
+        .await?;
     let started = Instant::now();
     let remote = Remote::new(&source.base_url, source.token.clone())?;
     let mut summary = PullSummary::default();
@@ -832,6 +861,15 @@ impl Pull<'_> {
             }
         }
         if !failures.is_empty() {
+            // The version's other files are taken out again, so the storage root holds
+            // no content without an inventory (a crash could leave some; the next pull
+            // completes them).
+            for (_, path) in &wanted {
+                let key = format!("{object_root}/{path}");
+                if let Err(e) = self.store().delete(&key).await {
+                    tracing::warn!(key = %key, error = %e, "could not remove a file of a version that failed");
+                }
+            }
             return Err(format!(
                 "{object_id} {dir}: {} file(s) not stored: {}",
                 failures.len(),
@@ -1015,6 +1053,9 @@ impl Pull<'_> {
                 if known > 0 {
                     return Ok(());
                 }
+                // Another process pulling the same source at the same moment (the CLI
+                // beside the worker) may insert first: the unique key refuses this row,
+                // the failure is reported, and the next pull finds the row in place.
                 diesel::insert_into(replica_objects::table)
                     .values((
                         replica_objects::source_id.eq(source.id),

@@ -148,10 +148,11 @@ fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) ->
 async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<Value, ApiError> {
     let viewer_for_status = viewer.clone();
     let settings = archive.settings.clone();
-    let (view, versions, doi_status, concept_status, counts) = archive
+    let (view, versions, doi_status, concept_status, counts, copies) = archive
         .db
         .run(move |conn| {
             let view = service::load_view(conn, viewer.as_ref(), id, None)?;
+            let copies = crate::federation::receipts::copies_of(conn, id)?;
             let versions = service::published_versions(conn, id)?;
             let doi_status = match &view.version.doi {
                 Some(d) => registration::status(conn, &settings, d)?,
@@ -165,7 +166,7 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
             let counts = usage::usage_of(conn, id)
                 .map_err(|e| tracing::warn!(error = %e, "usage counts could not be read"))
                 .ok();
-            Ok((view, versions, doi_status, concept_status, counts))
+            Ok((view, versions, doi_status, concept_status, counts, copies))
         })
         .await?;
     let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
@@ -186,6 +187,8 @@ async fn view_json(archive: &Archive, viewer: Option<User>, id: i64) -> Result<V
         .collect::<Vec<_>>());
     if let Value::Object(map) = &mut body {
         map.insert("usage".into(), usage_json(counts.as_ref()));
+        // Replicas partner archives reported holding (also /api/datasets/{id}/copies).
+        map.insert("copies".into(), json!(copies));
     }
     Ok(body)
 }

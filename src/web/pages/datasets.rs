@@ -323,6 +323,8 @@ struct DatasetPage {
     version_verified: Option<crate::fixity::report::Verified>,
     /// For curators and admins: partners' copies and the replication policy.
     replication: Option<crate::federation::policy::DatasetReplication>,
+    /// Replicas partner archives reported holding (receipts), newest version first.
+    copies: Vec<crate::federation::receipts::CopyView>,
 }
 
 /// Where the whole version can be downloaded.
@@ -577,7 +579,7 @@ async fn show_version(
         .collect();
     let settings = archive.settings.clone();
     let (
-        (view, fixity, replication),
+        (view, fixity, copies, replication),
         transitions,
         qa,
         versions,
@@ -628,6 +630,11 @@ async fn show_version(
                 )?,
                 _ => None,
             };
+            let copies = if view.is_published_version() {
+                crate::federation::receipts::copies_of(conn, id)?
+            } else {
+                Vec::new()
+            };
             let curator = v.as_ref().is_some_and(|u| u.role.can_curate());
             let replication = if curator && view.version.published_at.is_some() {
                 crate::federation::policy::of_dataset(conn, &settings, id)?
@@ -635,7 +642,7 @@ async fn show_version(
                 None
             };
             Ok((
-                (view, fixity, replication),
+                (view, fixity, copies, replication),
                 transitions,
                 qa,
                 versions,
@@ -750,6 +757,7 @@ async fn show_version(
         fixity,
         version_verified,
         replication,
+        copies,
         signposts: links,
         packages,
         usage: counts.map(|c| usage_text(&c.total)),
