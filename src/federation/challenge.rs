@@ -408,7 +408,25 @@ fn record(
 /// replication policy.
 pub async fn run(archive: &Archive, filter: &Filter) -> Result<Vec<ChallengeResult>, DomainError> {
     let f = filter.clone();
-    let targets = archive.db.run(move |conn| copies(conn, &f)).await?;
+    let targets = archive
+        .db
+        .run(move |conn| {
+            if let Some(name) = &f.partner {
+                let known = super::partners::active(conn)?
+                    .iter()
+                    .any(|p| p.name == name.trim());
+                if !known {
+                    return Err(DomainError::invalid(
+                        "partner",
+                        format!(
+                            "no active partner is named {name:?} (see `holdfast partner list`)"
+                        ),
+                    ));
+                }
+            }
+            copies(conn, &f)
+        })
+        .await?;
     let http = partner_client()?;
     let sample = archive.settings.replication.challenge_sample;
     let mut out = Vec::new();

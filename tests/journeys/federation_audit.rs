@@ -345,6 +345,9 @@ async fn run(backend: Backend) -> TestResult {
     // A challenge of the pulled copy passes, and lifts the dataset above the policy.
     let out = origin.cli(&["replicate", "challenge", "--partner", "replica-b"])?;
     assert!(out.contains("passed"), "{out}");
+    let unknown = origin.run(&["replicate", "challenge", "--partner", "nobody"])?;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active partner"));
     let r = replicas(&origin.base(), &curator, id).await?;
     assert_eq!(r["copies"][0]["last_outcome"], "passed", "{r}");
     assert!(r["copies"][0]["last_verified_at"].is_string());
