@@ -283,6 +283,8 @@ async fn run(backend: Backend) -> TestResult {
         // Every file of the copy is challenged, so a lost one is always in the sample.
         ("HOLDFAST_CHALLENGE_SAMPLE", "64".into()),
         ("HOLDFAST_FIXITY_AUTO_REPAIR", "false".into()),
+        // The scheduled round runs every second too, beside the command line's.
+        ("HOLDFAST_CHALLENGE_INTERVAL_SECS", "1".into()),
     ];
     // The replica's server only answers; pulls run from its command line here.
     replica.env = vec![("HOLDFAST_WORKERS", "0".into())];
@@ -356,6 +358,20 @@ async fn run(backend: Backend) -> TestResult {
     let challenges = r["challenges"].as_array().ok_or("challenges")?;
     assert_eq!(challenges[0]["files"], 3, "every content file sampled");
     assert_eq!(challenges[0]["outcome"], "passed");
+    // The scheduled round challenges the copy by itself as well.
+    let latest = challenges[0]["challenged_at"].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = replicas(&origin.base(), &curator, id).await?;
+        if r["challenges"][0]["challenged_at"] != latest {
+            assert_eq!(r["challenges"][0]["outcome"], "passed", "{r}");
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no scheduled challenge within a minute: {r}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // A signed request is required; an unsigned or wrongly signed one changes nothing.
     let body = serde_json::json!({
