@@ -27,7 +27,7 @@ use super::partners::Partner;
 use super::signing;
 use crate::app::Archive;
 use crate::db::schema::{
-    federation_partners, jobs, replica_challenges, replica_copies, stored_files,
+    datasets, federation_partners, jobs, replica_challenges, replica_copies, stored_files,
 };
 use crate::db::AnyConnection;
 use crate::error::DomainError;
@@ -82,9 +82,12 @@ pub struct ChallengeResult {
 /// The copies of active partners that match `filter`, one per (partner, object): the
 /// highest version, least recently verified first (never verified before all).
 pub fn copies(conn: &mut AnyConnection, filter: &Filter) -> Result<Vec<CopyTarget>, DomainError> {
+    // Deaccessioned datasets are withdrawn from their replicas too: not challenged.
     let mut q = replica_copies::table
         .inner_join(federation_partners::table)
+        .inner_join(datasets::table)
         .filter(federation_partners::revoked_at.is_null())
+        .filter(datasets::state.ne("deaccessioned"))
         .into_boxed();
     if let Some(name) = &filter.partner {
         q = q.filter(federation_partners::name.eq(name.trim().to_string()));

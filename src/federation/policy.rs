@@ -309,26 +309,42 @@ pub struct Evaluation {
 
 /// Applies the policy to every published dataset (one transaction).
 pub fn evaluate(conn: &mut AnyConnection, settings: &Settings) -> Result<Evaluation, DomainError> {
-    crate::db::transaction(conn, |conn| evaluate_in(conn, settings))
+    crate::db::transaction(conn, |conn| evaluate_in(conn, settings, None))
 }
 
-fn evaluate_in(conn: &mut AnyConnection, settings: &Settings) -> Result<Evaluation, DomainError> {
+/// Applies the policy to one dataset (a receipt just arrived for it).
+pub fn evaluate_dataset(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    dataset_id: i64,
+) -> Result<Evaluation, DomainError> {
+    crate::db::transaction(conn, |conn| evaluate_in(conn, settings, Some(dataset_id)))
+}
+
+fn evaluate_in(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    only: Option<i64>,
+) -> Result<Evaluation, DomainError> {
     let now = Utc::now().naive_utc();
     let min = i64::from(settings.replication.min_copies);
-    let list = published(conn, None)?;
+    let list = published(conn, only)?;
     let judged = judge_all(conn, &list)?;
-    let mut existing: HashMap<i64, (i32, NaiveDateTime, Option<NaiveDateTime>)> =
-        replication_shortfalls::table
-            .select((
-                replication_shortfalls::dataset_id,
-                replication_shortfalls::copies,
-                replication_shortfalls::since,
-                replication_shortfalls::alerted_at,
-            ))
-            .load::<(i64, i32, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
-            .into_iter()
-            .map(|(d, c, s, a)| (d, (c, s, a)))
-            .collect();
+    let mut shortfall_rows = replication_shortfalls::table.into_boxed();
+    if let Some(id) = only {
+        shortfall_rows = shortfall_rows.filter(replication_shortfalls::dataset_id.eq(id));
+    }
+    let mut existing: HashMap<i64, (i32, NaiveDateTime, Option<NaiveDateTime>)> = shortfall_rows
+        .select((
+            replication_shortfalls::dataset_id,
+            replication_shortfalls::copies,
+            replication_shortfalls::since,
+            replication_shortfalls::alerted_at,
+        ))
+        .load::<(i64, i32, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
+        .into_iter()
+        .map(|(d, c, s, a)| (d, (c, s, a)))
+        .collect();
     let mut out = Evaluation {
         datasets: list.len(),
         ..Evaluation::default()

@@ -343,6 +343,9 @@ async fn run(backend: Backend) -> TestResult {
     let r = replicas(&origin.base(), &curator, id).await?;
     assert_eq!(r["copies"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["copies"][0]["partner"], "replica-b");
+    // The receipt alone lifts the dataset above the policy (min 1) and closes the alert.
+    assert_eq!(r["below_policy"], false, "{r}");
+    assert_eq!(r["alerted_at"], serde_json::Value::Null);
 
     // A challenge of the pulled copy passes, and lifts the dataset above the policy.
     let out = origin.cli(&["replicate", "challenge", "--partner", "replica-b"])?;
