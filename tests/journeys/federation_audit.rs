@@ -121,16 +121,66 @@ fn files_ending(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) -> std::io::Re
     Ok(())
 }
 
-fn one_file(dir: &Path, suffix: &str) -> Result<PathBuf, Error> {
-    let mut found = Vec::new();
-    files_ending(dir, suffix, &mut found)?;
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        other => Err(format!(
-            "expected one {suffix} under {}, found {other:?}",
-            dir.display()
-        )
-        .into()),
+/// Where a node keeps bytes: a folder on disk, or a key prefix on S3.
+enum Storage {
+    Disk(PathBuf),
+    S3(holdfast::storage::S3Store),
+}
+
+impl Storage {
+    /// The one key ending with `suffix`.
+    async fn find(&self, suffix: &str) -> Result<String, Error> {
+        use holdfast::storage::BlobStore;
+        let keys: Vec<String> = match self {
+            Storage::Disk(root) => {
+                let mut found = Vec::new();
+                files_ending(root, suffix, &mut found)?;
+                found
+                    .iter()
+                    .map(|p| Ok(p.strip_prefix(root)?.to_string_lossy().to_string()))
+                    .collect::<Result<_, Error>>()?
+            }
+            Storage::S3(store) => store
+                .list("")
+                .await?
+                .into_iter()
+                .filter(|k| k.ends_with(suffix))
+                .collect(),
+        };
+        match keys.as_slice() {
+            [one] => Ok(one.clone()),
+            other => Err(format!("expected one key ending {suffix}, found {other:?}").into()),
+        }
+    }
+
+    async fn write(&self, key: &str, bytes: &[u8]) -> TestResult {
+        use holdfast::storage::BlobStore;
+        match self {
+            Storage::Disk(root) => std::fs::write(root.join(key), bytes)?,
+            Storage::S3(store) => {
+                store
+                    .put_bytes(key, bytes::Bytes::copy_from_slice(bytes))
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    async fn read(&self, key: &str) -> Result<Vec<u8>, Error> {
+        use holdfast::storage::BlobStore;
+        Ok(match self {
+            Storage::Disk(root) => std::fs::read(root.join(key))?,
+            Storage::S3(store) => store.get_bytes(key).await?.ok_or("missing")?.to_vec(),
+        })
+    }
+
+    async fn delete(&self, key: &str) -> TestResult {
+        use holdfast::storage::BlobStore;
+        match self {
+            Storage::Disk(root) => std::fs::remove_file(root.join(key))?,
+            Storage::S3(store) => store.delete(key).await?,
+        }
+        Ok(())
     }
 }
 
@@ -265,17 +315,58 @@ async fn premis_events(
 #[actix_web::test]
 async fn the_origin_challenges_its_replica_and_repairs_from_it() -> TestResult {
     for backend in backends() {
-        run(backend)
+        run(backend, None)
             .await
             .map_err(|e| format!("on {backend:?}: {e}"))?;
     }
     Ok(())
 }
 
-async fn run(backend: Backend) -> TestResult {
+/// The same with both archives on S3 (SeaweedFS): challenges and repairs stream through
+/// the store.
+#[actix_web::test]
+async fn challenges_and_repairs_work_with_both_archives_on_s3() -> TestResult {
+    let weed = crate::s3::Weed::start().await?;
+    run(Backend::Sqlite, Some(&weed))
+        .await
+        .map_err(|e| format!("on S3: {e}").into())
+}
+
+fn s3_env(weed: &crate::s3::Weed, prefix: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "HOLDFAST_STORAGE_URL",
+            format!("s3://{}/{prefix}", crate::s3::BUCKET),
+        ),
+        ("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone()),
+        ("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY.into()),
+        ("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY.into()),
+    ]
+}
+
+async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut origin = Node::new(dir.path(), "origin", backend)?;
     let mut replica = Node::new(dir.path(), "replica", backend)?;
+    // Each run on S3 takes prefixes of its own.
+    let tag = origin.port;
+    let (origin_store, replica_store) = match s3 {
+        None => (
+            Storage::Disk(origin.data_dir.join("ocfl")),
+            Storage::Disk(replica.data_dir.join("replicas")),
+        ),
+        Some(weed) => (
+            Storage::S3(holdfast::storage::S3Store::new(crate::s3::settings(
+                &weed.endpoint,
+                &format!("origin{tag}"),
+            )?)?),
+            // A replica's root per source sits beside its own root: PREFIX-replicas/ID.
+            Storage::S3(holdfast::storage::S3Store::new(crate::s3::settings(
+                &weed.endpoint,
+                &format!("replica{tag}-replicas"),
+            )?)?),
+        ),
+    };
     origin.env = vec![
         ("HOLDFAST_REPLICATION_MIN_COPIES", "1".into()),
         // Below the policy opens the alert at once.
@@ -288,6 +379,10 @@ async fn run(backend: Backend) -> TestResult {
     ];
     // The replica's server only answers; pulls run from its command line here.
     replica.env = vec![("HOLDFAST_WORKERS", "0".into())];
+    if let Some(weed) = s3 {
+        origin.env.extend(s3_env(weed, &format!("origin{tag}")));
+        replica.env.extend(s3_env(weed, &format!("replica{tag}")));
+    }
     origin.cli(&["migrate"])?;
     replica.cli(&["migrate"])?;
     for (email, role) in [
@@ -415,8 +510,10 @@ async fn run(backend: Backend) -> TestResult {
 
     // The origin's copy of flux.csv is damaged: the audit finds it, the repair restores
     // it from the replica (the only other copy of these bytes), verified.
-    let origin_flux = one_file(&origin.data_dir.join("ocfl"), "v1/content/data/flux.csv")?;
-    std::fs::write(&origin_flux, b"time,flux\n2019-01-01T00:00,9.9\n")?;
+    let origin_flux = origin_store.find("v1/content/data/flux.csv").await?;
+    origin_store
+        .write(&origin_flux, b"time,flux\n2019-01-01T00:00,9.9\n")
+        .await?;
     let audit = origin.run(&["fixity", "run", "--all"])?;
     assert!(!audit.status.success(), "the audit reports the damage");
     assert!(String::from_utf8_lossy(&audit.stdout).contains("data/flux.csv"));
@@ -426,7 +523,7 @@ async fn run(backend: Backend) -> TestResult {
         "{repaired}"
     );
     assert_eq!(
-        std::fs::read(&origin_flux)?,
+        origin_store.read(&origin_flux).await?,
         flux,
         "the origin's bytes are back"
     );
@@ -454,15 +551,17 @@ async fn run(backend: Backend) -> TestResult {
             && a == "replica-b"),
         "the passed challenge is an event with the partner as agent: {events:?}"
     );
-    validate_ocfl_root(&origin.data_dir.join("ocfl"))?;
+    if s3.is_none() {
+        validate_ocfl_root(&origin.data_dir.join("ocfl"))?;
+    }
 
     // The replica loses one file and another changes: the challenge fails.
-    let held = replica.data_dir.join("replicas");
-    std::fs::remove_file(one_file(&held, "v1/content/notes.txt")?)?;
-    std::fs::write(
-        one_file(&held, "v1/content/data/site.csv")?,
-        b"site,lat,lon\nUS-Ha1,42.5,-72.3\n",
-    )?;
+    let lost = replica_store.find("v1/content/notes.txt").await?;
+    replica_store.delete(&lost).await?;
+    let altered = replica_store.find("v1/content/data/site.csv").await?;
+    replica_store
+        .write(&altered, b"site,lat,lon\nUS-Ha1,42.5,-72.3\n")
+        .await?;
     let failed = origin.run(&["replicate", "challenge"])?;
     let text = String::from_utf8_lossy(&failed.stdout).to_string();
     assert!(
@@ -491,11 +590,11 @@ async fn run(backend: Backend) -> TestResult {
         "an alert ticket is open: {text}"
     );
     // A copy that failed is no source for repairs.
-    std::fs::write(&origin_flux, b"damaged again")?;
+    origin_store.write(&origin_flux, b"damaged again").await?;
     let _ = origin.run(&["fixity", "run", "--all"])?;
     let not = origin.run(&["fixity", "repair"])?;
     assert!(!not.status.success(), "no good copy is left");
-    std::fs::write(&origin_flux, &flux)?;
+    origin_store.write(&origin_flux, &flux).await?;
     origin.cli(&["fixity", "run", "--all"])?;
 
     // Pages: the admin preservation page lists the dataset, its page warns a curator.

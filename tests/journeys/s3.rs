@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error>;
 
-const ACCESS_KEY: &str = "holdfast-test";
-const SECRET_KEY: &str = "s3cret/with+signs";
-const BUCKET: &str = "holdfast-ocfl";
+pub(crate) const ACCESS_KEY: &str = "holdfast-test";
+pub(crate) const SECRET_KEY: &str = "s3cret/with+signs";
+pub(crate) const BUCKET: &str = "holdfast-ocfl";
 const PART: u64 = 5 << 20;
 
 /// A SeaweedFS server (master, volume, filer, S3) on free ports; killed on drop.
-struct Weed {
+pub(crate) struct Weed {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
     _dir: tempfile::TempDir,
 }
 
@@ -61,7 +61,7 @@ fn weed_binary() -> Result<PathBuf, Error> {
     Ok(weed)
 }
 
-fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
+pub(crate) fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
     Ok(S3Settings::new(
         &format!("s3://{BUCKET}/{prefix}"),
         Some(endpoint.to_string()),
@@ -75,7 +75,7 @@ fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
 impl Weed {
     /// Starts SeaweedFS and waits until its S3 gateway accepts a signed
     /// request (creating the bucket).
-    async fn start() -> Result<Weed, Error> {
+    pub(crate) async fn start() -> Result<Weed, Error> {
         let weed = weed_binary()?;
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("s3.json");
