@@ -22,11 +22,12 @@ use crate::storage::ocfl::parse_version_dir;
 /// The path of object files under the base URL.
 pub const OBJECTS_PATH: &str = "/federation/objects";
 
-/// The URL of one file of a dataset's object.
+/// The URL of one file of a dataset's object (each path segment percent-encoded).
 pub fn file_url(base_url: &str, dataset_id: i64, path: &str) -> String {
     format!(
-        "{}{OBJECTS_PATH}/{dataset_id}/{path}",
-        base_url.trim_end_matches('/')
+        "{}{OBJECTS_PATH}/{dataset_id}/{}",
+        base_url.trim_end_matches('/'),
+        super::resourcesync::encode_path(path)
     )
 }
 
@@ -141,6 +142,14 @@ pub fn locate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_urls_encode_each_segment() {
+        assert_eq!(
+            file_url("http://o.test/", 7, "v1/content/a b/c#d?.csv"),
+            "http://o.test/federation/objects/7/v1/content/a%20b/c%23d%3F.csv"
+        );
+    }
 
     #[test]
     fn only_object_files_are_paths() {

@@ -947,7 +947,7 @@ impl Pull<'_> {
                     continue;
                 }
             }
-            match self.store().put_file(key, &part, Some(digest)).await {
+            match self.store().put_file_moving(key, &part, Some(digest)).await {
                 Ok(receipt) => {
                     let _ = tokio::fs::remove_file(&part).await;
                     self.files.fetch_add(1, Ordering::Relaxed);
@@ -1005,7 +1005,7 @@ impl Pull<'_> {
         if !append {
             have = 0;
         }
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .append(append)
@@ -1013,6 +1013,8 @@ impl Pull<'_> {
             .open(part)
             .await
             .map_err(io)?;
+        // Network chunks are small; each tokio file write is a trip to a blocking thread.
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut stream = response.bytes_stream();
         let mut len = have;
         while let Some(chunk) = stream.try_next().await.map_err(|e| format!("{url}: {e}"))? {

@@ -51,7 +51,7 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'_')
     .remove(b'~');
 
-fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     path.split('/')
         .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string())
         .collect::<Vec<_>>()

@@ -60,6 +60,20 @@ pub trait BlobStore: Send + Sync + 'static {
     fn local_path(&self, key: &str) -> Option<PathBuf>;
     /// Can the store write to its root right now (used by /healthz)?
     async fn check_writable(&self) -> Result<(), StorageError>;
+    /// [`put_file`](Self::put_file) for a source file the caller gives up (a verified
+    /// download, say): a store on the same filesystem renames it into place after
+    /// hashing and fsyncing it, rather than copying it. Same guarantees; the source is
+    /// gone afterwards, whatever the outcome.
+    async fn put_file_moving(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        let result = self.put_file(key, source, expected_sha256).await;
+        let _ = tokio::fs::remove_file(source).await;
+        result
+    }
 }
 
 /// Copy buffer size: large enough that multi-GB files are not syscall bound.
@@ -441,6 +455,71 @@ impl BlobStore for LocalDiskStore {
 
     fn local_path(&self, key: &str) -> Option<PathBuf> {
         self.path_for(key).ok()
+    }
+
+    async fn put_file_moving(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        let dest = self.path_for(key)?;
+        let src = source.to_path_buf();
+        let expected = expected_sha256.map(str::to_owned);
+        let key_owned = key.to_owned();
+        let moved = blocking(move || {
+            // Removed on every path but a successful rename.
+            let guard = TempGuard(Some(src.clone()));
+            let mut file = fs::File::open(&src)?;
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; COPY_BUF];
+            let mut size = 0u64;
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            let sha256 = hex::encode(hasher.finalize());
+            if let Some(expected) = expected {
+                if !expected.eq_ignore_ascii_case(&sha256) {
+                    return Err(StorageError::DigestMismatch {
+                        path: key_owned,
+                        expected,
+                        found: sha256,
+                    });
+                }
+            }
+            file.sync_all()?;
+            drop(file);
+            match publish(&src, &dest) {
+                Ok(()) => {
+                    let mut guard = guard;
+                    guard.0 = None;
+                    Ok(Some(PutReceipt { size, sha256 }))
+                }
+                // Another filesystem: copy instead (below), keeping the source for it.
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                    let mut guard = guard;
+                    guard.0 = None;
+                    Ok(None)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+        match moved {
+            Some(receipt) => Ok(receipt),
+            None => {
+                let result = self.put_file(key, source, expected_sha256).await;
+                let _ = tokio::fs::remove_file(source).await;
+                result
+            }
+        }
     }
 
     async fn check_writable(&self) -> Result<(), StorageError> {

@@ -737,3 +737,34 @@ async fn concurrent_commits_are_serialized() {
     assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
     assert_valid(&f.object_dir(id));
 }
+
+#[tokio::test]
+async fn a_moved_file_is_verified_before_it_appears_and_its_source_is_gone() {
+    let fx = Fixture::new().await;
+    let source = fx.base.join("download.part");
+    std::fs::write(&source, b"replica bytes").expect("write");
+    let digest = super::sha256_hex(b"replica bytes");
+    let wrong = super::sha256_hex(b"other bytes");
+    // A wrong digest: nothing under the key, and the source is removed.
+    let refused = fx
+        .store
+        .put_file_moving("x/y.bin", &source, Some(&wrong))
+        .await;
+    assert!(matches!(refused, Err(StorageError::DigestMismatch { .. })));
+    assert!(!source.exists());
+    assert_eq!(fx.store.size("x/y.bin").await.expect("size"), None);
+    // The right one: moved into place.
+    std::fs::write(&source, b"replica bytes").expect("write");
+    let receipt = fx
+        .store
+        .put_file_moving("x/y.bin", &source, Some(&digest))
+        .await
+        .expect("moved");
+    assert_eq!(receipt.size, 13);
+    assert_eq!(receipt.sha256, digest);
+    assert!(!source.exists());
+    assert_eq!(
+        std::fs::read(fx.root_dir().join("x/y.bin")).expect("read"),
+        b"replica bytes"
+    );
+}

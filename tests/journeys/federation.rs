@@ -184,7 +184,10 @@ async fn publish(
 ) -> TestResult {
     for (path, bytes) in files {
         let r = client
-            .put(format!("{base}/api/datasets/{id}/files/{path}"))
+            .put(format!(
+                "{base}/api/datasets/{id}/files/{}",
+                path.replace(' ', "%20").replace('#', "%23")
+            ))
             .bearer_auth(&t.depositor)
             .body(bytes.to_vec())
             .send()
@@ -389,7 +392,7 @@ async fn run(backend: Backend) -> TestResult {
     let flux = new_dataset(&client, &base, &tokens, "Tower fluxes").await?;
     let flux_v1: Vec<(&str, &[u8])> = vec![
         ("data/flux.csv", b"time,flux\n2019-01-01T00:00,1.5\n"),
-        ("notes.txt", b"Site notes.\n"),
+        ("site notes #1.txt", b"Site notes.\n"),
     ];
     publish(&client, &base, &tokens, flux, &flux_v1).await?;
     let soil = new_dataset(&client, &base, &tokens, "Soil moisture").await?;
@@ -423,7 +426,7 @@ async fn run(backend: Backend) -> TestResult {
         format!("{base}/resourcesync/resourcelist.xml"),
         format!("{base}/oai?verb=Identify"),
         inventory_url.clone(),
-        format!("{base}/datasets/{flux}/files/notes.txt"),
+        format!("{base}/datasets/{flux}/files/site%20notes%20%231.txt"),
     ] {
         let public = client.get(&url).send().await?;
         assert_eq!(public.status(), StatusCode::OK, "public {url}");
