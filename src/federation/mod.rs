@@ -38,7 +38,7 @@ pub use self::records::{backfill, sync_dataset};
 /// that authenticated with its token (`Authorization: Bearer hfp_…`, resolved by the web
 /// layer; a bad partner token is refused there with 401). A partner sees everything the
 /// public sees and, where the deposit model has content that is published but not
-/// public, that too (`sees_restricted`). The deposit model has no such state today
+/// public, that too. The deposit model has no such state today
 /// (no embargo, no restricted access: every published, not deaccessioned dataset is
 /// open), so both audiences are shown the same records and files; the partner's
 /// identity is what its receipts are recorded under. Drafts never have records.
@@ -47,13 +47,6 @@ pub enum Audience {
     Public,
     /// The partner's id in `federation_partners`.
     Partner(i64),
-}
-
-impl Audience {
-    /// Whether content that is published but not public is shown (partners only).
-    pub fn sees_restricted(self) -> bool {
-        matches!(self, Audience::Partner(_))
-    }
 }
 
 /// The base URL harvesters use.

@@ -601,6 +601,36 @@ pub async fn pull(
 ) -> Result<PullSummary, DomainError> {
     let lock = source_lock(source.id);
     let _one_at_a_time = lock.lock().await;
+    // And one process at a time (the CLI beside a worker): an advisory lock on a file
+    // of the data folder, released when the pull ends (or its process dies).
+    let lock_path = archive
+        .settings
+        .replicas_dir()
+        .join(format!("{}.lock", source.id));
+    let _one_process = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = lock_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    })
+    .await
+    .map_err(DomainError::internal)?
+    .map_err(DomainError::internal)?
+    .ok_or_else(|| {
+        DomainError::Conflict(format!(
+            "another process is pulling {} right now; try again when it is done",
+            source.base_url
+        ))
+    })?;
     // Read again: a pull that held the lock may have moved the position.
     let id = source.id;
     let source = &archive
@@ -744,6 +774,16 @@ impl Pull<'_> {
         let inventory = parse_inventory(&root_bytes)?;
         let head = inventory.head_number().map_err(|e| e.to_string())?;
         let object_id = inventory.id.clone();
+        // What an interrupted pull left (content of a version never committed, a root
+        // inventory without its sidecar) is cleaned up first, so the copy is valid.
+        let recovered = self
+            .root
+            .recover_object(&object_id)
+            .await
+            .map_err(|e| format!("the replica's copy of {object_id}: {e}"))?;
+        if recovered.changed() {
+            tracing::warn!(object = %object_id, removed = recovered.removed.len(), "cleaned up an interrupted replica pull");
+        }
         let held = self
             .root
             .inventory(&object_id)

@@ -704,6 +704,17 @@ async fn run(backend: Backend) -> TestResult {
     same_objects(&[&flux_object, &soil_object])?;
     rocfl_validate(&replica_root)?;
 
+    // What an interrupted pull leaves (a root inventory without its sidecar, content of
+    // a version never committed) is cleaned up by the next pull.
+    let flux_dir = object_dir(&replica_root, &flux_object);
+    std::fs::remove_file(flux_dir.join("inventory.json.sha256"))?;
+    std::fs::create_dir_all(flux_dir.join("v4/content"))?;
+    std::fs::write(flux_dir.join("v4/content/half.bin"), b"half")?;
+    let out = replica.cli(&["replicate", "run"])?;
+    assert!(out.contains("0 failure(s)"), "{out}");
+    same_objects(&[&flux_object, &soil_object])?;
+    rocfl_validate(&replica_root)?;
+
     // A byte flipped in transit: a second replica pulls through a corrupting proxy. The
     // damaged file is retried, reported, and never stored; the rest arrives intact.
     let bad_set = new_dataset(&client, &base, &tokens, "Chamber data").await?;
