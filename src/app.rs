@@ -138,6 +138,14 @@ impl Archive {
             .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
             .await
             .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
+        // Replica challenges and the replication policy: one round across all nodes.
+        archive
+            .db
+            .run(|conn| {
+                crate::federation::challenge::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("scheduling replica challenges: {e}"))?;
         // The scheduled pull of replication sources (a no-op without sources).
         archive
             .db

@@ -69,13 +69,26 @@ pub enum Command {
     /// Partner archives that hold replicas of this one (their tokens, issued here).
     #[command(subcommand)]
     Partner(PartnerCommand),
-    /// Archives this one replicates: register them, see them, pull from them now.
+    /// Replicas: the archives this one replicates (register them, see them, pull from
+    /// them now), and challenges of the copies partners hold of this one.
     #[command(subcommand)]
     Replicate(ReplicateCommand),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ReplicateCommand {
+    /// Challenge partners' copies now: for each copy, a random sample of its files is
+    /// re-read by the partner and hashed with fresh nonces, and compared with this
+    /// archive's own bytes; then the replication policy is applied. Exit code 1 when a
+    /// copy failed or could not be audited.
+    Challenge {
+        /// Only this partner's copies.
+        #[arg(long, value_name = "NAME")]
+        partner: Option<String>,
+        /// Only the copies of one dataset.
+        #[arg(long, value_name = "ID")]
+        dataset: Option<i64>,
+    },
     /// Register a source archive (it must answer /.well-known/resourcesync); the worker
     /// pulls it at once and then every HOLDFAST_REPLICATION_INTERVAL_SECS.
     Add {
@@ -631,6 +644,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `holdfast replicate challenge`; exit code 1 when a copy did not pass.
+async fn replicate_challenge(
+    archive: &Archive,
+    partner: Option<String>,
+    dataset: Option<i64>,
+) -> anyhow::Result<()> {
+    use crate::federation::challenge;
+    let filter = challenge::Filter {
+        partner,
+        dataset,
+        verified_before: None,
+    };
+    let results = challenge::run(archive, &filter).await.map_err(describe)?;
+    for r in &results {
+        println!(
+            "{}\tdataset {}\t{} v{}\t{}\t{}",
+            r.partner, r.dataset_id, r.object_id, r.version, r.outcome, r.detail
+        );
+    }
+    let bad = results.iter().filter(|r| r.outcome != "passed").count();
+    eprintln!(
+        "{} cop(ies) challenged: {} passed, {bad} failed or could not be audited",
+        results.len(),
+        results.len() - bad
+    );
+    if bad > 0 {
+        anyhow::bail!("{bad} cop(ies) did not pass their challenge");
+    }
+    Ok(())
+}
+
 /// `holdfast partner ...`.
 async fn partner(settings: Settings, cmd: PartnerCommand) -> anyhow::Result<()> {
     use crate::federation::partners;
@@ -686,6 +730,9 @@ async fn replicate(settings: Settings, cmd: ReplicateCommand) -> anyhow::Result<
     use std::io::IsTerminal;
     let archive = Archive::open(settings).await?;
     match cmd {
+        ReplicateCommand::Challenge { partner, dataset } => {
+            return replicate_challenge(&archive, partner, dataset).await
+        }
         ReplicateCommand::Add { source, token } => {
             let s = replica::add(&archive, &source, token)
                 .await
@@ -939,6 +986,8 @@ fn describe(e: crate::error::DomainError) -> anyhow::Error {
                 .join("; ")
         ),
         DomainError::NotFound => anyhow::anyhow!("no such account"),
+        // The command line is the operator's: the detail helps, and goes nowhere else.
+        DomainError::Internal(detail) => anyhow::anyhow!("internal error: {detail}"),
         other => anyhow::anyhow!("{other}"),
     }
 }

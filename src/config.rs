@@ -119,6 +119,21 @@ pub struct SettingsArgs {
     /// Repair damaged files from a good copy as soon as an audit finds them [default: true].
     #[arg(long, env = "HOLDFAST_FIXITY_AUTO_REPAIR", global = true)]
     pub fixity_auto_repair: Option<bool>,
+    /// Replica audits: each partner's copy of each object is challenged (a sample of its
+    /// files re-read and hashed with fresh nonces) once within this many seconds [default: 86400].
+    #[arg(long, env = "HOLDFAST_CHALLENGE_INTERVAL_SECS", global = true)]
+    pub challenge_interval_secs: Option<u64>,
+    /// Files sampled per challenged copy, 1 to 64 [default: 4].
+    #[arg(long, env = "HOLDFAST_CHALLENGE_SAMPLE", global = true)]
+    pub challenge_sample: Option<usize>,
+    /// Replication policy: good copies outside this archive each published dataset's
+    /// latest version should have; 0 turns the policy off [default: 2].
+    #[arg(long, env = "HOLDFAST_REPLICATION_MIN_COPIES", global = true)]
+    pub replication_min_copies: Option<u32>,
+    /// Hours a dataset may stay below the replication policy before an alert ticket
+    /// opens (0 = at once) [default: 24].
+    #[arg(long, env = "HOLDFAST_REPLICATION_ALERT_HOURS", global = true)]
+    pub replication_alert_hours: Option<f64>,
     /// Replication: seconds between two scheduled pulls of every source [default: 3600].
     #[arg(long, env = "HOLDFAST_REPLICATION_INTERVAL_SECS", global = true)]
     pub replication_interval_secs: Option<u64>,
@@ -195,6 +210,10 @@ struct FileSettings {
     fixity_threads: Option<usize>,
     fixity_interval_secs: Option<u64>,
     fixity_auto_repair: Option<bool>,
+    challenge_interval_secs: Option<u64>,
+    challenge_sample: Option<usize>,
+    replication_min_copies: Option<u32>,
+    replication_alert_hours: Option<f64>,
     oai_page_size: Option<usize>,
     oai_admin_email: Option<String>,
     resourcesync_page_size: Option<usize>,
@@ -290,6 +309,7 @@ pub struct Settings {
     pub oai_admin_email: String,
     pub resourcesync_page_size: usize,
     pub fixity: FixitySettings,
+    pub replication: ReplicationSettings,
     /// How often the scheduled pull of replication sources runs.
     pub replication_interval: std::time::Duration,
     /// Files a pull downloads at once.
@@ -311,6 +331,22 @@ pub struct FixitySettings {
     pub interval: std::time::Duration,
     pub auto_repair: bool,
 }
+
+/// Replica audits and the replication policy (see src/federation/challenge.rs, policy.rs).
+#[derive(Debug, Clone)]
+pub struct ReplicationSettings {
+    /// Each copy is challenged once within this period.
+    pub challenge_interval: std::time::Duration,
+    /// Files sampled per challenged copy.
+    pub challenge_sample: usize,
+    /// Good copies outside the origin a published dataset should have (0: no policy).
+    pub min_copies: u32,
+    /// How long a dataset may stay below the policy before its alert ticket opens.
+    pub alert_after: chrono::Duration,
+}
+
+/// Most files one challenge may name (a replica refuses more).
+pub const MAX_CHALLENGE_SAMPLE: usize = 64;
 
 impl Settings {
     pub fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
@@ -376,6 +412,22 @@ impl Settings {
             );
         }
         let fixity_cycle = chrono::Duration::milliseconds((cycle_days * 86_400_000.0) as i64);
+        let alert_hours = pick(
+            args.replication_alert_hours,
+            file.replication_alert_hours,
+            24.0,
+        );
+        if !(alert_hours.is_finite() && (0.0..=876_000.0).contains(&alert_hours)) {
+            anyhow::bail!(
+                "HOLDFAST_REPLICATION_ALERT_HOURS '{alert_hours}' must be a number of hours, 0 or more"
+            );
+        }
+        let challenge_sample = pick(args.challenge_sample, file.challenge_sample, 4);
+        if !(1..=MAX_CHALLENGE_SAMPLE).contains(&challenge_sample) {
+            anyhow::bail!(
+                "HOLDFAST_CHALLENGE_SAMPLE '{challenge_sample}' must be 1 to {MAX_CHALLENGE_SAMPLE} files"
+            );
+        }
         let s3 = match args
             .storage_url
             .clone()
@@ -452,6 +504,19 @@ impl Settings {
                     pick(args.fixity_interval_secs, file.fixity_interval_secs, 60).max(1),
                 ),
                 auto_repair: pick(args.fixity_auto_repair, file.fixity_auto_repair, true),
+            },
+            replication: ReplicationSettings {
+                challenge_interval: std::time::Duration::from_secs(
+                    pick(
+                        args.challenge_interval_secs,
+                        file.challenge_interval_secs,
+                        86_400,
+                    )
+                    .max(1),
+                ),
+                challenge_sample,
+                min_copies: pick(args.replication_min_copies, file.replication_min_copies, 2),
+                alert_after: chrono::Duration::milliseconds((alert_hours * 3_600_000.0) as i64),
             },
             replication_interval: std::time::Duration::from_secs(
                 pick(

@@ -10,13 +10,17 @@
 //! metadata of the latest published version under the concept DOI, datestamp when that
 //! version was published or when the dataset was deaccessioned (then a deleted header).
 
+pub mod answer;
+pub mod challenge;
 pub mod oai;
 pub mod objects;
 pub mod partners;
+pub mod policy;
 pub mod receipts;
 pub mod records;
 pub mod replica;
 pub mod resourcesync;
+pub mod signing;
 mod xml;
 
 use chrono::{NaiveDateTime, Utc};

@@ -12,9 +12,12 @@ use std::path::PathBuf;
 use super::files::{self, StoredFileRow};
 use super::record::TICKET_KIND;
 use crate::app::Archive;
-use crate::db::schema::{datasets, fixity_checks, stored_files, version_files};
+use crate::db::schema::{
+    datasets, federation_partners, fixity_checks, replica_copies, stored_files, version_files,
+};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
+use crate::federation::partners::Partner;
 use crate::jobs::JobKind;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
@@ -28,6 +31,8 @@ enum Source {
     Stored(String),
     /// A staged upload (a draft holding the same bytes).
     Staged(PathBuf),
+    /// A partner's replica of the object (fetched from the partner).
+    Replica(Partner),
 }
 
 impl Source {
@@ -35,6 +40,9 @@ impl Source {
         match self {
             Source::Stored(key) => format!("the copy at {key} in this storage root"),
             Source::Staged(_) => "a draft's staged upload of the same bytes".into(),
+            Source::Replica(p) => {
+                format!("the replica held by partner {} ({})", p.name, p.base_url)
+            }
         }
     }
 }
@@ -97,15 +105,141 @@ fn staged_candidates(conn: &mut AnyConnection, sha256: &str) -> Result<Vec<Strin
         .load(conn)?)
 }
 
+/// Active partners whose copy of the object holds the version a content path belongs
+/// to, and whose last challenge did not fail: copies that passed first, most recently
+/// verified first.
+fn replica_candidates(
+    conn: &mut AnyConnection,
+    object_id: &str,
+    content_path: &str,
+) -> Result<Vec<Partner>, DomainError> {
+    let version = content_path
+        .split('/')
+        .next()
+        .and_then(crate::storage::ocfl::parse_version_dir)
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(i32::MAX);
+    let mut rows: Vec<(Option<String>, Option<chrono::NaiveDateTime>, Partner)> =
+        replica_copies::table
+            .inner_join(federation_partners::table)
+            .filter(federation_partners::revoked_at.is_null())
+            .filter(replica_copies::object_id.eq(object_id))
+            .filter(replica_copies::version_number.ge(version))
+            .select((
+                replica_copies::last_outcome,
+                replica_copies::last_verified_at,
+                Partner::as_select(),
+            ))
+            .load(conn)?;
+    rows.retain(|(outcome, _, _)| outcome.as_deref() != Some("failed"));
+    rows.sort_by_key(|(outcome, verified, _)| {
+        (
+            outcome.as_deref() != Some("passed"),
+            std::cmp::Reverse(*verified),
+        )
+    });
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .map(|(_, _, p)| p)
+        .filter(|p| seen.insert(p.id))
+        .collect())
+}
+
+/// Fetches a content file from a partner's replica into a temporary file, hashing it
+/// on the way; it is kept only if its sha256 and size are the ones recorded here.
+async fn fetch_from_replica(
+    archive: &Archive,
+    partner: &Partner,
+    object_id: &str,
+    content_path: &str,
+    sha256: &str,
+    size: u64,
+) -> Result<tempfile::NamedTempFile, StorageError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let fail = |why: String| StorageError::Io(std::io::Error::other(why));
+    let body = serde_json::to_vec(&crate::federation::answer::FetchRequest {
+        object_id: object_id.to_string(),
+        content_path: content_path.to_string(),
+        issued_at: Utc::now(),
+    })?;
+    let signature = crate::federation::signing::sign(
+        &crate::federation::signing::key_of_hash(&partner.token_hash),
+        &body,
+    );
+    let url = format!("{}/api/federation/files", partner.base_url);
+    let http = crate::federation::challenge::partner_client().map_err(|e| fail(e.to_string()))?;
+    let response = http
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(crate::federation::signing::SIGNATURE_HEADER, signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| fail(format!("{url} could not be reached: {e}")))?;
+    if !response.status().is_success() {
+        return Err(fail(format!("{url} answered {}", response.status())));
+    }
+    let dir = archive.settings.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir).await?;
+    let temp = tempfile::NamedTempFile::new_in(&dir)?;
+    let mut out = tokio::fs::File::create(temp.path()).await?;
+    let mut hasher = sha2::Sha256::new();
+    let mut received = 0u64;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| fail(format!("reading from {url}: {e}")))?;
+        received += chunk.len() as u64;
+        if received > size {
+            return Err(fail(format!(
+                "the replica sent more than the {size} bytes recorded here"
+            )));
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    drop(out);
+    let found = hex::encode(hasher.finalize());
+    if received != size || !found.eq_ignore_ascii_case(sha256) {
+        return Err(StorageError::DigestMismatch {
+            path: content_path.to_string(),
+            expected: format!("{sha256} ({size} bytes)"),
+            found: format!("{found} ({received} bytes)"),
+        });
+    }
+    Ok(temp)
+}
+
 /// Copies `source` over `key`, verified against `sha256` while it is copied: on a
 /// mismatch nothing is replaced.
 async fn restore_from(
     archive: &Archive,
     key: &str,
-    sha256: &str,
+    row: &StoredFileRow,
     source: &Source,
 ) -> Result<(), StorageError> {
+    let sha256 = row.sha256.as_str();
     let path = match source {
+        Source::Replica(partner) => {
+            let size = u64::try_from(row.size).unwrap_or(0);
+            let temp = fetch_from_replica(
+                archive,
+                partner,
+                &row.object_id,
+                &row.content_path,
+                sha256,
+                size,
+            )
+            .await?;
+            // put_file hashes again while it writes: the bytes that land are verified.
+            return archive
+                .store
+                .put_file(key, temp.path(), Some(sha256))
+                .await
+                .map(|_| ());
+        }
         Source::Staged(path) => path.clone(),
         Source::Stored(from) => match archive.store.local_path(from) {
             Some(p) => p,
@@ -188,9 +322,20 @@ async fn repair_one(
     let target = row.target(&archive.ocfl);
     let key = target.key();
     let r = row.clone();
-    let (stored, staged) = archive
+    let (stored, staged, replicas) = archive
         .db
-        .run(move |conn| Ok((candidates(conn, &r)?, staged_candidates(conn, &r.sha256)?)))
+        .run(move |conn| {
+            let replicas = if r.kind == "content" {
+                replica_candidates(conn, &r.object_id, &r.content_path)?
+            } else {
+                Vec::new() // an inventory is rewritten from this archive's own records
+            };
+            Ok((
+                candidates(conn, &r)?,
+                staged_candidates(conn, &r.sha256)?,
+                replicas,
+            ))
+        })
         .await?;
     let mut sources: Vec<Source> = Vec::new();
     // An inventory whose own bytes are right needs only its sidecar written again.
@@ -211,12 +356,14 @@ async fn repair_one(
             sources.push(Source::Staged(p));
         }
     }
+    // Local copies first; a partner's replica when none of them serves.
+    sources.extend(replicas.into_iter().map(Source::Replica));
     let mut used: Option<String> =
         inventory_intact.then(|| "its own bytes (only the sidecar was wrong)".to_string());
     let mut tried = Vec::new();
     if used.is_none() {
         for source in &sources {
-            match restore_from(archive, &key, &row.sha256, source).await {
+            match restore_from(archive, &key, row, source).await {
                 Ok(()) => {
                     used = Some(source.describe());
                     break;

@@ -34,6 +34,8 @@ pub enum JobKind {
     FixitySweep,
     /// Repair a dataset's damaged stored files from good copies.
     FixityRepair,
+    /// One round of replica challenges and the replication policy; it queues the next.
+    ReplicaChallenge,
     /// Pull replicas from the replication sources (one, or all on a schedule that
     /// queues its next round itself).
     ReplicatePull,
@@ -48,6 +50,7 @@ impl JobKind {
             JobKind::RegisterDoi => "register-doi",
             JobKind::FixitySweep => "fixity-sweep",
             JobKind::FixityRepair => "fixity-repair",
+            JobKind::ReplicaChallenge => "replica-challenge",
             JobKind::ReplicatePull => "replicate-pull",
         }
     }
@@ -60,6 +63,7 @@ impl JobKind {
             "register-doi" => Some(JobKind::RegisterDoi),
             "fixity-sweep" => Some(JobKind::FixitySweep),
             "fixity-repair" => Some(JobKind::FixityRepair),
+            "replica-challenge" => Some(JobKind::ReplicaChallenge),
             "replicate-pull" => Some(JobKind::ReplicatePull),
             _ => None,
         }
@@ -78,6 +82,8 @@ impl JobKind {
             // A failed sweep (database away) is retried; the next round is queued anew.
             JobKind::FixitySweep => 20,
             JobKind::FixityRepair => 5,
+            // Like the sweep: a failed round is retried, the next one queued anew.
+            JobKind::ReplicaChallenge => 20,
             // A pull records its own failures on the source; a job failure is the
             // database away, retried.
             JobKind::ReplicatePull => 20,
@@ -191,6 +197,7 @@ mod tests {
             JobKind::RegisterDoi,
             JobKind::FixitySweep,
             JobKind::FixityRepair,
+            JobKind::ReplicaChallenge,
             JobKind::ReplicatePull,
         ] {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));

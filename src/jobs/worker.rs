@@ -148,6 +148,9 @@ async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
         Some(JobKind::RegisterDoi) => crate::doi::registration::run_job(archive, &payload).await,
         Some(JobKind::FixitySweep) => crate::fixity::run::sweep_job(archive, &payload).await,
         Some(JobKind::FixityRepair) => crate::fixity::repair::run_job(archive, &payload).await,
+        Some(JobKind::ReplicaChallenge) => {
+            crate::federation::challenge::job(archive, &payload).await
+        }
         Some(JobKind::ReplicatePull) => {
             crate::federation::replica::pull_job(archive, &payload).await
         }

@@ -85,6 +85,9 @@ impl Outcome {
 pub enum Agent<'a> {
     Person(&'a User),
     Holdfast,
+    /// Another archive (a federation partner), named as its admin registered it, e.g.
+    /// the replica that answered a challenge.
+    Organization(&'a str),
 }
 
 /// The software agent's name, with the version that acted.
@@ -115,6 +118,7 @@ pub fn record(
     let (agent_type, agent_name, agent_user_id) = match agent {
         Agent::Person(u) => ("person", format!("{} <{}>", u.name, u.email), Some(u.id)),
         Agent::Holdfast => ("software", software_agent(), None),
+        Agent::Organization(name) => ("organization", name.to_string(), None),
     };
     diesel::insert_into(premis_events::table)
         .values((
@@ -224,10 +228,10 @@ fn write_premis(object_id: &str, events: &[EventRow]) -> std::io::Result<Vec<u8>
         }
         x.close("eventOutcomeInformation")?;
         x.open("linkingAgentIdentifier", &[])?;
-        let kind = if e.agent_type == "person" {
-            "person"
-        } else {
-            "software"
+        let kind = match e.agent_type.as_str() {
+            "person" => "person",
+            "organization" => "organization",
+            _ => "software",
         };
         x.leaf("linkingAgentIdentifierType", &[], kind)?;
         x.leaf("linkingAgentIdentifierValue", &[], &e.agent_name)?;

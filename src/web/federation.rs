@@ -124,7 +124,7 @@ pub async fn post_receipt(
     })?;
     receipts::check(&partner, &receipt)?;
     let (object_id, version) = (receipt.object_id.clone(), receipt.version);
-    archive
+    let (dataset_id, _) = archive
         .db
         .run(move |conn| receipts::published_version(conn, &object_id, version))
         .await?;
@@ -145,6 +145,16 @@ pub async fn post_receipt(
         .db
         .run(move |conn| receipts::record(conn, &partner, &receipt, &own_digest))
         .await?;
+    // The new copy may lift the dataset above the replication policy at once; the
+    // receipt is recorded either way (the scheduled round applies the policy too).
+    let settings = archive.settings.clone();
+    if let Err(e) = archive
+        .db
+        .run(move |conn| crate::federation::policy::evaluate_dataset(conn, &settings, dataset_id))
+        .await
+    {
+        tracing::warn!(dataset = dataset_id, error = %e, "replication policy not applied after a receipt");
+    }
     Ok(HttpResponse::Created().json(copy))
 }
 

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod federation;
+pub mod federation_audit;
 pub mod oai;
 pub mod pages;
 pub mod resourcesync;

@@ -243,6 +243,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/datasets/{id}/events", web::get().to(api::events))
                 .route("/datasets/{id}/fixity", web::get().to(api::fixity))
                 .route(
+                    "/datasets/{id}/replicas",
+                    web::get().to(super::federation_audit::dataset_replicas),
+                )
+                // Replica audits (src/federation/answer.rs), signed by the origin
+                .route(
+                    "/federation/challenges",
+                    web::post().to(super::federation_audit::challenge),
+                )
+                .route(
+                    "/federation/files",
+                    web::post().to(super::federation_audit::fetch_file),
+                )
+                .route(
                     "/datasets/{id}/copies",
                     web::get().to(super::federation::copies),
                 )

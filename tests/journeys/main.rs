@@ -11,6 +11,7 @@ mod crash;
 mod datacite;
 mod deposit;
 mod federation;
+mod federation_audit;
 mod fixity;
 mod landing;
 mod mail;

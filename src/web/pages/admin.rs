@@ -73,6 +73,11 @@ pub async fn set_role(
 struct PreservationPage {
     page: PageCtx,
     coverage: crate::fixity::report::Coverage,
+    /// Datasets below the replication policy.
+    shortfalls: Vec<crate::federation::policy::Shortfall>,
+    min_copies: u32,
+    alert_hours: f64,
+    partners: usize,
 }
 
 impl PreservationPage {
@@ -103,15 +108,26 @@ pub async fn preservation_page(
         .into());
     }
     let cycle = archive.settings.fixity.cycle;
-    let coverage = archive
+    let (coverage, shortfalls, partners) = archive
         .db
-        .run(move |conn| crate::fixity::report::coverage(conn, cycle))
+        .run(move |conn| {
+            Ok((
+                crate::fixity::report::coverage(conn, cycle)?,
+                crate::federation::policy::shortfalls(conn)?,
+                crate::federation::partners::active(conn)?.len(),
+            ))
+        })
         .await?;
+    let replication = &archive.settings.replication;
     render(
         StatusCode::OK,
         &PreservationPage {
             page: PageCtx::new(&req, &archive, Some(user.0)),
             coverage,
+            shortfalls,
+            min_copies: replication.min_copies,
+            alert_hours: replication.alert_after.num_seconds() as f64 / 3600.0,
+            partners,
         },
     )
 }

@@ -321,6 +321,8 @@ struct DatasetPage {
     fixity: std::collections::HashMap<String, crate::fixity::report::Verified>,
     /// The version as a whole: as of its least recently verified file.
     version_verified: Option<crate::fixity::report::Verified>,
+    /// For curators and admins: partners' copies and the replication policy.
+    replication: Option<crate::federation::policy::DatasetReplication>,
     /// Replicas partner archives reported holding (receipts), newest version first.
     copies: Vec<crate::federation::receipts::CopyView>,
 }
@@ -358,6 +360,10 @@ impl DatasetPage {
 
     fn size(&self, bytes: impl Borrow<i64>) -> String {
         human_size(bytes.borrow())
+    }
+
+    fn iso(&self, t: &chrono::NaiveDateTime) -> String {
+        crate::fixity::record::iso(*t)
     }
 
     fn geo_text(&self, g: &metadata::GeoLocation) -> String {
@@ -576,7 +582,7 @@ async fn show_version(
     let query_filter = query.q.clone().unwrap_or_default();
     let query_page = query.page.unwrap_or(1);
     let (
-        (view, fixity, listing, copies),
+        (view, fixity, listing, copies, replication),
         transitions,
         qa,
         versions,
@@ -639,8 +645,14 @@ async fn show_version(
             } else {
                 Vec::new()
             };
+            let curator = v.as_ref().is_some_and(|u| u.role.can_curate());
+            let replication = if curator && view.version.published_at.is_some() {
+                crate::federation::policy::of_dataset(conn, &settings, id)?
+            } else {
+                None
+            };
             Ok((
-                (view, fixity, listing, copies),
+                (view, fixity, listing, copies, replication),
                 transitions,
                 qa,
                 versions,
@@ -748,6 +760,7 @@ async fn show_version(
     let page = DatasetPage {
         fixity,
         version_verified,
+        replication,
         copies,
         signposts: links,
         packages,
