@@ -408,17 +408,36 @@ impl Remote {
         }
     }
 
+    /// A whole document (list, inventory, sidecar). A connection error or a 5xx answer
+    /// is tried again a few times: a busy source, or a kept-alive connection the source
+    /// closed just as it was reused, must not fail the pull.
     async fn bytes(&self, url: &str) -> Result<Bytes, String> {
-        let r = self
-            .request(url)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        let status = r.status();
-        if !status.is_success() {
-            return Err(format!("{url}: {status}"));
+        let mut last_error = String::new();
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            let r = match self.request(url).send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last_error = format!("{url}: {e}");
+                    continue;
+                }
+            };
+            let status = r.status();
+            if status.is_server_error() {
+                last_error = format!("{url}: {status}");
+                continue;
+            }
+            if !status.is_success() {
+                return Err(format!("{url}: {status}"));
+            }
+            match r.bytes().await {
+                Ok(body) => return Ok(body),
+                Err(e) => last_error = format!("{url}: {e}"),
+            }
         }
-        r.bytes().await.map_err(|e| format!("{url}: {e}"))
+        Err(last_error)
     }
 
     async fn document(&self, url: &str) -> Result<Document, String> {
