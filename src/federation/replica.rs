@@ -941,6 +941,13 @@ impl Pull<'_> {
                 .await
                 .map_err(|e| format!("{key}: {e}"))
         };
+        // The version's content was stored without a flush per file: one flush makes
+        // it all durable before any inventory names it (a crash before this leaves a
+        // version directory above the head, which recovery removes).
+        self.store()
+            .sync_batch()
+            .await
+            .map_err(|e| format!("{object_id} {dir}: making its content durable: {e}"))?;
         let declaration = format!("{object_root}/{OBJECT_DECLARATION}");
         if self
             .store()
@@ -1006,7 +1013,11 @@ impl Pull<'_> {
                     continue;
                 }
             }
-            match self.store().put_file_moving(key, &part, Some(digest)).await {
+            match self
+                .store()
+                .put_file_moving_batched(key, &part, Some(digest))
+                .await
+            {
                 Ok(receipt) => {
                     let _ = tokio::fs::remove_file(&part).await;
                     self.files.fetch_add(1, Ordering::Relaxed);

@@ -90,6 +90,17 @@ pub trait BlobStore: Send + Sync + 'static {
         let _ = tokio::fs::remove_file(source).await;
         result
     }
+    /// [`put_file_moving`](Self::put_file_moving) for one of many files stored together:
+    /// durable only once [`BlobStore::sync_batch`] has returned, like
+    /// [`put_file_batched`](Self::put_file_batched).
+    async fn put_file_moving_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        self.put_file_moving(key, source, expected_sha256).await
+    }
 }
 
 /// Streams the object at `key` into a new local file `dest` (for readers that need a
@@ -575,6 +586,51 @@ impl BlobStore for LocalDiskStore {
         source: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<PutReceipt, StorageError> {
+        self.move_in(key, source, expected_sha256, true).await
+    }
+
+    async fn put_file_moving_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+    ) -> Result<PutReceipt, StorageError> {
+        self.move_in(key, source, expected_sha256, false).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StorageError> {
+        let root = self.root.clone();
+        let tmp_dir = self.tmp_dir.clone();
+        blocking(move || {
+            fs::create_dir_all(&root)?;
+            let (mut guard, tmp, mut out) = stage_file(&tmp_dir)?;
+            out.write_all(b"probe")?;
+            out.sync_all()?;
+            drop(out);
+            // Renaming into the root proves both directories are writable and
+            // on one filesystem. OCFL ignores unknown files at the top level
+            // of a storage root (E087), so the brief probe is harmless.
+            let probe = root.join(random_name(".healthz"));
+            fs::rename(&tmp, &probe)?;
+            guard.0 = None;
+            fs::remove_file(&probe)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl LocalDiskStore {
+    /// Hashes `source` (checking `expected_sha256`) and renames it to `key`;
+    /// `durable`: fsync the file and the directory first (else a later `sync_batch`).
+    /// On another filesystem it falls back to a copy.
+    async fn move_in(
+        &self,
+        key: &str,
+        source: &Path,
+        expected_sha256: Option<&str>,
+        durable: bool,
+    ) -> Result<PutReceipt, StorageError> {
         let dest = self.path_for(key)?;
         let src = source.to_path_buf();
         let expected = expected_sha256.map(str::to_owned);
@@ -606,9 +662,16 @@ impl BlobStore for LocalDiskStore {
                     });
                 }
             }
-            file.sync_all()?;
+            if durable {
+                file.sync_all()?;
+            }
             drop(file);
-            match publish(&src, &dest) {
+            let placed = if durable {
+                publish(&src, &dest)
+            } else {
+                move_into_place(&src, &dest)
+            };
+            match placed {
                 Ok(()) => {
                     let mut guard = guard;
                     guard.0 = None;
@@ -627,31 +690,14 @@ impl BlobStore for LocalDiskStore {
         match moved {
             Some(receipt) => Ok(receipt),
             None => {
-                let result = self.put_file(key, source, expected_sha256).await;
+                let result = if durable {
+                    self.put_file(key, source, expected_sha256).await
+                } else {
+                    self.put_file_batched(key, source, expected_sha256).await
+                };
                 let _ = tokio::fs::remove_file(source).await;
                 result
             }
         }
-    }
-
-    async fn check_writable(&self) -> Result<(), StorageError> {
-        let root = self.root.clone();
-        let tmp_dir = self.tmp_dir.clone();
-        blocking(move || {
-            fs::create_dir_all(&root)?;
-            let (mut guard, tmp, mut out) = stage_file(&tmp_dir)?;
-            out.write_all(b"probe")?;
-            out.sync_all()?;
-            drop(out);
-            // Renaming into the root proves both directories are writable and
-            // on one filesystem. OCFL ignores unknown files at the top level
-            // of a storage root (E087), so the brief probe is harmless.
-            let probe = root.join(random_name(".healthz"));
-            fs::rename(&tmp, &probe)?;
-            guard.0 = None;
-            fs::remove_file(&probe)?;
-            Ok(())
-        })
-        .await
     }
 }
