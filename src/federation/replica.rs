@@ -48,7 +48,9 @@ use crate::error::DomainError;
 use crate::jobs::JobKind;
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::ocfl::{parse_sidecar, sidecar_body};
-use crate::storage::{BlobStore, Inventory, LocalDiskStore, OcflRoot, S3Store, StorageError};
+use crate::storage::{
+    BlobStore, Inventory, LocalDiskStore, OcflRoot, PutReceipt, S3Store, StorageError,
+};
 
 /// Tries per file before it is reported as failed.
 const ATTEMPTS: u32 = 3;
@@ -998,8 +1000,8 @@ impl Pull<'_> {
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
-            let len = match self.download(url, &part, expected_len).await {
-                Ok(len) => len,
+            let (len, hashed) = match self.download(url, &part, expected_len).await {
+                Ok(got) => got,
                 Err(e) => {
                     // The partial file stays: the next try resumes it.
                     problems.push(e);
@@ -1013,11 +1015,26 @@ impl Pull<'_> {
                     continue;
                 }
             }
-            match self
-                .store()
-                .put_file_moving_batched(key, &part, Some(digest))
-                .await
-            {
+            let stored = match hashed {
+                Some(sha256) if !sha256.eq_ignore_ascii_case(digest) => {
+                    let _ = tokio::fs::remove_file(&part).await;
+                    problems.push(format!("sha-256 {sha256}, expected {digest}"));
+                    continue;
+                }
+                Some(sha256) => {
+                    let receipt = PutReceipt { size: len, sha256 };
+                    self.store()
+                        .put_hashed_file_moving_batched(key, &part, &receipt)
+                        .await
+                }
+                // Resumed: the bytes received before are read again to check them.
+                None => {
+                    self.store()
+                        .put_file_moving_batched(key, &part, Some(digest))
+                        .await
+                }
+            };
+            match stored {
                 Ok(receipt) => {
                     let _ = tokio::fs::remove_file(&part).await;
                     self.files.fetch_add(1, Ordering::Relaxed);
@@ -1045,7 +1062,7 @@ impl Pull<'_> {
         url: &str,
         part: &Path,
         expected_len: Option<u64>,
-    ) -> Result<u64, String> {
+    ) -> Result<(u64, Option<String>), String> {
         let io = |e: std::io::Error| format!("{}: {e}", part.display());
         let mut have = match tokio::fs::metadata(part).await {
             Ok(m) => m.len(),
@@ -1055,7 +1072,7 @@ impl Pull<'_> {
             have = 0;
         }
         if have > 0 && expected_len == Some(have) {
-            return Ok(have);
+            return Ok((have, None));
         }
         let mut request = self.remote.request(url);
         if have > 0 {
@@ -1087,6 +1104,9 @@ impl Pull<'_> {
         let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut stream = response.bytes_stream();
         let mut len = have;
+        // A download from the first byte is hashed as it arrives, so storing it needs no
+        // second read; a resumed one is checked when it is stored.
+        let mut hasher = (!append).then(Sha256::new);
         while let Some(chunk) = stream.try_next().await.map_err(|e| format!("{url}: {e}"))? {
             len += chunk.len() as u64;
             if expected_len.is_some_and(|e| len > e) {
@@ -1094,11 +1114,14 @@ impl Pull<'_> {
                 let _ = tokio::fs::remove_file(part).await;
                 return Err(format!("{url}: longer than the {} bytes listed", len));
             }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&chunk);
+            }
             file.write_all(&chunk).await.map_err(io)?;
             self.progress.fetched(chunk.len() as u64);
         }
         file.flush().await.map_err(io)?;
-        Ok(len)
+        Ok((len, hasher.map(|h| hex::encode(h.finalize()))))
     }
 
     async fn record_version(

@@ -101,6 +101,18 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<PutReceipt, StorageError> {
         self.put_file_moving(key, source, expected_sha256).await
     }
+    /// [`put_file_moving_batched`](Self::put_file_moving_batched) for a file whose
+    /// caller hashed it while writing it (a download checked as it arrived): a local
+    /// disk moves it into place without reading it again; other stores check it.
+    async fn put_hashed_file_moving_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        hashed: &PutReceipt,
+    ) -> Result<PutReceipt, StorageError> {
+        self.put_file_moving_batched(key, source, Some(&hashed.sha256))
+            .await
+    }
 }
 
 /// Streams the object at `key` into a new local file `dest` (for readers that need a
@@ -586,7 +598,7 @@ impl BlobStore for LocalDiskStore {
         source: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<PutReceipt, StorageError> {
-        self.move_in(key, source, expected_sha256, true).await
+        self.move_in(key, source, expected_sha256, true, None).await
     }
 
     async fn put_file_moving_batched(
@@ -595,7 +607,24 @@ impl BlobStore for LocalDiskStore {
         source: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<PutReceipt, StorageError> {
-        self.move_in(key, source, expected_sha256, false).await
+        self.move_in(key, source, expected_sha256, false, None)
+            .await
+    }
+
+    async fn put_hashed_file_moving_batched(
+        &self,
+        key: &str,
+        source: &Path,
+        hashed: &PutReceipt,
+    ) -> Result<PutReceipt, StorageError> {
+        self.move_in(
+            key,
+            source,
+            Some(&hashed.sha256),
+            false,
+            Some(hashed.clone()),
+        )
+        .await
     }
 
     async fn check_writable(&self) -> Result<(), StorageError> {
@@ -630,6 +659,7 @@ impl LocalDiskStore {
         source: &Path,
         expected_sha256: Option<&str>,
         durable: bool,
+        hashed: Option<PutReceipt>,
     ) -> Result<PutReceipt, StorageError> {
         let dest = self.path_for(key)?;
         let src = source.to_path_buf();
@@ -639,20 +669,25 @@ impl LocalDiskStore {
             // Removed on every path but a successful rename.
             let guard = TempGuard(Some(src.clone()));
             let mut file = fs::File::open(&src)?;
-            let mut hasher = sha2::Sha256::new();
-            let mut buf = vec![0u8; COPY_BUF];
-            let mut size = 0u64;
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
-            let sha256 = hex::encode(hasher.finalize());
+            let (size, sha256) = match hashed {
+                Some(receipt) => (receipt.size, receipt.sha256),
+                None => {
+                    let mut hasher = sha2::Sha256::new();
+                    let mut buf = vec![0u8; COPY_BUF];
+                    let mut size = 0u64;
+                    loop {
+                        let n = match file.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e.into()),
+                        };
+                        hasher.update(&buf[..n]);
+                        size += n as u64;
+                    }
+                    (size, hex::encode(hasher.finalize()))
+                }
+            };
             if let Some(expected) = expected {
                 if !expected.eq_ignore_ascii_case(&sha256) {
                     return Err(StorageError::DigestMismatch {
