@@ -496,19 +496,7 @@ pub async fn job(archive: &Archive, _payload: &serde_json::Value) -> Result<(), 
     } else {
         Utc::now().naive_utc() + chrono::Duration::from_std(gap).map_err(DomainError::internal)?
     };
-    archive
-        .db
-        .run(move |conn| {
-            crate::jobs::enqueue_at(
-                conn,
-                JobKind::ReplicaChallenge,
-                &serde_json::json!({}),
-                Some(JOB_KEY),
-                next,
-            )
-            .map(|_| ())
-        })
-        .await
+    crate::jobs::schedule_next_round(archive, JobKind::ReplicaChallenge, JOB_KEY, next).await
 }
 
 #[cfg(test)]

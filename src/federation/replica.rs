@@ -1394,19 +1394,7 @@ pub async fn pull_job(archive: &Archive, payload: &serde_json::Value) -> Result<
         let next = Utc::now().naive_utc()
             + chrono::Duration::from_std(archive.settings.replication_interval)
                 .map_err(DomainError::internal)?;
-        archive
-            .db
-            .run(move |conn| {
-                crate::jobs::enqueue_at(
-                    conn,
-                    JobKind::ReplicatePull,
-                    &serde_json::json!({}),
-                    Some(PULL_KEY),
-                    next,
-                )
-                .map(|_| ())
-            })
-            .await?;
+        crate::jobs::schedule_next_round(archive, JobKind::ReplicatePull, PULL_KEY, next).await?;
     }
     Ok(())
 }

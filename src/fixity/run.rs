@@ -333,20 +333,8 @@ pub async fn sweep_job(archive: &Archive, _payload: &serde_json::Value) -> Resul
         Utc::now().naive_utc()
             + chrono::Duration::from_std(settings.interval).map_err(DomainError::internal)?
     };
-    archive
-        .db
-        .run(move |conn| {
-            // This job is still running: queue the next round regardless.
-            crate::jobs::enqueue_at(
-                conn,
-                JobKind::FixitySweep,
-                &serde_json::json!({}),
-                Some(SWEEP_KEY),
-                next,
-            )
-            .map(|_| ())
-        })
-        .await
+    // This job is still running: queue the next round regardless.
+    crate::jobs::schedule_next_round(archive, JobKind::FixitySweep, SWEEP_KEY, next).await
 }
 
 #[cfg(test)]

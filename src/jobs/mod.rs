@@ -123,6 +123,21 @@ pub fn enqueue(
     enqueue_at(conn, kind, payload, dedupe_key, Utc::now().naive_utc())
 }
 
+/// Queues the next round of a self-scheduling job (the fixity sweep, replica pulls and
+/// challenges: empty payload, one waiting round per key) at `at`; called by the round
+/// still running.
+pub async fn schedule_next_round(
+    archive: &crate::app::Archive,
+    kind: JobKind,
+    key: &'static str,
+    at: NaiveDateTime,
+) -> Result<(), DomainError> {
+    archive
+        .db
+        .run(move |conn| enqueue_at(conn, kind, &serde_json::json!({}), Some(key), at).map(|_| ()))
+        .await
+}
+
 /// [`enqueue`], to run no earlier than `run_after` (scheduled work).
 pub fn enqueue_at(
     conn: &mut AnyConnection,

@@ -298,6 +298,7 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     let made = Command::new("mkfifo").arg(&fifo).status()?;
     assert!(made.success(), "mkfifo failed");
     let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<()>();
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || -> std::io::Result<()> {
@@ -305,6 +306,8 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
             let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo)?;
             pipe.write_all(&noise((2 * PART + 1) as usize, 3))?;
             pipe.flush()?;
+            // The store has read past its first part: it has its upload id by now.
+            let _ = written_tx.send(());
             let _ = close_rx.recv(); // keep the pipe open until told
             Ok(())
         })
@@ -323,6 +326,14 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     {
         if Instant::now() > deadline {
             return Err("the multipart upload never started".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Cancelled only once the store has taken in what the pipe gives (on a busy
+    // machine it may still be waiting for the creation's answer when the upload lists).
+    while written_rx.try_recv().is_err() {
+        if Instant::now() > deadline {
+            return Err("the store never read the pipe's two parts".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
