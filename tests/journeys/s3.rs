@@ -37,10 +37,16 @@ impl Drop for Weed {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// `n` distinct free ports: every listener is held until all are chosen, so the kernel
+/// cannot hand the same port out twice (two SeaweedFS services on one port fail).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 /// The `weed` binary next to the test tools' python (scripts/test installs it).
@@ -91,7 +97,8 @@ impl Weed {
         )?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
-        let s3_port = free_port()?;
+        let ports = free_ports(8)?;
+        let s3_port = ports[0];
         let mut cmd = Command::new(weed);
         cmd.arg("server")
             .arg("-s3")
@@ -113,7 +120,7 @@ impl Weed {
             .arg(format!("-s3.port={s3_port}"))
             .arg("-s3.port.iceberg=0")
             .arg("-s3.port.lance=0");
-        for flag in [
+        for (flag, port) in [
             "master.port",
             "master.port.grpc",
             "volume.port",
@@ -121,8 +128,11 @@ impl Weed {
             "filer.port",
             "filer.port.grpc",
             "s3.port.grpc",
-        ] {
-            cmd.arg(format!("-{flag}={}", free_port()?));
+        ]
+        .into_iter()
+        .zip(&ports[1..])
+        {
+            cmd.arg(format!("-{flag}={port}"));
         }
         let log = std::fs::File::create(dir.path().join("weed.log"))?;
         cmd.stdout(Stdio::from(log.try_clone()?))
