@@ -2,7 +2,7 @@
 """Writes schemas/ameriflux-base.json from the published AmeriFlux FP-Standard limits.
 
 Run once when the limits change:
-  python3 scripts/gen_ameriflux_schema.py ../shared/standards/ameriflux/amf_fp_var_limits_20230223.json
+  python3 scripts/gen_ameriflux_schema.py tests/data/ameriflux/amf_fp_var_limits_20230223.json
 The result is committed; holdfast reads the JSON at run time and never runs this script.
 """
 import json

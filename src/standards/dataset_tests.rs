@@ -643,7 +643,7 @@ fn malformed_new_standards_name_their_problem() {
 fn capital_invalid_gives_frictionless_errors() {
     let body = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/standards/frictionless/capital-invalid.csv"
+        "/tests/data/frictionless/capital-invalid.csv"
     ))
     .expect("reference file");
     let f = dataset(&[

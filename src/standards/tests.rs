@@ -5,7 +5,7 @@ use std::io::Write;
 
 const CONFORMANCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/standards/ameriflux/conformance"
+    "/tests/data/ameriflux/conformance"
 );
 
 fn registry() -> Registry {
@@ -262,7 +262,7 @@ fn variable_names_follow_the_fp_standard() {
     assert_eq!(v.unfilled, "FC_1_2_1");
 }
 
-const ESSDIVE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/standards/essdive");
+const ESSDIVE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/essdive");
 
 fn location_findings(report: &FileReport) -> Vec<(String, Option<u64>, Option<String>)> {
     report

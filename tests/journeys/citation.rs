@@ -160,7 +160,7 @@ fn validate_datacite_xml(xml: &str) -> TestResult {
         .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
     let xsd = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/standards/datacite/kernel-4.6/metadata.xsd"
+        "/tests/data/datacite/kernel-4.6/metadata.xsd"
     );
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("record.xml");

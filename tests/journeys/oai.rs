@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 const KERNEL_XSD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/standards/datacite/kernel-4.6/metadata.xsd"
+    "/tests/data/datacite/kernel-4.6/metadata.xsd"
 );
 
 /// Harvests with sickle. `full`: Identify, formats, sets and ListRecords in every format

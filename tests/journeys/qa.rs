@@ -12,8 +12,11 @@ use crate::helpers::*;
 const BAD16: &str = "US-UMB_HR_200001010000_200001012000_bad16.csv";
 
 fn conformance_file(name: &str) -> Vec<u8> {
-    std::fs::read(format!("../shared/standards/ameriflux/conformance/{name}"))
-        .expect("conformance file readable")
+    std::fs::read(format!(
+        "{}/tests/data/ameriflux/conformance/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("conformance file readable")
 }
 
 async fn put_file(app: &TestApp, token: &str, id: i64, path: &str, bytes: Vec<u8>) -> TestResult {

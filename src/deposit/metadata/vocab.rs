@@ -1,8 +1,8 @@
 //! Controlled vocabularies: DataCite 4.6 lists and the archive's license list.
 
-// The DataCite lists below were generated once from /work/shared/standards/datacite/datacite_controlled_lists_4.4-4.7.csv
-// (DataCite Metadata Schema controlled lists), keeping the rows with in_4.6 = Y, in CSV order.
-// Regenerate by filtering that CSV on column in_4.6 == "Y" for each `list` value below.
+// The DataCite lists below are the rows of tests/data/datacite/datacite_controlled_lists_4.4-4.7.csv
+// (DataCite Metadata Schema controlled lists) with in_4.6 = Y, in CSV order; the test
+// `datacite_lists_match_the_schema_table` below keeps them equal to that table.
 
 /// DataCite 4.6 `resourceTypeGeneral` (32 values).
 pub const RESOURCE_TYPE_GENERAL: &[&str] = &[
@@ -337,6 +337,39 @@ mod tests {
         assert!(license_by_url("").is_none());
         for l in LICENSES {
             assert_eq!(license_by_url(l.url), Some(l));
+        }
+    }
+
+    /// Each list is exactly the table's rows for DataCite 4.6, in the table's order.
+    #[test]
+    fn datacite_lists_match_the_schema_table() {
+        let table = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/datacite/datacite_controlled_lists_4.4-4.7.csv"
+        );
+        let mut reader = csv::Reader::from_path(table).expect("controlled lists table");
+        let mut in_46: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for row in reader.records() {
+            let row = row.expect("row");
+            if &row[4] == "Y" {
+                in_46
+                    .entry(row[0].to_string())
+                    .or_default()
+                    .push(row[1].to_string());
+            }
+        }
+        for (list, ours) in [
+            ("resourceTypeGeneral", RESOURCE_TYPE_GENERAL),
+            ("dateType", DATE_TYPE),
+            ("relatedIdentifierType", RELATED_IDENTIFIER_TYPE),
+            ("relationType", RELATION_TYPE),
+            ("funderIdentifierType", FUNDER_IDENTIFIER_TYPE),
+            ("titleType", TITLE_TYPE),
+            ("descriptionType", DESCRIPTION_TYPE),
+            ("nameType", NAME_TYPE),
+            ("contributorType", CONTRIBUTOR_TYPE),
+        ] {
+            assert_eq!(in_46[list], ours, "{list}");
         }
     }
 }

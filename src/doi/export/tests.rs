@@ -134,8 +134,7 @@ fn minimal(m: &Metadata) -> PublishedRecord<'_> {
 // ---------- XSD validation through Python's xmlschema ----------
 
 fn xsd_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/standards/datacite/kernel-4.6/metadata.xsd")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/datacite/kernel-4.6/metadata.xsd")
 }
 
 /// Validates `xml` against the official DataCite 4.6 XSD. A missing interpreter fails
