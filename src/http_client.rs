@@ -149,7 +149,11 @@ mod tests {
         ]);
         let http = client(Peer::Transfer, Some("https://data.example.org")).expect("client");
         let r = http.get(format!("{base}/here")).send().await.expect("get");
-        assert_eq!(r.text().await.expect("body"), "ok", "the redirect was followed");
+        assert_eq!(
+            r.text().await.expect("body"),
+            "ok",
+            "the redirect was followed"
+        );
         let first = heads.recv().expect("first request");
         let expected = format!(
             "user-agent: holdfast/{} (+https://data.example.org)",
@@ -164,7 +168,11 @@ mod tests {
                 .to_string(),
         ]);
         let store = client(Peer::ObjectStore, None).expect("client");
-        let r = store.get(format!("{base}/bucket")).send().await.expect("get");
+        let r = store
+            .get(format!("{base}/bucket"))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(r.status(), reqwest::StatusCode::MOVED_PERMANENTLY);
         let head = heads.recv().expect("request").to_ascii_lowercase();
         assert!(

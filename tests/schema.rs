@@ -82,7 +82,7 @@ fn printed_schema(backend: &str, url: &str, extra: &[&str]) -> Result<String, Er
 }
 
 /// A type name in a column's type replaced by `rename` (whole words only).
-fn rename_types(ty: &str, rename: impl Fn(&str) -> String) -> String {
+fn rename_types(ty: &str, mut rename: impl FnMut(&str) -> String) -> String {
     let mut out = String::new();
     let mut word = String::new();
     for c in ty.chars() {
@@ -143,7 +143,10 @@ fn portable_postgres(print: &str) -> String {
             continue;
         }
         if in_sql_types {
-            if let Some(name) = trimmed.strip_prefix("pub struct ").and_then(|n| n.strip_suffix(';')) {
+            if let Some(name) = trimmed
+                .strip_prefix("pub struct ")
+                .and_then(|n| n.strip_suffix(';'))
+            {
                 own_types.push(name.to_string());
             }
             if line.starts_with('}') {
@@ -152,7 +155,9 @@ fn portable_postgres(print: &str) -> String {
             }
             continue;
         }
-        if trimmed.starts_with("use diesel::sql_types::") || trimmed.starts_with("use super::sql_types::") {
+        if trimmed.starts_with("use diesel::sql_types::")
+            || trimmed.starts_with("use super::sql_types::")
+        {
             skip_blank = true;
             continue;
         }
@@ -181,7 +186,10 @@ fn portable_postgres(print: &str) -> String {
 fn first_difference(expected: &str, found: &str) -> String {
     for (i, (e, f)) in expected.lines().zip(found.lines()).enumerate() {
         if e != f {
-            return format!("line {}: schema.rs has {e:?}, the migrations give {f:?}", i + 1);
+            return format!(
+                "line {}: schema.rs has {e:?}, the migrations give {f:?}",
+                i + 1
+            );
         }
     }
     format!(

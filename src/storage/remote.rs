@@ -149,7 +149,9 @@ impl ObjectStoreBlobs {
                 }
             };
             let number = parts.len() + 1;
-            parts.push(uploaded.map_err(|e| store_error(&format!("upload part {number} of"), key, e))?);
+            parts.push(
+                uploaded.map_err(|e| store_error(&format!("upload part {number} of"), key, e))?,
+            );
             if next.is_empty() {
                 break;
             }

@@ -12,7 +12,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential};
 use object_store::client::{ClientOptions, HttpClient, HttpConnector, HttpRequestBody};
-use object_store::multipart::MultipartStore;
 use object_store::{BackoffConfig, RetryConfig};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, StatusCode};
@@ -231,7 +230,8 @@ impl Deref for S3Store {
 
 impl S3Store {
     pub fn new(settings: S3Settings) -> Result<S3Store, StorageError> {
-        let http = http_client::client(Peer::ObjectStore, None).map_err(|e| s3_error("client", e))?;
+        let http =
+            http_client::client(Peer::ObjectStore, None).map_err(|e| s3_error("client", e))?;
         let retry = RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: RETRY_BASE,
@@ -440,7 +440,9 @@ impl S3Store {
         let mut aborted = 0;
         for upload in self.incomplete_uploads().await? {
             if upload.initiated < cutoff {
-                self.blobs.abort_upload(&upload.key, &upload.upload_id).await;
+                self.blobs
+                    .abort_upload(&upload.key, &upload.upload_id)
+                    .await;
                 tracing::info!(key = %upload.key, initiated = %upload.initiated, "aborted a stale multipart upload");
                 aborted += 1;
             }
@@ -638,7 +640,10 @@ mod tests {
     async fn bucket_requests_are_retried_and_refusals_named() {
         let (endpoint, seen) = answering_server(vec![
             ("503 Service Unavailable", ""),
-            ("403 Forbidden", "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
+            (
+                "403 Forbidden",
+                "<Error><Code>SignatureDoesNotMatch</Code></Error>",
+            ),
         ]);
         let err = store_at(&endpoint)
             .check_bucket()
