@@ -287,7 +287,19 @@ pub fn main() -> ExitCode {
         Command::Standards(cmd) => return standards(cmd),
         _ => {}
     }
-    match actix_web::rt::System::new().block_on(run(cli)) {
+    // The job workers and background tasks run on this multi-threaded runtime; the web
+    // server runs its own worker threads beside it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("holdfast: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("holdfast: {e:#}");
@@ -656,7 +668,9 @@ async fn replicate_challenge(
         dataset,
         verified_before: None,
     };
-    let results = challenge::run(archive, &filter).await.map_err(describe)?;
+    let results = challenge::run(&archive.federation(), &filter)
+        .await
+        .map_err(describe)?;
     for r in &results {
         println!(
             "{}\tdataset {}\t{} v{}\t{}\t{}",
@@ -734,7 +748,7 @@ async fn replicate(settings: Settings, cmd: ReplicateCommand) -> anyhow::Result<
             return replicate_challenge(&archive, partner, dataset).await
         }
         ReplicateCommand::Add { source, token } => {
-            let s = replica::add(&archive, &source, token)
+            let s = replica::add(&archive.federation(), &source, token)
                 .await
                 .map_err(describe)?;
             println!(
@@ -803,7 +817,7 @@ async fn replicate(settings: Settings, cmd: ReplicateCommand) -> anyhow::Result<
                 let bar = progress_bar(0, std::io::stderr().is_terminal());
                 bar.set_message(s.base_url.clone());
                 let progress = std::sync::Arc::new(BarProgress(bar.clone()));
-                let summary = replica::pull(&archive, &s, progress)
+                let summary = replica::pull(&archive.federation(), &s, progress)
                     .await
                     .map_err(describe)?;
                 bar.finish_and_clear();
@@ -876,7 +890,7 @@ async fn fixity(settings: Settings, cmd: FixityCommand) -> anyhow::Result<()> {
                 run_kind: "cli",
             };
             let summary =
-                crate::fixity::run::run_selection(&archive, selection, &options, on_bytes)
+                crate::fixity::run::run_selection(&archive.fixity(), selection, &options, on_bytes)
                     .await
                     .map_err(describe)?;
             bar.finish_and_clear();
@@ -907,7 +921,7 @@ async fn fixity(settings: Settings, cmd: FixityCommand) -> anyhow::Result<()> {
             }
         }
         FixityCommand::Repair { dataset } => {
-            let report = crate::fixity::repair::repair(&archive, dataset)
+            let report = crate::fixity::repair::repair(&archive.fixity(), dataset)
                 .await
                 .map_err(describe)?;
             for (d, path, source) in &report.repaired {

@@ -13,7 +13,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::app::Archive;
+use super::Federation;
 use crate::config::Settings;
 use crate::db::schema::{
     dataset_versions, datasets, federation_partners, replica_challenges, replica_copies,
@@ -476,9 +476,9 @@ fn resolve(conn: &mut AnyConnection, dataset_id: i64, good: i64) -> Result<(), D
 }
 
 /// [`evaluate`] from async code.
-pub async fn evaluate_now(archive: &Archive) -> Result<Evaluation, DomainError> {
-    let settings = archive.settings.clone();
-    archive.db.run(move |conn| evaluate(conn, &settings)).await
+pub async fn evaluate_now(fed: &Federation) -> Result<Evaluation, DomainError> {
+    let settings = fed.settings.clone();
+    fed.db.run(move |conn| evaluate(conn, &settings)).await
 }
 
 /// A dataset below the policy, for the admin preservation page.

@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::blob::{validate_key, BlobStore, ByteStream, PutReceipt};
 use super::StorageError;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Default multipart part size; S3 requires at least 5 MiB for all parts but
 /// the last.

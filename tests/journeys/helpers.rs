@@ -40,6 +40,11 @@ where
     Ok(())
 }
 
+/// How long test clients keep an idle connection. A journey that blocks its thread on
+/// an external checker for longer than the server's keep-alive (5 s) would otherwise
+/// reuse a connection the server closed meanwhile ("error sending request").
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct TestApp {
     pub base: String,
     pub archive: Archive,
@@ -117,6 +122,7 @@ impl TestApp {
             client: Client::builder()
                 .cookie_store(true)
                 .redirect(redirect::Policy::none())
+                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .expect("client builds"),
             base: self.base.clone(),
@@ -127,6 +133,7 @@ impl TestApp {
     pub fn client(&self) -> Client {
         Client::builder()
             .redirect(redirect::Policy::none())
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .expect("client builds")
     }

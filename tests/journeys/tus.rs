@@ -582,10 +582,10 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
         assert!(bin_file(&app, &abandoned).exists());
         let now = chrono::Utc::now().naive_utc();
         // Not yet expired: the sweep keeps it.
-        holdfast::deposit::tus::sweep_expired(&app.archive, now).await?;
+        holdfast::deposit::tus::sweep_expired(&app.archive.uploads(), now).await?;
         assert!(bin_file(&app, &abandoned).exists());
         let later = now + chrono::Duration::hours(25);
-        let removed = holdfast::deposit::tus::sweep_expired(&app.archive, later).await?;
+        let removed = holdfast::deposit::tus::sweep_expired(&app.archive.uploads(), later).await?;
         assert_eq!(removed, 1);
         assert!(!bin_file(&app, &abandoned).exists());
         assert_eq!(
