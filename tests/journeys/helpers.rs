@@ -45,6 +45,17 @@ where
 /// reuse a connection the server closed meanwhile ("error sending request").
 const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// An HTTP client builder for journeys: idle connections are dropped before the
+/// server's keep-alive ends (see `POOL_IDLE`).
+pub fn http_client() -> reqwest::ClientBuilder {
+    Client::builder().pool_idle_timeout(POOL_IDLE)
+}
+
+/// A plain HTTP client for journeys (see `http_client`).
+pub fn fresh_client() -> Client {
+    http_client().build().expect("client builds")
+}
+
 pub struct TestApp {
     pub base: String,
     pub archive: Archive,
@@ -119,10 +130,9 @@ impl TestApp {
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub fn browser(&self) -> Browser {
         Browser {
-            client: Client::builder()
+            client: http_client()
                 .cookie_store(true)
                 .redirect(redirect::Policy::none())
-                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .expect("client builds"),
             base: self.base.clone(),
@@ -131,9 +141,8 @@ impl TestApp {
 
     /// A plain HTTP client for the API and public downloads.
     pub fn client(&self) -> Client {
-        Client::builder()
+        http_client()
             .redirect(redirect::Policy::none())
-            .pool_idle_timeout(POOL_IDLE)
             .build()
             .expect("client builds")
     }
