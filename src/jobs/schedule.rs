@@ -52,10 +52,7 @@ fn ensure_scheduled_in<J: Job>(
         DomainError::internal(format!("scheduled job {} has no dedupe key", J::KIND))
     })?;
     crate::db::transaction(conn, |conn| {
-        if let AnyConnection::Postgresql(pg) = conn {
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SCHEDULE_LOCK})"))
-                .execute(pg)?;
-        }
+        crate::db::lock_for_transaction(conn, SCHEDULE_LOCK)?;
         let pending: i64 = jobs::table
             .filter(jobs::kind.eq(J::KIND))
             .filter(jobs::dedupe_key.eq(&key))
