@@ -1,16 +1,14 @@
 //! `Archive`: the domain services one running holdfast needs (settings, database,
 //! storage, staging), built once at start and shared by the web layer and the CLI.
 
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::deposit::ingest::{StagedFile, Staging};
+use crate::deposit::ingest::Staging;
 use crate::error::DomainError;
+use crate::jobs::{ensure_scheduled, Runner, Waker};
 use crate::standards::Registry;
 use crate::storage::{BlobStore, LocalDiskStore, OcflRoot, S3Store};
 
@@ -39,6 +37,10 @@ fn start_multipart_sweeper(store: S3Store) {
     });
 }
 
+/// The running archive: every handle the web layer and the CLI use, and the job
+/// registry that connects each job type to the context it runs with. Domain code never
+/// sees this struct: it takes the handles it uses (`Archive::fixity()` and the like
+/// bundle them per domain).
 #[derive(Clone)]
 pub struct Archive {
     pub settings: Arc<Settings>,
@@ -48,8 +50,8 @@ pub struct Archive {
     pub staging: Arc<Staging>,
     /// The data standards in effect (built-in, overridden by the schemas folder).
     pub standards: Arc<Registry>,
-    /// Wakes this process's job workers when a request enqueues work.
-    pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Runs this process's jobs; `wake_workers` after committing one.
+    pub jobs: Runner,
     /// Who registers DOIs (the local registrar or DataCite).
     pub doi_provider: Arc<dyn crate::doi::provider::DoiProvider>,
     /// Delivers outbox messages (SMTP, or .eml files under DATA_DIR/mail).
@@ -60,8 +62,11 @@ pub struct Archive {
     pub tus_locks: Arc<crate::deposit::tus::UploadLocks>,
 }
 
-/// How many chunks may wait between the network and the disk writer.
-const UPLOAD_QUEUE_CHUNKS: usize = 16;
+impl AsRef<Runner> for Archive {
+    fn as_ref(&self) -> &Runner {
+        &self.jobs
+    }
+}
 
 impl Archive {
     /// Opens (and if needed creates) everything under the data directory, runs
@@ -104,7 +109,9 @@ impl Archive {
         );
         let doi_provider = crate::doi::provider::from_settings(&settings)?;
         let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
-        let archive = Archive {
+        let backoff_base_ms = settings.job_backoff_ms;
+        let waker = Waker::default();
+        let mut archive = Archive {
             mailer,
             settings: Arc::new(settings),
             db: db.clone(),
@@ -112,14 +119,23 @@ impl Archive {
             ocfl,
             staging,
             standards,
-            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            jobs: Runner::new(db.clone(), Arc::default(), waker.clone(), backoff_base_ms),
             doi_provider,
             usage: crate::usage::Recorder::start(db.clone()),
             tus_locks: Arc::default(),
         };
-        archive.sweep_unreferenced_blobs().await?;
-        crate::recovery::run(&archive).await?;
-        crate::deposit::tus::start_sweeper(&archive);
+        // The job contexts hold the waker, not the archive: the registry is built from
+        // the finished handles, then put in place before anything runs a job.
+        let registry = Arc::new(archive.job_registry());
+        archive.jobs = Runner::new(db.clone(), registry, waker, backoff_base_ms);
+        let removed =
+            crate::deposit::uploads::sweep_unreferenced_blobs(&archive.db, &archive.staging)
+                .await?;
+        if removed > 0 {
+            tracing::info!(removed, "removed staged blobs no draft refers to");
+        }
+        crate::recovery::run(&archive.db, &archive.settings, &archive.ocfl).await?;
+        crate::deposit::tus::start_sweeper(&archive.uploads());
         // Published datasets the search index lacks (e.g. from before search existed).
         let indexed = archive.db.run(crate::search::backfill).await?;
         if indexed > 0 {
@@ -127,31 +143,22 @@ impl Archive {
         }
         // Published content the fixity register lacks (archives from before audits), and
         // the audit sweep's first round.
-        let registered = crate::fixity::files::backfill(&archive)
+        let registered = crate::fixity::files::backfill(&archive.db, &archive.ocfl)
             .await
             .map_err(|e| anyhow::anyhow!("registering stored files for fixity audits: {e}"))?;
         if registered > 0 {
             tracing::info!(registered, "stored files added to the fixity register");
         }
-        archive
-            .db
-            .run(|conn| crate::fixity::run::ensure_scheduled(conn, chrono::Utc::now().naive_utc()))
+        let now = chrono::Utc::now().naive_utc();
+        ensure_scheduled(&archive.db, crate::fixity::FixitySweep {}, now)
             .await
             .map_err(|e| anyhow::anyhow!("scheduling fixity audits: {e}"))?;
         // Replica challenges and the replication policy: one round across all nodes.
-        archive
-            .db
-            .run(|conn| {
-                crate::federation::challenge::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
-            })
+        ensure_scheduled(&archive.db, crate::federation::ChallengeRound {}, now)
             .await
             .map_err(|e| anyhow::anyhow!("scheduling replica challenges: {e}"))?;
         // The scheduled pull of replication sources (a no-op without sources).
-        archive
-            .db
-            .run(|conn| {
-                crate::federation::replica::ensure_scheduled(conn, chrono::Utc::now().naive_utc())
-            })
+        ensure_scheduled(&archive.db, crate::federation::PullReplicas::default(), now)
             .await
             .map_err(|e| anyhow::anyhow!("scheduling replication pulls: {e}"))?;
         // Published datasets without an OAI-PMH record (from before OAI-PMH existed).
@@ -179,146 +186,104 @@ impl Archive {
 
     /// Tells this process's workers that a job was just committed.
     pub fn wake_workers(&self) {
-        self.jobs_wake.notify_waiters();
-        self.jobs_wake.notify_one();
+        self.jobs.wake();
     }
 
-    /// The staged bytes of a draft file. Names come from our own database, but are
-    /// checked anyway so nothing can point outside the staging folder.
+    /// The staged bytes of a draft file (see `Staging::blob_path`).
     pub fn staged_blob_path(&self, name: &str) -> Result<PathBuf, DomainError> {
-        let safe = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
-            && !name.starts_with('.');
-        if !safe {
-            return Err(DomainError::internal(format!(
-                "bad staged blob name {name:?}"
-            )));
-        }
-        Ok(self.staging.dir().join(name))
+        self.staging.blob_path(name)
     }
 
-    /// Deletes staged blobs no draft refers to any more (after replace, remove, publish).
-    pub async fn remove_staged_blobs(&self, names: Vec<String>) {
-        for name in names {
-            if let Ok(path) = self.staged_blob_path(&name) {
-                if let Err(e) = tokio::fs::remove_file(&path).await {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        tracing::warn!(blob = %name, error = %e, "could not remove a staged blob");
-                    }
-                }
-            }
+    /// Every job kind with the context it runs with: the one list of them.
+    fn job_registry(&self) -> crate::jobs::Registry {
+        use crate::{curation, deposit, doi, federation, fixity, mail};
+        let mut jobs = crate::jobs::Registry::new();
+        let checker: Arc<dyn deposit::validation::DraftCheck> = Arc::new(self.checker());
+        jobs.add::<deposit::validation::ValidateDraft>(checker)
+            .add::<mail::DeliverMail>(Arc::new(self.postman()))
+            .add::<curation::PublishDataset>(Arc::new(self.publisher()))
+            .add::<doi::registration::RegisterDoi>(Arc::new(self.registrar()))
+            .add::<fixity::FixitySweep>(Arc::new(self.fixity()))
+            .add::<fixity::RepairDataset>(Arc::new(self.fixity()))
+            .add::<federation::ChallengeRound>(Arc::new(self.federation()))
+            .add::<federation::PullReplicas>(Arc::new(self.federation()));
+        jobs
+    }
+
+    /// What uploads (forms, API, tus) run with.
+    pub fn uploads(&self) -> crate::deposit::uploads::Uploads {
+        crate::deposit::uploads::Uploads {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            staging: self.staging.clone(),
+            tus_locks: self.tus_locks.clone(),
+            waker: self.jobs.waker().clone(),
         }
     }
 
-    /// Deletes the staged bytes of uploads a request did not keep.
-    pub async fn discard_staged<'a>(&self, files: impl IntoIterator<Item = &'a StagedFile>) {
-        let names = files
-            .into_iter()
-            .filter_map(StagedFile::blob_name)
-            .collect();
-        self.remove_staged_blobs(names).await;
+    /// What checks drafts against the data standards.
+    pub fn checker(&self) -> crate::qa::validation::Checker {
+        crate::qa::validation::Checker {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            standards: self.standards.clone(),
+            store: self.store.clone(),
+            ocfl: self.ocfl.clone(),
+            staging: self.staging.clone(),
+            waker: self.jobs.waker().clone(),
+        }
     }
 
-    /// Removes staged blobs that no database row references (left by a crash between
-    /// staging a file and recording it). Only blobs older than an hour are touched, so
-    /// an upload another process is finishing right now is safe.
-    async fn sweep_unreferenced_blobs(&self) -> anyhow::Result<()> {
-        use crate::db::schema::version_files;
-        use diesel::prelude::*;
-        let referenced: std::collections::HashSet<String> = self
-            .db
-            .run(|conn| {
-                let mut names = version_files::table
-                    .filter(version_files::staged_name.is_not_null())
-                    .select(version_files::staged_name.assume_not_null())
-                    .load::<String>(conn)?;
-                // Blobs of resumable uploads whose completion a crash cut short.
-                names.extend(crate::deposit::tus::pending_blob_names(conn)?);
-                Ok(names)
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .into_iter()
-            .collect();
-        let dir = self.staging.dir().to_path_buf();
-        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
-            let mut removed = 0;
-            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-            for entry in std::fs::read_dir(&dir)? {
-                let entry = entry?;
-                let name = entry.file_name().to_string_lossy().to_string();
-                if !name.ends_with(".blob") || referenced.contains(&name) {
-                    continue;
-                }
-                if entry.metadata()?.modified()? < cutoff {
-                    std::fs::remove_file(entry.path())?;
-                    removed += 1;
-                }
-            }
-            Ok(removed)
-        })
-        .await??;
-        if removed > 0 {
-            tracing::info!(removed, "removed staged blobs no draft refers to");
+    /// What delivers mail.
+    pub fn postman(&self) -> crate::mail::Postman {
+        crate::mail::Postman {
+            db: self.db.clone(),
+            mailer: self.mailer.clone(),
         }
-        Ok(())
     }
 
-    /// Streams a request body into staging while hashing it. Memory stays bounded by
-    /// the channel: the network side waits when the disk side falls behind.
-    pub async fn stage_stream<S, E>(
-        &self,
-        mut body: S,
-        limit: u64,
-    ) -> Result<StagedFile, DomainError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        let mut writer = self.staging.create_pipelined()?.with_limit(limit);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
-        // Set only when the body arrived whole; otherwise the writer discards its file.
-        let body_complete = Arc::new(AtomicBool::new(false));
-        let complete = body_complete.clone();
-        let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
-            while let Some(chunk) = rx.blocking_recv() {
-                writer.write_bytes(chunk).map_err(upload_error)?;
-                crate::crashpoint::hit("upload.mid-file");
-            }
-            if !complete.load(Ordering::Acquire) {
-                // Dropping the writer without finish() removes the partial file.
-                return Err(DomainError::BadRequest("the upload was interrupted".into()));
-            }
-            writer.finish().map_err(upload_error)
-        });
-        let mut network_error = None;
-        while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    if tx.send(bytes).await.is_err() {
-                        break; // the writer stopped (size limit or disk error); its error wins
-                    }
-                }
-                Err(e) => {
-                    network_error = Some(e.to_string());
-                    break;
-                }
-            }
+    /// What publishes approved datasets.
+    pub fn publisher(&self) -> crate::curation::Publisher {
+        crate::curation::Publisher {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            store: self.store.clone(),
+            ocfl: self.ocfl.clone(),
+            staging: self.staging.clone(),
+            waker: self.jobs.waker().clone(),
         }
-        if network_error.is_none() {
-            body_complete.store(true, Ordering::Release);
+    }
+
+    /// What registers DOIs.
+    pub fn registrar(&self) -> crate::doi::registration::Registrar {
+        crate::doi::registration::Registrar {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            provider: self.doi_provider.clone(),
         }
-        drop(tx);
-        let written = disk
-            .await
-            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
-        match network_error {
-            Some(e) => Err(DomainError::BadRequest(format!(
-                "the upload was interrupted ({e}); nothing was stored, please try again"
-            ))),
-            None => written,
+    }
+
+    /// What audits and repairs stored files.
+    pub fn fixity(&self) -> crate::fixity::Fixity {
+        crate::fixity::Fixity {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            store: self.store.clone(),
+            ocfl: self.ocfl.clone(),
+            staging: self.staging.clone(),
+            waker: self.jobs.waker().clone(),
+            partners: Arc::new(self.federation()),
+        }
+    }
+
+    /// What pulls, challenges and answers replicas.
+    pub fn federation(&self) -> crate::federation::Federation {
+        crate::federation::Federation {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            store: self.store.clone(),
+            ocfl: self.ocfl.clone(),
+            waker: self.jobs.waker().clone(),
         }
     }
 
@@ -346,13 +311,5 @@ impl Archive {
         .map_err(DomainError::internal)?
         .map_err(|e| DomainError::Unavailable(format!("staging is not writable: {e}")))?;
         Ok(())
-    }
-}
-
-fn upload_error(e: std::io::Error) -> DomainError {
-    if e.kind() == std::io::ErrorKind::FileTooLarge {
-        DomainError::PayloadTooLarge(e.to_string())
-    } else {
-        DomainError::internal(format!("writing upload: {e}"))
     }
 }

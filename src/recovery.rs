@@ -14,17 +14,17 @@
 //!   while this runs, so no live worker (of this or another node) commits meanwhile.
 //!
 //! Staging leftovers (`.part-*` files, staged blobs no draft refers to) are cleaned by
-//! `Archive::open` itself (`Staging::cleanup_leftovers`, `sweep_unreferenced_blobs`).
+//! the composition root (`Archive::open`) (`Staging::cleanup_leftovers`, `sweep_unreferenced_blobs`).
 
 use chrono::Utc;
 use diesel::prelude::*;
 use std::path::Path;
 
-use crate::app::Archive;
+use crate::config::Settings;
 use crate::db::schema::{datasets, jobs};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Db};
 use crate::error::DomainError;
-use crate::storage::LocalDiskStore;
+use crate::storage::{LocalDiskStore, OcflRoot};
 
 /// Temp files without a writer pid in their name (older releases) are removed only
 /// when older than this, as staging does.
@@ -66,8 +66,8 @@ fn remove_old_entries(dir: &Path, age: std::time::Duration) -> std::io::Result<u
 const RECOVERY_LEASE_SECS: i64 = 300;
 
 /// Runs every recovery step and logs what it did.
-pub async fn run(archive: &Archive) -> anyhow::Result<()> {
-    let store = LocalDiskStore::new(archive.settings.ocfl_dir())?;
+pub async fn run(db: &Db, settings: &Settings, ocfl: &OcflRoot) -> anyhow::Result<()> {
+    let store = LocalDiskStore::new(settings.ocfl_dir())?;
     let (root, tmp) = (store.root().to_path_buf(), store.temp_dir().to_path_buf());
     let temp_files = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
         let mut removed = remove_dead_temp_files(&tmp, "put-")?;
@@ -78,7 +78,7 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
     if !temp_files.is_empty() {
         tracing::warn!(count = temp_files.len(), files = ?temp_files, "recovery: removed temp files of unfinished storage writes");
     }
-    let copies = archive.settings.temp_dir();
+    let copies = settings.temp_dir();
     let old_copies =
         tokio::task::spawn_blocking(move || remove_old_entries(&copies, STALE_TEMP_COPY)).await??;
     if old_copies > 0 {
@@ -88,9 +88,8 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
         );
     }
 
-    let host = crate::jobs::worker::host_name();
-    let requeued = archive
-        .db
+    let host = crate::node::host_name();
+    let requeued = db
         .run(move |conn| requeue_dead_jobs(conn, &host))
         .await
         .map_err(|e| anyhow::anyhow!("recovery: requeuing jobs of dead workers: {e}"))?;
@@ -98,20 +97,18 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
         tracing::warn!(count = requeued.len(), jobs = ?requeued, "recovery: jobs of a dead worker queued again");
     }
 
-    let in_flight = archive
-        .db
+    let in_flight = db
         .run(publications_in_flight)
         .await
         .map_err(|e| anyhow::anyhow!("recovery: listing publications in flight: {e}"))?;
     let me = format!(
         "{}:{}:recovery",
-        crate::jobs::worker::host_name(),
+        crate::node::host_name(),
         std::process::id()
     );
     for (dataset_id, object_id) in in_flight {
         let who = me.clone();
-        let claimed = archive
-            .db
+        let claimed = db
             .run(move |conn| claim_publication(conn, dataset_id, &who))
             .await
             .map_err(|e| anyhow::anyhow!("recovery: claiming publication {dataset_id}: {e}"))?;
@@ -119,7 +116,7 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
             tracing::info!(dataset = dataset_id, object = %object_id, "recovery: publication is being run by a live worker; left to it");
             continue;
         };
-        match archive.ocfl.recover_object(&object_id).await {
+        match ocfl.recover_object(&object_id).await {
             Ok(report) if report.changed() => tracing::warn!(
                 dataset = dataset_id,
                 object = %object_id,
@@ -137,9 +134,7 @@ pub async fn run(archive: &Archive) -> anyhow::Result<()> {
         }
         if let Some(job_id) = job_id {
             let who = me.clone();
-            archive
-                .db
-                .run(move |conn| release_publication(conn, job_id, &who))
+            db.run(move |conn| release_publication(conn, job_id, &who))
                 .await
                 .map_err(|e| anyhow::anyhow!("recovery: releasing job {job_id}: {e}"))?;
         }
@@ -153,19 +148,6 @@ fn worker_pid(locked_by: &str, host: &str) -> Option<i32> {
     let _slot = parts.next()?;
     let pid = parts.next()?.parse().ok()?;
     (parts.next()? == host).then_some(pid)
-}
-
-/// Whether process `pid` of this host has ended. Our own pid counts as alive (an
-/// earlier `Archive` of this same process may be running workers).
-pub(crate) fn process_is_dead(pid: i32) -> bool {
-    if u32::try_from(pid).ok() == Some(std::process::id()) || pid <= 0 {
-        return false;
-    }
-    // Signal 0 checks for existence only; EPERM means it exists under another user.
-    matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-        Err(nix::errno::Errno::ESRCH)
-    )
 }
 
 /// Removes `<prefix><pid>-<random>.tmp` files in `dir` whose writer is dead (and
@@ -189,8 +171,8 @@ fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Strin
         if !entry.file_type()?.is_file() {
             continue;
         }
-        let dead = match own_writer_pid(rest) {
-            Some(pid) => process_is_dead(pid),
+        let dead = match crate::node::own_writer_pid(rest) {
+            Some(pid) => crate::node::process_is_dead(pid),
             None => entry
                 .metadata()?
                 .modified()?
@@ -209,20 +191,6 @@ fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Strin
     Ok(removed)
 }
 
-/// The writer's pid in a temp file name `<pid>@<host>-<random>` (or `<pid>-<random>`
-/// from releases that named no host) when the writer ran on this host; None for
-/// another host's file (a folder shared by several nodes) or a name without a pid,
-/// which are judged by their age instead.
-pub(crate) fn own_writer_pid(rest: &str) -> Option<i32> {
-    // The random part has no '-'; a host name may.
-    let (writer, _) = rest.rsplit_once('-')?;
-    match writer.split_once('@') {
-        Some((pid, host)) if host == crate::jobs::worker::host_name() => pid.parse().ok(),
-        Some(_) => None,
-        None => writer.parse().ok(),
-    }
-}
-
 /// Puts `running` jobs whose lease belongs to a dead process of this host back in the
 /// queue, due now. Returns their ids.
 fn requeue_dead_jobs(conn: &mut AnyConnection, host: &str) -> Result<Vec<i64>, DomainError> {
@@ -234,7 +202,7 @@ fn requeue_dead_jobs(conn: &mut AnyConnection, host: &str) -> Result<Vec<i64>, D
     let mut requeued = Vec::new();
     for (id, locked_by) in running {
         let Some(holder) = locked_by else { continue };
-        if !worker_pid(&holder, host).is_some_and(process_is_dead) {
+        if !worker_pid(&holder, host).is_some_and(crate::node::process_is_dead) {
             continue;
         }
         let changed = diesel::update(
@@ -379,7 +347,7 @@ mod tests {
             .path()
             .join(format!("put-{}-abc.tmp", std::process::id()));
         let fresh_unknown = dir.path().join("put-abc.tmp");
-        let host = crate::jobs::worker::host_name();
+        let host = crate::node::host_name();
         let dead_here = dir.path().join(format!("put-2147483000@{host}-abd.tmp"));
         let elsewhere = dir.path().join("put-2147483000@other-node-abe.tmp");
         std::fs::write(&dead_here, b"x")?;

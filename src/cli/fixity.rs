@@ -93,9 +93,10 @@ async fn audit(
         max_bytes_per_sec: rate,
         run_kind: "cli",
     };
-    let summary = crate::fixity::run::run_selection(archive, selection, &options, on_bytes)
-        .await
-        .map_err(describe)?;
+    let summary =
+        crate::fixity::run::run_selection(&archive.fixity(), selection, &options, on_bytes)
+            .await
+            .map_err(describe)?;
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-3);
     println!(
@@ -127,7 +128,7 @@ async fn audit(
 
 /// `holdfast fixity repair`.
 async fn repair(archive: &Archive, dataset: Option<i64>) -> anyhow::Result<()> {
-    let report = crate::fixity::repair::repair(archive, dataset)
+    let report = crate::fixity::repair::repair(&archive.fixity(), dataset)
         .await
         .map_err(describe)?;
     for (d, path, source) in &report.repaired {

@@ -115,7 +115,19 @@ pub fn main() -> ExitCode {
         Command::Standards(cmd) => return standards::run(cmd),
         _ => {}
     }
-    match actix_web::rt::System::new().block_on(run(cli)) {
+    // The job workers and background tasks run on this multi-threaded runtime; the web
+    // server runs its own worker threads beside it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("holdfast: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("holdfast: {e:#}");

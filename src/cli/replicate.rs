@@ -54,7 +54,9 @@ async fn replicate_challenge(
         dataset,
         verified_before: None,
     };
-    let results = challenge::run(archive, &filter).await.map_err(describe)?;
+    let results = challenge::run(&archive.federation(), &filter)
+        .await
+        .map_err(describe)?;
     for r in &results {
         println!(
             "{}\tdataset {}\t{} v{}\t{}\t{}",
@@ -101,7 +103,7 @@ pub(super) async fn run(settings: Settings, cmd: ReplicateCommand) -> anyhow::Re
 /// `holdfast replicate add`.
 async fn add(archive: &Archive, source: &str, token: Option<String>) -> anyhow::Result<()> {
     use crate::federation::replica;
-    let s = replica::add(archive, source, token)
+    let s = replica::add(&archive.federation(), source, token)
         .await
         .map_err(describe)?;
     println!(
@@ -177,7 +179,7 @@ async fn pull(archive: &Archive, source: Option<String>) -> anyhow::Result<()> {
         let bar = progress_bar(0, std::io::stderr().is_terminal());
         bar.set_message(s.base_url.clone());
         let progress = std::sync::Arc::new(BarProgress(bar.clone()));
-        let summary = replica::pull(archive, &s, progress)
+        let summary = replica::pull(&archive.federation(), &s, progress)
             .await
             .map_err(describe)?;
         bar.finish_and_clear();

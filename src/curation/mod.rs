@@ -14,21 +14,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::User;
-use crate::app::Archive;
 use crate::config::Settings;
 use crate::db::schema::{dataset_versions, datasets, version_files};
 use crate::db::AnyConnection;
+use crate::db::Db;
+use crate::deposit::ingest::Staging;
 use crate::deposit::model::{DatasetRow, DatasetState, FileRow, VersionRow};
 use crate::deposit::service;
 use crate::doi::registration::{self as doi_registration, DoiAction};
 use crate::doi::{self, DoiState};
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::{Job, Waker};
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::{tickets, validation};
 use crate::search;
+use crate::storage::{BlobStore, OcflRoot};
 use crate::storage::{FileSource, NewFile, NewVersion};
+
+mod submit;
+
+pub use submit::submit;
 
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -210,9 +216,10 @@ pub fn approve(
         )?;
         crate::jobs::enqueue(
             conn,
-            JobKind::PublishDataset,
-            &serde_json::json!({ "dataset_id": id, "curator_id": curator.id }),
-            Some(&publish_key(id)),
+            &PublishDataset {
+                dataset_id: id,
+                curator_id: curator.id,
+            },
         )?;
         Ok(())
     })
@@ -448,13 +455,13 @@ fn set_publish_progress(
 }
 
 async fn report_progress(
-    archive: &Archive,
+    publisher: &Publisher,
     id: i64,
     phase: &'static str,
     done: Option<i64>,
     total: Option<i64>,
 ) {
-    let written = archive
+    let written = publisher
         .db
         .run(move |conn| set_publish_progress(conn, id, phase, done, total))
         .await;
@@ -470,55 +477,74 @@ const RECORD_CHUNK: usize = 1000;
 
 /// Approves and wakes the workers: what the review form and API call for "accept".
 pub async fn accept(
-    archive: &Archive,
+    db: &Db,
+    waker: &Waker,
     curator: &User,
     id: i64,
     comment: &str,
 ) -> Result<(), DomainError> {
     let (curator, comment) = (curator.clone(), comment.to_string());
-    archive
-        .db
-        .run(move |conn| approve(conn, &curator, id, &comment))
+    db.run(move |conn| approve(conn, &curator, id, &comment))
         .await?;
-    archive.wake_workers();
+    waker.wake();
     Ok(())
+}
+
+/// What publication runs with, handed in by the composition root.
+#[derive(Clone)]
+pub struct Publisher {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn BlobStore>,
+    pub ocfl: Arc<OcflRoot>,
+    /// Where the draft's files wait until they are copied into storage.
+    pub staging: Arc<Staging>,
+    pub waker: Waker,
 }
 
 /// The publication job of an approved dataset. Idempotent: a dataset already published
 /// is left alone, and an interrupted publication is finished rather than repeated.
-pub async fn publish_job(
-    archive: &Archive,
-    payload: &serde_json::Value,
-) -> Result<(), DomainError> {
-    let id = payload["dataset_id"]
-        .as_i64()
-        .ok_or_else(|| DomainError::internal("publish job without dataset_id"))?;
-    let curator_id = payload["curator_id"]
-        .as_i64()
-        .ok_or_else(|| DomainError::internal("publish job without curator_id"))?;
-    let (curator, state) = archive
-        .db
-        .run(move |conn| {
-            let curator = crate::accounts::users::find_by_id(conn, curator_id)?;
-            let (_, state) = state_of(conn, id)?;
-            Ok((curator, state))
-        })
-        .await?;
-    if state != DatasetState::Approved {
-        tracing::info!(dataset = id, state = %state, "publication job found nothing to publish");
-        return Ok(());
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PublishDataset {
+    pub dataset_id: i64,
+    pub curator_id: i64,
+}
+
+impl Job for PublishDataset {
+    const KIND: &'static str = "publish-dataset";
+    const MAX_ATTEMPTS: i32 = 10;
+    type Context = Publisher;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(publish_key(self.dataset_id))
     }
-    publish(archive, &curator, id).await.map(|_| ())
+
+    async fn run(self, publisher: &Publisher) -> Result<(), DomainError> {
+        let (id, curator_id) = (self.dataset_id, self.curator_id);
+        let (curator, state) = publisher
+            .db
+            .run(move |conn| {
+                let curator = crate::accounts::users::find_by_id(conn, curator_id)?;
+                let (_, state) = state_of(conn, id)?;
+                Ok((curator, state))
+            })
+            .await?;
+        if state != DatasetState::Approved {
+            tracing::info!(dataset = id, state = %state, "publication job found nothing to publish");
+            return Ok(());
+        }
+        publish(publisher, &curator, id).await.map(|_| ())
+    }
 }
 
 /// Publishes an approved dataset: DOIs reserved, OCFL commit, database switch. The
 /// DOIs' registration is asked for in that last transaction: at once with the local
 /// registrar, through `register-doi` jobs with DataCite (publication never waits on it).
-async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published, DomainError> {
-    let settings = archive.settings.clone();
+async fn publish(publisher: &Publisher, curator: &User, id: i64) -> Result<Published, DomainError> {
+    let settings = publisher.settings.clone();
     let curator_for_plan = curator.clone();
-    report_progress(archive, id, PHASE_PREPARING, None, None).await;
-    let plan = archive
+    report_progress(publisher, id, PHASE_PREPARING, None, None).await;
+    let plan = publisher
         .db
         .transaction(move |conn| prepare(conn, &settings, &curator_for_plan, id))
         .await?;
@@ -529,22 +555,22 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
         .iter()
         .filter(|f| f.staged_name.is_some())
         .count() as i64;
-    report_progress(archive, id, PHASE_COPYING, Some(0), Some(to_copy)).await;
+    report_progress(publisher, id, PHASE_COPYING, Some(0), Some(to_copy)).await;
     let copied = Arc::new(AtomicU64::new(0));
     let ticker = {
-        let (archive, copied) = (archive.clone(), copied.clone());
-        actix_web::rt::spawn(async move {
+        let (publisher, copied) = (publisher.clone(), copied.clone());
+        tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PROGRESS_EVERY).await;
                 let done = copied.load(Ordering::Relaxed) as i64;
-                report_progress(&archive, id, PHASE_COPYING, Some(done), Some(to_copy)).await;
+                report_progress(&publisher, id, PHASE_COPYING, Some(done), Some(to_copy)).await;
             }
         })
     };
-    let committed = commit_to_storage(archive, &plan, curator, &copied).await;
+    let committed = commit_to_storage(publisher, &plan, curator, &copied).await;
     ticker.abort();
     let content_paths = committed?;
-    let inventory = archive
+    let inventory = publisher
         .ocfl
         .inventory_digest(&plan.object_id)
         .await
@@ -560,9 +586,9 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     };
     let plan = Arc::new(plan);
     let content_paths = Arc::new(content_paths);
-    record_files(archive, &plan, &content_paths).await?;
-    report_progress(archive, id, PHASE_FINISHING, None, None).await;
-    let settings = archive.settings.clone();
+    record_files(publisher, &plan, &content_paths).await?;
+    report_progress(publisher, id, PHASE_FINISHING, None, None).await;
+    let settings = publisher.settings.clone();
     let notice = Notice {
         kind: NotificationKind::ReviewDecision,
         subject: format!("Published: {}", plan.version.title),
@@ -576,7 +602,7 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     let owner = plan.dataset.owner_id;
     let object_id = plan.object_id.clone();
     let curator_for_finish = curator.clone();
-    archive
+    publisher
         .db
         .transaction(move |conn| {
             finish(conn, &settings, &plan, &inventory, &curator_for_finish)?;
@@ -588,18 +614,18 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
     crate::crashpoint::hit("publish.after-db-commit");
     // Read after the commit: a large dataset's history (an event per file) is not read
     // while the write transaction holds the database.
-    match archive
+    match publisher
         .db
         .run(move |conn| events::of_dataset(conn, id))
         .await
     {
-        Ok(history) => write_event_log(archive, &object_id, &history).await,
+        Ok(history) => write_event_log(publisher, &object_id, &history).await,
         Err(e) => {
             tracing::warn!(object = %object_id, error = %e, "could not read the event history for the OCFL object's log")
         }
     }
     crate::crashpoint::hit("publish.after-event-log");
-    archive.wake_workers();
+    publisher.waker.wake();
     Ok(published)
 }
 
@@ -609,7 +635,7 @@ async fn publish(archive: &Archive, curator: &User, id: i64) -> Result<Published
 /// audits. Idempotent, so a publication interrupted between chunks resumes: a file
 /// whose staged blob is already released was done before.
 async fn record_files(
-    archive: &Archive,
+    publisher: &Publisher,
     plan: &Arc<PublishPlan>,
     content_paths: &Arc<BTreeMap<String, String>>,
 ) -> Result<(), DomainError> {
@@ -619,7 +645,7 @@ async fn record_files(
     while start < total {
         let end = (start + RECORD_CHUNK).min(total);
         report_progress(
-            archive,
+            publisher,
             id,
             PHASE_RECORDING,
             Some(start as i64),
@@ -627,14 +653,14 @@ async fn record_files(
         )
         .await;
         let (plan_for_db, paths) = (plan.clone(), content_paths.clone());
-        let released = archive
+        let released = publisher
             .db
             .transaction(move |conn| {
                 record_chunk(conn, &plan_for_db, &plan_for_db.files[start..end], &paths)
             })
             .await?;
         crate::crashpoint::hit("publish.after-file-chunk");
-        archive.remove_staged_blobs(released).await;
+        publisher.staging.remove_blobs(released).await;
         start = end;
     }
     Ok(())
@@ -699,14 +725,14 @@ fn record_chunk(
 /// Writes the dataset's event history into its OCFL object (`logs/`, which OCFL leaves
 /// outside versions), so the history travels with the content. A failure is logged:
 /// the database keeps the history either way.
-async fn write_event_log(archive: &Archive, object_id: &str, history: &[events::EventRow]) {
+async fn write_event_log(publisher: &Publisher, object_id: &str, history: &[events::EventRow]) {
     let key = format!(
         "{}/logs/premis-events.xml",
-        archive.ocfl.object_root(object_id)
+        publisher.ocfl.object_root(object_id)
     );
     crate::crashpoint::hit("publish.before-event-log");
     let written = match events::premis_xml(object_id, history) {
-        Ok(xml) => archive
+        Ok(xml) => publisher
             .store
             .put_bytes(&key, bytes::Bytes::from(xml))
             .await
@@ -853,12 +879,12 @@ fn prepare(
 /// Writes the version into OCFL storage, or recognises that an earlier attempt did.
 /// Returns where each digest's bytes live in the object (its first content path).
 async fn commit_to_storage(
-    archive: &Archive,
+    publisher: &Publisher,
     plan: &PublishPlan,
     curator: &User,
     copied: &AtomicU64,
 ) -> Result<BTreeMap<String, String>, DomainError> {
-    let ocfl = &archive.ocfl;
+    let ocfl = &publisher.ocfl;
     // A crash inside an earlier commit can leave an uncommitted version directory or a
     // root inventory without its sidecar; bring the object back to its last committed
     // state before looking at it.
@@ -904,7 +930,7 @@ async fn commit_to_storage(
     let mut files = Vec::with_capacity(plan.files.len());
     for f in &plan.files {
         let source = match &f.staged_name {
-            Some(blob) => FileSource::Local(archive.staged_blob_path(blob)?),
+            Some(blob) => FileSource::Local(publisher.staging.blob_path(blob)?),
             None => FileSource::Existing,
         };
         files.push(NewFile {

@@ -217,6 +217,19 @@ where
     }
 }
 
+/// Makes the caller's transaction the only one holding `key` until it ends, across
+/// processes and nodes: a PostgreSQL advisory transaction lock. On SQLite a writing
+/// transaction holds the database's write lock from its start (see [`transaction`]),
+/// which serialises such transactions already. For "read, then write what is missing"
+/// steps that two nodes must not run at once.
+pub fn lock_for_transaction(conn: &mut AnyConnection, key: i64) -> Result<(), DomainError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({key})")).execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Inserts one row and returns its generated `id` on either backend (the RETURNING
 /// clause does not compile through the MultiConnection enum, so match on the variant).
 #[macro_export]

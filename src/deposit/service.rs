@@ -1,4 +1,4 @@
-//! Dataset drafts: create, edit metadata, add and remove files, submit.
+//! Dataset drafts: create, edit metadata, add and remove files, new versions.
 //!
 //! Access rule used everywhere: a published version is public; anything else is
 //! visible only to its depositor, curators and admins, and everyone else gets "not
@@ -10,14 +10,12 @@ use diesel::prelude::*;
 use super::ingest::{DatasetPath, StagedFile};
 use super::metadata::{self, Metadata};
 use super::model::*;
+use super::validation;
 use crate::accounts::User;
-use crate::config::Settings;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
 use crate::db::AnyConnection;
 use crate::error::{DomainError, FieldError};
-use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
-use crate::qa::{tickets, validation};
 
 /// Checks and normalises metadata, reporting every bad field at once.
 pub fn checked_metadata(mut m: Metadata) -> Result<Metadata, DomainError> {
@@ -99,14 +97,14 @@ pub fn record_transition(
     Ok(())
 }
 
-fn dataset_row(conn: &mut AnyConnection, id: i64) -> Result<DatasetRow, DomainError> {
+pub fn dataset_row(conn: &mut AnyConnection, id: i64) -> Result<DatasetRow, DomainError> {
     Ok(datasets::table
         .find(id)
         .select(DatasetRow::as_select())
         .first(conn)?)
 }
 
-fn state_of(row: &DatasetRow) -> Result<DatasetState, DomainError> {
+pub fn state_of(row: &DatasetRow) -> Result<DatasetState, DomainError> {
     row.state.parse().map_err(DomainError::internal)
 }
 
@@ -351,7 +349,7 @@ pub fn update_metadata(
             .execute(conn)?;
         touch(conn, id)?;
         // The `datacite` standard checks the metadata itself.
-        validation::request_run(conn, id, version.id, "metadata changed")
+        validation::request(conn, id, version.id, "metadata changed")
     })
 }
 
@@ -391,7 +389,7 @@ pub fn set_claimed_standards(
             ))
             .execute(conn)?;
         touch(conn, id)?;
-        validation::request_run(conn, id, version.id, "standards changed")
+        validation::request(conn, id, version.id, "standards changed")
     })?;
     Ok(names)
 }
@@ -562,7 +560,7 @@ pub fn add_files(
         }
         apply_folder_changes(conn, version.id, &folders)?;
         touch(conn, id)?;
-        validation::request_run(conn, id, version.id, "files changed")?;
+        validation::request(conn, id, version.id, "files changed")?;
         let paths: Vec<&str> = staged.iter().map(|(p, _)| p.as_str()).collect();
         // In slices: a zip of 100,000 files is more values than one query may bind.
         let mut files = Vec::with_capacity(paths.len());
@@ -630,67 +628,17 @@ pub fn remove_file(
             },
             Agent::Person(actor),
         )?;
-        validation::request_run(conn, id, version.id, "file removed")?;
+        validation::request(conn, id, version.id, "file removed")?;
         Ok(existing.staged_name)
     })
 }
 
-/// Hands a draft to the curators, once its files are checked and no error is left open
-/// (fixed or waived); the curators are told.
-pub fn submit(
-    conn: &mut AnyConnection,
-    settings: &Settings,
-    actor: &User,
-    id: i64,
-) -> Result<(), DomainError> {
-    crate::db::transaction(conn, |conn| {
-        let (_, version) = editable_draft(conn, actor, id)?;
-        let metadata = parse_stored_metadata(&version.metadata)?;
-        checked_metadata(metadata)?;
-        let file_count: i64 = version_files::table
-            .filter(version_files::version_id.eq(version.id))
-            .count()
-            .get_result(conn)?;
-        if file_count == 0 {
-            return Err(DomainError::Conflict(
-                "add at least one file before submitting".into(),
-            ));
-        }
-        if validation::is_checking(conn, version.id)? {
-            return Err(DomainError::Conflict(
-                "the data standards check of this draft is still running; \
-                 submit again when its report is ready (usually a few seconds)"
-                    .into(),
-            ));
-        }
-        if !validation::has_run(conn, version.id)? {
-            // Drafts from before validation existed, or whose run was lost: check first.
-            validation::request_run(conn, id, version.id, "submission")?;
-            return Err(DomainError::Conflict(
-                "the data standards check of this draft has just started; \
-                 submit again when its report is ready (usually a few seconds)"
-                    .into(),
-            ));
-        }
-        tickets::ensure_no_blocking_items(conn, id)?;
-        let dataset = dataset_row(conn, id)?;
-        let from = state_of(&dataset)?;
-        let note = if from == DatasetState::ChangesRequested {
-            "resubmitted after changes"
-        } else {
-            "submitted for review"
-        };
-        set_state(conn, id, from, DatasetState::Submitted, actor.id, note)?;
-        let curators = crate::accounts::users::curator_ids(conn)?;
-        let notice = Notice {
-            kind: NotificationKind::DatasetSubmitted,
-            subject: format!("Submitted for review: {}", version.title),
-            headline: format!("{} submitted \"{}\" for review.", actor.name, version.title),
-            lines: vec![format!("{file_count} file(s).")],
-            link_path: format!("/datasets/{id}"),
-        };
-        mail::notify(conn, settings, &curators, &notice)
-    })
+/// How many files a version holds.
+pub fn file_count(conn: &mut AnyConnection, version_id: i64) -> Result<i64, DomainError> {
+    Ok(version_files::table
+        .filter(version_files::version_id.eq(version_id))
+        .count()
+        .get_result(conn)?)
 }
 
 /// Moves a dataset between states if it is still in `from` (a compare-and-set, so two
@@ -790,7 +738,7 @@ pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i3
             actor.id,
             &format!("version {number} opened as a draft"),
         )?;
-        validation::request_run(conn, id, version_id, "new version")?;
+        validation::request(conn, id, version_id, "new version")?;
         crate::crashpoint::hit("new-version.before-commit");
         Ok(number)
     })

@@ -1,12 +1,17 @@
 //! Turning staged uploads into draft files: unpacking zips, recording rows, and
 //! cleaning staged bytes whatever happens (a failed request leaves nothing behind).
 
-use super::ingest::{unpack_zip, DatasetPath, StagedFile, UnpackLimits};
+use super::ingest::{unpack_zip, DatasetPath, StagedFile, Staging, UnpackLimits};
 use super::model::FileRow;
 use super::service;
+use std::sync::Arc;
+
+use super::tus::UploadLocks;
 use crate::accounts::User;
-use crate::app::Archive;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::error::DomainError;
+use crate::jobs::Waker;
 
 /// One uploaded file, already staged, with the path the depositor gave it.
 pub struct Upload {
@@ -16,7 +21,18 @@ pub struct Upload {
     pub unpack: bool,
 }
 
-impl Archive {
+/// What uploads (form, API and resumable) run with, handed in by the composition root.
+#[derive(Clone)]
+pub struct Uploads {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub staging: Arc<Staging>,
+    /// One writer at a time per resumable upload.
+    pub tus_locks: Arc<UploadLocks>,
+    pub waker: Waker,
+}
+
+impl Uploads {
     pub fn unpack_limits(&self) -> UnpackLimits {
         UnpackLimits {
             max_total_uncompressed: self.settings.unzip_max_bytes,
@@ -34,15 +50,15 @@ impl Archive {
 /// Records uploads in a draft: all of them, or (on any error) none, with every staged
 /// byte of this request removed.
 pub async fn add_uploads(
-    archive: &Archive,
+    uploads: &Uploads,
     actor: &User,
     dataset_id: i64,
-    uploads: Vec<Upload>,
+    files: Vec<Upload>,
 ) -> Result<Vec<FileRow>, DomainError> {
     let mut ready: Vec<(DatasetPath, StagedFile)> = Vec::new();
     let mut zips: Vec<StagedFile> = Vec::new();
     let mut failure = None;
-    for upload in uploads {
+    for upload in files {
         if failure.is_some() {
             zips.push(upload.staged);
             continue;
@@ -53,8 +69,8 @@ pub async fn add_uploads(
         }
         // Entries go into the folder the zip would have been stored in.
         let folder = DatasetPath::parse(upload.path.folder()).ok();
-        let staging = archive.staging.clone();
-        let limits = archive.unpack_limits();
+        let staging = uploads.staging.clone();
+        let limits = uploads.unpack_limits();
         let zip_path = upload.staged.path.clone();
         let unpacked = tokio::task::spawn_blocking(move || {
             unpack_zip(&zip_path, &staging, folder.as_ref(), &limits)
@@ -72,9 +88,9 @@ pub async fn add_uploads(
             }
         }
     }
-    archive.discard_staged(&zips).await;
+    uploads.staging.discard(&zips).await;
     if let Some(e) = failure {
-        archive.discard_staged(ready.iter().map(|(_, f)| f)).await;
+        uploads.staging.discard(ready.iter().map(|(_, f)| f)).await;
         return Err(e);
     }
     if ready.is_empty() {
@@ -83,42 +99,43 @@ pub async fn add_uploads(
         ));
     }
     let actor = actor.clone();
-    let case_insensitive = archive.settings.case_insensitive_paths;
+    let case_insensitive = uploads.settings.case_insensitive_paths;
     let staged = std::sync::Arc::new(ready);
     let for_db = staged.clone();
-    let result = archive
+    let result = uploads
         .db
         .run(move |conn| service::add_files(conn, &actor, dataset_id, &for_db, case_insensitive))
         .await;
     match result {
         Ok(added) => {
             crate::crashpoint::hit("add-files.after-commit");
-            archive.wake_workers();
-            archive.remove_staged_blobs(added.replaced_blobs).await;
+            uploads.waker.wake();
+            uploads.staging.remove_blobs(added.replaced_blobs).await;
             Ok(added.files)
         }
         Err(e) => {
-            archive.discard_staged(staged.iter().map(|(_, f)| f)).await;
+            uploads.staging.discard(staged.iter().map(|(_, f)| f)).await;
             Err(e)
         }
     }
 }
 
 pub async fn remove_file(
-    archive: &Archive,
+    uploads: &Uploads,
     actor: &User,
     dataset_id: i64,
     path: DatasetPath,
 ) -> Result<(), DomainError> {
     let actor = actor.clone();
-    let blob = archive
+    let blob = uploads
         .db
         .run(move |conn| service::remove_file(conn, &actor, dataset_id, &path))
         .await?;
     crate::crashpoint::hit("remove-file.after-commit");
-    archive.wake_workers();
-    archive
-        .remove_staged_blobs(blob.into_iter().collect())
+    uploads.waker.wake();
+    uploads
+        .staging
+        .remove_blobs(blob.into_iter().collect())
         .await;
     Ok(())
 }
@@ -136,4 +153,28 @@ pub fn join_folder(folder: &str, name: &str) -> String {
     } else {
         format!("{folder}/{name}")
     }
+}
+
+/// Removes staged blobs no draft row refers to (left by a crash between staging a file
+/// and recording it); run at start. Returns how many it removed.
+pub async fn sweep_unreferenced_blobs(db: &Db, staging: &Staging) -> Result<usize, DomainError> {
+    use crate::db::schema::version_files;
+    use diesel::prelude::*;
+    let referenced: std::collections::HashSet<String> = db
+        .run(|conn| {
+            let mut names = version_files::table
+                .filter(version_files::staged_name.is_not_null())
+                .select(version_files::staged_name.assume_not_null())
+                .load::<String>(conn)?;
+            // Blobs of resumable uploads whose completion a crash cut short.
+            names.extend(super::tus::pending_blob_names(conn)?);
+            Ok(names)
+        })
+        .await?
+        .into_iter()
+        .collect();
+    staging
+        .sweep_unreferenced(referenced)
+        .await
+        .map_err(|e| DomainError::internal(format!("sweeping {}: {e}", staging.dir().display())))
 }

@@ -179,13 +179,6 @@ pub fn load(
     Ok(Some(record))
 }
 
-/// Characters a URL path segment may carry as they are (RFC 3986 unreserved).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 fn export_files(
     conn: &mut AnyConnection,
     base_url: &str,
@@ -195,12 +188,7 @@ fn export_files(
     Ok(service::files_of(conn, version.id)?
         .into_iter()
         .map(|f| {
-            let encoded = f
-                .path
-                .split('/')
-                .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string())
-                .collect::<Vec<_>>()
-                .join("/");
+            let encoded = crate::deposit::ingest::encode_path(&f.path);
             ExportFile {
                 download_url: format!(
                     "{base_url}/datasets/{dataset_id}/versions/{}/files/{encoded}",

@@ -1,5 +1,5 @@
 //! Registering DOIs with the provider: what the archive asks for ([`request`]), the
-//! `register-doi` job that carries it out ([`run_job`]), and how far it got ([`status`]).
+//! `register-doi` job that carries it out ([`RegisterDoi`]), and how far it got ([`status`]).
 //!
 //! A request writes the state the archive wants into `dois.state` in the caller's
 //! transaction. With the local registrar that is the whole registration
@@ -14,22 +14,24 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::provider::{DoiChange, ProviderError};
+use super::provider::{DoiChange, DoiProvider, ProviderError};
 use super::record::{self, DoiRow};
 use super::DoiState;
+use std::sync::Arc;
+
 use crate::accounts::User;
-use crate::app::Archive;
 use crate::config::{DoiProviderKind, Settings};
 use crate::db::schema::{dataset_versions, dois, jobs};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Db};
 use crate::deposit::service;
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::Job;
 
 /// Why a `register-doi` job was queued (its payload's `action`). The job does what the
 /// DOI's row asks for when it runs; the action says what changed, and `delete` is the
 /// one action that removes a DOI (a draft only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DoiAction {
     /// A draft DOI reserved for an unpublished version.
     Reserve,
@@ -53,17 +55,6 @@ impl DoiAction {
             DoiAction::Delete => "delete",
         }
     }
-
-    pub fn parse(s: &str) -> Option<DoiAction> {
-        match s {
-            "reserve" => Some(DoiAction::Reserve),
-            "publish" => Some(DoiAction::Publish),
-            "update" => Some(DoiAction::Update),
-            "hide" => Some(DoiAction::Hide),
-            "delete" => Some(DoiAction::Delete),
-            _ => None,
-        }
-    }
 }
 
 /// The dedupe key of a DOI's registration jobs (deletions have their own).
@@ -84,17 +75,50 @@ fn parse_state(s: &str) -> Result<DoiState, DomainError> {
 }
 
 fn enqueue(conn: &mut AnyConnection, doi: &str, action: DoiAction) -> Result<(), DomainError> {
-    let key = match action {
-        DoiAction::Delete => delete_key(doi),
-        _ => job_key(doi),
-    };
     crate::jobs::enqueue(
         conn,
-        JobKind::RegisterDoi,
-        &serde_json::json!({ "doi": doi, "action": action.as_str() }),
-        Some(&key),
+        &RegisterDoi {
+            doi: doi.to_string(),
+            action,
+        },
     )?;
     Ok(())
+}
+
+/// What registers DOIs: the database, the settings and the provider (the local
+/// registrar or DataCite).
+#[derive(Clone)]
+pub struct Registrar {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub provider: Arc<dyn DoiProvider>,
+}
+
+/// The `register-doi` job: bring one DOI's registration at the provider in step with
+/// its row.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct RegisterDoi {
+    pub doi: String,
+    pub action: DoiAction,
+}
+
+impl Job for RegisterDoi {
+    const KIND: &'static str = "register-doi";
+    /// About three weeks of tries (and queued again at start after that): DataCite
+    /// being down delays a registration, never loses it.
+    const MAX_ATTEMPTS: i32 = 500;
+    type Context = Registrar;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(match self.action {
+            DoiAction::Delete => delete_key(&self.doi),
+            _ => job_key(&self.doi),
+        })
+    }
+
+    async fn run(self, registrar: &Registrar) -> Result<(), DomainError> {
+        register(registrar, self.doi, self.action).await
+    }
 }
 
 /// Asks for `doi` to be in `target` at the registration agency, with its current URL
@@ -284,20 +308,16 @@ fn provider_failure(e: ProviderError) -> DomainError {
     DomainError::internal(e.to_string())
 }
 
-/// The `register-doi` job: `{"doi": "...", "action": "publish"}`.
-pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(), DomainError> {
-    let doi = payload["doi"]
-        .as_str()
-        .ok_or_else(|| DomainError::internal("register-doi job without doi"))?
-        .to_string();
-    let action = payload["action"]
-        .as_str()
-        .and_then(DoiAction::parse)
-        .ok_or_else(|| DomainError::internal("register-doi job without a known action"))?;
-    let settings = archive.settings.clone();
-    let provider = archive.doi_provider.clone();
+/// Carries out a [`RegisterDoi`] job.
+async fn register(
+    registrar: &Registrar,
+    doi: String,
+    action: DoiAction,
+) -> Result<(), DomainError> {
+    let settings = registrar.settings.clone();
+    let provider = registrar.provider.clone();
     let (d, name) = (doi.clone(), provider.name());
-    let plan = archive
+    let plan = registrar
         .db
         .run(move |conn| plan(conn, &settings, name, &d, action))
         .await?;
@@ -312,13 +332,16 @@ pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(
                 .await
                 .map_err(provider_failure)?;
             tracing::info!(doi = %doi, provider = provider.name(), "draft DOI deleted");
-            archive.db.transaction(move |conn| forget(conn, &doi)).await
+            registrar
+                .db
+                .transaction(move |conn| forget(conn, &doi))
+                .await
         }
         Plan::Register(change) => {
             let target = change.target;
             let state = provider.register(&change).await.map_err(provider_failure)?;
             let (d, name) = (doi.clone(), provider.name());
-            archive
+            registrar
                 .db
                 .run(move |conn| confirm(conn, &d, state, name))
                 .await?;
@@ -513,12 +536,7 @@ pub fn resume_unfinished(
     }
     let mut queued = 0;
     for (doi, state) in rows {
-        let working: i64 = jobs::table
-            .filter(jobs::dedupe_key.eq(job_key(&doi)))
-            .filter(jobs::state.eq_any(["queued", "running"]))
-            .count()
-            .get_result(conn)?;
-        if working > 0 {
+        if crate::jobs::is_pending(conn, &job_key(&doi))? {
             continue;
         }
         let action = if state == DoiState::Registered.as_str() {
@@ -545,9 +563,15 @@ mod tests {
             DoiAction::Hide,
             DoiAction::Delete,
         ] {
-            assert_eq!(DoiAction::parse(a.as_str()), Some(a));
+            let json = serde_json::to_string(&a).expect("serialises");
+            assert_eq!(
+                json,
+                format!("\"{}\"", a.as_str()),
+                "the payload names it as_str"
+            );
+            assert_eq!(serde_json::from_str::<DoiAction>(&json).ok(), Some(a));
         }
-        assert_eq!(DoiAction::parse("mint"), None);
+        assert!(serde_json::from_str::<DoiAction>("\"mint\"").is_err());
     }
 
     #[test]

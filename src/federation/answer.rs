@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::signing;
-use crate::app::Archive;
+use super::Federation;
 use crate::config::MAX_CHALLENGE_SAMPLE;
 use crate::db::schema::{replica_objects, replication_sources};
 use crate::db::AnyConnection;
@@ -172,11 +172,11 @@ pub fn check_challenge(req: &ChallengeRequest) -> Result<Vec<Vec<u8>>, DomainErr
 /// Where this archive keeps the objects it holds from a source: the store of the
 /// source's own OCFL root (see `replica`) and the key of the object's root in it.
 pub async fn held_object_root(
-    archive: &Archive,
+    fed: &Federation,
     source_id: i64,
     object_id: &str,
 ) -> Result<(Arc<dyn BlobStore>, String), DomainError> {
-    let root = super::replica::replica_root(&archive.settings, source_id).await?;
+    let root = super::replica::replica_root(&fed.settings, source_id).await?;
     Ok((root.store().clone(), root.object_root(object_id)))
 }
 
@@ -241,12 +241,12 @@ pub async fn answer_files(
 
 /// Answers a signed challenge and records it as a PREMIS event.
 pub async fn answer_challenge(
-    archive: &Archive,
+    fed: &Federation,
     body: bytes::Bytes,
     signature: Option<String>,
 ) -> Result<ChallengeAnswer, DomainError> {
     let signed = body.clone();
-    let source = archive
+    let source = fed
         .db
         .run(move |conn| authenticate(conn, &signed, signature.as_deref()))
         .await?;
@@ -257,11 +257,11 @@ pub async fn answer_challenge(
     })?;
     let nonces = check_challenge(&req)?;
     let (source_id, object) = (source.id, req.object_id.clone());
-    let held = archive
+    let held = fed
         .db
         .run(move |conn| holds(conn, source_id, &object))
         .await?;
-    let (store, root) = held_object_root(archive, source.id, &req.object_id).await?;
+    let (store, root) = held_object_root(fed, source.id, &req.object_id).await?;
     let files = answer_files(store.as_ref(), &root, held, &req.files, &nonces).await;
     let answered = files.iter().filter(|f| f.status == "ok").count();
     let not: Vec<String> = files
@@ -288,8 +288,7 @@ pub async fn answer_challenge(
         )
     };
     let origin = source.base_url.clone();
-    archive
-        .db
+    fed.db
         .run(move |conn| {
             events::record(
                 conn,
@@ -310,12 +309,12 @@ pub async fn answer_challenge(
 
 /// A held file's bytes for its origin (a repair), with their size.
 pub async fn serve_file(
-    archive: &Archive,
+    fed: &Federation,
     body: bytes::Bytes,
     signature: Option<String>,
 ) -> Result<(ByteStream, Option<u64>), DomainError> {
     let signed = body.clone();
-    let source = archive
+    let source = fed
         .db
         .run(move |conn| authenticate(conn, &signed, signature.as_deref()))
         .await?;
@@ -327,14 +326,14 @@ pub async fn serve_file(
     fresh(req.issued_at)?;
     check_content_path(&req.content_path)?;
     let (source_id, object) = (source.id, req.object_id.clone());
-    if !archive
+    if !fed
         .db
         .run(move |conn| holds(conn, source_id, &object))
         .await?
     {
         return Err(DomainError::NotFound);
     }
-    let (store, root) = held_object_root(archive, source.id, &req.object_id).await?;
+    let (store, root) = held_object_root(fed, source.id, &req.object_id).await?;
     let key = format!("{root}/{}", req.content_path);
     let size = store.size(&key).await.map_err(DomainError::internal)?;
     match store.get_range(&key, None).await {

@@ -25,13 +25,13 @@ use serde::Serialize;
 use super::answer::{ChallengeAnswer, ChallengeRequest, ChallengedFile};
 use super::partners::Partner;
 use super::signing;
-use crate::app::Archive;
+use super::Federation;
 use crate::db::schema::{
-    datasets, federation_partners, jobs, replica_challenges, replica_copies, stored_files,
+    datasets, federation_partners, replica_challenges, replica_copies, stored_files,
 };
 use crate::db::AnyConnection;
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::Job;
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::ocfl::parse_version_dir;
 
@@ -166,13 +166,13 @@ fn challengeable(
 /// sha256(nonce ‖ bytes) of this archive's copy, or why it cannot judge (its copy does
 /// not match the register).
 async fn expected_answer(
-    archive: &Archive,
+    fed: &Federation,
     key: &str,
     nonce: &[u8],
     sha256: &str,
     size: i64,
 ) -> Result<String, String> {
-    let mut stream = archive
+    let mut stream = fed
         .store
         .get_range(key, None)
         .await
@@ -256,34 +256,26 @@ pub fn partner_client() -> Result<reqwest::Client, DomainError> {
 
 /// Challenges one copy and records the result.
 pub async fn challenge_copy(
-    archive: &Archive,
+    fed: &Federation,
     http: &reqwest::Client,
     target: &CopyTarget,
     sample: usize,
 ) -> Result<ChallengeResult, DomainError> {
     let (object, version) = (target.object_id.clone(), target.version);
-    let mut candidates = archive
+    let mut candidates = fed
         .db
         .run(move |conn| challengeable(conn, &object, version))
         .await?;
     candidates.shuffle(&mut rand::thread_rng());
     candidates.truncate(sample.max(1));
-    let root = archive.ocfl.object_root(&target.object_id);
+    let root = fed.ocfl.object_root(&target.object_id);
     let mut sent: Vec<(String, String)> = Vec::new();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for (path, sha256, size) in candidates {
         let nonce = signing::nonce();
         let nonce_bytes = signing::parse_nonce(&nonce).unwrap_or_default();
-        match expected_answer(
-            archive,
-            &format!("{root}/{path}"),
-            &nonce_bytes,
-            &sha256,
-            size,
-        )
-        .await
-        {
+        match expected_answer(fed, &format!("{root}/{path}"), &nonce_bytes, &sha256, size).await {
             Ok(expected) => {
                 sent.push((path.clone(), expected));
                 files.push(ChallengedFile {
@@ -346,8 +338,7 @@ pub async fn challenge_copy(
     }
     let (recorded, copy_id, partner_id) = (result.clone(), target.copy_id, target.partner.id);
     let base_url = target.partner.base_url.clone();
-    archive
-        .db
+    fed.db
         .transaction(move |conn| record(conn, copy_id, partner_id, &base_url, &recorded))
         .await?;
     Ok(result)
@@ -406,9 +397,9 @@ fn record(
 
 /// Challenges every copy `filter` selects now (the command line), then applies the
 /// replication policy.
-pub async fn run(archive: &Archive, filter: &Filter) -> Result<Vec<ChallengeResult>, DomainError> {
+pub async fn run(fed: &Federation, filter: &Filter) -> Result<Vec<ChallengeResult>, DomainError> {
     let f = filter.clone();
-    let targets = archive
+    let targets = fed
         .db
         .run(move |conn| {
             if let Some(name) = &f.partner {
@@ -428,42 +419,40 @@ pub async fn run(archive: &Archive, filter: &Filter) -> Result<Vec<ChallengeResu
         })
         .await?;
     let http = partner_client()?;
-    let sample = archive.settings.replication.challenge_sample;
+    let sample = fed.settings.replication.challenge_sample;
     let mut out = Vec::new();
     for t in &targets {
-        out.push(challenge_copy(archive, &http, t, sample).await?);
+        out.push(challenge_copy(fed, &http, t, sample).await?);
     }
-    super::policy::evaluate_now(archive).await?;
+    super::policy::evaluate_now(fed).await?;
     Ok(out)
 }
 
-/// Puts the scheduled round on the queue unless it is there already.
-pub fn ensure_scheduled(
-    conn: &mut AnyConnection,
-    run_after: NaiveDateTime,
-) -> Result<(), DomainError> {
-    let pending: i64 = jobs::table
-        .filter(jobs::kind.eq(JobKind::ReplicaChallenge.as_str()))
-        .filter(jobs::state.eq_any(["queued", "running"]))
-        .count()
-        .get_result(conn)?;
-    if pending == 0 {
-        crate::jobs::enqueue_at(
-            conn,
-            JobKind::ReplicaChallenge,
-            &serde_json::json!({}),
-            Some(JOB_KEY),
-            run_after,
-        )?;
+/// One scheduled round of replica challenges and the replication policy. Every node
+/// queues the first at start; each round queues the next.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChallengeRound {}
+
+impl Job for ChallengeRound {
+    const KIND: &'static str = "replica-challenge";
+    /// Like the fixity sweep: a failed round is retried, the next one queued anew.
+    const MAX_ATTEMPTS: i32 = 20;
+    type Context = Federation;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(JOB_KEY.to_string())
     }
-    Ok(())
+
+    async fn run(self, fed: &Federation) -> Result<(), DomainError> {
+        round(fed).await
+    }
 }
 
 /// The scheduled round: challenges the copies not verified within the interval (least
 /// recently verified first, within a time slice), applies the replication policy, and
 /// queues the next round.
-pub async fn job(archive: &Archive, _payload: &serde_json::Value) -> Result<(), DomainError> {
-    let settings = archive.settings.replication.clone();
+async fn round(fed: &Federation) -> Result<(), DomainError> {
+    let settings = fed.settings.replication.clone();
     let started = Instant::now();
     let interval =
         chrono::Duration::from_std(settings.challenge_interval).map_err(DomainError::internal)?;
@@ -471,7 +460,7 @@ pub async fn job(archive: &Archive, _payload: &serde_json::Value) -> Result<(), 
         verified_before: Some(Utc::now().naive_utc() - interval),
         ..Filter::default()
     };
-    let targets = archive.db.run(move |conn| copies(conn, &filter)).await?;
+    let targets = fed.db.run(move |conn| copies(conn, &filter)).await?;
     let mut out_of_time = false;
     if !targets.is_empty() {
         let http = partner_client()?;
@@ -480,20 +469,21 @@ pub async fn job(archive: &Archive, _payload: &serde_json::Value) -> Result<(), 
                 out_of_time = true;
                 break;
             }
-            let r = challenge_copy(archive, &http, t, settings.challenge_sample).await?;
+            let r = challenge_copy(fed, &http, t, settings.challenge_sample).await?;
             if r.outcome != "passed" {
                 tracing::warn!(partner = %r.partner, object = %r.object_id, outcome = %r.outcome, detail = %r.detail, "replica challenge");
             }
         }
     }
-    super::policy::evaluate_now(archive).await?;
+    super::policy::evaluate_now(fed).await?;
     let gap = settings.challenge_interval.min(MAX_ROUND_GAP);
     let next = if out_of_time {
         Utc::now().naive_utc()
     } else {
         Utc::now().naive_utc() + chrono::Duration::from_std(gap).map_err(DomainError::internal)?
     };
-    crate::jobs::schedule_next_round(archive, JobKind::ReplicaChallenge, JOB_KEY, next).await
+    crate::jobs::ensure_scheduled(&fed.db, ChallengeRound {}, next).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 pub mod answer;
 pub mod challenge;
+mod copies;
 pub mod oai;
 pub mod objects;
 pub mod partners;
@@ -24,6 +25,7 @@ pub mod signing;
 mod xml;
 
 use chrono::{NaiveDateTime, Utc};
+use std::sync::Arc;
 
 use self::oai::{ErrorCode, Format, ListQuery, OaiError, Request, Token, Verb};
 use self::records::Header;
@@ -32,7 +34,20 @@ use crate::db::AnyConnection;
 use crate::doi::record::{self as doi_record, DoiRecord};
 use crate::error::DomainError;
 
+pub use self::challenge::ChallengeRound;
 pub use self::records::{backfill, sync_dataset};
+pub use self::replica::PullReplicas;
+
+/// What replication, challenges and answers to partners run with, handed in by the
+/// composition root.
+#[derive(Clone)]
+pub struct Federation {
+    pub db: crate::db::Db,
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn crate::storage::BlobStore>,
+    pub ocfl: Arc<crate::storage::OcflRoot>,
+    pub waker: crate::jobs::Waker,
+}
 
 /// Who is harvesting or pulling: any client (`Public`), or a registered partner node
 /// that authenticated with its token (`Authorization: Bearer hfp_…`, resolved by the web
@@ -277,7 +292,7 @@ fn list(
 }
 
 fn write_item(
-    x: &mut crate::doi::export::datacite::Xml,
+    x: &mut crate::xml::Xml,
     settings: &Settings,
     item: &Item,
     format: Option<Format>,

@@ -13,7 +13,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::app::Archive;
+use super::Federation;
 use crate::config::Settings;
 use crate::db::schema::{
     dataset_versions, datasets, federation_partners, replica_challenges, replica_copies,
@@ -321,11 +321,17 @@ pub fn evaluate_dataset(
     crate::db::transaction(conn, |conn| evaluate_in(conn, settings, Some(dataset_id)))
 }
 
+/// The lock that lets one evaluation at a time read and write the shortfalls (two
+/// nodes, or a node and the command line, evaluating at once would both add the same
+/// shortfall). Any fixed number; this one spells "policy".
+const EVALUATION_LOCK: i64 = 0x0000_706f_6c69_6379;
+
 fn evaluate_in(
     conn: &mut AnyConnection,
     settings: &Settings,
     only: Option<i64>,
 ) -> Result<Evaluation, DomainError> {
+    crate::db::lock_for_transaction(conn, EVALUATION_LOCK)?;
     let now = Utc::now().naive_utc();
     let min = i64::from(settings.replication.min_copies);
     let list = published(conn, only)?;
@@ -476,9 +482,9 @@ fn resolve(conn: &mut AnyConnection, dataset_id: i64, good: i64) -> Result<(), D
 }
 
 /// [`evaluate`] from async code.
-pub async fn evaluate_now(archive: &Archive) -> Result<Evaluation, DomainError> {
-    let settings = archive.settings.clone();
-    archive.db.run(move |conn| evaluate(conn, &settings)).await
+pub async fn evaluate_now(fed: &Federation) -> Result<Evaluation, DomainError> {
+    let settings = fed.settings.clone();
+    fed.db.run(move |conn| evaluate(conn, &settings)).await
 }
 
 /// A dataset below the policy, for the admin preservation page.

@@ -40,12 +40,12 @@ use tokio::io::AsyncWriteExt;
 
 use super::objects::{self, OBJECTS_PATH};
 use super::receipts::{self, RECEIPTS_PATH};
-use crate::app::Archive;
+use super::Federation;
 use crate::config::Settings;
-use crate::db::schema::{jobs, replica_objects, replication_sources};
+use crate::db::schema::{replica_objects, replication_sources};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::Job;
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::ocfl::{parse_sidecar, sidecar_body};
 use crate::storage::{
@@ -146,7 +146,7 @@ pub fn held_counts(conn: &mut AnyConnection, source_id: i64) -> Result<(i64, i64
 /// Registers a source after checking that it answers ResourceSync (and, with a token,
 /// that it accepts the token); queues a first pull. Returns the source.
 pub async fn add(
-    archive: &Archive,
+    fed: &Federation,
     url: &str,
     token: Option<String>,
 ) -> Result<Source, DomainError> {
@@ -189,7 +189,7 @@ pub async fn add(
     }
     let now = Utc::now().naive_utc();
     let b = base.clone();
-    let source = archive
+    let source = fed
         .db
         .transaction(move |conn| {
             let taken: i64 = replication_sources::table
@@ -216,14 +216,14 @@ pub async fn add(
             // rest).
             crate::jobs::enqueue(
                 conn,
-                JobKind::ReplicatePull,
-                &serde_json::json!({ "source_id": source.id }),
-                Some(&format!("{PULL_KEY}-{}", source.id)),
+                &PullReplicas {
+                    source_id: Some(source.id),
+                },
             )?;
             Ok(source)
         })
         .await?;
-    archive.wake_workers();
+    fed.waker.wake();
     Ok(source)
 }
 
@@ -587,7 +587,7 @@ async fn read_changes(remote: &Remote, since: Option<DateTime<Utc>>) -> Result<C
 // The pull
 
 struct Pull<'a> {
-    archive: &'a Archive,
+    fed: &'a Federation,
     source: Source,
     remote: Remote,
     root: OcflRoot,
@@ -612,7 +612,7 @@ fn source_lock(source_id: i64) -> Arc<tokio::sync::Mutex<()>> {
 
 /// Pulls one source now: everything its change list shows since the last pull.
 pub async fn pull(
-    archive: &Archive,
+    fed: &Federation,
     source: &Source,
     progress: Arc<dyn Progress>,
 ) -> Result<PullSummary, DomainError> {
@@ -620,7 +620,7 @@ pub async fn pull(
     let _one_at_a_time = lock.lock().await;
     // And one process at a time (the CLI beside a worker): an advisory lock on a file
     // of the data folder, released when the pull ends (or its process dies).
-    let lock_path = archive
+    let lock_path = fed
         .settings
         .replicas_dir()
         .join(format!("{}.lock", source.id));
@@ -650,7 +650,7 @@ pub async fn pull(
     })?;
     // Read again: a pull that held the lock may have moved the position.
     let id = source.id;
-    let source = &archive
+    let source = &fed
         .db
         .run(move |conn| {
             Ok(replication_sources::table
@@ -662,7 +662,7 @@ pub async fn pull(
     let started = Instant::now();
     let remote = Remote::new(&source.base_url, source.token.clone())?;
     let mut summary = PullSummary::default();
-    let outcome = pull_inner(archive, source, remote, progress, &mut summary).await;
+    let outcome = pull_inner(fed, source, remote, progress, &mut summary).await;
     summary.elapsed = started.elapsed();
     let (through, error) = match outcome {
         Ok(through) => (through, None),
@@ -688,8 +688,7 @@ pub async fn pull(
     });
     let id = source.id;
     let outcome_word = if error.is_some() { "failed" } else { "ok" };
-    archive
-        .db
+    fed.db
         .run(move |conn| {
             let now = Utc::now().naive_utc();
             let q = diesel::update(replication_sources::table.find(id));
@@ -719,7 +718,7 @@ pub async fn pull(
 /// The pull's work; returns the new `pulled_through` (None: unchanged). Failures of
 /// single objects are in `summary.failures`; an Err is a source that could not be read.
 async fn pull_inner(
-    archive: &Archive,
+    fed: &Federation,
     source: &Source,
     remote: Remote,
     progress: Arc<dyn Progress>,
@@ -735,15 +734,15 @@ async fn pull_inner(
             "change-list entries without a link to an OCFL object were skipped"
         );
     }
-    let root = replica_root(&archive.settings, source.id)
+    let root = replica_root(&fed.settings, source.id)
         .await
         .map_err(|e| e.to_string())?;
-    let partial = partial_dir(&archive.settings, source.id);
+    let partial = partial_dir(&fed.settings, source.id);
     tokio::fs::create_dir_all(&partial)
         .await
         .map_err(|e| format!("{}: {e}", partial.display()))?;
     let pull = Pull {
-        archive,
+        fed,
         source: source.clone(),
         remote,
         root,
@@ -894,12 +893,14 @@ impl Pull<'_> {
         let object_root = self.root.object_root(object_id);
         let planned: u64 = wanted.iter().filter_map(|(d, _)| self.lengths.get(d)).sum();
         self.progress.planned(planned);
-        let parallel = self.archive.settings.replication_parallel;
+        let parallel = self.fed.settings.replication_parallel;
         let results: Vec<Result<(u64, bool), String>> =
-            futures_util::stream::iter(wanted.iter().map(|(digest, path)| {
+            // Owned names per file: a future that borrows from the iterator is not `Send`
+            // for every lifetime the job's future needs.
+            futures_util::stream::iter(wanted.iter().cloned().map(|(digest, path)| {
                 let key = format!("{object_root}/{path}");
-                let url = self.remote.object_url(dataset, path);
-                async move { self.content(&url, &key, path, digest).await }
+                let url = self.remote.object_url(dataset, &path);
+                async move { self.content(&url, &key, &path, &digest).await }
             }))
             .buffer_unordered(parallel)
             .collect()
@@ -1131,7 +1132,7 @@ impl Pull<'_> {
     ) -> Result<(), String> {
         let source = self.source.clone();
         let (object_id, digest) = (object_id.to_string(), digest.to_string());
-        self.archive
+        self.fed
             .db
             .transaction(move |conn| {
                 let version = i32::try_from(n).map_err(DomainError::internal)?;
@@ -1179,7 +1180,7 @@ impl Pull<'_> {
     async fn record_failure(&self, message: &str) {
         let message = message.to_string();
         let result = self
-            .archive
+            .fed
             .db
             .transaction(move |conn| {
                 events::record(
@@ -1202,7 +1203,7 @@ impl Pull<'_> {
     /// bytes stay, dark). Returns how many versions were marked.
     async fn withdraw(&self, dataset: i64) -> Result<usize, String> {
         let source = self.source.clone();
-        self.archive
+        self.fed
             .db
             .transaction(move |conn| {
                 let now = Utc::now().naive_utc();
@@ -1248,7 +1249,7 @@ impl Pull<'_> {
         };
         let id = self.source.id;
         let pending = self
-            .archive
+            .fed
             .db
             .run(move |conn| {
                 Ok(replica_objects::table
@@ -1291,7 +1292,7 @@ impl Pull<'_> {
             match answer {
                 Ok(r) if r.status().is_success() => {
                     let done = self
-                        .archive
+                        .fed
                         .db
                         .run(move |conn| {
                             diesel::update(replica_objects::table.find(row))
@@ -1338,37 +1339,39 @@ fn parse_inventory(bytes: &[u8]) -> Result<Inventory, String> {
 // ---------------------------------------------------------------------------------
 // The schedule
 
-/// Puts the scheduled pull on the queue unless it is there already (at start).
-pub fn ensure_scheduled(
-    conn: &mut AnyConnection,
-    run_after: NaiveDateTime,
-) -> Result<(), DomainError> {
-    let pending: i64 = jobs::table
-        .filter(jobs::kind.eq(JobKind::ReplicatePull.as_str()))
-        .filter(jobs::dedupe_key.eq(PULL_KEY))
-        .filter(jobs::state.eq_any(["queued", "running"]))
-        .count()
-        .get_result(conn)?;
-    if pending == 0 {
-        crate::jobs::enqueue_at(
-            conn,
-            JobKind::ReplicatePull,
-            &serde_json::json!({}),
-            Some(PULL_KEY),
-            run_after,
-        )?;
-    }
-    Ok(())
+/// The `replicate-pull` job: one source (queued by `replicate add`) or, scheduled,
+/// every source, then the next round after the interval. A source that fails is
+/// recorded on its row; the round goes on.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct PullReplicas {
+    /// One source; None: the scheduled round over all sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<i64>,
 }
 
-/// The `replicate-pull` job: one source (`{"source_id": N}`, queued by `replicate add`)
-/// or, scheduled, every source, then the next round after the interval. A source that
-/// fails is recorded on its row; the round goes on.
-pub async fn pull_job(archive: &Archive, payload: &serde_json::Value) -> Result<(), DomainError> {
-    let only = payload.get("source_id").and_then(|v| v.as_i64());
-    let sources = archive.db.run(list).await?;
+impl Job for PullReplicas {
+    const KIND: &'static str = "replicate-pull";
+    /// A pull records its own failures on the source; a job failure is the database
+    /// away, retried.
+    const MAX_ATTEMPTS: i32 = 20;
+    type Context = Federation;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(match self.source_id {
+            Some(id) => format!("{PULL_KEY}-{id}"),
+            None => PULL_KEY.to_string(),
+        })
+    }
+
+    async fn run(self, fed: &Federation) -> Result<(), DomainError> {
+        pull_sources(fed, self.source_id).await
+    }
+}
+
+async fn pull_sources(fed: &Federation, only: Option<i64>) -> Result<(), DomainError> {
+    let sources = fed.db.run(list).await?;
     for source in sources.iter().filter(|s| only.is_none_or(|id| s.id == id)) {
-        match pull(archive, source, Arc::new(Quiet)).await {
+        match pull(fed, source, Arc::new(Quiet)).await {
             Ok(s) if !s.failures.is_empty() => tracing::warn!(
                 source = %source.base_url,
                 failures = s.failures.len(),
@@ -1388,9 +1391,9 @@ pub async fn pull_job(archive: &Archive, payload: &serde_json::Value) -> Result<
     }
     if only.is_none() {
         let next = Utc::now().naive_utc()
-            + chrono::Duration::from_std(archive.settings.replication_interval)
+            + chrono::Duration::from_std(fed.settings.replication_interval)
                 .map_err(DomainError::internal)?;
-        crate::jobs::schedule_next_round(archive, JobKind::ReplicatePull, PULL_KEY, next).await?;
+        crate::jobs::ensure_scheduled(&fed.db, PullReplicas::default(), next).await?;
     }
     Ok(())
 }

@@ -29,11 +29,10 @@ use crate::config::Settings;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, version_files};
 use crate::db::AnyConnection;
 use crate::deposit::model::DatasetState;
-use crate::doi::export::datacite::Xml;
 use crate::error::DomainError;
+use crate::xml::Xml;
 
-/// Sitemaps allow 50,000 URLs per document.
-pub const SITEMAP_LIMIT: usize = 50_000;
+pub use crate::config::SITEMAP_LIMIT;
 
 pub const SOURCE_DESCRIPTION: &str = "/.well-known/resourcesync";
 pub const CAPABILITY_LIST: &str = "/resourcesync/capabilitylist.xml";
@@ -43,20 +42,7 @@ pub const CHANGE_LIST: &str = "/resourcesync/changelist.xml";
 const SITEMAP_NS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 const RS_NS: &str = "http://www.openarchives.org/rs/terms/";
 
-/// Characters a URL path segment carries as they are (RFC 3986 unreserved), the same
-/// encoding as the landing pages' download links (a unit test compares them).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-pub(crate) fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
+pub(crate) use crate::deposit::ingest::encode_path;
 
 /// A W3C datetime in UTC, with the fraction of a second when there is one: the
 /// client orders changes by it, and publications a few milliseconds apart must not tie.
@@ -813,18 +799,6 @@ mod tests {
 
     fn text(bytes: Vec<u8>) -> String {
         String::from_utf8(bytes).expect("utf-8")
-    }
-
-    #[test]
-    fn paths_are_encoded_as_the_landing_pages_do() {
-        for p in ["a.csv", "data/a b.csv", "ü/%x?#.txt", "x~y_z-1.2"] {
-            assert_eq!(
-                encode_path(p),
-                crate::web::pages::datasets::encode_path(p),
-                "{p}"
-            );
-        }
-        assert_eq!(encode_path("data/a b.csv"), "data/a%20b.csv");
     }
 
     #[test]

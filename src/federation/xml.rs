@@ -7,8 +7,8 @@ use chrono::NaiveDateTime;
 
 use super::oai::{format_datestamp, Format, OaiError, GRANULARITY};
 use super::records::{Header, Set};
-use crate::doi::export::datacite::Xml;
 use crate::doi::export::{datacite_xml, doi_url, rights_url, PublishedRecord};
+use crate::xml::Xml;
 
 const OAI_NS: &str = "http://www.openarchives.org/OAI/2.0/";
 const OAI_SCHEMA: &str =

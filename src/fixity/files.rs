@@ -254,10 +254,9 @@ pub fn least_recently_checked(
 
 /// Registers the stored files of published datasets the register lacks (archives from
 /// before fixity audits): content paths from the database, inventories from storage.
-pub async fn backfill(archive: &crate::app::Archive) -> Result<usize, DomainError> {
+pub async fn backfill(db: &crate::db::Db, ocfl: &OcflRoot) -> Result<usize, DomainError> {
     use crate::db::schema::{dataset_versions, version_files};
-    let missing: Vec<(i64, String)> = archive
-        .db
+    let missing: Vec<(i64, String)> = db
         .run(|conn| {
             let registered = stored_files::table
                 .select(stored_files::dataset_id)
@@ -276,8 +275,7 @@ pub async fn backfill(archive: &crate::app::Archive) -> Result<usize, DomainErro
         .await?;
     let mut added = 0;
     for (dataset_id, object_id) in missing {
-        let inventory = archive
-            .ocfl
+        let inventory = ocfl
             .inventory(&object_id)
             .await
             .map_err(DomainError::internal)?;
@@ -285,8 +283,7 @@ pub async fn backfill(archive: &crate::app::Archive) -> Result<usize, DomainErro
             tracing::warn!(dataset = dataset_id, object = %object_id, "published dataset has no OCFL object; not registered for fixity audits");
             continue;
         };
-        let Some((digest, size)) = archive
-            .ocfl
+        let Some((digest, size)) = ocfl
             .inventory_digest(&object_id)
             .await
             .map_err(DomainError::internal)?
@@ -295,8 +292,7 @@ pub async fn backfill(archive: &crate::app::Archive) -> Result<usize, DomainErro
         };
         let head_inventory = format!("{}/inventory.json", inventory.head);
         let object = object_id.clone();
-        added += archive
-            .db
+        added += db
             .transaction(move |conn| {
                 let content: Vec<(String, String, i64)> = version_files::table
                     .inner_join(dataset_versions::table)

@@ -17,5 +17,29 @@ pub mod repair;
 pub mod report;
 pub mod run;
 
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::deposit::ingest::Staging;
+use crate::jobs::Waker;
+use crate::storage::{BlobStore, OcflRoot};
+
 pub use audit::Kind;
 pub use files::NewStoredFile;
+pub use repair::{PartnerCopies, PartnerCopy, RepairDataset};
+pub use run::FixitySweep;
+
+/// What audits and repairs run with, handed in by the composition root.
+#[derive(Clone)]
+pub struct Fixity {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn BlobStore>,
+    pub ocfl: Arc<OcflRoot>,
+    /// Drafts' staged uploads: a source of good copies for repairs.
+    pub staging: Arc<Staging>,
+    pub waker: Waker,
+    /// Partners' replicas: the last source of good copies for repairs.
+    pub partners: Arc<dyn PartnerCopies>,
+}

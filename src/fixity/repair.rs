@@ -11,14 +11,11 @@ use std::path::PathBuf;
 
 use super::files::{self, StoredFileRow};
 use super::record::TICKET_KIND;
-use crate::app::Archive;
-use crate::db::schema::{
-    datasets, federation_partners, fixity_checks, replica_copies, stored_files, version_files,
-};
+use super::Fixity;
+use crate::db::schema::{datasets, fixity_checks, stored_files, version_files};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
-use crate::federation::partners::Partner;
-use crate::jobs::JobKind;
+use crate::jobs::Job;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::qa::tickets;
@@ -32,7 +29,7 @@ enum Source {
     /// A staged upload (a draft holding the same bytes).
     Staged(PathBuf),
     /// A partner's replica of the object (fetched from the partner).
-    Replica(Partner),
+    Replica(PartnerCopy),
 }
 
 impl Source {
@@ -60,24 +57,33 @@ pub struct RepairReport {
 
 /// Queues a repair of a dataset's damaged files (inside the caller's transaction).
 pub fn enqueue(conn: &mut AnyConnection, dataset_id: i64) -> Result<(), DomainError> {
-    crate::jobs::enqueue(
-        conn,
-        JobKind::FixityRepair,
-        &serde_json::json!({ "dataset_id": dataset_id }),
-        Some(&format!("fixity-repair:{dataset_id}")),
-    )?;
+    crate::jobs::enqueue(conn, &RepairDataset { dataset_id })?;
     Ok(())
 }
 
-pub async fn run_job(archive: &Archive, payload: &serde_json::Value) -> Result<(), DomainError> {
-    let id = payload["dataset_id"]
-        .as_i64()
-        .ok_or_else(|| DomainError::internal("repair job without dataset_id"))?;
-    let report = repair(archive, Some(id)).await?;
-    if !report.unrepaired.is_empty() {
-        tracing::warn!(dataset = id, unrepaired = ?report.unrepaired, "damaged files left without a good copy");
+/// The repair of one dataset's damaged files (queued by an audit that found damage).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct RepairDataset {
+    pub dataset_id: i64,
+}
+
+impl Job for RepairDataset {
+    const KIND: &'static str = "fixity-repair";
+    const MAX_ATTEMPTS: i32 = 5;
+    type Context = Fixity;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("fixity-repair:{}", self.dataset_id))
     }
-    Ok(())
+
+    async fn run(self, fixity: &Fixity) -> Result<(), DomainError> {
+        let id = self.dataset_id;
+        let report = repair(fixity, Some(id)).await?;
+        if !report.unrepaired.is_empty() {
+            tracing::warn!(dataset = id, unrepaired = ?report.unrepaired, "damaged files left without a good copy");
+        }
+        Ok(())
+    }
 }
 
 /// Every good copy candidate of a damaged row, best first.
@@ -105,117 +111,45 @@ fn staged_candidates(conn: &mut AnyConnection, sha256: &str) -> Result<Vec<Strin
         .load(conn)?)
 }
 
-/// Active partners whose copy of the object holds the version a content path belongs
-/// to, and whose last challenge did not fail: copies that passed first, most recently
-/// verified first.
-fn replica_candidates(
-    conn: &mut AnyConnection,
-    object_id: &str,
-    content_path: &str,
-) -> Result<Vec<Partner>, DomainError> {
-    let version = content_path
-        .split('/')
-        .next()
-        .and_then(crate::storage::ocfl::parse_version_dir)
-        .and_then(|n| i32::try_from(n).ok())
-        .unwrap_or(i32::MAX);
-    let mut rows: Vec<(Option<String>, Option<chrono::NaiveDateTime>, Partner)> =
-        replica_copies::table
-            .inner_join(federation_partners::table)
-            .filter(federation_partners::revoked_at.is_null())
-            .filter(replica_copies::object_id.eq(object_id))
-            .filter(replica_copies::version_number.ge(version))
-            .select((
-                replica_copies::last_outcome,
-                replica_copies::last_verified_at,
-                Partner::as_select(),
-            ))
-            .load(conn)?;
-    rows.retain(|(outcome, _, _)| outcome.as_deref() != Some("failed"));
-    rows.sort_by_key(|(outcome, verified, _)| {
-        (
-            outcome.as_deref() != Some("passed"),
-            std::cmp::Reverse(*verified),
-        )
-    });
-    let mut seen = std::collections::HashSet::new();
-    Ok(rows
-        .into_iter()
-        .map(|(_, _, p)| p)
-        .filter(|p| seen.insert(p.id))
-        .collect())
+/// A partner archive's replica that may hold a good copy.
+#[derive(Clone, Debug)]
+pub struct PartnerCopy {
+    pub partner_id: i64,
+    pub name: String,
+    pub base_url: String,
 }
 
-/// Fetches a content file from a partner's replica into a temporary file, hashing it
-/// on the way; it is kept only if its sha256 and size are the ones recorded here.
-async fn fetch_from_replica(
-    archive: &Archive,
-    partner: &Partner,
-    object_id: &str,
-    content_path: &str,
-    sha256: &str,
-    size: u64,
-) -> Result<tempfile::NamedTempFile, StorageError> {
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
-    let fail = |why: String| StorageError::Io(std::io::Error::other(why));
-    let body = serde_json::to_vec(&crate::federation::answer::FetchRequest {
-        object_id: object_id.to_string(),
-        content_path: content_path.to_string(),
-        issued_at: Utc::now(),
-    })?;
-    let signature = crate::federation::signing::sign(
-        &crate::federation::signing::key_of_hash(&partner.token_hash),
-        &body,
-    );
-    let url = format!("{}/api/federation/files", partner.base_url);
-    let http = crate::federation::challenge::partner_client().map_err(|e| fail(e.to_string()))?;
-    let response = http
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(crate::federation::signing::SIGNATURE_HEADER, signature)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| fail(format!("{url} could not be reached: {e}")))?;
-    if !response.status().is_success() {
-        return Err(fail(format!("{url} answered {}", response.status())));
-    }
-    let dir = archive.settings.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&dir).await?;
-    let temp = tempfile::NamedTempFile::new_in(&dir)?;
-    let mut out = tokio::fs::File::create(temp.path()).await?;
-    let mut hasher = sha2::Sha256::new();
-    let mut received = 0u64;
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| fail(format!("reading from {url}: {e}")))?;
-        received += chunk.len() as u64;
-        if received > size {
-            return Err(fail(format!(
-                "the replica sent more than the {size} bytes recorded here"
-            )));
-        }
-        hasher.update(&chunk);
-        out.write_all(&chunk).await?;
-    }
-    out.flush().await?;
-    drop(out);
-    let found = hex::encode(hasher.finalize());
-    if received != size || !found.eq_ignore_ascii_case(sha256) {
-        return Err(StorageError::DigestMismatch {
-            path: content_path.to_string(),
-            expected: format!("{sha256} ({size} bytes)"),
-            found: format!("{found} ({received} bytes)"),
-        });
-    }
-    Ok(temp)
+/// Partner archives' replicas as a source of good copies. `federation` implements it
+/// (it knows the partners and how to ask them); the composition root hands it in, so
+/// fixity does not depend on federation.
+#[async_trait::async_trait]
+pub trait PartnerCopies: Send + Sync {
+    /// Active partners whose copy of the object holds the version a content path
+    /// belongs to and whose last challenge did not fail: copies that passed first,
+    /// most recently verified first.
+    fn holders(
+        &self,
+        conn: &mut AnyConnection,
+        object_id: &str,
+        content_path: &str,
+    ) -> Result<Vec<PartnerCopy>, DomainError>;
+
+    /// Fetches a content file from a partner's replica into a temporary file, hashing
+    /// it on the way; it is kept only if its sha256 and size are the ones given.
+    async fn fetch(
+        &self,
+        copy: &PartnerCopy,
+        object_id: &str,
+        content_path: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<tempfile::NamedTempFile, StorageError>;
 }
 
 /// Copies `source` over `key`, verified against `sha256` while it is copied: on a
 /// mismatch nothing is replaced.
 async fn restore_from(
-    archive: &Archive,
+    fixity: &Fixity,
     key: &str,
     row: &StoredFileRow,
     source: &Source,
@@ -224,32 +158,27 @@ async fn restore_from(
     let path = match source {
         Source::Replica(partner) => {
             let size = u64::try_from(row.size).unwrap_or(0);
-            let temp = fetch_from_replica(
-                archive,
-                partner,
-                &row.object_id,
-                &row.content_path,
-                sha256,
-                size,
-            )
-            .await?;
+            let temp = fixity
+                .partners
+                .fetch(partner, &row.object_id, &row.content_path, sha256, size)
+                .await?;
             // put_file hashes again while it writes: the bytes that land are verified.
-            return archive
+            return fixity
                 .store
                 .put_file(key, temp.path(), Some(sha256))
                 .await
                 .map(|_| ());
         }
         Source::Staged(path) => path.clone(),
-        Source::Stored(from) => match archive.store.local_path(from) {
+        Source::Stored(from) => match fixity.store.local_path(from) {
             Some(p) => p,
-            None => return restore_via_temp(archive, key, sha256, from).await,
+            None => return restore_via_temp(fixity, key, sha256, from).await,
         },
     };
     if tokio::fs::metadata(&path).await.is_err() {
         return Err(StorageError::NotFound);
     }
-    archive
+    fixity
         .store
         .put_file(key, &path, Some(sha256))
         .await
@@ -258,19 +187,19 @@ async fn restore_from(
 
 /// A remote store's copy goes through a local temporary file first.
 async fn restore_via_temp(
-    archive: &Archive,
+    fixity: &Fixity,
     key: &str,
     sha256: &str,
     from: &str,
 ) -> Result<(), StorageError> {
-    let dir = archive.settings.temp_dir();
+    let dir = fixity.settings.temp_dir();
     tokio::fs::create_dir_all(&dir).await?;
     let temp = tempfile::Builder::new()
         .prefix("repair-")
         .tempdir_in(&dir)?;
     let copy = temp.path().join("copy");
-    crate::storage::copy_to_file(archive.store.as_ref(), from, &copy).await?;
-    archive
+    crate::storage::copy_to_file(fixity.store.as_ref(), from, &copy).await?;
+    fixity
         .store
         .put_file(key, &copy, Some(sha256))
         .await
@@ -279,17 +208,14 @@ async fn restore_via_temp(
 
 /// Repairs the damaged files of one dataset (or of all), and quarantines the unexpected
 /// files the audit found.
-pub async fn repair(
-    archive: &Archive,
-    dataset_id: Option<i64>,
-) -> Result<RepairReport, DomainError> {
+pub async fn repair(fixity: &Fixity, dataset_id: Option<i64>) -> Result<RepairReport, DomainError> {
     let mut report = RepairReport::default();
-    let damaged = archive
+    let damaged = fixity
         .db
         .run(move |conn| files::damaged(conn, dataset_id))
         .await?;
     for row in damaged {
-        match repair_one(archive, &row).await? {
+        match repair_one(fixity, &row).await? {
             Ok(source) => report
                 .repaired
                 .push((row.dataset_id, row.content_path.clone(), source)),
@@ -298,35 +224,36 @@ pub async fn repair(
                 .push((row.dataset_id, row.content_path.clone(), why)),
         }
     }
-    let extras = archive
+    let extras = fixity
         .db
         .run(move |conn| {
             tickets::open_alert_items(conn, TICKET_KIND, "fixity-extra-file", dataset_id)
         })
         .await?;
     for (item, dataset) in extras {
-        if let Some(moved) = quarantine(archive, dataset, &item.file).await? {
+        if let Some(moved) = quarantine(fixity, dataset, &item.file).await? {
             report.quarantined.push((dataset, item.file.clone(), moved));
         }
     }
-    notify_repairs(archive, &report).await?;
+    notify_repairs(fixity, &report).await?;
     Ok(report)
 }
 
 /// Restores one damaged row; the outer error is the database's, the inner one why no
 /// good copy could be used.
 async fn repair_one(
-    archive: &Archive,
+    fixity: &Fixity,
     row: &StoredFileRow,
 ) -> Result<Result<String, String>, DomainError> {
-    let target = row.target(&archive.ocfl);
+    let target = row.target(&fixity.ocfl);
     let key = target.key();
     let r = row.clone();
-    let (stored, staged, replicas) = archive
+    let partners = fixity.partners.clone();
+    let (stored, staged, replicas) = fixity
         .db
         .run(move |conn| {
             let replicas = if r.kind == "content" {
-                replica_candidates(conn, &r.object_id, &r.content_path)?
+                partners.holders(conn, &r.object_id, &r.content_path)?
             } else {
                 Vec::new() // an inventory is rewritten from this archive's own records
             };
@@ -340,7 +267,7 @@ async fn repair_one(
     let mut sources: Vec<Source> = Vec::new();
     // An inventory whose own bytes are right needs only its sidecar written again.
     let inventory_intact = if row.kind == "inventory" {
-        matches!(archive.store.get_bytes(&key).await,
+        matches!(fixity.store.get_bytes(&key).await,
             Ok(Some(bytes)) if hex::encode(sha2::Sha256::digest(&bytes)).eq_ignore_ascii_case(&row.sha256))
     } else {
         false
@@ -348,11 +275,11 @@ async fn repair_one(
     for (object, path) in stored {
         sources.push(Source::Stored(format!(
             "{}/{path}",
-            archive.ocfl.object_root(&object)
+            fixity.ocfl.object_root(&object)
         )));
     }
     for name in staged {
-        if let Ok(p) = archive.staged_blob_path(&name) {
+        if let Ok(p) = fixity.staging.blob_path(&name) {
             sources.push(Source::Staged(p));
         }
     }
@@ -363,7 +290,7 @@ async fn repair_one(
     let mut tried = Vec::new();
     if used.is_none() {
         for source in &sources {
-            match restore_from(archive, &key, row, source).await {
+            match restore_from(fixity, &key, row, source).await {
                 Ok(()) => {
                     used = Some(source.describe());
                     break;
@@ -374,7 +301,7 @@ async fn repair_one(
     }
     if let (Some(_), "inventory") = (&used, row.kind.as_str()) {
         let sidecar = format!("{key}.sha256");
-        if let Err(e) = archive
+        if let Err(e) = fixity
             .store
             .put_bytes(&sidecar, bytes::Bytes::from(sidecar_body(&row.sha256)))
             .await
@@ -390,7 +317,7 @@ async fn repair_one(
         None => Err(format!("no copy could be used: {}", tried.join("; "))),
     };
     let recorded = outcome.clone();
-    archive
+    fixity
         .db
         .transaction(move |conn| record_repair(conn, &row, &recorded))
         .await?;
@@ -476,13 +403,13 @@ fn record_repair(
 /// Moves an unexpected file out of the object into `DATA_DIR/quarantine/`, keeping its
 /// bytes; returns where it went (None when it is gone already).
 async fn quarantine(
-    archive: &Archive,
+    fixity: &Fixity,
     dataset_id: i64,
     rel: &str,
 ) -> Result<Option<String>, DomainError> {
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
-    let object_id: Option<String> = archive
+    let object_id: Option<String> = fixity
         .db
         .run(move |conn| {
             Ok(datasets::table
@@ -494,17 +421,17 @@ async fn quarantine(
     let Some(object_id) = object_id else {
         return Ok(None);
     };
-    let root = archive.ocfl.object_root(&object_id);
+    let root = fixity.ocfl.object_root(&object_id);
     let key = format!("{root}/{rel}");
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
-    let dest = archive
+    let dest = fixity
         .settings
         .data_dir
         .join("quarantine")
         .join(&root)
         .join(format!("{rel}.{stamp}"));
     let moved = async {
-        let mut stream = match archive.store.get_range(&key, None).await {
+        let mut stream = match fixity.store.get_range(&key, None).await {
             Ok(s) => s,
             Err(StorageError::NotFound) => return Ok::<bool, std::io::Error>(false),
             Err(e) => return Err(std::io::Error::other(e.to_string())),
@@ -523,14 +450,14 @@ async fn quarantine(
     .map_err(|e| DomainError::internal(format!("quarantining {key}: {e}")))?;
     let shown = dest.display().to_string();
     if moved {
-        archive
+        fixity
             .store
             .delete(&key)
             .await
             .map_err(|e| DomainError::internal(format!("removing {key}: {e}")))?;
     }
     let (path, place) = (rel.to_string(), shown.clone());
-    archive
+    fixity
         .db
         .transaction(move |conn| {
             let now = Utc::now().naive_utc();
@@ -569,7 +496,7 @@ async fn quarantine(
     Ok(Some(shown))
 }
 
-async fn notify_repairs(archive: &Archive, report: &RepairReport) -> Result<(), DomainError> {
+async fn notify_repairs(fixity: &Fixity, report: &RepairReport) -> Result<(), DomainError> {
     let mut by_dataset: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
     for (d, path, source) in &report.repaired {
         by_dataset
@@ -586,8 +513,8 @@ async fn notify_repairs(archive: &Archive, report: &RepairReport) -> Result<(), 
     if by_dataset.is_empty() {
         return Ok(());
     }
-    let settings = archive.settings.clone();
-    archive
+    let settings = fixity.settings.clone();
+    fixity
         .db
         .transaction(move |conn| {
             let curators = crate::accounts::users::curator_ids(conn)?;
@@ -607,6 +534,6 @@ async fn notify_repairs(archive: &Archive, report: &RepairReport) -> Result<(), 
             Ok(())
         })
         .await?;
-    archive.wake_workers();
+    fixity.waker.wake();
     Ok(())
 }

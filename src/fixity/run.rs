@@ -13,10 +13,10 @@ use diesel::prelude::*;
 use super::audit::{self, CheckResult, Kind, Outcome, Throttle};
 use super::files::{self, Selection, StoredFileRow};
 use super::record;
-use crate::app::Archive;
-use crate::db::schema::{jobs, stored_files};
+use super::Fixity;
+use crate::db::schema::stored_files;
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::Job;
 
 /// Files read per page: enough to keep the threads busy, small enough that a page's
 /// transaction is short.
@@ -47,19 +47,19 @@ pub struct Summary {
 /// then, for each object whose root inventory is in the page, a listing of the object
 /// for files nothing accounts for.
 pub async fn audit_rows(
-    archive: &Archive,
+    fixity: &Fixity,
     rows: &[StoredFileRow],
     threads: usize,
     throttle: &Arc<Throttle>,
     on_bytes: &Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<(Vec<CheckResult>, record::Recorded), DomainError> {
-    let targets: Vec<audit::Target> = rows.iter().map(|r| r.target(&archive.ocfl)).collect();
+    let targets: Vec<audit::Target> = rows.iter().map(|r| r.target(&fixity.ocfl)).collect();
     let roots: Vec<audit::Target> = targets
         .iter()
         .filter(|t| t.kind == Kind::Inventory && t.content_path == "inventory.json")
         .cloned()
         .collect();
-    let store = archive.store.clone();
+    let store = fixity.store.clone();
     let runtime = tokio::runtime::Handle::current();
     let throttle_for_pool = throttle.clone();
     let report = on_bytes.clone();
@@ -77,7 +77,7 @@ pub async fn audit_rows(
     .map_err(DomainError::internal)?;
     for root in roots {
         let object_id = root.object_id.clone();
-        let expected: HashSet<String> = archive
+        let expected: HashSet<String> = fixity
             .db
             .run(move |conn| {
                 Ok(stored_files::table
@@ -88,11 +88,11 @@ pub async fn audit_rows(
                     .collect())
             })
             .await?;
-        let extra = audit::unexpected_files(archive.store.as_ref(), &root.object_root, &expected)
+        let extra = audit::unexpected_files(fixity.store.as_ref(), &root.object_root, &expected)
             .await
             .map_err(DomainError::internal)?;
         for rel in extra {
-            let size = archive
+            let size = fixity
                 .store
                 .size(&format!("{}/{rel}", root.object_root))
                 .await
@@ -106,16 +106,16 @@ pub async fn audit_rows(
             ));
         }
     }
-    let settings = archive.settings.clone();
+    let settings = fixity.settings.clone();
     let to_record = results.clone();
-    let recorded = archive
+    let recorded = fixity
         .db
         .run(move |conn| record::record(conn, &settings, &to_record))
         .await?;
     if !recorded.newly_damaged.is_empty() {
-        if archive.settings.fixity.auto_repair {
+        if fixity.settings.fixity.auto_repair {
             let ids = recorded.newly_damaged.clone();
-            archive
+            fixity
                 .db
                 .transaction(move |conn| {
                     for id in &ids {
@@ -125,7 +125,7 @@ pub async fn audit_rows(
                 })
                 .await?;
         }
-        archive.wake_workers();
+        fixity.waker.wake();
     }
     Ok((results, recorded))
 }
@@ -144,7 +144,7 @@ fn absorb(summary: &mut Summary, results: Vec<CheckResult>, recorded: record::Re
 
 /// Audits a selection now, page by page (the command line's `fixity run`).
 pub async fn run_selection(
-    archive: &Archive,
+    fixity: &Fixity,
     selection: Selection,
     options: &RunOptions,
     on_bytes: Arc<dyn Fn(u64) + Send + Sync>,
@@ -156,23 +156,23 @@ pub async fn run_selection(
     let mut after = 0;
     loop {
         let sel = selection.clone();
-        let rows = archive
+        let rows = fixity
             .db
             .run(move |conn| files::page(conn, &sel, after, PAGE))
             .await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         let (results, recorded) =
-            audit_rows(archive, &rows, options.threads, &throttle, &on_bytes).await?;
+            audit_rows(fixity, &rows, options.threads, &throttle, &on_bytes).await?;
         absorb(&mut summary, results, recorded);
     }
     summary.elapsed = started.elapsed();
-    finish_run(archive, options.run_kind, started_at, &summary).await?;
+    finish_run(fixity, options.run_kind, started_at, &summary).await?;
     Ok(summary)
 }
 
 async fn finish_run(
-    archive: &Archive,
+    fixity: &Fixity,
     run_kind: &'static str,
     started_at: chrono::NaiveDateTime,
     summary: &Summary,
@@ -186,7 +186,7 @@ async fn finish_run(
         summary.failures.len(),
         summary.elapsed,
     );
-    archive
+    fixity
         .db
         .run(move |conn| {
             record::record_run(conn, run_kind, started_at, files, bytes, failures, busy)
@@ -195,8 +195,8 @@ async fn finish_run(
 }
 
 /// Audits some files of a dataset at once (a download found bytes that do not match).
-pub async fn audit_paths(archive: &Archive, dataset_id: i64, content_paths: Vec<String>) {
-    let rows = archive
+pub async fn audit_paths(fixity: &Fixity, dataset_id: i64, content_paths: Vec<String>) {
+    let rows = fixity
         .db
         .run(move |conn| {
             Ok(stored_files::table
@@ -209,7 +209,7 @@ pub async fn audit_paths(archive: &Archive, dataset_id: i64, content_paths: Vec<
     let throttle = Arc::new(Throttle::new(None));
     let nothing: Arc<dyn Fn(u64) + Send + Sync> = Arc::new(|_| {});
     let outcome = match rows {
-        Ok(rows) => audit_rows(archive, &rows, 1, &throttle, &nothing)
+        Ok(rows) => audit_rows(fixity, &rows, 1, &throttle, &nothing)
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -232,46 +232,31 @@ pub fn sweep_budget(
     overdue_bytes.max(share as u64).max(1)
 }
 
-/// The PostgreSQL advisory lock that makes "is a sweep queued? if not, queue one" one
-/// step across nodes (any fixed number; this one spells "fixity").
-const SCHEDULE_LOCK: i64 = 0x0000_6669_7869_7479;
+/// One round of the scheduled audit sweep. Every node queues the first at start (with
+/// [`crate::jobs::ensure_scheduled`]); each round queues the next.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FixitySweep {}
 
-/// Puts the sweep on the queue unless it is there already (at the start of every node).
-/// Nodes starting together queue one sweep between them: the check and the insert run
-/// in one transaction that holds the write lock (SQLite) or an advisory lock
-/// (PostgreSQL), so the second node sees the first one's job.
-pub fn ensure_scheduled(
-    conn: &mut crate::db::AnyConnection,
-    run_after: chrono::NaiveDateTime,
-) -> Result<(), DomainError> {
-    crate::db::transaction(conn, |conn| {
-        if let crate::db::AnyConnection::Postgresql(pg) = conn {
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SCHEDULE_LOCK})"))
-                .execute(pg)?;
-        }
-        let pending: i64 = jobs::table
-            .filter(jobs::kind.eq(JobKind::FixitySweep.as_str()))
-            .filter(jobs::state.eq_any(["queued", "running"]))
-            .count()
-            .get_result(conn)?;
-        if pending == 0 {
-            crate::jobs::enqueue_at(
-                conn,
-                JobKind::FixitySweep,
-                &serde_json::json!({}),
-                Some(SWEEP_KEY),
-                run_after,
-            )?;
-        }
-        Ok(())
-    })
+impl Job for FixitySweep {
+    const KIND: &'static str = "fixity-sweep";
+    /// A failed sweep (database away) is retried; the next round is queued anew.
+    const MAX_ATTEMPTS: i32 = 20;
+    type Context = Fixity;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(SWEEP_KEY.to_string())
+    }
+
+    async fn run(self, fixity: &Fixity) -> Result<(), DomainError> {
+        sweep(fixity).await
+    }
 }
 
 /// The scheduled sweep: verifies the least recently checked files up to its budget
 /// (within a time slice), records them, and queues the next round: at once when overdue
 /// work is left, else after the interval.
-pub async fn sweep_job(archive: &Archive, _payload: &serde_json::Value) -> Result<(), DomainError> {
-    let settings = archive.settings.fixity.clone();
+async fn sweep(fixity: &Fixity) -> Result<(), DomainError> {
+    let settings = fixity.settings.fixity.clone();
     let cycle = settings
         .cycle
         .to_std()
@@ -279,7 +264,7 @@ pub async fn sweep_job(archive: &Archive, _payload: &serde_json::Value) -> Resul
     let started = Instant::now();
     let started_at = Utc::now().naive_utc();
     let overdue_before = started_at - settings.cycle;
-    let (total, overdue) = archive
+    let (total, overdue) = fixity
         .db
         .run(move |conn| {
             Ok((
@@ -304,7 +289,7 @@ pub async fn sweep_job(archive: &Archive, _payload: &serde_json::Value) -> Resul
             break;
         }
         // Take files until the page covers the budget (at least one file).
-        let rows = archive
+        let rows = fixity
             .db
             .run(move |conn| files::least_recently_checked(conn, PAGE))
             .await?;
@@ -322,19 +307,19 @@ pub async fn sweep_job(archive: &Archive, _payload: &serde_json::Value) -> Resul
         }
         budget = budget.saturating_sub(bytes);
         let (results, recorded) =
-            audit_rows(archive, &page, settings.threads, &throttle, &nothing).await?;
+            audit_rows(fixity, &page, settings.threads, &throttle, &nothing).await?;
         absorb(&mut summary, results, recorded);
     }
     summary.elapsed = started.elapsed();
-    finish_run(archive, "schedule", started_at, &summary).await?;
+    finish_run(fixity, "schedule", started_at, &summary).await?;
     let next = if out_of_time {
         Utc::now().naive_utc()
     } else {
         Utc::now().naive_utc()
             + chrono::Duration::from_std(settings.interval).map_err(DomainError::internal)?
     };
-    // This job is still running: queue the next round regardless.
-    crate::jobs::schedule_next_round(archive, JobKind::FixitySweep, SWEEP_KEY, next).await
+    crate::jobs::ensure_scheduled(&fixity.db, FixitySweep {}, next).await?;
+    Ok(())
 }
 
 #[cfg(test)]

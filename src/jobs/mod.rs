@@ -1,93 +1,74 @@
 //! The durable job queue: work that must not be lost and must not hold up a request
-//! (validation, mail delivery, DOI registration, later fixity audits).
+//! (validation, mail delivery, publication, DOI registration, fixity audits, replicas).
 //!
 //! A job is a row written in the same transaction as the change that needs it, so a
 //! crash can never leave a change without its follow-up work. Workers claim a job with
 //! a compare-and-set and a lease (`locked_until`); a worker that dies loses its lease
-//! and the job runs again, so every handler is idempotent. Failures retry with
-//! exponential backoff until `max_attempts`, then the job is kept as `failed`.
+//! and the job runs again, so every job is idempotent. Failures retry with exponential
+//! backoff until the job's `MAX_ATTEMPTS`, then the job is kept as `failed`.
+//!
+//! **How a job is added**: a payload struct (serde) in the module that does the work,
+//! `impl Job` for it (its `KIND`, `MAX_ATTEMPTS`, the `Context` it runs with and
+//! `run`), and one line in the composition root (`app.rs`) registering it with its
+//! context. This module knows no domain: it stores, claims, runs and schedules jobs
+//! through the [`Job`] trait and the [`Registry`] the composition root builds.
+//!
+//! Self-scheduling jobs (the fixity sweep, replica pulls and challenges) queue their
+//! next round with [`ensure_scheduled`], which takes the node lock so two nodes never
+//! queue the same round.
 
+pub mod registry;
+pub mod schedule;
 pub mod worker;
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
 
 use crate::db::schema::jobs;
 use crate::db::AnyConnection;
 use crate::error::DomainError;
 
-pub use worker::{run_pending_now, Worker};
+pub use registry::Registry;
+pub use schedule::ensure_scheduled;
+pub use worker::{run_pending_now, Runner, Worker};
 
-/// What a job does; stored as its `kind` string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobKind {
-    /// Validate a draft's files against the standards and update its QA ticket.
-    ValidateDataset,
-    /// Deliver one message of the mail outbox.
-    DeliverMail,
-    /// Publish an approved dataset (OCFL commit, DOIs, database switch).
-    PublishDataset,
-    /// Bring one DOI's registration at the DOI provider (DataCite) in step.
-    RegisterDoi,
-    /// One round of the scheduled fixity audit; it queues the next round itself.
-    FixitySweep,
-    /// Repair a dataset's damaged stored files from good copies.
-    FixityRepair,
-    /// One round of replica challenges and the replication policy; it queues the next.
-    ReplicaChallenge,
-    /// Pull replicas from the replication sources (one, or all on a schedule that
-    /// queues its next round itself).
-    ReplicatePull,
+/// One kind of background work. The struct is the job's payload, stored as JSON.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Stored in `jobs.kind`; never change it once jobs of the kind may be queued.
+    const KIND: &'static str;
+    /// How often the job is tried before it is kept as failed.
+    const MAX_ATTEMPTS: i32;
+    /// What the job runs with (handles the composition root hands in: database,
+    /// stores, settings, ...).
+    type Context: ?Sized + Send + Sync + 'static;
+
+    /// A job of the same key still waiting covers this one (ten uploads in a row need
+    /// one validation run); None: every job runs.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+
+    /// Does the work. Idempotent: a job cut short runs again from the start.
+    fn run(self, ctx: &Self::Context) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::ValidateDataset => "validate-dataset",
-            JobKind::DeliverMail => "deliver-mail",
-            JobKind::PublishDataset => "publish-dataset",
-            JobKind::RegisterDoi => "register-doi",
-            JobKind::FixitySweep => "fixity-sweep",
-            JobKind::FixityRepair => "fixity-repair",
-            JobKind::ReplicaChallenge => "replica-challenge",
-            JobKind::ReplicatePull => "replicate-pull",
-        }
+/// Wakes this process's workers when a request commits a job, so it starts at once
+/// rather than at the next poll.
+#[derive(Clone, Default)]
+pub struct Waker(Arc<tokio::sync::Notify>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+        self.0.notify_one();
     }
 
-    pub fn parse(s: &str) -> Option<JobKind> {
-        match s {
-            "validate-dataset" => Some(JobKind::ValidateDataset),
-            "deliver-mail" => Some(JobKind::DeliverMail),
-            "publish-dataset" => Some(JobKind::PublishDataset),
-            "register-doi" => Some(JobKind::RegisterDoi),
-            "fixity-sweep" => Some(JobKind::FixitySweep),
-            "fixity-repair" => Some(JobKind::FixityRepair),
-            "replica-challenge" => Some(JobKind::ReplicaChallenge),
-            "replicate-pull" => Some(JobKind::ReplicatePull),
-            _ => None,
-        }
-    }
-
-    /// How often a job is tried before it is kept as failed. Mail keeps trying for about
-    /// a day (backoff is capped), so an SMTP server that is down for hours delays mail
-    /// but never loses it. DOI registration keeps trying for about three weeks (and is
-    /// queued again at start after that): DataCite being down delays it, never loses it.
-    pub fn max_attempts(self) -> i32 {
-        match self {
-            JobKind::ValidateDataset => 5,
-            JobKind::DeliverMail => 40,
-            JobKind::PublishDataset => 10,
-            JobKind::RegisterDoi => 500,
-            // A failed sweep (database away) is retried; the next round is queued anew.
-            JobKind::FixitySweep => 20,
-            JobKind::FixityRepair => 5,
-            // Like the sweep: a failed round is retried, the next one queued anew.
-            JobKind::ReplicaChallenge => 20,
-            // A pull records its own failures on the source; a job failure is the
-            // database away, retried.
-            JobKind::ReplicatePull => 20,
-        }
+    async fn notified(&self) {
+        self.0.notified().await
     }
 }
 
@@ -110,43 +91,22 @@ pub struct JobRow {
     pub finished_at: Option<NaiveDateTime>,
 }
 
-/// Adds a job. With a `dedupe_key`, a job of the same key that is still queued (not
-/// yet started) covers this one and nothing is added: e.g. ten uploads in a row need
-/// one validation run, not ten. A job already running does not count, since it may
-/// have read the state before this change.
-pub fn enqueue(
-    conn: &mut AnyConnection,
-    kind: JobKind,
-    payload: &serde_json::Value,
-    dedupe_key: Option<&str>,
-) -> Result<Option<i64>, DomainError> {
-    enqueue_at(conn, kind, payload, dedupe_key, Utc::now().naive_utc())
-}
-
-/// Queues the next round of a self-scheduling job (the fixity sweep, replica pulls and
-/// challenges: empty payload, one waiting round per key) at `at`; called by the round
-/// still running.
-pub async fn schedule_next_round(
-    archive: &crate::app::Archive,
-    kind: JobKind,
-    key: &'static str,
-    at: NaiveDateTime,
-) -> Result<(), DomainError> {
-    archive
-        .db
-        .run(move |conn| enqueue_at(conn, kind, &serde_json::json!({}), Some(key), at).map(|_| ()))
-        .await
+/// Adds a job, due now, inside the caller's transaction. With a dedupe key, a job of
+/// the same key that is still queued (not yet started) covers this one and nothing is
+/// added. A job already running does not count, since it may have read the state
+/// before this change. Returns the new job's id.
+pub fn enqueue<J: Job>(conn: &mut AnyConnection, job: &J) -> Result<Option<i64>, DomainError> {
+    enqueue_at(conn, job, Utc::now().naive_utc())
 }
 
 /// [`enqueue`], to run no earlier than `run_after` (scheduled work).
-pub fn enqueue_at(
+pub fn enqueue_at<J: Job>(
     conn: &mut AnyConnection,
-    kind: JobKind,
-    payload: &serde_json::Value,
-    dedupe_key: Option<&str>,
+    job: &J,
     run_after: NaiveDateTime,
 ) -> Result<Option<i64>, DomainError> {
-    if let Some(key) = dedupe_key {
+    let dedupe_key = job.dedupe_key();
+    if let Some(key) = &dedupe_key {
         let waiting: i64 = jobs::table
             .filter(jobs::dedupe_key.eq(key))
             .filter(jobs::state.eq("queued"))
@@ -157,23 +117,35 @@ pub fn enqueue_at(
             return Ok(None);
         }
     }
+    let payload = serde_json::to_string(job)
+        .map_err(|e| DomainError::internal(format!("{} payload: {e}", J::KIND)))?;
     let now = Utc::now().naive_utc();
     let id = crate::insert_returning_id!(
         conn,
         crate::db::schema::jobs,
         (
-            jobs::kind.eq(kind.as_str()),
-            jobs::payload.eq(payload.to_string()),
+            jobs::kind.eq(J::KIND),
+            jobs::payload.eq(payload),
             jobs::dedupe_key.eq(dedupe_key),
             jobs::state.eq("queued"),
             jobs::attempts.eq(0),
-            jobs::max_attempts.eq(kind.max_attempts()),
+            jobs::max_attempts.eq(J::MAX_ATTEMPTS),
             jobs::run_after.eq(run_after),
             jobs::created_at.eq(now),
             jobs::updated_at.eq(now),
         )
     )?;
     Ok(Some(id))
+}
+
+/// Whether a job of this dedupe key is waiting or under way.
+pub fn is_pending(conn: &mut AnyConnection, dedupe_key: &str) -> Result<bool, DomainError> {
+    let pending: i64 = jobs::table
+        .filter(jobs::dedupe_key.eq(dedupe_key))
+        .filter(jobs::state.eq_any(["queued", "running"]))
+        .count()
+        .get_result(conn)?;
+    Ok(pending > 0)
 }
 
 /// Counts of jobs by state, for the admin page and health checks.
@@ -201,22 +173,5 @@ mod tests {
         assert_eq!(backoff(1000, 3).num_milliseconds(), 8000);
         assert_eq!(backoff(1000, 30).num_milliseconds(), 3_600_000);
         assert_eq!(backoff(u64::MAX, 5).num_milliseconds(), 3_600_000);
-    }
-
-    #[test]
-    fn kinds_round_trip() {
-        for k in [
-            JobKind::ValidateDataset,
-            JobKind::DeliverMail,
-            JobKind::PublishDataset,
-            JobKind::RegisterDoi,
-            JobKind::FixitySweep,
-            JobKind::FixityRepair,
-            JobKind::ReplicaChallenge,
-            JobKind::ReplicatePull,
-        ] {
-            assert_eq!(JobKind::parse(k.as_str()), Some(k));
-        }
-        assert_eq!(JobKind::parse("nope"), None);
     }
 }

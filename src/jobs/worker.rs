@@ -4,9 +4,11 @@ use chrono::Utc;
 use diesel::prelude::*;
 use std::time::Duration;
 
-use super::{backoff, JobKind, JobRow};
-use crate::app::Archive;
+use std::sync::Arc;
+
+use super::{backoff, JobRow, Registry, Waker};
 use crate::db::schema::jobs;
+use crate::db::Db;
 use crate::error::DomainError;
 
 /// How long a claimed job stays ours without a heartbeat; a worker that crashes loses
@@ -18,23 +20,64 @@ const HEARTBEAT: Duration = Duration::from_secs(60);
 /// enqueued by this process wake it at once.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// What a worker needs: the database, the registry of job kinds, the wake-up signal
+/// and the retry backoff. Built once by the composition root.
+#[derive(Clone)]
+pub struct Runner {
+    db: Db,
+    registry: Arc<Registry>,
+    waker: Waker,
+    backoff_base_ms: u64,
+}
+
+impl Runner {
+    pub fn new(db: Db, registry: Arc<Registry>, waker: Waker, backoff_base_ms: u64) -> Runner {
+        Runner {
+            db,
+            registry,
+            waker,
+            backoff_base_ms,
+        }
+    }
+
+    /// Tells this process's workers that a job was just committed.
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    pub fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl AsRef<Runner> for Runner {
+    fn as_ref(&self) -> &Runner {
+        self
+    }
+}
+
 #[derive(Clone)]
 pub struct Worker {
-    archive: Archive,
+    runner: Runner,
     name: String,
 }
 
 impl Worker {
-    pub fn new(archive: Archive, slot: usize) -> Worker {
-        let name = format!("{}:{}:{slot}", host_name(), std::process::id());
-        Worker { archive, name }
+    pub fn new(runner: Runner, slot: usize) -> Worker {
+        let name = format!("{}:{}:{slot}", crate::node::host_name(), std::process::id());
+        Worker { runner, name }
     }
 
-    /// Starts `count` worker loops on the current runtime.
-    pub fn spawn_all(archive: &Archive, count: usize) {
+    /// Starts `count` worker loops as tokio tasks (on the caller's runtime: the
+    /// process's multi-threaded one, not the web server's).
+    pub fn spawn_all(jobs: &impl AsRef<Runner>, count: usize) {
         for slot in 0..count {
-            let worker = Worker::new(archive.clone(), slot);
-            actix_web::rt::spawn(async move { worker.run_forever().await });
+            let worker = Worker::new(jobs.as_ref().clone(), slot);
+            tokio::spawn(async move { worker.run_forever().await });
         }
     }
 
@@ -43,9 +86,8 @@ impl Worker {
             match self.run_one().await {
                 Ok(true) => continue,
                 Ok(false) => {
-                    let wake = self.archive.jobs_wake.clone();
                     tokio::select! {
-                        _ = wake.notified() => {}
+                        _ = self.runner.waker.notified() => {}
                         _ = tokio::time::sleep(IDLE_POLL) => {}
                     }
                 }
@@ -59,14 +101,15 @@ impl Worker {
 
     /// Claims and runs one due job; false when none was due.
     pub async fn run_one(&self) -> Result<bool, DomainError> {
+        let db = &self.runner.db;
         let name = self.name.clone();
-        let Some(job) = self.archive.db.run(move |conn| claim(conn, &name)).await? else {
+        let Some(job) = db.run(move |conn| claim(conn, &name)).await? else {
             return Ok(false);
         };
         let heartbeat = {
-            let db = self.archive.db.clone();
+            let db = db.clone();
             let (id, name) = (job.id, self.name.clone());
-            actix_web::rt::spawn(async move {
+            tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(HEARTBEAT).await;
                     let name = name.clone();
@@ -78,10 +121,12 @@ impl Worker {
             })
         };
         crate::crashpoint::hit("job.after-claim");
-        let outcome = execute(&self.archive, &job).await;
+        let outcome =
+            super::schedule::as_job(job.id, self.runner.registry.run(&job.kind, &job.payload))
+                .await;
         heartbeat.abort();
         crate::crashpoint::hit("job.before-finish");
-        let base_ms = self.archive.settings.job_backoff_ms;
+        let base_ms = self.runner.backoff_base_ms;
         let name = self.name.clone();
         let (id, kind) = (job.id, job.kind.clone());
         match &outcome {
@@ -94,71 +139,20 @@ impl Worker {
             DomainError::Internal(detail) => detail,
             other => other.to_string(),
         });
-        self.archive
-            .db
-            .run(move |conn| finish(conn, &job, &name, error, base_ms))
+        db.run(move |conn| finish(conn, &job, &name, error, base_ms))
             .await?;
         Ok(true)
     }
 }
 
-/// This host's name in worker names (`host:pid:slot`).
-/// This machine's name, which tells one node's workers (and temp files) from another's:
-/// `HOSTNAME` if set, else the kernel's host name. Only letters, digits, `.` and `-`
-/// are kept, so it fits in file names and `host:pid:slot` worker names.
-pub fn host_name() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        let raw = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.trim().is_empty())
-            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-            .unwrap_or_default();
-        let name: String = raw
-            .trim()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
-            .collect();
-        if name.is_empty() {
-            "local".into()
-        } else {
-            name
-        }
-    })
-    .clone()
-}
-
 /// Runs due jobs in this task until none is left (used by the CLI and tests).
-pub async fn run_pending_now(archive: &Archive) -> Result<usize, DomainError> {
-    let worker = Worker::new(archive.clone(), usize::MAX);
+pub async fn run_pending_now(jobs: &impl AsRef<Runner>) -> Result<usize, DomainError> {
+    let worker = Worker::new(jobs.as_ref().clone(), usize::MAX);
     let mut ran = 0;
     while worker.run_one().await? {
         ran += 1;
     }
     Ok(ran)
-}
-
-async fn execute(archive: &Archive, job: &JobRow) -> Result<(), DomainError> {
-    let payload: serde_json::Value = serde_json::from_str(&job.payload)
-        .map_err(|e| DomainError::internal(format!("job payload is not JSON: {e}")))?;
-    match JobKind::parse(&job.kind) {
-        Some(JobKind::ValidateDataset) => crate::qa::validation::run_job(archive, &payload).await,
-        Some(JobKind::DeliverMail) => crate::mail::deliver_job(archive, &payload).await,
-        Some(JobKind::PublishDataset) => crate::curation::publish_job(archive, &payload).await,
-        Some(JobKind::RegisterDoi) => crate::doi::registration::run_job(archive, &payload).await,
-        Some(JobKind::FixitySweep) => crate::fixity::run::sweep_job(archive, &payload).await,
-        Some(JobKind::FixityRepair) => crate::fixity::repair::run_job(archive, &payload).await,
-        Some(JobKind::ReplicaChallenge) => {
-            crate::federation::challenge::job(archive, &payload).await
-        }
-        Some(JobKind::ReplicatePull) => {
-            crate::federation::replica::pull_job(archive, &payload).await
-        }
-        None => Err(DomainError::internal(format!(
-            "unknown job kind {:?}",
-            job.kind
-        ))),
-    }
 }
 
 /// Takes the oldest due job (queued and due, or running with an expired lease) with a

@@ -5,7 +5,7 @@
 //!   `deliver-mail` job per recipient who has not turned the kind off. It runs inside
 //!   the caller's transaction: the mail exists exactly when the change that caused it
 //!   does.
-//! - [`deliver_job`] sends one outbox message. A failure is recorded on the row and
+//! - [`DeliverMail`] (a job) sends one outbox message. A failure is recorded on the row and
 //!   returned, so the job queue retries with backoff; the request that caused the mail
 //!   never waits for or fails with the mail server.
 //! - Users turn kinds off on their profile ([`prefs`]); an absent row means "on".
@@ -21,14 +21,16 @@ mod tests;
 use diesel::prelude::*;
 use std::collections::HashSet;
 
-use crate::app::Archive;
+use std::sync::Arc;
+
 use crate::config::Settings;
 use crate::db::schema::{muted_notifications, users};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Db};
 use crate::error::DomainError;
-use crate::jobs::{self, JobKind};
+use crate::jobs::{self, Job};
 
-pub use transport::{Mailer, SmtpConfig, SmtpSecurity};
+pub use crate::config::smtp::{SmtpConfig, SmtpSecurity};
+pub use transport::Mailer;
 
 /// The kinds of notification a user can turn off one by one on their profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,7 +113,7 @@ pub struct Notice {
 
 /// Queues `notice` for each recipient (user ids) who has not muted its kind: an outbox
 /// row plus a delivery job each, inside the caller's transaction. Returns nothing to
-/// wait for: the caller wakes the workers (`Archive::wake_workers`) after it commits.
+/// wait for: the caller wakes the workers (`jobs::Waker`) after it commits.
 pub fn notify(
     conn: &mut AnyConnection,
     settings: &Settings,
@@ -181,42 +183,46 @@ pub fn queue(
                 body_html: &rendered.html,
             },
         )?;
-        jobs::enqueue(
-            conn,
-            JobKind::DeliverMail,
-            &serde_json::json!({ "message_id": id }),
-            None,
-        )?;
+        jobs::enqueue(conn, &DeliverMail { message_id: id })?;
         queued.push(id);
     }
     Ok(queued)
 }
 
-/// The delivery job of one outbox message: `{"message_id": id}`.
+/// What delivers outbox messages: the database and the mail transport.
+#[derive(Clone)]
+pub struct Postman {
+    pub db: Db,
+    pub mailer: Arc<Mailer>,
+}
+
+/// The delivery job of one outbox message.
 ///
 /// Idempotent: a message already sent (or given up on) is left alone, so a job that
 /// runs twice after a crash sends nothing twice unless the crash fell between the
 /// server's acceptance and our record of it. Errors are recorded on the row and
 /// returned, so the queue retries with backoff; at the job's last attempt the row is
 /// marked `failed`.
-pub async fn deliver_job(
-    archive: &Archive,
-    payload: &serde_json::Value,
-) -> Result<(), DomainError> {
-    let id = payload
-        .get("message_id")
-        .and_then(serde_json::Value::as_i64)
-        .ok_or_else(|| {
-            DomainError::internal(format!(
-                "deliver-mail payload without message_id: {payload}"
-            ))
-        })?;
-    deliver(archive, id).await
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct DeliverMail {
+    pub message_id: i64,
 }
 
-/// Delivers outbox message `id` now (see [`deliver_job`]).
-pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
-    let Some(row) = archive.db.run(move |conn| outbox::find(conn, id)).await? else {
+impl Job for DeliverMail {
+    const KIND: &'static str = "deliver-mail";
+    /// Mail keeps trying for about a day (backoff is capped), so an SMTP server that is
+    /// down for hours delays mail but never loses it.
+    const MAX_ATTEMPTS: i32 = 40;
+    type Context = Postman;
+
+    async fn run(self, postman: &Postman) -> Result<(), DomainError> {
+        deliver(postman, self.message_id).await
+    }
+}
+
+/// Delivers outbox message `id` now (see [`DeliverMail`]).
+pub async fn deliver(postman: &Postman, id: i64) -> Result<(), DomainError> {
+    let Some(row) = postman.db.run(move |conn| outbox::find(conn, id)).await? else {
         tracing::warn!(
             outbox_id = id,
             "the outbox message to deliver no longer exists"
@@ -228,7 +234,7 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
         return Ok(());
     }
     let attempts = row.attempts.saturating_add(1);
-    let sent = archive
+    let sent = postman
         .mailer
         .send(&transport::Envelope {
             id,
@@ -241,7 +247,7 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
         .await;
     match sent {
         Ok(()) => {
-            archive
+            postman
                 .db
                 .run(move |conn| outbox::mark_sent(conn, id, attempts))
                 .await?;
@@ -251,7 +257,7 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
         Err(transport::SendError::Permanent(error)) => {
             tracing::error!(outbox_id = id, to = %row.to_address, %error, "mail cannot be sent; marked failed");
             let e = error.clone();
-            archive
+            postman
                 .db
                 .run(move |conn| outbox::record_failure(conn, id, attempts, &e, true))
                 .await?;
@@ -259,14 +265,14 @@ pub async fn deliver(archive: &Archive, id: i64) -> Result<(), DomainError> {
             Ok(())
         }
         Err(transport::SendError::Temporary(error)) => {
-            let give_up = attempts >= JobKind::DeliverMail.max_attempts();
+            let give_up = attempts >= DeliverMail::MAX_ATTEMPTS;
             if give_up {
                 tracing::error!(outbox_id = id, to = %row.to_address, attempts, %error, "mail delivery failed for good");
             } else {
                 tracing::warn!(outbox_id = id, to = %row.to_address, attempts, %error, "mail delivery failed; will retry");
             }
             let e = error.clone();
-            archive
+            postman
                 .db
                 .run(move |conn| outbox::record_failure(conn, id, attempts, &e, give_up))
                 .await?;

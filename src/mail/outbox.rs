@@ -140,12 +140,7 @@ pub fn requeue_failed(conn: &mut AnyConnection) -> Result<Vec<i64>, DomainError>
         diesel::update(outbox::table.find(*id).filter(outbox::state.eq(FAILED)))
             .set((outbox::state.eq(PENDING), outbox::attempts.eq(0)))
             .execute(conn)?;
-        crate::jobs::enqueue(
-            conn,
-            crate::jobs::JobKind::DeliverMail,
-            &serde_json::json!({ "message_id": id }),
-            None,
-        )?;
+        crate::jobs::enqueue(conn, &super::DeliverMail { message_id: *id })?;
     }
     Ok(ids)
 }

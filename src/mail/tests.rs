@@ -1,5 +1,6 @@
-use super::transport::{build_message, eml_name, validate_settings, write_atomically, Envelope};
+use super::transport::{build_message, eml_name, write_atomically, Envelope};
 use super::*;
+use crate::config::smtp::validate_settings;
 use crate::config::SettingsArgs;
 
 fn settings() -> Settings {

@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::accounts::User;
 use crate::db::schema::premis_events;
 use crate::db::AnyConnection;
-use crate::doi::export::datacite::Xml;
 use crate::error::DomainError;
+use crate::xml::Xml;
 
 /// Event types from the PREMIS event type vocabulary
 /// (https://id.loc.gov/vocabulary/preservation/eventType).

@@ -9,55 +9,53 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::accounts::User;
-use crate::app::Archive;
-use crate::db::schema::{datasets, file_validations, jobs, validation_runs};
+use crate::config::Settings;
+use crate::db::schema::{datasets, file_validations, validation_runs};
 use crate::db::AnyConnection;
+use crate::db::Db;
+use crate::deposit::ingest::Staging;
 use crate::deposit::model::{FileRow, VersionRow};
 use crate::deposit::service;
+use crate::deposit::validation::DraftCheck;
 use crate::error::DomainError;
-use crate::jobs::JobKind;
+use crate::jobs::Waker;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
 use crate::qa::tickets::{self, Observation};
 use crate::standards::dataset::{validate_dataset, DatasetFile, DatasetInput, DatasetReport};
+use crate::standards::Registry;
 use crate::standards::{FileReport, Finding, Severity, Status, Summary};
+use crate::storage::{BlobStore, OcflRoot};
+use std::sync::Arc;
 
 /// Findings kept per (file, check) on a ticket item, as in the report.
 const ITEM_FINDINGS: usize = 100;
 
-fn dedupe_key(version_id: i64) -> String {
-    format!("validate:{version_id}")
+pub use crate::deposit::validation::{is_checking, request as request_run, ValidateDraft};
+
+/// What checks drafts: the database, the standards in effect, where files' bytes are
+/// (staging, the OCFL store) and the settings. Answers the deposit's [`DraftCheck`]
+/// requests.
+#[derive(Clone)]
+pub struct Checker {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub standards: Arc<Registry>,
+    pub store: Arc<dyn BlobStore>,
+    pub ocfl: Arc<OcflRoot>,
+    pub staging: Arc<Staging>,
+    pub waker: Waker,
 }
 
-/// Asks for a validation run of a version (inside the caller's transaction).
-pub fn request_run(
-    conn: &mut AnyConnection,
-    dataset_id: i64,
-    version_id: i64,
-    reason: &str,
-) -> Result<(), DomainError> {
-    crate::jobs::enqueue(
-        conn,
-        JobKind::ValidateDataset,
-        &json!({ "dataset_id": dataset_id, "version_id": version_id, "reason": reason }),
-        Some(&dedupe_key(version_id)),
-    )?;
-    Ok(())
-}
-
-/// Whether a run of this version is waiting or under way.
-pub fn is_checking(conn: &mut AnyConnection, version_id: i64) -> Result<bool, DomainError> {
-    let pending: i64 = jobs::table
-        .filter(jobs::dedupe_key.eq(dedupe_key(version_id)))
-        .filter(jobs::state.eq_any(["queued", "running"]))
-        .count()
-        .get_result(conn)?;
-    Ok(pending > 0)
+#[async_trait::async_trait]
+impl DraftCheck for Checker {
+    async fn check(&self, request: ValidateDraft) -> Result<(), DomainError> {
+        run(self, request).await
+    }
 }
 
 /// Whether some run of this version has finished.
@@ -134,17 +132,15 @@ fn severity_str(s: Severity) -> &'static str {
     }
 }
 
-/// The job: see the module comment. Idempotent; a run whose files changed under it
+/// One run: see the module comment. Idempotent; a run whose files changed under it
 /// gives way to the run that change queued.
-pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainError> {
-    let version_id = payload["version_id"]
-        .as_i64()
-        .ok_or_else(|| DomainError::internal("validate job without version_id"))?;
-    let dataset_id = payload["dataset_id"]
-        .as_i64()
-        .ok_or_else(|| DomainError::internal("validate job without dataset_id"))?;
-    let reason = payload["reason"].as_str().unwrap_or("change").to_string();
-    let snapshot = archive
+async fn run(checker: &Checker, request: ValidateDraft) -> Result<(), DomainError> {
+    let ValidateDraft {
+        dataset_id,
+        version_id,
+        reason,
+    } = request;
+    let snapshot = checker
         .db
         .run(move |conn| load_snapshot(conn, dataset_id, version_id))
         .await?;
@@ -153,15 +149,15 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
     };
     let started = Utc::now().naive_utc();
     let run_reason = reason.clone();
-    let run_id = archive
+    let run_id = checker
         .db
         .run(move |conn| start_run(conn, dataset_id, version_id, &run_reason, started))
         .await?;
-    let (inputs, _downloads) = dataset_files(archive, &snapshot).await?;
+    let (inputs, _downloads) = dataset_files(checker, &snapshot).await?;
     let claimed: Vec<String> =
         serde_json::from_str(&snapshot.version.standards).unwrap_or_default();
     let metadata = service::parse_stored_metadata(&snapshot.version.metadata).ok();
-    let registry = archive.standards.clone();
+    let registry = checker.standards.clone();
     let fingerprint = registry.fingerprint();
     let cached = snapshot.cached;
     let fp = fingerprint.clone();
@@ -198,12 +194,12 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
             let message = format!("the check could not run: {e}");
             let superseded = {
                 let seen = files_seen.clone();
-                archive
+                checker
                     .db
                     .run(move |conn| files_changed(conn, version_id, &seen))
                     .await?
             };
-            archive
+            checker
                 .db
                 .run(move |conn| fail_run(conn, run_id, &message))
                 .await?;
@@ -216,11 +212,11 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
             };
         }
     };
-    let settings = archive.settings.clone();
+    let settings = checker.settings.clone();
     let owner_id = snapshot.owner_id;
     let title = snapshot.version.title.clone();
     let version_number = snapshot.version.number;
-    let recorded = archive
+    let recorded = checker
         .db
         .transaction(move |conn| {
             if files_changed(conn, version_id, &files_seen)? {
@@ -271,7 +267,7 @@ pub async fn run_job(archive: &Archive, payload: &Value) -> Result<(), DomainErr
         })
         .await?;
     if recorded {
-        archive.wake_workers();
+        checker.waker.wake();
     }
     Ok(())
 }
@@ -358,23 +354,23 @@ fn load_snapshot(
 /// that is not on local disk (S3) has those files streamed into a temporary folder,
 /// which lives as long as the returned guard.
 async fn dataset_files(
-    archive: &Archive,
+    checker: &Checker,
     s: &Snapshot,
 ) -> Result<(Vec<DatasetFile>, Option<tempfile::TempDir>), DomainError> {
     let mut out = Vec::with_capacity(s.files.len());
     let mut downloads: Option<tempfile::TempDir> = None;
     for f in &s.files {
         let local: PathBuf = match (&f.staged_name, &f.content_path, &s.object_id) {
-            (Some(blob), _, _) => archive.staged_blob_path(blob)?,
+            (Some(blob), _, _) => checker.staging.blob_path(blob)?,
             (None, Some(content), Some(object)) => {
-                let key = format!("{}/{content}", archive.ocfl.object_root(object));
-                match archive.store.local_path(&key) {
+                let key = format!("{}/{content}", checker.ocfl.object_root(object));
+                match checker.store.local_path(&key) {
                     Some(path) => path,
                     None => {
                         let dir = match &downloads {
                             Some(d) => d.path().to_path_buf(),
                             None => {
-                                let tmp = archive.settings.temp_dir();
+                                let tmp = checker.settings.temp_dir();
                                 tokio::fs::create_dir_all(&tmp).await?;
                                 let d = tempfile::Builder::new()
                                     .prefix("validate-")
@@ -386,7 +382,7 @@ async fn dataset_files(
                         };
                         // Numbered names: the dataset path may not be a valid file name here.
                         let dest = dir.join(format!("{}.bin", out.len()));
-                        crate::storage::copy_to_file(archive.store.as_ref(), &key, &dest)
+                        crate::storage::copy_to_file(checker.store.as_ref(), &key, &dest)
                             .await
                             .map_err(|e| {
                                 DomainError::internal(format!(

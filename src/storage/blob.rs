@@ -286,7 +286,7 @@ fn random_name(prefix: &str) -> String {
     format!(
         "{prefix}-{}@{}-{:032x}.tmp",
         std::process::id(),
-        crate::jobs::worker::host_name(),
+        crate::node::host_name(),
         rand::random::<u128>()
     )
 }

@@ -19,8 +19,8 @@ use reqwest::{Method, StatusCode};
 use super::blob::validate_key;
 use super::remote::{store_error, ObjectStoreBlobs};
 use super::StorageError;
-use crate::config::Secret;
 use crate::http_client::{self, Peer};
+use crate::secret::Secret;
 
 /// Default multipart part size; S3 requires at least 5 MiB for all parts but
 /// the last.

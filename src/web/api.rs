@@ -389,6 +389,7 @@ pub async fn put_file(
         .transpose()
         .map_err(|_| DomainError::BadRequest("Content-Digest is not readable text".into()))?;
     let staged = archive
+        .staging
         .stage_stream(payload, archive.settings.max_upload_bytes)
         .await?;
     if let Some(header_value) = expected_digest {
@@ -400,17 +401,17 @@ pub async fn put_file(
                     .map_err(|e| DomainError::invalid("Content-Digest", e.to_string()))
             });
         if let Err(e) = checked {
-            archive.discard_staged([&staged]).await;
+            archive.staging.discard([&staged]).await;
             return Err(e.into());
         }
     }
     let unpack = query.unpack.unwrap_or(false);
     if unpack && !dataset_path.as_str().to_lowercase().ends_with(".zip") {
-        archive.discard_staged([&staged]).await;
+        archive.staging.discard([&staged]).await;
         return Err(DomainError::invalid("unpack", "only a .zip file can be unpacked").into());
     }
     let files = uploads::add_uploads(
-        &archive,
+        &archive.uploads(),
         &user,
         id,
         vec![uploads::Upload {
@@ -440,7 +441,7 @@ pub async fn delete_file(
     let user = caller.required()?;
     let (id, raw_path) = path.into_inner();
     let dataset_path = uploads::parse_path(&raw_path)?;
-    uploads::remove_file(&archive, &user, id, dataset_path).await?;
+    uploads::remove_file(&archive.uploads(), &user, id, dataset_path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -455,7 +456,7 @@ pub async fn submit(
     let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| service::submit(conn, &settings, &actor, id))
+        .run(move |conn| curation::submit(conn, &settings, &actor, id))
         .await?;
     archive.wake_workers();
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
@@ -490,7 +491,7 @@ pub async fn review(
     let comment = review.comment.unwrap_or_default();
     let status = match review.decision.as_str() {
         "accept" => {
-            curation::accept(&archive, &user, id, &comment).await?;
+            curation::accept(&archive.db, archive.jobs.waker(), &user, id, &comment).await?;
             StatusCode::ACCEPTED
         }
         "request_changes" => {

@@ -25,7 +25,7 @@ pub async fn challenge(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(payload, answer::MAX_REQUEST_BYTES, "challenge").await?;
-    let answered = answer::answer_challenge(&archive, body, signature(&req)).await?;
+    let answered = answer::answer_challenge(&archive.federation(), body, signature(&req)).await?;
     Ok(HttpResponse::Ok().json(answered))
 }
 
@@ -35,7 +35,7 @@ pub async fn fetch_file(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(payload, answer::MAX_REQUEST_BYTES, "request").await?;
-    let (stream, size) = answer::serve_file(&archive, body, signature(&req)).await?;
+    let (stream, size) = answer::serve_file(&archive.federation(), body, signature(&req)).await?;
     let mut response = HttpResponse::Ok();
     response.content_type("application/octet-stream");
     if let Some(size) = size {

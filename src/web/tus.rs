@@ -239,7 +239,7 @@ pub async fn create(
     let raw_metadata = header_str(&req, "Upload-Metadata")?;
     let target = tus::parse_target(raw_metadata)?;
     let row = tus::create(
-        &archive,
+        &archive.uploads(),
         &user,
         target,
         length,
@@ -250,7 +250,14 @@ pub async fn create(
     let has_body = header_u64(&req, header::CONTENT_LENGTH.as_str())?.is_some_and(|n| n > 0)
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     let (offset, expires) = if length == 0 || (is_offset_stream(&req) && has_body) {
-        let done = tus::patch(&archive, &user, &row.id, patch_request(&req, 0)?, payload).await?;
+        let done = tus::patch(
+            &archive.uploads(),
+            &user,
+            &row.id,
+            patch_request(&req, 0)?,
+            payload,
+        )
+        .await?;
         (done.offset, (!done.completed).then_some(done.expires_at))
     } else {
         (0, Some(row.expires_at))
@@ -271,7 +278,7 @@ pub async fn head(
 ) -> Result<HttpResponse, TusError> {
     check_version(&req)?;
     let user = caller(&req, &archive).await?;
-    let row = tus::status(&archive, &user, &path).await?;
+    let row = tus::status(&archive.uploads(), &user, &path).await?;
     let mut r = tus_response(StatusCode::OK);
     r.insert_header(("Upload-Offset", row.offset().to_string()))
         .insert_header(("Upload-Length", row.length().to_string()));
@@ -299,7 +306,7 @@ pub async fn patch(
     })?;
     let request = patch_request(&req, offset)?;
     let user = caller(&req, &archive).await?;
-    let done = tus::patch(&archive, &user, &path, request, payload).await?;
+    let done = tus::patch(&archive.uploads(), &user, &path, request, payload).await?;
     let mut r = tus_response(StatusCode::NO_CONTENT);
     r.insert_header(("Upload-Offset", done.offset.to_string()));
     if !done.completed {
@@ -315,7 +322,7 @@ pub async fn terminate(
 ) -> Result<HttpResponse, TusError> {
     check_version(&req)?;
     let user = caller(&req, &archive).await?;
-    tus::terminate(&archive, &user, &path).await?;
+    tus::terminate(&archive.uploads(), &user, &path).await?;
     Ok(tus_response(StatusCode::NO_CONTENT).finish())
 }
 

@@ -315,8 +315,10 @@ async fn a_notification_arrives_at_the_smtp_server_once() -> TestResult {
             assert_eq!(rows[0].last_error, None);
 
             // A job that runs again (as after a crash) sends nothing twice.
-            let payload = serde_json::json!({ "message_id": rows[0].id });
-            holdfast::mail::deliver_job(&app.archive, &payload).await?;
+            let job = holdfast::mail::DeliverMail {
+                message_id: rows[0].id,
+            };
+            holdfast::jobs::Job::run(job, &app.archive.postman()).await?;
             holdfast::jobs::run_pending_now(&app.archive).await?;
             assert_eq!(smtp.messages()?.len(), 1, "no duplicate delivery");
             Ok::<(), Error>(())
@@ -689,7 +691,7 @@ async fn mail_is_marked_failed_after_its_last_attempt() -> TestResult {
             let rows = outbox_rows(&app).await?;
             let id = rows.first().ok_or("no outbox row")?.id;
             // As if every attempt but the last had already failed.
-            let max = holdfast::jobs::JobKind::DeliverMail.max_attempts();
+            let max = <holdfast::mail::DeliverMail as holdfast::jobs::Job>::MAX_ATTEMPTS;
             app.archive
                 .db
                 .run(move |conn| {
@@ -706,7 +708,7 @@ async fn mail_is_marked_failed_after_its_last_attempt() -> TestResult {
             assert!(rows[0].last_error.as_deref().unwrap_or("").contains("SMTP"));
             assert_eq!(rows[0].sent_at, None);
             // A later run of the job leaves a failed message alone.
-            holdfast::mail::deliver(&app.archive, id).await?;
+            holdfast::mail::deliver(&app.archive.postman(), id).await?;
             assert_eq!(outbox_rows(&app).await?[0].attempts, max);
             Ok::<(), Error>(())
         };

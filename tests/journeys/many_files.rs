@@ -305,7 +305,7 @@ async fn journey(backend: Backend) -> TestResult {
 
     // A fixity audit covers every stored file (content and both inventories).
     let summary = holdfast::fixity::run::run_selection(
-        &app.archive,
+        &app.archive.fixity(),
         holdfast::fixity::files::Selection::Dataset(id),
         &holdfast::fixity::run::RunOptions {
             threads: 2,

@@ -486,7 +486,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         max_bytes_per_sec: None,
         run_kind: "cli",
     };
-    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    let summary = run_selection(
+        &app.archive.fixity(),
+        Selection::All,
+        &options,
+        Arc::new(|_| {}),
+    )
+    .await?;
     assert!(
         summary.files >= files.len(),
         "audited {} files",
@@ -524,7 +530,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
     store
         .put_bytes(csv_key, bytes::Bytes::from_static(b"x,y\n1,3\n"))
         .await?;
-    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    let summary = run_selection(
+        &app.archive.fixity(),
+        Selection::All,
+        &options,
+        Arc::new(|_| {}),
+    )
+    .await?;
     let failed: Vec<&str> = summary
         .failures
         .iter()
@@ -539,7 +551,7 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
 
     // Repair copies the twin's object through a temporary file, verified, over the
     // damaged one; the next audit finds everything sound.
-    let report = holdfast::fixity::repair::repair(&app.archive, None).await?;
+    let report = holdfast::fixity::repair::repair(&app.archive.fixity(), None).await?;
     assert!(
         report.unrepaired.is_empty(),
         "unrepaired: {:?}",
@@ -553,7 +565,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         Some(&b"x,y\n1,2\n"[..]),
         "the object holds its published bytes again"
     );
-    let summary = run_selection(&app.archive, Selection::All, &options, Arc::new(|_| {})).await?;
+    let summary = run_selection(
+        &app.archive.fixity(),
+        Selection::All,
+        &options,
+        Arc::new(|_| {}),
+    )
+    .await?;
     assert!(
         summary.failures.is_empty(),
         "failures: {:?}",

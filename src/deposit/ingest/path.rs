@@ -203,6 +203,22 @@ pub fn media_type(path: &DatasetPath) -> String {
         .unwrap_or_else(|| "application/octet-stream".to_string())
 }
 
+/// Characters a URL path segment carries as they are (RFC 3986 unreserved).
+const URL_PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes each segment of a dataset path for a URL: the one encoding of file
+/// links on landing pages, in the API, exports, ResourceSync and DOI metadata.
+pub fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| percent_encoding::utf8_percent_encode(seg, URL_PATH_SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -341,5 +357,12 @@ mod tests {
         assert_eq!(media_type(&ok("b.unknownext")), "application/octet-stream");
         assert_eq!(media_type(&ok("Makefile")), "application/octet-stream");
         assert_eq!(media_type(&ok(".bashrc")), "application/octet-stream");
+    }
+
+    #[test]
+    fn url_paths_encode_each_segment() {
+        assert_eq!(encode_path("data/a b.csv"), "data/a%20b.csv");
+        assert_eq!(encode_path("x~y_z-1.2"), "x~y_z-1.2");
+        assert_eq!(encode_path("ü/%x?#.txt"), "%C3%BC/%25x%3F%23.txt");
     }
 }

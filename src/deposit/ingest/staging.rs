@@ -122,7 +122,7 @@ impl Staging {
         let temp_path = self.dir.join(format!(
             "{PART_PREFIX}{}@{}-{name}",
             std::process::id(),
-            crate::jobs::worker::host_name()
+            crate::node::host_name()
         ));
         let file = OpenOptions::new()
             .write(true)
@@ -156,8 +156,8 @@ impl Staging {
             if !entry.file_type()?.is_file() {
                 continue;
             }
-            let abandoned = match crate::recovery::own_writer_pid(rest) {
-                Some(pid) => crate::recovery::process_is_dead(pid),
+            let abandoned = match crate::node::own_writer_pid(rest) {
+                Some(pid) => crate::node::process_is_dead(pid),
                 None => entry
                     .metadata()?
                     .modified()?
@@ -600,7 +600,7 @@ mod tests {
         let mut ended = std::process::Command::new("true").spawn().unwrap();
         let ended_pid = ended.id();
         ended.wait().unwrap();
-        let host = crate::jobs::worker::host_name();
+        let host = crate::node::host_name();
         let mine = format!(".part-{}@{host}-def", std::process::id());
         fs::write(tmp.path().join(format!(".part-{ended_pid}-abc")), b"x").unwrap();
         fs::write(

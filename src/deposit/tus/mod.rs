@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::accounts::User;
-use crate::app::Archive;
 use crate::db::schema::tus_uploads;
 use crate::db::AnyConnection;
 use crate::deposit::ingest::DatasetPath;
 use crate::deposit::service;
+use crate::deposit::uploads::Uploads;
 use crate::error::DomainError;
 
 pub use metadata::{parse_target, UploadTarget};
@@ -95,8 +95,8 @@ fn check_id(id: &str) -> Result<(), DomainError> {
     }
 }
 
-pub fn expiry_from(archive: &Archive, now: NaiveDateTime) -> NaiveDateTime {
-    let hours = i64::try_from(archive.settings.upload_expiry_hours).unwrap_or(i64::MAX / 7200);
+pub fn expiry_from(uploads: &Uploads, now: NaiveDateTime) -> NaiveDateTime {
+    let hours = i64::try_from(uploads.settings.upload_expiry_hours).unwrap_or(i64::MAX / 7200);
     now + Duration::hours(hours.min(24 * 365 * 100))
 }
 
@@ -178,7 +178,7 @@ fn lease_until(now: NaiveDateTime) -> NaiveDateTime {
 /// Released when dropped; a writer that finds it lost (it expired) stops without
 /// touching the file again.
 pub struct WriterLease {
-    archive: Archive,
+    uploads: Uploads,
     id: String,
     holder: String,
     renewed: std::time::Instant,
@@ -186,17 +186,17 @@ pub struct WriterLease {
 
 impl WriterLease {
     /// Takes the lease, waiting up to `LOCK_WAIT` for another node's writer.
-    pub async fn acquire(archive: &Archive, id: &str) -> Result<WriterLease, DomainError> {
+    pub async fn acquire(uploads: &Uploads, id: &str) -> Result<WriterLease, DomainError> {
         let holder = format!(
             "{}:{}:{:016x}",
-            crate::jobs::worker::host_name(),
+            crate::node::host_name(),
             std::process::id(),
             rand::random::<u64>()
         );
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
             let (key, me) = (id.to_string(), holder.clone());
-            let taken = archive
+            let taken = uploads
                 .db
                 .run(move |conn| {
                     let now = Utc::now().naive_utc();
@@ -217,7 +217,7 @@ impl WriterLease {
                 .await?;
             if taken {
                 return Ok(WriterLease {
-                    archive: archive.clone(),
+                    uploads: uploads.clone(),
                     id: id.to_string(),
                     holder,
                     renewed: std::time::Instant::now(),
@@ -244,7 +244,7 @@ impl WriterLease {
     /// Extends the lease now (blocking); Err when it was lost. A connection is taken
     /// only for this, so a long upload does not hold one of the pool's.
     pub fn confirm(&mut self) -> Result<(), DomainError> {
-        let conn = &mut self.archive.db.get()?;
+        let conn = &mut self.uploads.db.get()?;
         let now = Utc::now().naive_utc();
         let kept = diesel::update(
             tus_uploads::table
@@ -269,13 +269,13 @@ impl WriterLease {
     /// Gives the lease up now (blocking), before the request answers, so the client's
     /// next request (or the sweep) finds it free.
     pub fn release(mut self) {
-        release_lease(&self.archive, &self.id, &self.holder);
+        release_lease(&self.uploads, &self.id, &self.holder);
         self.holder.clear();
     }
 }
 
-fn release_lease(archive: &Archive, id: &str, holder: &str) {
-    let released = archive.db.get().and_then(|mut conn| {
+fn release_lease(uploads: &Uploads, id: &str, holder: &str) {
+    let released = uploads.db.get().and_then(|mut conn| {
         diesel::update(
             tus_uploads::table
                 .find(id)
@@ -299,12 +299,12 @@ impl Drop for WriterLease {
         if self.holder.is_empty() {
             return; // released already
         }
-        let (archive, id, holder) = (
-            self.archive.clone(),
+        let (uploads, id, holder) = (
+            self.uploads.clone(),
             std::mem::take(&mut self.id),
             std::mem::take(&mut self.holder),
         );
-        let release = move || release_lease(&archive, &id, &holder);
+        let release = move || release_lease(&uploads, &id, &holder);
         // The database call blocks: off the async threads when there is a runtime.
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => drop(handle.spawn_blocking(release)),
@@ -315,11 +315,11 @@ impl Drop for WriterLease {
 
 /// Waits (up to `LOCK_WAIT`) until no request of any node holds the upload's writer
 /// lease, so the committed offset is the one a resume must start from.
-async fn wait_for_writers(archive: &Archive, id: &str) -> Result<(), DomainError> {
+async fn wait_for_writers(uploads: &Uploads, id: &str) -> Result<(), DomainError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         let key = id.to_string();
-        let busy = archive
+        let busy = uploads
             .db
             .run(move |conn| {
                 let now = Utc::now().naive_utc();
@@ -341,13 +341,13 @@ async fn wait_for_writers(archive: &Archive, id: &str) -> Result<(), DomainError
 
 /// Starts a new upload into a draft the actor may change.
 pub async fn create(
-    archive: &Archive,
+    uploads: &Uploads,
     actor: &User,
     target: UploadTarget,
     length: u64,
     raw_metadata: String,
 ) -> Result<UploadRow, DomainError> {
-    let max = archive.settings.max_upload_bytes;
+    let max = uploads.settings.max_upload_bytes;
     if length > max {
         return Err(DomainError::PayloadTooLarge(format!(
             "the file is {length} bytes; this archive accepts at most {max} bytes per file"
@@ -367,12 +367,12 @@ pub async fn create(
         expected_sha256: target.expected_sha256.map(hex::encode),
         metadata: raw_metadata,
         created_at: now,
-        expires_at: expiry_from(archive, now),
+        expires_at: expiry_from(uploads, now),
         completed_at: None,
     };
     let actor = actor.clone();
     let insert = row.clone();
-    archive
+    uploads
         .db
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
@@ -402,30 +402,30 @@ fn load(conn: &mut AnyConnection, actor: &User, id: &str) -> Result<UploadRow, D
 ///
 /// It waits for a request still writing to the upload (typically one whose connection
 /// just broke), so the offset it reports is the one a resume must start from.
-pub async fn status(archive: &Archive, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
-    fetch(archive, actor, id).await?;
-    let lock = match archive.tus_locks.acquire(id).await {
+pub async fn status(uploads: &Uploads, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
+    fetch(uploads, actor, id).await?;
+    let lock = match uploads.tus_locks.acquire(id).await {
         Ok(lock) => lock,
         // Still busy: the committed offset is true, only perhaps not the latest.
-        Err(_) => return fetch(archive, actor, id).await,
+        Err(_) => return fetch(uploads, actor, id).await,
     };
     // A request on another node may still be committing what it received.
-    wait_for_writers(archive, id).await?;
-    let row = fetch(archive, actor, id).await?;
+    wait_for_writers(uploads, id).await?;
+    let row = fetch(uploads, actor, id).await?;
     if row.completed_at.is_some() || row.offset() < row.length() {
         return Ok(row);
     }
-    let archive = archive.clone();
+    let uploads = uploads.clone();
     let actor = actor.clone();
     let id = id.to_string();
     tokio::task::spawn_blocking(move || {
         let _lock = lock;
-        let mut conn = archive.db.get()?;
+        let mut conn = uploads.db.get()?;
         let row = load(&mut conn, &actor, &id)?;
         if row.completed_at.is_none() && row.offset() == row.length() {
             let state = ResumableSha256::from_bytes(&row.hash_state, row.offset())
                 .map_err(DomainError::internal)?;
-            write::complete(&archive, &mut conn, &actor, &row, &state)?;
+            write::complete(&uploads, &mut conn, &actor, &row, &state)?;
         }
         load(&mut conn, &actor, &id)
     })
@@ -434,10 +434,10 @@ pub async fn status(archive: &Archive, actor: &User, id: &str) -> Result<UploadR
 }
 
 /// The row of an upload the actor owns; an expired one is gone.
-pub async fn fetch(archive: &Archive, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
+pub async fn fetch(uploads: &Uploads, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
     let actor = actor.clone();
     let id = id.to_string();
-    let row = archive.db.run(move |conn| load(conn, &actor, &id)).await?;
+    let row = uploads.db.run(move |conn| load(conn, &actor, &id)).await?;
     if row.is_expired(Utc::now().naive_utc()) {
         return Err(expired());
     }
@@ -445,10 +445,10 @@ pub async fn fetch(archive: &Archive, actor: &User, id: &str) -> Result<UploadRo
 }
 
 /// The row of an upload the actor owns, expired or not.
-async fn fetch_any(archive: &Archive, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
+async fn fetch_any(uploads: &Uploads, actor: &User, id: &str) -> Result<UploadRow, DomainError> {
     let actor = actor.clone();
     let id = id.to_string();
-    archive.db.run(move |conn| load(conn, &actor, &id)).await
+    uploads.db.run(move |conn| load(conn, &actor, &id)).await
 }
 
 fn expired() -> DomainError {
@@ -457,18 +457,18 @@ fn expired() -> DomainError {
 
 /// Termination: removes an upload and its bytes. A completed upload's file stays in
 /// the draft (remove it from the draft to delete it); only the upload is forgotten.
-pub async fn terminate(archive: &Archive, actor: &User, id: &str) -> Result<(), DomainError> {
-    let lock = archive.tus_locks.acquire(id).await?;
-    fetch_any(archive, actor, id).await?;
-    let lease = WriterLease::acquire(archive, id).await?;
-    let archive = archive.clone();
+pub async fn terminate(uploads: &Uploads, actor: &User, id: &str) -> Result<(), DomainError> {
+    let lock = uploads.tus_locks.acquire(id).await?;
+    fetch_any(uploads, actor, id).await?;
+    let lease = WriterLease::acquire(uploads, id).await?;
+    let uploads = uploads.clone();
     let actor = actor.clone();
     let id = id.to_string();
     tokio::task::spawn_blocking(move || {
         let _lock = lock;
-        let removed = archive.db.get().and_then(|mut conn| {
+        let removed = uploads.db.get().and_then(|mut conn| {
             let row = load(&mut conn, &actor, &id)?;
-            remove_upload(&archive, &mut conn, &row)
+            remove_upload(&uploads, &mut conn, &row)
         });
         lease.release();
         removed
@@ -480,15 +480,15 @@ pub async fn terminate(archive: &Archive, actor: &User, id: &str) -> Result<(), 
 /// Deletes the bytes first, then the row: a crash in between leaves a row whose bytes
 /// are missing, which the next request reports and the sweep removes.
 fn remove_upload(
-    archive: &Archive,
+    uploads: &Uploads,
     conn: &mut AnyConnection,
     row: &UploadRow,
 ) -> Result<(), DomainError> {
-    remove_if_present(&data_path(archive.staging.dir(), &row.id))?;
+    remove_if_present(&data_path(uploads.staging.dir(), &row.id))?;
     if row.completed_at.is_none() {
         // A completion cut short may have renamed the bytes already; no draft refers
         // to them until the upload is marked completed.
-        remove_if_present(&archive.staging.dir().join(blob_name(&row.id)))?;
+        remove_if_present(&uploads.staging.dir().join(blob_name(&row.id)))?;
     }
     diesel::delete(tus_uploads::table.find(&row.id)).execute(conn)?;
     Ok(())
@@ -507,16 +507,16 @@ fn remove_if_present(path: &Path) -> Result<(), DomainError> {
 
 /// Removes uploads whose expiry is before `now` (bytes and rows), and files in the
 /// upload folder that no row refers to. Returns how many uploads were removed.
-pub async fn sweep_expired(archive: &Archive, now: NaiveDateTime) -> Result<usize, DomainError> {
-    let archive = archive.clone();
-    tokio::task::spawn_blocking(move || sweep_blocking(&archive, now))
+pub async fn sweep_expired(uploads: &Uploads, now: NaiveDateTime) -> Result<usize, DomainError> {
+    let uploads = uploads.clone();
+    tokio::task::spawn_blocking(move || sweep_blocking(&uploads, now))
         .await
         .map_err(DomainError::internal)?
 }
 
-fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, DomainError> {
+fn sweep_blocking(uploads: &Uploads, now: NaiveDateTime) -> Result<usize, DomainError> {
     // The folder appears with the first upload's bytes.
-    let dir = archive.staging.dir().join("tus");
+    let dir = uploads.staging.dir().join("tus");
     // Listed before the rows are read: a file exists only once its row does, so a file
     // without a row in the later read belongs to an upload already removed.
     let mut files = Vec::new();
@@ -528,7 +528,7 @@ fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, Domain
             }
         }
     }
-    let mut conn = archive.db.get()?;
+    let mut conn = uploads.db.get()?;
     let expired: Vec<UploadRow> = tus_uploads::table
         .filter(tus_uploads::expires_at.le(now))
         // Being written right now on some node: not abandoned after all.
@@ -541,10 +541,10 @@ fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, Domain
         .load(&mut conn)?;
     let mut removed = 0;
     for row in expired {
-        let Some(_lock) = archive.tus_locks.try_acquire(&row.id) else {
+        let Some(_lock) = uploads.tus_locks.try_acquire(&row.id) else {
             continue; // being written right now; not abandoned after all
         };
-        remove_upload(archive, &mut conn, &row)?;
+        remove_upload(uploads, &mut conn, &row)?;
         removed += 1;
     }
     let known: std::collections::HashSet<String> = tus_uploads::table
@@ -554,7 +554,7 @@ fn sweep_blocking(archive: &Archive, now: NaiveDateTime) -> Result<usize, Domain
         .into_iter()
         .collect();
     for id in files.iter().filter(|id| !known.contains(*id)) {
-        remove_if_present(&data_path(archive.staging.dir(), id))?;
+        remove_if_present(&data_path(uploads.staging.dir(), id))?;
     }
     Ok(removed)
 }
@@ -575,11 +575,11 @@ pub fn pending_blob_names(conn: &mut AnyConnection) -> Result<Vec<String>, Domai
 
 /// Sweeps expired uploads now and then every few minutes, for as long as the
 /// archive runs.
-pub fn start_sweeper(archive: &Archive) {
-    let archive = archive.clone();
+pub fn start_sweeper(uploads: &Uploads) {
+    let uploads = uploads.clone();
     tokio::spawn(async move {
         loop {
-            match sweep_expired(&archive, Utc::now().naive_utc()).await {
+            match sweep_expired(&uploads, Utc::now().naive_utc()).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "removed expired resumable uploads"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired resumable uploads"),

@@ -15,11 +15,11 @@ use super::{
     target_path, ResumableSha256, UploadRow, WriterLease,
 };
 use crate::accounts::User;
-use crate::app::Archive;
 use crate::db::schema::tus_uploads;
 use crate::db::AnyConnection;
 use crate::deposit::ingest::StagedFile;
 use crate::deposit::service;
+use crate::deposit::uploads::Uploads;
 use crate::error::DomainError;
 
 const BUFFER_BYTES: usize = 1 << 20;
@@ -70,7 +70,7 @@ pub struct PatchRequest {
 /// The disk side runs on a blocking thread that finishes (and commits) even if the
 /// request is dropped because the client went away.
 pub async fn patch<S, E>(
-    archive: &Archive,
+    uploads: &Uploads,
     actor: &User,
     id: &str,
     req: PatchRequest,
@@ -80,14 +80,14 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let lock = archive.tus_locks.acquire(id).await?;
-    fetch_any(archive, actor, id).await?;
+    let lock = uploads.tus_locks.acquire(id).await?;
+    fetch_any(uploads, actor, id).await?;
     // Across nodes: no other request writes to the file until this one has committed.
-    let lease = WriterLease::acquire(archive, id).await?;
+    let lease = WriterLease::acquire(uploads, id).await?;
     let row = {
         let actor = actor.clone();
         let id = id.to_string();
-        archive
+        uploads
             .db
             .run(move |conn| {
                 let row = load(conn, &actor, &id)?;
@@ -127,7 +127,7 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
     let body_complete = Arc::new(AtomicBool::new(false));
     let writer = {
-        let archive = archive.clone();
+        let uploads = uploads.clone();
         let actor = actor.clone();
         let complete = body_complete.clone();
         let checksum = req.checksum;
@@ -136,7 +136,7 @@ where
             let _lock = lock;
             let mut lease = lease;
             let outcome =
-                write_and_commit(&archive, &actor, row, checksum, rx, &complete, &mut lease);
+                write_and_commit(&uploads, &actor, row, checksum, rx, &complete, &mut lease);
             lease.release();
             outcome
         })
@@ -182,7 +182,7 @@ fn roll_back(out: BufWriter<File>, offset: u64) -> Result<(), DomainError> {
 }
 
 fn write_and_commit(
-    archive: &Archive,
+    uploads: &Uploads,
     actor: &User,
     row: UploadRow,
     checksum: Option<[u8; 32]>,
@@ -191,7 +191,7 @@ fn write_and_commit(
     lease: &mut WriterLease,
 ) -> Result<PatchOutcome, PatchError> {
     let offset = row.offset();
-    let path = data_path(archive.staging.dir(), &row.id);
+    let path = data_path(uploads.staging.dir(), &row.id);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -289,8 +289,8 @@ fn write_and_commit(
     }
     let new_offset = offset + written;
     let now = Utc::now().naive_utc();
-    let expires_at = expiry_from(archive, now);
-    let mut conn = archive.db.get()?;
+    let expires_at = expiry_from(uploads, now);
+    let mut conn = uploads.db.get()?;
     let updated = diesel::update(
         tus_uploads::table
             .find(&row.id)
@@ -321,7 +321,7 @@ fn write_and_commit(
             upload_offset: new_offset as i64,
             ..row
         };
-        complete(archive, &mut conn, actor, &row, &hasher)?;
+        complete(uploads, &mut conn, actor, &row, &hasher)?;
         outcome.completed = true;
     }
     Ok(outcome)
@@ -332,7 +332,7 @@ fn write_and_commit(
 /// client could not fix by retrying (a wrong digest, a path clash, a submitted
 /// dataset) remove the upload; internal ones keep it for the next HEAD or PATCH.
 pub(super) fn complete(
-    archive: &Archive,
+    uploads: &Uploads,
     conn: &mut AnyConnection,
     actor: &User,
     row: &UploadRow,
@@ -342,21 +342,21 @@ pub(super) fn complete(
     let found = hex::encode(digest);
     if let Some(expected) = &row.expected_sha256 {
         if *expected != found {
-            abandon(archive, conn, &row.id);
+            abandon(uploads, conn, &row.id);
             return Err(DomainError::Unprocessable(format!(
                 "the received file has sha256 {found}, but Upload-Metadata said {expected}; \
                  nothing was stored, please upload it again"
             )));
         }
     }
-    let staging = archive.staging.dir();
+    let staging = uploads.staging.dir();
     let data = data_path(staging, &row.id);
     let blob = staging.join(blob_name(&row.id));
     if data.exists() {
         std::fs::rename(&data, &blob)?;
         File::open(staging)?.sync_all()?;
     } else if !blob.exists() {
-        abandon(archive, conn, &row.id);
+        abandon(uploads, conn, &row.id);
         return Err(DomainError::Gone(
             "the bytes of this upload were lost; please upload the file again".into(),
         ));
@@ -368,7 +368,7 @@ pub(super) fn complete(
         sha256: digest,
     };
     let path = target_path(row)?;
-    let case_insensitive = archive.settings.case_insensitive_paths;
+    let case_insensitive = uploads.settings.case_insensitive_paths;
     let result = crate::db::transaction(conn, |conn| {
         let added = service::add_files(
             conn,
@@ -385,7 +385,7 @@ pub(super) fn complete(
         )
         .set((
             tus_uploads::completed_at.eq(now),
-            tus_uploads::expires_at.eq(expiry_from(archive, now)),
+            tus_uploads::expires_at.eq(expiry_from(uploads, now)),
         ))
         .execute(conn)?;
         if marked != 1 {
@@ -397,9 +397,9 @@ pub(super) fn complete(
     });
     match result {
         Ok(added) => {
-            archive.wake_workers();
+            uploads.waker.wake();
             for name in added.replaced_blobs {
-                if let Ok(old) = archive.staged_blob_path(&name) {
+                if let Ok(old) = uploads.staging.blob_path(&name) {
                     if let Err(e) = remove_if_present(&old) {
                         tracing::warn!(blob = %name, error = %e, "could not remove a replaced blob");
                     }
@@ -409,7 +409,7 @@ pub(super) fn complete(
         }
         Err(e @ (DomainError::Internal(_) | DomainError::Unavailable(_))) => Err(e),
         Err(e) => {
-            abandon(archive, conn, &row.id);
+            abandon(uploads, conn, &row.id);
             Err(e)
         }
     }
@@ -417,14 +417,14 @@ pub(super) fn complete(
 
 /// Removes an upload that cannot be completed, unless (re-read now) it was completed
 /// after all, whose blob a draft then refers to.
-fn abandon(archive: &Archive, conn: &mut AnyConnection, id: &str) {
+fn abandon(uploads: &Uploads, conn: &mut AnyConnection, id: &str) {
     let current: Result<Option<UploadRow>, _> = tus_uploads::table
         .find(id)
         .select(UploadRow::as_select())
         .first(conn)
         .optional();
     let removed = match current {
-        Ok(Some(row)) if row.completed_at.is_none() => remove_upload(archive, conn, &row),
+        Ok(Some(row)) if row.completed_at.is_none() => remove_upload(uploads, conn, &row),
         Ok(_) => Ok(()),
         Err(e) => Err(e.into()),
     };

@@ -1,16 +1,14 @@
 //! DataCite Metadata Schema 4.6: the XML document (for DataCite's `xml` attribute, OAI-PMH
 //! `oai_datacite` and content negotiation) and the REST API's JSON `attributes`.
 
-use std::borrow::Cow;
 use std::io;
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use quick_xml::Writer;
 use serde_json::{json, Map, Value};
 
 use super::names::{display_name, name_of, Name};
 use super::{type_map, PublishedRecord};
 use crate::deposit::metadata::{vocab, Date, GeoLocationBox, GeoLocationPoint, RelatedIdentifier};
+use crate::xml::Xml;
 
 const NAMESPACE: &str = "http://datacite.org/schema/kernel-4";
 /// `xsi:schemaLocation` of every document we write.
@@ -23,95 +21,6 @@ pub fn datacite_xml(r: &PublishedRecord) -> String {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         // Writing into a Vec cannot fail; an empty string would fail any validation loudly.
         Err(_) => String::new(),
-    }
-}
-
-/// Thin helper over quick-xml's writer: quick-xml escapes text and attribute values;
-/// this adds removal of characters XML 1.0 forbids, which quick-xml passes through.
-pub(crate) struct Xml {
-    w: Writer<Vec<u8>>,
-}
-
-pub(crate) type Attrs<'a> = &'a [(&'a str, Option<&'a str>)];
-
-impl Xml {
-    /// An indented document with its XML declaration written.
-    pub(crate) fn document() -> io::Result<Xml> {
-        let mut x = Xml {
-            w: Writer::new_with_indent(Vec::new(), b' ', 2),
-        };
-        x.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-        Ok(x)
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.w.into_inner()
-    }
-
-    fn start(&self, name: &str, attrs: Attrs) -> BytesStart<'static> {
-        let mut el = BytesStart::new(name.to_string());
-        for (key, value) in attrs {
-            if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-                el.push_attribute((*key, xml_chars(v).as_ref()));
-            }
-        }
-        el
-    }
-
-    pub(crate) fn open(&mut self, name: &str, attrs: Attrs) -> io::Result<()> {
-        let el = self.start(name, attrs);
-        self.w.write_event(Event::Start(el))
-    }
-
-    pub(crate) fn close(&mut self, name: &str) -> io::Result<()> {
-        self.w.write_event(Event::End(BytesEnd::new(name)))
-    }
-
-    pub(crate) fn leaf(&mut self, name: &str, attrs: Attrs, text: &str) -> io::Result<()> {
-        let el = self.start(name, attrs);
-        let text = xml_chars(text.trim());
-        if text.is_empty() {
-            return self.w.write_event(Event::Empty(el));
-        }
-        self.w.write_event(Event::Start(el))?;
-        self.w.write_event(Event::Text(BytesText::new(&text)))?;
-        self.close(name)
-    }
-
-    /// Writes an already serialised element as it is (OAI-PMH embeds the DataCite
-    /// document this module wrote).
-    pub(crate) fn raw(&mut self, xml: &str) -> io::Result<()> {
-        self.w
-            .write_event(Event::Text(BytesText::from_escaped(xml)))
-    }
-
-    /// A wrapper element (`<titles>`) around `items`, left out when there are none.
-    fn list<T>(
-        &mut self,
-        name: &str,
-        items: &[T],
-        mut each: impl FnMut(&mut Self, &T) -> io::Result<()>,
-    ) -> io::Result<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        self.open(name, &[])?;
-        for item in items {
-            each(self, item)?;
-        }
-        self.close(name)
-    }
-}
-
-/// Drops characters that XML 1.0 does not allow at all (most C0 controls, U+FFFE/F).
-fn xml_chars(s: &str) -> Cow<'_, str> {
-    let allowed = |c: char| {
-        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-    };
-    if s.chars().all(allowed) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.chars().filter(|&c| allowed(c)).collect())
     }
 }
 
@@ -221,10 +130,7 @@ fn sizes(r: &PublishedRecord) -> Vec<String> {
 
 fn write_resource(r: &PublishedRecord) -> io::Result<Vec<u8>> {
     let m = r.metadata;
-    let mut x = Xml {
-        w: Writer::new_with_indent(Vec::new(), b' ', 2),
-    };
-    x.w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let mut x = Xml::document()?;
     x.open(
         "resource",
         &[
@@ -499,7 +405,7 @@ fn write_resource(r: &PublishedRecord) -> io::Result<Vec<u8>> {
     })?;
 
     x.close("resource")?;
-    let mut out = x.w.into_inner();
+    let mut out = x.into_bytes();
     out.push(b'\n');
     Ok(out)
 }

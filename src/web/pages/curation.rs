@@ -107,7 +107,7 @@ pub async fn review(
             Ok(redirect(&format!("/datasets/{id}?msg=changes_requested")))
         }
         "accept" => {
-            curation::accept(&archive, &curator, id, &comment).await?;
+            curation::accept(&archive.db, archive.jobs.waker(), &curator, id, &comment).await?;
             Ok(redirect(&format!("/datasets/{id}?msg=approved")))
         }
         other => Err(DomainError::invalid(

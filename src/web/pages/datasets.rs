@@ -8,6 +8,7 @@ use std::borrow::Borrow;
 use super::{human_size, FormErrors, PageCtx};
 use crate::accounts::User;
 use crate::app::Archive;
+pub use crate::deposit::ingest::encode_path;
 use crate::deposit::listing::{self, Listing};
 use crate::deposit::metadata::{self, form::FormState, vocab};
 use crate::deposit::model::{DatasetState, DatasetSummary, DatasetView, TimelineEntry};
@@ -507,21 +508,6 @@ fn doi_note(s: &DoiStatus, insider: bool) -> String {
     format!("DOI {what} pending for {which}: {detail}.")
 }
 
-/// Characters a URL path segment may carry as they are (RFC 3986 unreserved).
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encodes each segment of a dataset path for use in a URL.
-pub fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(|seg| percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[derive(serde::Deserialize)]
 pub struct LandingQuery {
     msg: Option<String>,
@@ -957,6 +943,7 @@ pub async fn upload(
                     let dataset_path =
                         uploads::parse_path(&uploads::join_folder(&folder, &filename))?;
                     let staged = archive
+                        .staging
                         .stage_stream(&mut part, archive.settings.max_upload_bytes)
                         .await?;
                     let is_zip = dataset_path.as_str().to_lowercase().ends_with(".zip");
@@ -981,11 +968,12 @@ pub async fn upload(
     .await;
     if let Err(e) = result {
         archive
-            .discard_staged(received.iter().map(|u| &u.staged))
+            .staging
+            .discard(received.iter().map(|u| &u.staged))
             .await;
         return Err(e.into());
     }
-    uploads::add_uploads(&archive, &user.0, id, received).await?;
+    uploads::add_uploads(&archive.uploads(), &user.0, id, received).await?;
     Ok(redirect(&format!("/datasets/{id}?msg=uploaded")))
 }
 
@@ -999,7 +987,7 @@ pub async fn remove_file(
     let id = path.into_inner();
     let form = read_form(&req, payload, 16 * 1024).await?;
     let file_path = uploads::parse_path(field(&form, "path"))?;
-    uploads::remove_file(&archive, &user.0, id, file_path).await?;
+    uploads::remove_file(&archive.uploads(), &user.0, id, file_path).await?;
     Ok(redirect(&format!("/datasets/{id}?msg=removed")))
 }
 
@@ -1035,7 +1023,7 @@ pub async fn submit(
     let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| service::submit(conn, &settings, &actor, id))
+        .run(move |conn| crate::curation::submit(conn, &settings, &actor, id))
         .await?;
     archive.wake_workers();
     Ok(redirect(&format!("/datasets/{id}?msg=submitted")))

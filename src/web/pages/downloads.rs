@@ -258,7 +258,7 @@ async fn serve(
             if wanted.is_none() {
                 // A whole file is checked while it is sent: on a mismatch the last chunk
                 // is withheld, so no client ever receives a complete damaged file.
-                let audit = archive.clone();
+                let audit = archive.fixity();
                 let dataset_id = view.dataset.id;
                 let content_path = content_path.clone();
                 verified(stream, &file.sha256, move || {

@@ -306,6 +306,7 @@ pub async fn comment(
                     attachment_name = attachment_file_name(&filename)?;
                     staged = Some(
                         archive
+                            .staging
                             .stage_stream(&mut part, ATTACHMENT_MAX_BYTES)
                             .await?,
                     );
@@ -324,7 +325,7 @@ pub async fn comment(
     }
     .await;
     if let Err(e) = read {
-        archive.discard_staged(staged.iter()).await;
+        archive.staging.discard(staged.iter()).await;
         return Err(e.into());
     }
     let attachment = match &staged {
@@ -373,7 +374,7 @@ async fn keep_attachment(
     .await
     .map_err(DomainError::internal)?;
     if let Err(e) = moved {
-        archive.discard_staged([file]).await;
+        archive.staging.discard([file]).await;
         return Err(DomainError::internal(format!("keeping an attachment: {e}")));
     }
     Ok(Attachment {

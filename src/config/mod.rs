@@ -4,9 +4,17 @@
 //! `HOLDFAST_CONFIG`), `HOLDFAST_*` environment variables, command-line flags. Clap
 //! reads the last two; the file fills whatever they left unset.
 
+pub mod smtp;
+
 use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+pub use crate::secret::Secret;
+
+/// Sitemaps (ResourceSync's documents) allow 50,000 URLs per document: the largest page
+/// size the ResourceSync settings accept.
+pub const SITEMAP_LIMIT: usize = 50_000;
 
 /// Options shared by every command that opens the archive (serve, user, token, ...).
 #[derive(Args, Debug, Clone, Default)]
@@ -245,26 +253,6 @@ impl DoiProviderKind {
     }
 }
 
-/// A value that must not appear in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
 /// How to reach DataCite's REST API.
 #[derive(Debug, Clone)]
 pub struct DataciteSettings {
@@ -403,8 +391,7 @@ impl Settings {
             file.mail_from,
             "holdfast@localhost".into(),
         );
-        crate::mail::transport::validate_settings(smtp_url.as_deref(), &mail_from)
-            .map_err(|e| anyhow::anyhow!(e))?;
+        smtp::validate_settings(smtp_url.as_deref(), &mail_from).map_err(|e| anyhow::anyhow!(e))?;
         let cycle_days = pick(args.fixity_cycle_days, file.fixity_cycle_days, 30.0);
         if !(cycle_days.is_finite() && cycle_days > 0.0 && cycle_days <= 36_500.0) {
             anyhow::bail!(
@@ -479,9 +466,9 @@ impl Settings {
             resourcesync_page_size: pick(
                 args.resourcesync_page_size,
                 file.resourcesync_page_size,
-                crate::federation::resourcesync::SITEMAP_LIMIT,
+                SITEMAP_LIMIT,
             )
-            .clamp(1, crate::federation::resourcesync::SITEMAP_LIMIT),
+            .clamp(1, SITEMAP_LIMIT),
             oai_admin_email: pick(
                 args.oai_admin_email.clone(),
                 file.oai_admin_email,

@@ -1,0 +1,146 @@
+//! The staged blobs of drafts, seen from async code: where a blob's bytes are, staging a
+//! request body while it arrives, and removing blobs no draft keeps.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{StagedFile, Staging};
+use crate::error::DomainError;
+
+/// How many chunks may wait between the network and the disk writer.
+const UPLOAD_QUEUE_CHUNKS: usize = 16;
+
+impl Staging {
+    /// The staged bytes of a draft file. Names come from our own database, but are
+    /// checked anyway so nothing can point outside the staging folder.
+    pub fn blob_path(&self, name: &str) -> Result<PathBuf, DomainError> {
+        let safe = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            && !name.starts_with('.');
+        if !safe {
+            return Err(DomainError::internal(format!(
+                "bad staged blob name {name:?}"
+            )));
+        }
+        Ok(self.dir().join(name))
+    }
+
+    /// Deletes staged blobs no draft refers to any more (after replace, remove, publish).
+    pub async fn remove_blobs(&self, names: Vec<String>) {
+        for name in names {
+            if let Ok(path) = self.blob_path(&name) {
+                if let Err(e) = tokio::fs::remove_file(&path).await {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(blob = %name, error = %e, "could not remove a staged blob");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes the staged bytes of uploads a request did not keep.
+    pub async fn discard<'a>(&self, files: impl IntoIterator<Item = &'a StagedFile>) {
+        let names = files
+            .into_iter()
+            .filter_map(StagedFile::blob_name)
+            .collect();
+        self.remove_blobs(names).await;
+    }
+
+    /// Streams a request body into staging while hashing it. Memory stays bounded by
+    /// the channel: the network side waits when the disk side falls behind.
+    pub async fn stage_stream<S, E>(
+        &self,
+        mut body: S,
+        limit: u64,
+    ) -> Result<StagedFile, DomainError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.create_pipelined()?.with_limit(limit);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
+        // Set only when the body arrived whole; otherwise the writer discards its file.
+        let body_complete = Arc::new(AtomicBool::new(false));
+        let complete = body_complete.clone();
+        let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
+            while let Some(chunk) = rx.blocking_recv() {
+                writer.write_bytes(chunk).map_err(upload_error)?;
+                crate::crashpoint::hit("upload.mid-file");
+            }
+            if !complete.load(Ordering::Acquire) {
+                // Dropping the writer without finish() removes the partial file.
+                return Err(DomainError::BadRequest("the upload was interrupted".into()));
+            }
+            writer.finish().map_err(upload_error)
+        });
+        let mut network_error = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    if tx.send(bytes).await.is_err() {
+                        break; // the writer stopped (size limit or disk error); its error wins
+                    }
+                }
+                Err(e) => {
+                    network_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if network_error.is_none() {
+            body_complete.store(true, Ordering::Release);
+        }
+        drop(tx);
+        let written = disk
+            .await
+            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
+        match network_error {
+            Some(e) => Err(DomainError::BadRequest(format!(
+                "the upload was interrupted ({e}); nothing was stored, please try again"
+            ))),
+            None => written,
+        }
+    }
+
+    /// Removes staged blobs not in `referenced` (left by a crash between staging a file
+    /// and recording it). Only blobs older than an hour are touched, so an upload
+    /// another process is finishing right now is safe. Returns how many it removed.
+    pub async fn sweep_unreferenced(
+        &self,
+        referenced: std::collections::HashSet<String>,
+    ) -> std::io::Result<usize> {
+        let dir = self.dir().to_path_buf();
+        tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let mut removed = 0;
+            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().to_string();
+                if !name.ends_with(".blob") || referenced.contains(&name) {
+                    continue;
+                }
+                if entry.metadata()?.modified()? < cutoff {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+fn upload_error(e: std::io::Error) -> DomainError {
+    if e.kind() == std::io::ErrorKind::FileTooLarge {
+        DomainError::PayloadTooLarge(e.to_string())
+    } else {
+        DomainError::internal(format!("writing upload: {e}"))
+    }
+}
