@@ -19,6 +19,7 @@ pub mod packaging;
 pub mod preservation;
 pub mod qa;
 pub mod recovery;
+pub mod samples;
 pub mod search;
 pub mod standards;
 pub mod storage;

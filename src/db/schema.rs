@@ -523,7 +523,26 @@ diesel::joinable!(replica_challenges -> datasets (dataset_id));
 diesel::joinable!(replication_shortfalls -> datasets (dataset_id));
 diesel::joinable!(replica_objects -> replication_sources (source_id));
 
+diesel::table! {
+    /// Samples of published datasets (see src/samples).
+    samples (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        igsn -> Nullable<Text>,
+        name -> Text,
+        name_key -> Text,
+        parent_igsn -> Nullable<Text>,
+        file_path -> Text,
+        described -> Bool,
+        attrs -> Text,
+    }
+}
+
+diesel::joinable!(samples -> datasets (dataset_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    samples,
     users,
     sessions,
     api_tokens,

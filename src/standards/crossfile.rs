@@ -118,7 +118,7 @@ fn listings<'a>(
 
 /// Whether an FLMD entry names a dataset path: by file name, or by path relative to the
 /// dataset (`./` and `\` tolerated), `*` wildcards allowed.
-fn lists(entry: &str, path: &str) -> bool {
+pub fn lists(entry: &str, path: &str) -> bool {
     let entry = entry.replace('\\', "/");
     let entry = entry.trim_start_matches("./").trim_start_matches('/');
     if entry.contains('/') {

@@ -82,6 +82,7 @@ pub struct TableChecker<'a> {
     blank_rows: Vec<u64>,
     blank_count: u64,
     saw_header: bool,
+    rules: Option<super::rules::RulesChecker<'a>>,
 }
 
 impl<'a> TableChecker<'a> {
@@ -118,6 +119,10 @@ impl<'a> TableChecker<'a> {
             blank_rows: Vec::new(),
             blank_count: 0,
             saw_header: false,
+            rules: standard
+                .rules
+                .as_ref()
+                .map(|r| super::rules::RulesChecker::new(&standard.name, r, &standard.schema)),
         }
     }
 
@@ -191,6 +196,17 @@ impl<'a> TableChecker<'a> {
             if self.descriptors_seen[i] {
                 continue;
             }
+            // A row of free text (a template's `Contains` row) is known by its label cell.
+            if d.values.is_empty() {
+                let label = record
+                    .get(0)
+                    .map(|c| String::from_utf8_lossy(c).trim().to_string());
+                if label.is_some_and(|l| l.eq_ignore_ascii_case(&d.name)) {
+                    self.descriptors_seen[i] = true;
+                    return true;
+                }
+                continue;
+            }
             let mut any = false;
             let all = record.iter().all(|c| {
                 let c = String::from_utf8_lossy(c);
@@ -217,6 +233,9 @@ impl<'a> TableChecker<'a> {
         }
         match self.phase {
             Phase::BeforeHeader => {
+                if dialect.header && self.rules.as_mut().is_some_and(|r| r.preamble_row(record)) {
+                    return;
+                }
                 if !dialect.header {
                     let names = self
                         .standard
@@ -299,6 +318,9 @@ impl<'a> TableChecker<'a> {
             Some(mode) => self.match_frictionless(mode, out),
         }
         self.prepare_keys();
+        if let Some(r) = self.rules.as_mut() {
+            r.header(&self.labels, &self.fields, out);
+        }
     }
 
     fn check_labels(&self, out: &mut Collector) {
@@ -728,6 +750,9 @@ impl<'a> TableChecker<'a> {
         if !self.unique.is_empty() || !self.foreign.is_empty() {
             self.check_keys(row, record, out);
         }
+        if let Some(r) = self.rules.as_mut() {
+            r.row(row, record, &self.labels, out);
+        }
     }
 }
 
@@ -804,7 +829,17 @@ impl Checker for TableChecker<'_> {
         self.take(row, record, out);
     }
 
+    fn references(&mut self) -> super::references::References {
+        self.rules
+            .as_mut()
+            .map(|r| r.references())
+            .unwrap_or_default()
+    }
+
     fn finish(&mut self, out: &mut Collector) {
+        if let Some(r) = self.rules.as_mut() {
+            r.finish(out);
+        }
         if !self.saw_header {
             out.push(Issue::new(
                 "empty-file",
