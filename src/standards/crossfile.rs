@@ -173,6 +173,13 @@ pub fn check(registry: &Registry, files: &[DatasetFile], reports: &[FileReport])
                 );
             }
         }
+        // An FLMD may list itself (ESS-DIVE: "one row per file in the package").
+        let own: Vec<String> = flmds.iter().map(|l| l.file.path.clone()).collect();
+        for l in &mut flmds {
+            for e in &mut l.entries {
+                e.used |= own.iter().any(|p| lists(&e.name, p));
+            }
+        }
         for l in &flmds {
             unused(
                 l,

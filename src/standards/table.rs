@@ -214,7 +214,11 @@ impl<'a> TableChecker<'a> {
                 any |= !c.is_empty();
                 c.is_empty()
                     || c.eq_ignore_ascii_case(&d.name)
-                    || d.values.iter().any(|v| v.eq_ignore_ascii_case(c))
+                    || d.values.iter().any(|v| {
+                        v.eq_ignore_ascii_case(c)
+                            || (v.contains('*')
+                                && super::spec::glob_match(v.as_bytes(), c.as_bytes()))
+                    })
             });
             if any && all {
                 self.descriptors_seen[i] = true;
@@ -323,6 +327,17 @@ impl<'a> TableChecker<'a> {
         }
     }
 
+    /// Columns up to the last named one; all of them under Frictionless's rules.
+    fn named_width(&self) -> usize {
+        if self.standard.schema.fields_match.is_some() {
+            return self.labels.len();
+        }
+        self.labels
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map_or(0, |i| i + 1)
+    }
+
     fn check_labels(&self, out: &mut Collector) {
         let column_re = self
             .standard
@@ -338,7 +353,23 @@ impl<'a> TableChecker<'a> {
             return;
         }
         let mut seen = HashSet::new();
-        for (i, label) in self.labels.iter().enumerate() {
+        let named = self.named_width();
+        if named < self.labels.len() {
+            // holdfast's own standards: unnamed columns after the last named one are a
+            // spreadsheet's export, a warning (a value in one is an error, row by row).
+            out.push(
+                Issue::new(
+                    "blank-column",
+                    Severity::Warning,
+                    format!(
+                        "{} unnamed column(s) after the last named one; delete them",
+                        self.labels.len() - named
+                    ),
+                )
+                .column(format!("column {}", named + 1)),
+            );
+        }
+        for (i, label) in self.labels.iter().enumerate().take(named) {
             let column = format!("{} (column {})", label, i + 1);
             if label.trim().is_empty() {
                 out.push(
@@ -663,6 +694,21 @@ impl<'a> TableChecker<'a> {
             self.flush_blank(Severity::Error, out);
         }
         let width = self.labels.len();
+        let named = self.named_width();
+        if let Some(i) = (named..record.len().min(width))
+            .find(|&i| !self.cell(record, i).trim_ascii().is_empty())
+        {
+            out.push(
+                Issue::new(
+                    "extra-cell",
+                    Severity::Error,
+                    "a value in a column with no name; name the column or delete the value",
+                )
+                .row(row)
+                .column(format!("column {}", i + 1))
+                .value(self.cell(record, i)),
+            );
+        }
         if record.len() > width {
             out.push(
                 Issue::new(
@@ -674,7 +720,7 @@ impl<'a> TableChecker<'a> {
                 .column(format!("column {}", width + 1))
                 .value(record.get(width).unwrap_or_default()),
             );
-        } else if record.len() < width {
+        } else if record.len() < named {
             out.push(
                 Issue::new(
                     "missing-cell",
