@@ -50,11 +50,10 @@ fn mutated(dir: &Path, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     p
 }
 
+type Edit<'e> = &'e dyn Fn(String) -> String;
+
 /// The dataset folder copied, with one file replaced by a mutated text (or removed).
-fn dataset_with(
-    dir: &Path,
-    change: Option<(&str, Option<&dyn Fn(String) -> String>)>,
-) -> Vec<DatasetFile> {
+fn dataset_with(dir: &Path, change: Option<(&str, Option<Edit>)>) -> Vec<DatasetFile> {
     let mut files = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(data("dataset"))
         .expect("dataset")
@@ -314,7 +313,9 @@ fn parents_and_children_form_no_loop() {
 /// left (warnings), and the defects they really have (the FLMD example's header counts
 /// in `Data_Orientation`, the LI-COR 6800 dictionary's repeated names, Windows-1252
 /// bytes); unedited templates: their instruction rows, placeholders and empty cells.
-const OFFICIAL: &[(&str, &str, &[(&str, u64)])] = &[
+type Expected = (&'static str, &'static str, &'static [(&'static str, u64)]);
+
+const OFFICIAL: &[Expected] = &[
     (
         "essdive-sample",
         "sampleid-v1.1.1__sampleTemplate.csv",

@@ -372,7 +372,7 @@ impl<'a> RulesChecker<'a> {
     /// One data row (`line` is its physical line).
     pub fn row(&mut self, line: u64, record: &ByteRecord, labels: &[String], out: &mut Collector) {
         let rules = self.rules;
-        for (field, _) in &rules.fields {
+        for field in rules.fields.keys() {
             if let (Some(&i), Some(value)) =
                 (self.columns.get(field.as_str()), self.cell(record, field))
             {

@@ -83,6 +83,8 @@ pub struct TableChecker<'a> {
     blank_count: u64,
     saw_header: bool,
     rules: Option<super::rules::RulesChecker<'a>>,
+    /// Columns up to the last named one (see `named_width`), set with the header.
+    named: usize,
 }
 
 impl<'a> TableChecker<'a> {
@@ -119,6 +121,7 @@ impl<'a> TableChecker<'a> {
             blank_rows: Vec::new(),
             blank_count: 0,
             saw_header: false,
+            named: 0,
             rules: standard
                 .rules
                 .as_ref()
@@ -312,6 +315,7 @@ impl<'a> TableChecker<'a> {
             Phase::Descriptors
         };
         self.labels = labels;
+        self.named = self.named_width();
         self.check_labels(out);
         self.fields = vec![None; self.labels.len()];
         self.stats = (0..self.labels.len())
@@ -353,7 +357,7 @@ impl<'a> TableChecker<'a> {
             return;
         }
         let mut seen = HashSet::new();
-        let named = self.named_width();
+        let named = self.named;
         if named < self.labels.len() {
             // holdfast's own standards: unnamed columns after the last named one are a
             // spreadsheet's export, a warning (a value in one is an error, row by row).
@@ -694,7 +698,7 @@ impl<'a> TableChecker<'a> {
             self.flush_blank(Severity::Error, out);
         }
         let width = self.labels.len();
-        let named = self.named_width();
+        let named = self.named;
         if let Some(i) = (named..record.len().min(width))
             .find(|&i| !self.cell(record, i).trim_ascii().is_empty())
         {
