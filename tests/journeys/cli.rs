@@ -183,7 +183,7 @@ async fn serve_runs_migrations_and_answers_healthz() -> TestResult {
         .env("HOLDFAST_LOG", "warn")
         .env_remove("HOLDFAST_DATABASE_URL")
         .spawn()?;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
     let mut ready = false;
     for _ in 0..100 {
         if let Ok(r) = client

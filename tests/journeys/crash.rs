@@ -316,7 +316,7 @@ impl Server {
                 }
                 // Only once it says it listens is an answer on the port its own.
                 let up = server.log_text().contains("holdfast is serving")
-                    && Client::new()
+                    && crate::helpers::fresh_client()
                         .get(format!("{}/healthz", server.base))
                         .send()
                         .await
@@ -776,7 +776,9 @@ async fn run_scenario(
     let mut journey = Journey {
         base: server.base.clone(),
         tokens,
-        client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+        client: crate::helpers::http_client()
+            .timeout(Duration::from_secs(60))
+            .build()?,
         id: None,
         draft: BTreeMap::new(),
     };

@@ -103,7 +103,7 @@ impl Node {
             .stdout(Stdio::null())
             .spawn()?;
         let server = Process(child);
-        let client = Client::new();
+        let client = crate::helpers::fresh_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
@@ -386,7 +386,7 @@ async fn run(backend: Backend) -> TestResult {
     let origin = Node::new(work.path(), "origin", backend)?;
     let tokens = accounts(&origin)?;
     let (_server, base) = origin.serve().await?;
-    let client = Client::new();
+    let client = crate::helpers::fresh_client();
 
     // The origin publishes two datasets; a third stays a draft.
     let flux = new_dataset(&client, &base, &tokens, "Tower fluxes").await?;

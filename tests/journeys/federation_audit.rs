@@ -91,7 +91,7 @@ impl Node {
     async fn serve(&self) -> Result<Process, Error> {
         let child = self.command().arg("serve").stdout(Stdio::null()).spawn()?;
         let node = Process(child);
-        let client = reqwest::Client::new();
+        let client = crate::helpers::fresh_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = client.get(format!("{}/healthz", self.base())).send().await {
@@ -201,7 +201,7 @@ async fn publish(
     curator: &str,
     files: &[(&str, &[u8])],
 ) -> Result<i64, Error> {
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
     let created = json(
         client
             .post(format!("{base}/api/datasets"))
@@ -278,7 +278,7 @@ async fn publish(
 
 async fn replicas(base: &str, curator: &str, id: i64) -> Result<serde_json::Value, Error> {
     json(
-        reqwest::Client::new()
+        crate::helpers::fresh_client()
             .get(format!("{base}/api/datasets/{id}/replicas"))
             .bearer_auth(curator)
             .send()
@@ -477,7 +477,7 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
         "issued_at": chrono::Utc::now().to_rfc3339(),
         "files": [{"content_path": "v1/content/data/flux.csv", "nonce": "ab".repeat(32)}]
     });
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
     let r = client
         .post(format!("{}/api/federation/challenges", replica.base()))
         .json(&body)
@@ -609,7 +609,7 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
         "admin",
     ])?;
     let browser = Browser {
-        client: reqwest::Client::builder()
+        client: crate::helpers::http_client()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()?,

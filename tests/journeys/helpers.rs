@@ -40,6 +40,22 @@ where
     Ok(())
 }
 
+/// How long test clients keep an idle connection. A journey that blocks its thread on
+/// an external checker for longer than the server's keep-alive (5 s) would otherwise
+/// reuse a connection the server closed meanwhile ("error sending request").
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An HTTP client builder for journeys: idle connections are dropped before the
+/// server's keep-alive ends (see `POOL_IDLE`).
+pub fn http_client() -> reqwest::ClientBuilder {
+    Client::builder().pool_idle_timeout(POOL_IDLE)
+}
+
+/// A plain HTTP client for journeys (see `http_client`).
+pub fn fresh_client() -> Client {
+    http_client().build().expect("client builds")
+}
+
 pub struct TestApp {
     pub base: String,
     pub archive: Archive,
@@ -114,7 +130,7 @@ impl TestApp {
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub fn browser(&self) -> Browser {
         Browser {
-            client: Client::builder()
+            client: http_client()
                 .cookie_store(true)
                 .redirect(redirect::Policy::none())
                 .build()
@@ -125,7 +141,7 @@ impl TestApp {
 
     /// A plain HTTP client for the API and public downloads.
     pub fn client(&self) -> Client {
-        Client::builder()
+        http_client()
             .redirect(redirect::Policy::none())
             .build()
             .expect("client builds")

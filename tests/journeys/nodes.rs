@@ -62,7 +62,7 @@ async fn start_node_with(
         .stdout(Stdio::null())
         .spawn()?;
     let node = Process(child);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
@@ -149,7 +149,7 @@ async fn run(backend: Backend) -> TestResult {
             .stdout(Stdio::null())
             .spawn()?,
     );
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
 
     let r = client
         .post(format!("{a}/api/datasets"))
@@ -346,11 +346,11 @@ async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestRe
             .stdout(Stdio::null())
             .spawn()?,
     );
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
 
     // A browser signs in on node A; node B knows the session and takes a form
     // with the CSRF token node A's page gave.
-    let cookies = reqwest::Client::builder()
+    let cookies = crate::helpers::http_client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
