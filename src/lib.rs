@@ -21,6 +21,7 @@ pub mod packaging;
 pub mod preservation;
 pub mod qa;
 pub mod recovery;
+pub mod samples;
 pub mod search;
 pub mod secret;
 pub mod standards;

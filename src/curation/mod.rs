@@ -790,6 +790,7 @@ pub fn deaccession(
         }
         // A withdrawn dataset is no longer found by search; OAI-PMH shows it deleted.
         search::remove_dataset(conn, id)?;
+        crate::samples::remove_dataset(conn, id)?;
         crate::federation::sync_dataset(conn, id)?;
         events::record(
             conn,
@@ -858,6 +859,7 @@ fn prepare(
     });
     metadata.publication_year = Some(Utc::now().year());
     metadata.version = Some(view.version.number.to_string());
+    crate::samples::link_igsns(conn, view.version.id, &mut metadata)?;
     let metadata_json = serde_json::to_string(&metadata).map_err(DomainError::internal)?;
     let published_before: i64 = dataset_versions::table
         .filter(dataset_versions::dataset_id.eq(id))
@@ -1096,6 +1098,7 @@ fn finish(
         }
     }
     search::index_dataset(conn, plan.dataset.id)?;
+    crate::samples::index_dataset(conn, plan.dataset.id)?;
     crate::federation::sync_dataset(conn, plan.dataset.id)?;
     service::set_state(
         conn,

@@ -525,6 +525,24 @@ diesel::joinable!(validation_runs -> datasets (dataset_id));
 diesel::joinable!(version_files -> dataset_versions (version_id));
 diesel::joinable!(version_folders -> dataset_versions (version_id));
 
+diesel::table! {
+    /// Samples of published datasets (see src/samples).
+    samples (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        igsn -> Nullable<Text>,
+        name -> Text,
+        name_key -> Text,
+        parent_igsn -> Nullable<Text>,
+        file_path -> Text,
+        described -> Bool,
+        attrs -> Text,
+    }
+}
+
+diesel::joinable!(samples -> datasets (dataset_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     dataset_transitions,
@@ -546,6 +564,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     replica_objects,
     replication_shortfalls,
     replication_sources,
+    samples,
     search_documents,
     search_facets,
     sessions,

@@ -118,7 +118,7 @@ fn listings<'a>(
 
 /// Whether an FLMD entry names a dataset path: by file name, or by path relative to the
 /// dataset (`./` and `\` tolerated), `*` wildcards allowed.
-fn lists(entry: &str, path: &str) -> bool {
+pub fn lists(entry: &str, path: &str) -> bool {
     let entry = entry.replace('\\', "/");
     let entry = entry.trim_start_matches("./").trim_start_matches('/');
     if entry.contains('/') {
@@ -171,6 +171,13 @@ pub fn check(registry: &Registry, files: &[DatasetFile], reports: &[FileReport])
                     .value(f.path.as_bytes())
                     .found_in(&f.path, &l.standard.name),
                 );
+            }
+        }
+        // An FLMD may list itself (ESS-DIVE: "one row per file in the package").
+        let own: Vec<String> = flmds.iter().map(|l| l.file.path.clone()).collect();
+        for l in &mut flmds {
+            for e in &mut l.entries {
+                e.used |= own.iter().any(|p| lists(&e.name, p));
             }
         }
         for l in &flmds {

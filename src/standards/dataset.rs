@@ -12,7 +12,7 @@ use super::engine::{validate_file, FileReport};
 use super::findings::{Collector, Finding, Status};
 use super::frictionless::{self, ResourcePlan};
 use super::spec::{Registry, Standard};
-use super::{crossfile, datacite, RunError};
+use super::{assign, crossfile, datacite, references, RunError};
 
 /// One file of a dataset.
 #[derive(Debug, Clone)]
@@ -98,19 +98,13 @@ pub fn validate_dataset_with<'r>(
             }
         }
     }
+    let terms = assign::FlmdTerms::read(registry, files);
     let mut reports = Vec::new();
     for (i, f) in files.iter().enumerate() {
         // A file the caller names gets a report even when no standard applies to it.
         let (standards, named): (Vec<&Standard>, bool) = match choose(i, f) {
             Some(chosen) => (chosen, true),
-            None => (
-                registry
-                    .standards
-                    .iter()
-                    .filter(|s| s.checks_tables() && s.applies_to(file_name(&f.path)))
-                    .collect(),
-                false,
-            ),
+            None => (assign::standards_for(registry, &terms, f), false),
         };
         let plans = resources.get_mut(&i);
         if standards.is_empty() && plans.is_none() && !named {
@@ -122,7 +116,16 @@ pub fn validate_dataset_with<'r>(
                 .collect::<Vec<_>>()
                 .join("+")
         });
-        if let Some(previous) = reuse(f).filter(|r| r.depends_on == depends_on) {
+        let names: Vec<&str> = standards.iter().map(|s| s.name.as_str()).collect();
+        let same = |r: &FileReport| {
+            r.depends_on == depends_on
+                && r.standards.len() >= names.len()
+                && r.standards[..names.len()]
+                    .iter()
+                    .zip(&names)
+                    .all(|(a, b)| a == b)
+        };
+        if let Some(previous) = reuse(f).filter(same) {
             progress(f, previous.bytes);
             reports.push(previous);
             continue;
@@ -148,6 +151,8 @@ pub fn validate_dataset_with<'r>(
     }
     dataset.extend(crossfile::check(registry, files, &reports));
     dataset.extend(crossfile::check_claims(registry, input, files));
+    dataset.extend(assign::check_companions(registry, input, &reports));
+    dataset.extend(references::check(&reports, &assign::linked_igsns(input)));
     if let Some(m) = input.metadata {
         for s in &registry.standards {
             if let Some(rules) = &s.datacite {

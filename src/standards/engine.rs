@@ -26,6 +26,10 @@ pub trait Checker {
     fn found_header(&self) -> Option<&[String]> {
         None
     }
+    /// Keys the file defines and uses, for the rules between files.
+    fn references(&mut self) -> super::references::References {
+        Default::default()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,12 @@ pub struct FileReport {
     /// only while this is unchanged.
     #[serde(default)]
     pub depends_on: Option<String>,
+    /// Keys (samples, locations, methods, terms…) the file defines and uses.
+    #[serde(
+        default,
+        skip_serializing_if = "super::references::References::is_empty"
+    )]
+    pub references: super::references::References,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -91,6 +101,7 @@ impl FileReport {
             suppressed: Vec::new(),
             columns: Vec::new(),
             depends_on: None,
+            references: Default::default(),
         }
     }
 
@@ -164,6 +175,8 @@ pub fn validate_file(
             let mut out = Collector::default();
             if let Some(amf) = &s.ameriflux {
                 checkers.push(Box::new(AmerifluxChecker::new(amf, &file_name, &mut out)));
+            } else if let Some(layout) = &s.wssc {
+                checkers.push(Box::new(super::wssc::WsscChecker::new(s, layout)));
             } else {
                 checkers.push(Box::new(TableChecker::new(s, &file_name, &mut out)));
             }
@@ -172,6 +185,11 @@ pub fn validate_file(
         let (rows, labels) =
             read_pass(path, &group[0].dialect, &mut checkers, &mut collectors).map_err(io)?;
         report.rows = rows;
+        for c in &mut checkers {
+            let refs = c.references();
+            report.references.defines.extend(refs.defines);
+            report.references.uses.extend(refs.uses);
+        }
         if let Some(found) = checkers.iter().find_map(|c| c.found_header()) {
             report.columns = found.to_vec();
         } else if report.columns.is_empty() {

@@ -715,6 +715,7 @@ fn plan_resource(
         datapackage: None,
         datacite: None,
         sha256: String::new(),
+        ..Standard::default()
     };
     Some(ResourcePlan {
         file,

@@ -6,16 +6,20 @@
 //! AmeriFlux findings carry AmeriFlux's level too (`findings`).
 
 pub mod ameriflux;
+pub mod assign;
 pub mod crossfile;
 pub mod datacite;
 pub mod dataset;
 pub mod engine;
 pub mod findings;
 pub mod frictionless;
+pub mod references;
+pub mod rules;
 pub mod spec;
 pub mod table;
 pub mod tableschema;
 pub mod values;
+pub mod wssc;
 
 use std::path::{Path, PathBuf};
 
@@ -210,3 +214,6 @@ mod tests;
 
 #[cfg(test)]
 mod dataset_tests;
+
+#[cfg(test)]
+mod essdive_tests;

@@ -16,29 +16,34 @@ use std::path::{Path, PathBuf};
 pub use super::tableschema::{Constraints, Field, FieldType, TableSchema};
 
 /// The standards shipped with holdfast, embedded so the binary works from any directory.
-const EMBEDDED: &[(&str, &str)] = &[
-    ("csv.json", include_str!("../../schemas/csv.json")),
-    (
-        "ameriflux-base.json",
-        include_str!("../../schemas/ameriflux-base.json"),
-    ),
-    (
-        "essdive-flmd.json",
-        include_str!("../../schemas/essdive-flmd.json"),
-    ),
-    (
-        "essdive-dd.json",
-        include_str!("../../schemas/essdive-dd.json"),
-    ),
-    (
-        "essdive-location.json",
-        include_str!("../../schemas/essdive-location.json"),
-    ),
-    (
-        "frictionless.json",
-        include_str!("../../schemas/frictionless.json"),
-    ),
-    ("datacite.json", include_str!("../../schemas/datacite.json")),
+macro_rules! embedded {
+    ($($file:literal),* $(,)?) => {
+        &[$(($file, include_str!(concat!("../../schemas/", $file)))),*]
+    };
+}
+
+const EMBEDDED: &[(&str, &str)] = embedded![
+    "csv.json",
+    "ameriflux-base.json",
+    "essdive-flmd.json",
+    "essdive-dd.json",
+    "essdive-location.json",
+    "essdive-sample.json",
+    "essdive-wssc.json",
+    "essdive-wssc-methods.json",
+    "essdive-wssc-terms.json",
+    "essdive-soil-respiration.json",
+    "essdive-soil-respiration-chambers.json",
+    "essdive-hydrologic-monitoring.json",
+    "essdive-hydrologic-installation.json",
+    "essdive-leaf-gas-exchange.json",
+    "essdive-leaf-gas-exchange-methods.json",
+    "essdive-leaf-gas-exchange-instruments.json",
+    "essdive-amplicon.json",
+    "essdive-amplicon-sequencing.json",
+    "essdive-amplicon-bioinformatic.json",
+    "frictionless.json",
+    "datacite.json",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,20 @@ struct RawStandard {
     version: Option<String>,
     #[serde(default)]
     source: Option<String>,
+    /// Where the standard's specification is published (a URL).
+    #[serde(default)]
+    specification: Option<String>,
+    /// The reporting format's term in an FLMD `standard` column (`ESS-DIVE Sample v1`):
+    /// files an FLMD lists under it are checked against this standard too.
+    #[serde(default)]
+    flmd_standard: Option<String>,
+    /// Of a format's standards, the one an FLMD-listed file gets when no name matches.
+    #[serde(default)]
+    flmd_default: bool,
+    /// Standards this one stands in for on the files it applies to (`csv` for a layout
+    /// the generic CSV rules would misread).
+    #[serde(default)]
+    replaces: Vec<String>,
     applies_to: Vec<String>,
     #[serde(default)]
     dialect: Dialect,
@@ -80,6 +99,13 @@ struct RawStandard {
     datapackage: Option<DataPackageRules>,
     #[serde(default)]
     datacite: Option<DataciteRules>,
+    #[serde(default)]
+    rules: Option<super::rules::Rules>,
+    #[serde(default)]
+    wssc: Option<super::wssc::WsscLayout>,
+    /// Standards whose files a dataset must also hold when it holds this one's.
+    #[serde(default)]
+    requires_standards: Vec<String>,
 }
 
 /// CSV dialect (Frictionless Table Dialect). `quoteChar: null` reads quotes as literal
@@ -385,7 +411,7 @@ pub struct Ameriflux {
 }
 
 /// One loaded standard.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Standard {
     pub name: String,
     pub title: String,
@@ -400,6 +426,13 @@ pub struct Standard {
     pub ameriflux: Option<Ameriflux>,
     pub datapackage: Option<DataPackageRules>,
     pub datacite: Option<DataciteRules>,
+    pub specification: Option<String>,
+    pub flmd_standard: Option<String>,
+    pub flmd_default: bool,
+    pub replaces: Vec<String>,
+    pub rules: Option<super::rules::Rules>,
+    pub wssc: Option<super::wssc::WsscLayout>,
+    pub requires_standards: Vec<String>,
     /// SHA-256 of the file the standard was read from (see [`Registry::fingerprint`]).
     pub sha256: String,
 }
@@ -424,10 +457,11 @@ impl Standard {
             raw.ameriflux.is_some(),
             raw.datapackage.is_some(),
             raw.datacite.is_some(),
+            raw.wssc.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() > 1 {
             return Err(bad(
-                "a standard has at most one of the `ameriflux`, `datapackage` and `datacite` blocks"
+                "a standard has at most one of the `ameriflux`, `datapackage`, `datacite` and `wssc` blocks"
                     .into(),
             ));
         }
@@ -452,6 +486,14 @@ impl Standard {
                     )));
                 }
             }
+        }
+        if let Some(rules) = raw.rules.as_mut() {
+            rules
+                .prepare(&raw.schema)
+                .map_err(|p| bad(format!("rules: {p}")))?;
+        }
+        if let Some(w) = raw.wssc.as_mut() {
+            w.prepare().map_err(|p| bad(format!("wssc: {p}")))?;
         }
         if let Some(layout) = &raw.layout {
             if layout.header_search_rows == 0 {
@@ -542,6 +584,13 @@ impl Standard {
             ameriflux,
             datapackage: raw.datapackage,
             datacite: raw.datacite,
+            specification: raw.specification,
+            flmd_standard: raw.flmd_standard,
+            flmd_default: raw.flmd_default,
+            replaces: raw.replaces,
+            rules: raw.rules,
+            wssc: raw.wssc,
+            requires_standards: raw.requires_standards,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }

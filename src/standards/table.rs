@@ -82,6 +82,9 @@ pub struct TableChecker<'a> {
     blank_rows: Vec<u64>,
     blank_count: u64,
     saw_header: bool,
+    rules: Option<super::rules::RulesChecker<'a>>,
+    /// Columns up to the last named one (see `named_width`), set with the header.
+    named: usize,
 }
 
 impl<'a> TableChecker<'a> {
@@ -118,6 +121,11 @@ impl<'a> TableChecker<'a> {
             blank_rows: Vec::new(),
             blank_count: 0,
             saw_header: false,
+            named: 0,
+            rules: standard
+                .rules
+                .as_ref()
+                .map(|r| super::rules::RulesChecker::new(&standard.name, r, &standard.schema)),
         }
     }
 
@@ -191,6 +199,17 @@ impl<'a> TableChecker<'a> {
             if self.descriptors_seen[i] {
                 continue;
             }
+            // A row of free text (a template's `Contains` row) is known by its label cell.
+            if d.values.is_empty() {
+                let label = record
+                    .get(0)
+                    .map(|c| String::from_utf8_lossy(c).trim().to_string());
+                if label.is_some_and(|l| l.eq_ignore_ascii_case(&d.name)) {
+                    self.descriptors_seen[i] = true;
+                    return true;
+                }
+                continue;
+            }
             let mut any = false;
             let all = record.iter().all(|c| {
                 let c = String::from_utf8_lossy(c);
@@ -198,7 +217,11 @@ impl<'a> TableChecker<'a> {
                 any |= !c.is_empty();
                 c.is_empty()
                     || c.eq_ignore_ascii_case(&d.name)
-                    || d.values.iter().any(|v| v.eq_ignore_ascii_case(c))
+                    || d.values.iter().any(|v| {
+                        v.eq_ignore_ascii_case(c)
+                            || (v.contains('*')
+                                && super::spec::glob_match(v.as_bytes(), c.as_bytes()))
+                    })
             });
             if any && all {
                 self.descriptors_seen[i] = true;
@@ -217,6 +240,9 @@ impl<'a> TableChecker<'a> {
         }
         match self.phase {
             Phase::BeforeHeader => {
+                if dialect.header && self.rules.as_mut().is_some_and(|r| r.preamble_row(record)) {
+                    return;
+                }
                 if !dialect.header {
                     let names = self
                         .standard
@@ -289,6 +315,7 @@ impl<'a> TableChecker<'a> {
             Phase::Descriptors
         };
         self.labels = labels;
+        self.named = self.named_width();
         self.check_labels(out);
         self.fields = vec![None; self.labels.len()];
         self.stats = (0..self.labels.len())
@@ -299,6 +326,20 @@ impl<'a> TableChecker<'a> {
             Some(mode) => self.match_frictionless(mode, out),
         }
         self.prepare_keys();
+        if let Some(r) = self.rules.as_mut() {
+            r.header(&self.labels, &self.fields, out);
+        }
+    }
+
+    /// Columns up to the last named one; all of them under Frictionless's rules.
+    fn named_width(&self) -> usize {
+        if self.standard.schema.fields_match.is_some() {
+            return self.labels.len();
+        }
+        self.labels
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map_or(0, |i| i + 1)
     }
 
     fn check_labels(&self, out: &mut Collector) {
@@ -316,7 +357,23 @@ impl<'a> TableChecker<'a> {
             return;
         }
         let mut seen = HashSet::new();
-        for (i, label) in self.labels.iter().enumerate() {
+        let named = self.named;
+        if named < self.labels.len() {
+            // holdfast's own standards: unnamed columns after the last named one are a
+            // spreadsheet's export, a warning (a value in one is an error, row by row).
+            out.push(
+                Issue::new(
+                    "blank-column",
+                    Severity::Warning,
+                    format!(
+                        "{} unnamed column(s) after the last named one; delete them",
+                        self.labels.len() - named
+                    ),
+                )
+                .column(format!("column {}", named + 1)),
+            );
+        }
+        for (i, label) in self.labels.iter().enumerate().take(named) {
             let column = format!("{} (column {})", label, i + 1);
             if label.trim().is_empty() {
                 out.push(
@@ -641,6 +698,21 @@ impl<'a> TableChecker<'a> {
             self.flush_blank(Severity::Error, out);
         }
         let width = self.labels.len();
+        let named = self.named;
+        if let Some(i) = (named..record.len().min(width))
+            .find(|&i| !self.cell(record, i).trim_ascii().is_empty())
+        {
+            out.push(
+                Issue::new(
+                    "extra-cell",
+                    Severity::Error,
+                    "a value in a column with no name; name the column or delete the value",
+                )
+                .row(row)
+                .column(format!("column {}", i + 1))
+                .value(self.cell(record, i)),
+            );
+        }
         if record.len() > width {
             out.push(
                 Issue::new(
@@ -652,7 +724,7 @@ impl<'a> TableChecker<'a> {
                 .column(format!("column {}", width + 1))
                 .value(record.get(width).unwrap_or_default()),
             );
-        } else if record.len() < width {
+        } else if record.len() < named {
             out.push(
                 Issue::new(
                     "missing-cell",
@@ -727,6 +799,9 @@ impl<'a> TableChecker<'a> {
         }
         if !self.unique.is_empty() || !self.foreign.is_empty() {
             self.check_keys(row, record, out);
+        }
+        if let Some(r) = self.rules.as_mut() {
+            r.row(row, record, &self.labels, out);
         }
     }
 }
@@ -804,7 +879,17 @@ impl Checker for TableChecker<'_> {
         self.take(row, record, out);
     }
 
+    fn references(&mut self) -> super::references::References {
+        self.rules
+            .as_mut()
+            .map(|r| r.references())
+            .unwrap_or_default()
+    }
+
     fn finish(&mut self, out: &mut Collector) {
+        if let Some(r) = self.rules.as_mut() {
+            r.finish(out);
+        }
         if !self.saw_header {
             out.push(Issue::new(
                 "empty-file",

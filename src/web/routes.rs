@@ -5,8 +5,8 @@ use actix_web::web;
 use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
-    accounts, admin, curation, datasets, downloads, exports, home, reports, search, signposting,
-    tickets,
+    accounts, admin, curation, datasets, downloads, exports, home, reports, samples, search,
+    signposting, tickets,
 };
 use crate::error::DomainError;
 
@@ -70,6 +70,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         // Search
         .route("/search", web::get().to(search::page))
+        .route("/samples", web::get().to(samples::search))
+        .route("/samples/{igsn}", web::get().to(samples::by_igsn))
+        .route(
+            "/datasets/{id}/samples/{name}",
+            web::get().to(samples::by_name),
+        )
         // Deposit
         .route("/datasets/mine", web::get().to(datasets::mine))
         .route("/datasets/new", web::get().to(datasets::new_form))

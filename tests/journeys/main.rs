@@ -22,6 +22,7 @@ mod publish;
 mod qa;
 mod resourcesync;
 mod s3;
+mod samples;
 mod search;
 mod security;
 mod standards;

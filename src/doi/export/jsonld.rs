@@ -65,6 +65,27 @@ pub fn schema_org_jsonld(r: &PublishedRecord) -> Value {
     if let Some(c) = r.concept_doi.filter(|c| !c.eq_ignore_ascii_case(r.doi)) {
         put("isPartOf", json!(super::doi_url(c)));
     }
+    // Samples (IGSNs): the ones the dataset describes are what it is `about`; the ones
+    // its data were measured on, what it `isBasedOn`.
+    for (property, described) in [("about", true), ("isBasedOn", false)] {
+        let samples: Vec<Value> = m
+            .related_identifiers
+            .iter()
+            .filter(|x| x.related_identifier_type.eq_ignore_ascii_case("IGSN"))
+            .filter(|x| x.relation_type.eq_ignore_ascii_case("Describes") == described)
+            .filter_map(|x| crate::standards::rules::canonical_igsn(&x.related_identifier))
+            .map(|i| {
+                json!({
+                    "@type": "Thing",
+                    "@id": format!("https://igsn.org/{i}"),
+                    "identifier": { "@type": "PropertyValue", "propertyID": "IGSN", "value": i },
+                })
+            })
+            .collect();
+        if !samples.is_empty() {
+            put(property, Value::Array(samples));
+        }
+    }
     let funding: Vec<Value> = m
         .funding_references
         .iter()

@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod exports;
 pub mod home;
 pub mod reports;
+pub mod samples;
 pub mod search;
 pub mod signposting;
 pub mod tickets;
