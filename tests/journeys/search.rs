@@ -2,7 +2,7 @@
 //! and keywords; facets count them; filters narrow; drafts and submissions never show;
 //! nothing typed breaks a query; pages and both orders work; the index rebuilds.
 
-use crate::helpers::*;
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -18,11 +18,7 @@ struct Spec<'a> {
 }
 
 /// Creates a draft with this metadata and one file; returns its id.
-async fn draft(
-    app: &TestApp,
-    token: &str,
-    s: &Spec<'_>,
-) -> Result<i64, Box<dyn std::error::Error>> {
+async fn draft(dep: &Api, s: &Spec<'_>) -> Result<i64, Error> {
     let creators: Vec<Value> = s
         .creators
         .iter()
@@ -37,43 +33,15 @@ async fn draft(
         "types": {"resourceTypeGeneral": s.resource_type},
         "rightsList": [{"rightsIdentifier": s.license}]
     });
-    let client = app.client();
-    let r = client
-        .post(app.url("/api/datasets"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    if r.status() != StatusCode::CREATED {
-        return Err(format!("creating {}: {} {}", s.title, r.status(), r.text().await?).into());
-    }
-    let id = r.json::<Value>().await?["id"]
+    let id = dep.create_dataset(&body).await?["id"]
         .as_i64()
         .ok_or("no id in the answer")?;
-    let r = client
-        .put(app.url(&format!("/api/datasets/{id}/files/{}", s.file.0)))
-        .bearer_auth(token)
-        .body(s.file.1.to_vec())
-        .send()
-        .await?;
-    if r.status() != StatusCode::CREATED {
-        return Err(format!("upload to {}: {}", s.title, r.status()).into());
-    }
+    dep.put_file(id, s.file.0, s.file.1).await?;
     Ok(id)
 }
 
-async fn api(app: &TestApp, query: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let r = app
-        .client()
-        .get(app.url(&format!("/api/search{query}")))
-        .send()
-        .await?;
-    let status = r.status();
-    let text = r.text().await?;
-    if status != StatusCode::OK {
-        return Err(format!("GET /api/search{query}: {status}: {text}").into());
-    }
-    Ok(serde_json::from_str(&text)?)
+async fn api(app: &TestApp, query: &str) -> Result<Value, Error> {
+    app.public_api().get_ok(&format!("/api/search{query}")).await
 }
 
 fn ids(v: &Value) -> Vec<i64> {
@@ -99,103 +67,83 @@ fn facet(v: &Value, facet: &str, value: &str) -> i64 {
 
 const CSV: &[u8] = b"site,flux\nUS-Ha1,1.5\nUS-Ha1,2.5\n";
 
+/// Three published datasets, a draft and a submission that share words with them.
+struct Archive {
+    forest: i64,
+    fen: i64,
+    soil: i64,
+    hidden_draft: i64,
+}
+
+async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
+    let dep = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
+    let cur = app.api(&app.new_user("cura@example.org", Role::Curator).await?.token);
+    let forest = draft(&dep, &Spec {
+        title: "Harvard Forest eddy covariance fluxes",
+        abstract_text: "Half-hourly carbon dioxide and water vapour fluxes above a temperate deciduous forest.",
+        creators: &["Doe, Jane", "Munger, William"],
+        subjects: &["carbon flux", "forest"],
+        resource_type: "Dataset",
+        license: "CC-BY-4.0",
+        file: ("fluxes.csv", CSV),
+    })
+    .await?;
+    let claimed = dep.put(&format!("/api/datasets/{forest}/standards"), &json!({"standards": ["csv"]})).await?;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+    let fen = draft(&dep, &Spec {
+        title: "Wetland methane chamber measurements",
+        abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
+        creators: &["Smith, Ann"],
+        subjects: &["methane", "peatland"],
+        resource_type: "Dataset",
+        license: "CC0-1.0",
+        file: ("notes.txt", b"chamber notes"),
+    })
+    .await?;
+    let soil = draft(&dep, &Spec {
+        title: "Soil moisture profiles",
+        abstract_text: "Volumetric water content at five depths beneath a grassland.",
+        creators: &["Doe, Jane"],
+        subjects: &["soil", "forest"],
+        resource_type: "Collection",
+        license: "CC-BY-4.0",
+        file: ("moisture.csv", CSV),
+    })
+    .await?;
+    // Never published: a draft and a submission, sharing words with the others.
+    let hidden_draft = draft(&dep, &Spec {
+        title: "Tundra forest zyzzyva survey",
+        abstract_text: "Draft abstract about forest zyzzyva.",
+        creators: &["Doe, Jane"],
+        subjects: &["forest"],
+        resource_type: "Dataset",
+        license: "CC-BY-4.0",
+        file: ("tundra.csv", CSV),
+    })
+    .await?;
+    let submitted = draft(&dep, &Spec {
+        title: "Quokka forest census",
+        abstract_text: "Submitted, not accepted: quokka counts in a forest.",
+        creators: &["Doe, Jane"],
+        subjects: &["forest"],
+        resource_type: "Dataset",
+        license: "CC-BY-4.0",
+        file: ("census.csv", CSV),
+    })
+    .await?;
+    for id in [forest, fen, soil] {
+        app.publish(&dep, &cur, id).await?;
+    }
+    app.run_jobs().await?;
+    dep.submit(submitted).await?;
+    Ok(Archive { forest, fen, soil, hidden_draft })
+}
+
+/// The results' JSON shape and counts; filters narrow, facets count around them.
 #[actix_web::test]
-async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult {
+async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.token_for("pi@example.org", Role::Depositor).await?;
-        let cur = app.token_for("cura@example.org", Role::Curator).await?;
-
-        let forest = draft(
-            &app,
-            &dep,
-            &Spec {
-                title: "Harvard Forest eddy covariance fluxes",
-                abstract_text: "Half-hourly carbon dioxide and water vapour fluxes above a temperate deciduous forest.",
-                creators: &["Doe, Jane", "Munger, William"],
-                subjects: &["carbon flux", "forest"],
-                resource_type: "Dataset",
-                license: "CC-BY-4.0",
-                file: ("fluxes.csv", CSV),
-            },
-        )
-        .await?;
-        let r = app
-            .client()
-            .put(app.url(&format!("/api/datasets/{forest}/standards")))
-            .bearer_auth(&dep)
-            .json(&json!({"standards": ["csv"]}))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
-        let fen = draft(
-            &app,
-            &dep,
-            &Spec {
-                title: "Wetland methane chamber measurements",
-                abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
-                creators: &["Smith, Ann"],
-                subjects: &["methane", "peatland"],
-                resource_type: "Dataset",
-                license: "CC0-1.0",
-                file: ("notes.txt", b"chamber notes"),
-            },
-        )
-        .await?;
-        let soil = draft(
-            &app,
-            &dep,
-            &Spec {
-                title: "Soil moisture profiles",
-                abstract_text: "Volumetric water content at five depths beneath a grassland.",
-                creators: &["Doe, Jane"],
-                subjects: &["soil", "forest"],
-                resource_type: "Collection",
-                license: "CC-BY-4.0",
-                file: ("moisture.csv", CSV),
-            },
-        )
-        .await?;
-        // Never published: a draft and a submission, sharing words with the others.
-        let hidden_draft = draft(
-            &app,
-            &dep,
-            &Spec {
-                title: "Tundra forest zyzzyva survey",
-                abstract_text: "Draft abstract about forest zyzzyva.",
-                creators: &["Doe, Jane"],
-                subjects: &["forest"],
-                resource_type: "Dataset",
-                license: "CC-BY-4.0",
-                file: ("tundra.csv", CSV),
-            },
-        )
-        .await?;
-        let submitted = draft(
-            &app,
-            &dep,
-            &Spec {
-                title: "Quokka forest census",
-                abstract_text: "Submitted, not accepted: quokka counts in a forest.",
-                creators: &["Doe, Jane"],
-                subjects: &["forest"],
-                resource_type: "Dataset",
-                license: "CC-BY-4.0",
-                file: ("census.csv", CSV),
-            },
-        )
-        .await?;
-        for id in [forest, fen, soil] {
-            app.api_publish(&dep, &cur, id).await?;
-        }
-        app.wait_for_checks(&dep, submitted).await?;
-        let r = app
-            .client()
-            .post(app.url(&format!("/api/datasets/{submitted}/submit")))
-            .bearer_auth(&dep)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
-
+        let Archive { forest, fen, soil, .. } = five_datasets(&app).await?;
         // Everything published, newest first, with the JSON shape the README gives.
         let all = api(&app, "").await?;
         assert_eq!(all["total"], 3, "{all}");
@@ -228,6 +176,37 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
             assert!(all["facets"][key].is_array(), "facet {key} missing");
         }
 
+        // Filters narrow; several values of one facet widen within it (OR); facets
+        // combine with AND; a facet's own counts ignore its own filter.
+        let r = api(&app, "?subject=forest").await?;
+        assert_eq!(ids(&r), [soil, forest]);
+        assert_eq!(facet(&r, "resource_type", "Dataset"), 1);
+        assert_eq!(facet(&r, "resource_type", "Collection"), 1);
+        assert_eq!(facet(&r, "license", "CC0-1.0"), 0);
+        assert_eq!(facet(&r, "subject", "methane"), 1, "choosing methane too would add one");
+        let r = api(&app, "?subject=forest&resource_type=Collection").await?;
+        assert_eq!(ids(&r), [soil]);
+        let r = api(&app, "?subject=forest&subject=methane").await?;
+        assert_eq!(r["total"], 3);
+        let r = api(&app, "?creator=Doe%2C+Jane&license=CC-BY-4.0&q=water").await?;
+        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
+        let r = api(&app, &format!("?standard=csv&publication_year={year}")).await?;
+        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
+        let r = api(&app, "?subject=no-such-keyword").await?;
+        assert_eq!(r["total"], 0);
+        assert_eq!(facet(&r, "subject", "no-such-keyword"), 0);
+        assert_eq!(facet(&r, "subject", "forest"), 2);
+
+        Ok(())
+    })
+    .await
+}
+
+/// Words of the abstract, creators and keywords; relevance and pages; hostile input.
+#[actix_web::test]
+async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() -> TestResult {
+    on_each_backend(|app| async move {
+        let Archive { forest, fen, soil, hidden_draft } = five_datasets(&app).await?;
         // Found by a word of the abstract only, by a creator, by a keyword.
         let r = api(&app, "?q=deciduous").await?;
         assert_eq!(ids(&r), [forest]);
@@ -257,27 +236,6 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
         assert_eq!(ids(&r), [soil, forest]);
         assert_eq!(r["sort"], "newest");
 
-        // Filters narrow; several values of one facet widen within it (OR); facets
-        // combine with AND; a facet's own counts ignore its own filter.
-        let r = api(&app, "?subject=forest").await?;
-        assert_eq!(ids(&r), [soil, forest]);
-        assert_eq!(facet(&r, "resource_type", "Dataset"), 1);
-        assert_eq!(facet(&r, "resource_type", "Collection"), 1);
-        assert_eq!(facet(&r, "license", "CC0-1.0"), 0);
-        assert_eq!(facet(&r, "subject", "methane"), 1, "choosing methane too would add one");
-        let r = api(&app, "?subject=forest&resource_type=Collection").await?;
-        assert_eq!(ids(&r), [soil]);
-        let r = api(&app, "?subject=forest&subject=methane").await?;
-        assert_eq!(r["total"], 3);
-        let r = api(&app, "?creator=Doe%2C+Jane&license=CC-BY-4.0&q=water").await?;
-        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
-        let r = api(&app, &format!("?standard=csv&publication_year={year}")).await?;
-        assert_eq!(sorted(ids(&r)), sorted(vec![forest, soil]));
-        let r = api(&app, "?subject=no-such-keyword").await?;
-        assert_eq!(r["total"], 0);
-        assert_eq!(facet(&r, "subject", "no-such-keyword"), 0);
-        assert_eq!(facet(&r, "subject", "forest"), 2);
-
         // Pages.
         let p1 = api(&app, "?per_page=2").await?;
         let p2 = api(&app, "?per_page=2&page=2").await?;
@@ -288,10 +246,9 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
         assert_eq!(ids(&p3), Vec::<i64>::new());
         assert_eq!(p3["total"], 3);
         for bad in ["?per_page=101", "?per_page=0", "?page=0", "?page=x", "?sort=oldest"] {
-            let r = app.client().get(app.url(&format!("/api/search{bad}"))).send().await?;
-            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-            let body: Value = r.json().await?;
-            assert!(body["fields"][0]["field"].is_string(), "{bad}: {body}");
+            let r = app.public_api().get(&format!("/api/search{bad}")).await?;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            assert!(r.body["fields"][0]["field"].is_string(), "{bad}: {}", r.text);
         }
 
         // Whatever is typed, the answer is results or none, never an error.
@@ -320,6 +277,16 @@ async fn published_datasets_are_found_counted_filtered_and_paged() -> TestResult
         // The database is untouched.
         assert_eq!(api(&app, "").await?["total"], 3);
 
+        Ok(())
+    })
+    .await
+}
+
+/// The HTML page; a dataset withdrawn from view and the index rebuilt.
+#[actix_web::test]
+async fn the_search_page_marks_matches_and_a_withdrawn_dataset_leaves_at_once() -> TestResult {
+    on_each_backend(|app| async move {
+        let Archive { forest, fen, soil, .. } = five_datasets(&app).await?;
         // The page: results with marked matches, facet links, escaping, header link.
         let r = app.client().get(app.url("/search?q=deciduous")).send().await?;
         assert_eq!(r.status(), StatusCode::OK);
