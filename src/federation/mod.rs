@@ -1,5 +1,5 @@
 //! Federation: what other archives and aggregators harvest from holdfast: the OAI-PMH
-//! 2.0 provider at `/oai` (see README, "OAI-PMH") and ResourceSync (`resourcesync`).
+//! 2.0 provider at `/oai` (see docs/interoperability.md, "OAI-PMH") and ResourceSync (`resourcesync`).
 //!
 //! - `oai`: the protocol without a database (arguments, errors, dates, tokens);
 //! - `records`: the record table kept in step with publication and deaccession;

@@ -1,5 +1,5 @@
 //! ResourceSync (ANSI/NISO Z39.99-2017, spec 1.1): how partner archives pull replicas of
-//! every published file (see README, "ResourceSync").
+//! every published file (see docs/interoperability.md, "ResourceSync").
 //!
 //! - `/.well-known/resourcesync`: the source description, naming one capability list;
 //! - `/resourcesync/capabilitylist.xml`: the resource list and the change list;

@@ -295,7 +295,7 @@ pub async fn list_mine(
 }
 
 /// `GET /api/search`: published datasets only, for anyone (no token needed). The
-/// parameters and the answer are described in the README's Search section.
+/// parameters and the answer are described in docs/user-guide.md, "Search".
 pub async fn search(
     req: HttpRequest,
     archive: web::Data<Archive>,
