@@ -14,7 +14,10 @@ fn content_digest(bytes: &[u8]) -> String {
 #[actix_web::test]
 async fn a_token_is_needed_and_a_new_draft_links_to_itself() -> TestResult {
     on_each_backend(|app| async move {
-        let r = app.public_api().post("/api/datasets", &minimal_json("x")).await?;
+        let r = app
+            .public_api()
+            .post("/api/datasets", &minimal_json("x"))
+            .await?;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(r.error().contains("Bearer"), "a hint: {}", r.text);
 
@@ -85,8 +88,11 @@ async fn a_zip_is_unpacked_into_a_folder_and_a_file_deleted() -> TestResult {
         let zip = zip_of(&[("a/b/c.txt", b"c"), ("d.txt", b"d")]);
         let unpacked = dep
             .send(
-                dep.request(Method::PUT, &format!("/api/datasets/{id}/files/extra/bundle.zip?unpack=true"))
-                    .body(zip),
+                dep.request(
+                    Method::PUT,
+                    &format!("/api/datasets/{id}/files/extra/bundle.zip?unpack=true"),
+                )
+                .body(zip),
             )
             .await?
             .expect(StatusCode::CREATED)?;
@@ -98,7 +104,10 @@ async fn a_zip_is_unpacked_into_a_folder_and_a_file_deleted() -> TestResult {
             .collect();
         assert_eq!(paths, vec!["extra/a/b/c.txt", "extra/d.txt"]);
 
-        assert_eq!(dep.delete_file(id, "extra/d.txt").await?.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            dep.delete_file(id, "extra/d.txt").await?.status,
+            StatusCode::NO_CONTENT
+        );
         let again = dep.delete_file(id, "extra/d.txt").await?;
         assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -122,7 +131,10 @@ async fn a_zip_is_unpacked_into_a_folder_and_a_file_deleted() -> TestResult {
 async fn a_renamed_draft_is_accepted_with_a_comment_and_downloaded() -> TestResult {
     on_each_backend(|app| async move {
         let users = app.users().await?;
-        let (dep, cur) = (app.api(&users.depositor.token), app.api(&users.curator.token));
+        let (dep, cur) = (
+            app.api(&users.depositor.token),
+            app.api(&users.curator.token),
+        );
         let id = dep.create_draft("API dataset").await?;
         dep.put_file(id, "data/fluxes 2019.csv", FLUX_CSV).await?;
         let renamed = dep

@@ -14,7 +14,13 @@ use serde_json::{json, Value};
 /// What differs from run to run in an answer about dataset `id`.
 fn stable(app: &TestApp, id: i64, value: &Value) -> Value {
     let dataset = format!("/datasets/{id}");
-    redacted(value, &[(&app.base, "http://holdfast.test"), (&dataset, "/datasets/[id]")])
+    redacted(
+        value,
+        &[
+            (&app.base, "http://holdfast.test"),
+            (&dataset, "/datasets/[id]"),
+        ],
+    )
 }
 
 #[actix_web::test]
@@ -29,8 +35,15 @@ async fn the_route_table() -> TestResult {
         if path.contains('{') || !matches!(method, "GET" | "HEAD") {
             continue;
         }
-        let r = client.request(method.parse()?, app.url(path)).send().await?;
-        assert_ne!(r.status(), StatusCode::NOT_FOUND, "{route} is in the table but not served");
+        let r = client
+            .request(method.parse()?, app.url(path))
+            .send()
+            .await?;
+        assert_ne!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "{route} is in the table but not served"
+        );
         assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{route}");
     }
     insta::assert_snapshot!(routes.join("\n"));
@@ -41,7 +54,10 @@ async fn the_route_table() -> TestResult {
 async fn the_dataset_json_of_a_draft_and_of_its_publication() -> TestResult {
     on_each_backend(|app| async move {
         let users = app.users().await?;
-        let (dep, cur) = (app.api(&users.depositor.token), app.api(&users.curator.token));
+        let (dep, cur) = (
+            app.api(&users.depositor.token),
+            app.api(&users.curator.token),
+        );
         let id = dep.create_draft("Shapes of things").await?;
         dep.put_file(id, "data/flux.csv", FLUX_CSV).await?;
         app.run_jobs().await?;
@@ -58,7 +74,13 @@ async fn the_dataset_json_of_a_draft_and_of_its_publication() -> TestResult {
 async fn the_search_results_json() -> TestResult {
     on_each_backend(|app| async move {
         let users = app.users().await?;
-        let published = app.published(&users, "Harvard Forest fluxes", &[("data/flux.csv", FLUX_CSV)]).await?;
+        let published = app
+            .published(
+                &users,
+                "Harvard Forest fluxes",
+                &[("data/flux.csv", FLUX_CSV)],
+            )
+            .await?;
         let id = published["id"].as_i64().ok_or("id")?;
         let found = app.public_api().search("q=forest").await?;
         insta::assert_json_snapshot!("search", stable(&app, id, &found));
@@ -70,9 +92,14 @@ async fn the_search_results_json() -> TestResult {
 #[actix_web::test]
 async fn the_validation_report_json() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.api(&app.new_user("dep@example.org", Role::Depositor).await?.token);
+        let dep = app.api(
+            &app.new_user("dep@example.org", Role::Depositor)
+                .await?
+                .token,
+        );
         let id = dep.create_draft("A table with problems").await?;
-        dep.put_file(id, "data/bad.csv", b"site,site\nA,1\n,\nB,x,3\n").await?;
+        dep.put_file(id, "data/bad.csv", b"site,site\nA,1\n,\nB,x,3\n")
+            .await?;
         app.run_jobs().await?;
         insta::assert_json_snapshot!("validation", stable(&app, id, &dep.validation(id).await?));
         Ok(())

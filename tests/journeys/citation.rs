@@ -22,7 +22,9 @@ async fn published_dataset(app: &TestApp) -> Result<(i64, String), Error> {
         .as_i64()
         .ok_or("id")?;
     dep.put_file(id, "data/a.csv", XY_CSV).await?;
-    let published = app.publish(&dep, &app.api(&users.curator.token), id).await?;
+    let published = app
+        .publish(&dep, &app.api(&users.curator.token), id)
+        .await?;
     let doi = published["doi"].as_str().ok_or("doi")?.to_string();
     Ok((id, doi))
 }
@@ -131,7 +133,10 @@ async fn every_export_format_is_served_and_datacite_xml_validates() -> TestResul
             StatusCode::OK
         );
         assert_eq!(fetch("pdf").await?.status(), StatusCode::NOT_FOUND);
-        let dep = app.new_user("dep2@example.org", Role::Depositor).await?.token;
+        let dep = app
+            .new_user("dep2@example.org", Role::Depositor)
+            .await?
+            .token;
         let draft = app.api(&dep).create_draft("Draft").await?;
         let r = client
             .get(app.url(&format!("/datasets/{draft}/export/bibtex")))

@@ -38,7 +38,14 @@ async fn an_added_user_gets_a_printed_password_or_the_one_from_stdin() -> TestRe
         let cli = home(&app);
         // A generated password is printed, and nothing else on stdout.
         let stdout = cli.cli(&[
-            "user", "add", "--email", "cura@example.org", "--name", "Cura Tor", "--role", "curator",
+            "user",
+            "add",
+            "--email",
+            "cura@example.org",
+            "--name",
+            "Cura Tor",
+            "--role",
+            "curator",
         ])?;
         assert_eq!(stdout.lines().count(), 1);
         assert!(stdout.len() >= 16);
@@ -64,7 +71,10 @@ async fn an_added_user_gets_a_printed_password_or_the_one_from_stdin() -> TestRe
             .write_all(b"my chosen password\n")?;
         let out = child.wait_with_output()?;
         assert!(out.status.success());
-        assert!(out.stdout.is_empty(), "no password printed when one was given");
+        assert!(
+            out.stdout.is_empty(),
+            "no password printed when one was given"
+        );
         app.browser()
             .sign_in("pi@example.org", "my chosen password")
             .await?;
@@ -79,11 +89,32 @@ async fn roles_are_changed_and_mistakes_refused_from_the_command_line() -> TestR
         let cli = home(&app);
         cli.add_user("pi@example.org", "depositor")?;
         // A duplicate or a bad role is refused with a message and a failure code.
-        let err = cli.cli_failing(&["user", "add", "--email", "pi@example.org", "--name", "Again"])?;
+        let err = cli.cli_failing(&[
+            "user",
+            "add",
+            "--email",
+            "pi@example.org",
+            "--name",
+            "Again",
+        ])?;
         assert!(err.contains("already exists"), "{err}");
-        cli.cli_failing(&["user", "role", "--email", "pi@example.org", "--role", "king"])?;
+        cli.cli_failing(&[
+            "user",
+            "role",
+            "--email",
+            "pi@example.org",
+            "--role",
+            "king",
+        ])?;
 
-        cli.cli(&["user", "role", "--email", "pi@example.org", "--role", "admin"])?;
+        cli.cli(&[
+            "user",
+            "role",
+            "--email",
+            "pi@example.org",
+            "--role",
+            "admin",
+        ])?;
         let role = app
             .archive
             .db
@@ -105,7 +136,10 @@ async fn a_token_made_on_the_command_line_opens_the_api() -> TestResult {
         // token create prints the token and nothing else.
         let token = cli.cli(&["token", "create", "--email", "pi@example.org"])?;
         assert!(token.starts_with("hf_") && !token.contains(char::is_whitespace));
-        assert_eq!(app.api(&token).get("/api/datasets").await?.status, StatusCode::OK);
+        assert_eq!(
+            app.api(&token).get("/api/datasets").await?.status,
+            StatusCode::OK
+        );
         cli.cli_failing(&["token", "create", "--email", "nobody@example.org"])?;
         Ok(())
     })
@@ -120,7 +154,13 @@ async fn serve_runs_migrations_and_answers_healthz() -> TestResult {
     let server = Home::default_database(data.clone()).serve().await?;
     let home = reqwest::get(server.base() + "/").await?;
     assert_eq!(home.status(), StatusCode::OK);
-    assert!(data.join("holdfast.db").exists(), "SQLite database under the data dir");
-    assert!(data.join("ocfl/0=ocfl_1.1").exists(), "OCFL root under the data dir");
+    assert!(
+        data.join("holdfast.db").exists(),
+        "SQLite database under the data dir"
+    );
+    assert!(
+        data.join("ocfl/0=ocfl_1.1").exists(),
+        "OCFL root under the data dir"
+    );
     Ok(())
 }

@@ -13,7 +13,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use holdfast::db::AnyConnection;
@@ -203,9 +203,14 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// is seen is what startup recovery alone did. A server killed at a crash point reached
 /// at start (e.g. by a scheduled job) is handed back: the journey's first request finds
 /// it gone.
-async fn start_server(data_dir: &Path, db_url: &str, crash_at: Option<&str>, workers: bool, run: usize) -> Result<Process, Error> {
-    let mut how = Serve::default()
-        .env("HOLDFAST_WORKERS", if workers { "2" } else { "0" });
+async fn start_server(
+    data_dir: &Path,
+    db_url: &str,
+    crash_at: Option<&str>,
+    workers: bool,
+    run: usize,
+) -> Result<Process, Error> {
+    let mut how = Serve::default().env("HOLDFAST_WORKERS", if workers { "2" } else { "0" });
     if let Some(at) = crash_at {
         how = how.env(holdfast::crashpoint::ENV, at);
     }
@@ -407,7 +412,12 @@ impl<'a> Journey<'a> {
         let id = self.id()?;
         let url = self.url(&format!("/api/datasets/{id}/validation"));
         wait::poll("the data standards check", wait::PATIENCE, || async {
-            let r = self.client.get(&url).bearer_auth(&self.tokens.depositor).send().await?;
+            let r = self
+                .client
+                .get(&url)
+                .bearer_auth(&self.tokens.depositor)
+                .send()
+                .await?;
             let report: Value = r.json().await?;
             Ok::<_, StepError>(check(report["state"] != "checking", report))
         })
@@ -465,11 +475,20 @@ impl<'a> Journey<'a> {
                 return Err(format!("accept answered {status}").into());
             }
         }
-        wait::poll(&format!("version {version} to be published"), wait::PATIENCE, || async {
-            let view = self.dataset().await?;
-            let done = view["state"] == "published" && view["version"].as_i64() == Some(version);
-            Ok::<_, StepError>(if done { Check::Done(()) } else { Check::NotYet(format!("{} v{}", view["state"], view["version"])) })
-        })
+        wait::poll(
+            &format!("version {version} to be published"),
+            wait::PATIENCE,
+            || async {
+                let view = self.dataset().await?;
+                let done =
+                    view["state"] == "published" && view["version"].as_i64() == Some(version);
+                Ok::<_, StepError>(if done {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(format!("{} v{}", view["state"], view["version"]))
+                })
+            },
+        )
         .await
     }
 
@@ -704,7 +723,11 @@ async fn settle(db_url: &str) -> Result<(), Error> {
         // Scheduled work (a later round of some periodic job) is not waited for.
         let now = chrono::Utc::now().naive_utc();
         let pending: Vec<(i64, String, String)> = jobs::table
-            .filter(jobs::state.eq("running").or(jobs::state.eq("queued").and(jobs::run_after.le(now))))
+            .filter(
+                jobs::state
+                    .eq("running")
+                    .or(jobs::state.eq("queued").and(jobs::run_after.le(now))),
+            )
             .select((jobs::id, jobs::kind, jobs::state))
             .load(&mut connect(db_url)?)?;
         Ok(check(pending.is_empty(), pending))

@@ -91,9 +91,7 @@ impl FakeDatacite {
         Self::start_on(listener)
     }
 
-    fn start_on(
-        listener: std::net::TcpListener,
-    ) -> Result<FakeDatacite, Error> {
+    fn start_on(listener: std::net::TcpListener) -> Result<FakeDatacite, Error> {
         let url = format!("http://{}", listener.local_addr()?);
         let fake = FakeDatacite {
             store: Arc::new(Mutex::new(Store::default())),
@@ -352,10 +350,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeDatacite
 }
 
 /// A TestApp registering DOIs with the DataCite at `url`.
-async fn app_with_datacite(
-    backend: Backend,
-    url: &str,
-) -> Result<TestApp, Error> {
+async fn app_with_datacite(backend: Backend, url: &str) -> Result<TestApp, Error> {
     let url = url.to_string();
     TestApp::builder()
         .settings(move |args| {
@@ -369,11 +364,7 @@ async fn app_with_datacite(
         .await
 }
 
-async fn api_get(
-    app: &TestApp,
-    token: Option<&str>,
-    id: i64,
-) -> Result<Value, Error> {
+async fn api_get(app: &TestApp, token: Option<&str>, id: i64) -> Result<Value, Error> {
     let mut request = app.client().get(app.url(&format!("/api/datasets/{id}")));
     if let Some(t) = token {
         request = request.bearer_auth(t);
@@ -423,7 +414,11 @@ async fn wait_for_dataset(
 ) -> Result<Value, Error> {
     app.run_jobs_until(what, || async {
         let body = api_get(app, Some(token), id).await?;
-        Ok(if done(&body) { Check::Done(body) } else { Check::NotYet(body.to_string()) })
+        Ok(if done(&body) {
+            Check::Done(body)
+        } else {
+            Check::NotYet(body.to_string())
+        })
     })
     .await
 }
@@ -606,7 +601,14 @@ async fn registry(backend: Backend) -> Result<Registry, Error> {
     let admin = app.new_user("admin@archive.org", Role::Admin).await?.token;
     let id = app.api(&dep).create_draft("Soil respiration 2024").await?;
     put_file(&app, &dep, id, "notes.txt", b"first version").await?;
-    Ok(Registry { fake, app, dep, cur, admin, id })
+    Ok(Registry {
+        fake,
+        app,
+        dep,
+        cur,
+        admin,
+        id,
+    })
 }
 
 #[actix_web::test]
@@ -615,10 +617,18 @@ async fn datacite_registers_reserves_versions_and_hides_dois() -> TestResult {
     for backend in backends() {
         let r = registry(backend).await?;
         let on = |e: Error| format!("on {backend:?}: {e}");
-        let v1_doi = a_reserved_doi_is_a_draft_at_datacite(&r).await.map_err(on)?;
-        let concept = publication_makes_both_dois_findable(&r, &v1_doi).await.map_err(on)?;
-        let v2_doi = a_second_version_gets_its_own_doi_and_relations(&r, &v1_doi, &concept).await.map_err(on)?;
-        deaccession_hides_every_doi(&r, [&concept, &v1_doi, &v2_doi]).await.map_err(on)?;
+        let v1_doi = a_reserved_doi_is_a_draft_at_datacite(&r)
+            .await
+            .map_err(on)?;
+        let concept = publication_makes_both_dois_findable(&r, &v1_doi)
+            .await
+            .map_err(on)?;
+        let v2_doi = a_second_version_gets_its_own_doi_and_relations(&r, &v1_doi, &concept)
+            .await
+            .map_err(on)?;
+        deaccession_hides_every_doi(&r, [&concept, &v1_doi, &v2_doi])
+            .await
+            .map_err(on)?;
         let fake = &r.fake;
         // Nothing was refused along the way, and every XML sent is valid DataCite 4.6.
         let refused: Vec<String> = fake
@@ -635,7 +645,14 @@ async fn datacite_registers_reserves_versions_and_hides_dois() -> TestResult {
 
 /// The depositor reserves a DOI for the draft: a draft DOI at DataCite. The DOI.
 async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, Error> {
-    let Registry { fake, app, dep, cur, id, .. } = r;
+    let Registry {
+        fake,
+        app,
+        dep,
+        cur,
+        id,
+        ..
+    } = r;
     let id = *id;
     let (status, _) = api_post(&app, &cur, &format!("/api/datasets/{id}/doi"), json!({})).await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "only the depositor reserves");
@@ -693,14 +710,17 @@ async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, E
 /// Publication does not wait on DataCite; the job then makes both DOIs findable. The
 /// concept DOI.
 async fn publication_makes_both_dois_findable(r: &Registry, v1_doi: &str) -> Result<String, Error> {
-    let Registry { fake, app, dep, cur, id, .. } = r;
+    let Registry {
+        fake,
+        app,
+        dep,
+        cur,
+        id,
+        ..
+    } = r;
     let id = *id;
     let v1 = app.publish(&app.api(&dep), &app.api(&cur), id).await?;
-    assert_eq!(
-        v1["doi"],
-        v1_doi,
-        "the reserved DOI is the version's DOI"
-    );
+    assert_eq!(v1["doi"], v1_doi, "the reserved DOI is the version's DOI");
     let concept = v1["concept_doi"].as_str().ok_or("concept doi")?.to_string();
     wait_for_dataset(&app, &cur, id, "findable after publication", |b| {
         b["doi_state"] == "findable"
@@ -740,8 +760,19 @@ async fn publication_makes_both_dois_findable(r: &Registry, v1_doi: &str) -> Res
 
 /// A second version: its own DOI with IsNewVersionOf; the concept DOI and version 1
 /// are updated (HasVersion, IsPreviousVersionOf). The new DOI.
-async fn a_second_version_gets_its_own_doi_and_relations(r: &Registry, v1_doi: &str, concept: &str) -> Result<String, Error> {
-    let Registry { fake, app, dep, cur, id, .. } = r;
+async fn a_second_version_gets_its_own_doi_and_relations(
+    r: &Registry,
+    v1_doi: &str,
+    concept: &str,
+) -> Result<String, Error> {
+    let Registry {
+        fake,
+        app,
+        dep,
+        cur,
+        id,
+        ..
+    } = r;
     let id = *id;
     let (status, body) = api_post(
         &app,
@@ -755,8 +786,10 @@ async fn a_second_version_gets_its_own_doi_and_relations(r: &Registry, v1_doi: &
     let v2 = app.publish(&app.api(&dep), &app.api(&cur), id).await?;
     let v2_doi = v2["doi"].as_str().ok_or("v2 doi")?.to_string();
     assert_ne!(v2_doi, v1_doi);
-    assert_eq!(v2["concept_doi"], concept.as_str());
-    wait_for_datacite(&app, &fake,
+    assert_eq!(v2["concept_doi"], concept);
+    wait_for_datacite(
+        &app,
+        &fake,
         "version 2 registered, concept and version 1 updated",
         |f| {
             f.state_of(&v2_doi).as_deref() == Some("findable")
@@ -784,8 +817,8 @@ async fn a_second_version_gets_its_own_doi_and_relations(r: &Registry, v1_doi: &
     );
     // The archive's own DataCite XML says the same as what DataCite was sent.
     for (n, relation, other) in [
-        (2, "IsNewVersionOf", &v1_doi),
-        (1, "IsPreviousVersionOf", &v2_doi),
+        (2, "IsNewVersionOf", v1_doi),
+        (1, "IsPreviousVersionOf", v2_doi.as_str()),
     ] {
         let served = app
             .client()
@@ -811,7 +844,13 @@ async fn a_second_version_gets_its_own_doi_and_relations(r: &Registry, v1_doi: &
 
 /// Deaccession hides every DOI: registered, no longer findable.
 async fn deaccession_hides_every_doi(r: &Registry, dois: [&str; 3]) -> TestResult {
-    let Registry { fake, app, admin, id, .. } = r;
+    let Registry {
+        fake,
+        app,
+        admin,
+        id,
+        ..
+    } = r;
     let id = *id;
     let (status, body) = api_post(
         &app,
@@ -822,8 +861,7 @@ async fn deaccession_hides_every_doi(r: &Registry, dois: [&str; 3]) -> TestResul
     .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     wait_for_datacite(&app, &fake, "all DOIs hidden", |f| {
-        dois
-            .iter()
+        dois.iter()
             .all(|d| f.state_of(d).as_deref() == Some("registered"))
     })
     .await?;
@@ -983,7 +1021,10 @@ async fn delete_journey(backend: Backend) -> TestResult {
         api_post(&app, &dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let draft_doi = body["doi"].as_str().ok_or("doi")?.to_string();
-    wait_for_datacite(&app, &fake, "draft created", |f| f.state_of(&draft_doi).is_some()).await?;
+    wait_for_datacite(&app, &fake, "draft created", |f| {
+        f.state_of(&draft_doi).is_some()
+    })
+    .await?;
 
     // What deleting a draft dataset does with its reserved DOI.
     let settings = app.archive.settings.clone();
@@ -993,7 +1034,10 @@ async fn delete_journey(backend: Backend) -> TestResult {
         .run(move |conn| holdfast::doi::registration::discard_draft(conn, &settings, &d))
         .await?;
     app.archive.wake_workers();
-    wait_for_datacite(&app, &fake, "draft deleted", |f| f.record(&draft_doi).is_none()).await?;
+    wait_for_datacite(&app, &fake, "draft deleted", |f| {
+        f.record(&draft_doi).is_none()
+    })
+    .await?;
     let delete = fake
         .received_for(&draft_doi)
         .into_iter()

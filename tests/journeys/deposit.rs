@@ -24,14 +24,20 @@ async fn the_metadata_form_creates_a_draft_with_full_datacite_metadata() -> Test
             ("creators[1].name", "Harvard Forest LTER"),
             ("creators[1].nameType", "Organizational"),
             ("subjects", "eddy covariance\ncarbon flux\nforest"),
-            ("fundingReferences[0].funderName", "U.S. Department of Energy"),
+            (
+                "fundingReferences[0].funderName",
+                "U.S. Department of Energy",
+            ),
             ("fundingReferences[0].awardNumber", "DE-SC0012345"),
             ("dates[0].date", "2019-01-01/2019-12-31"),
             ("dates[0].dateType", "Collected"),
             ("geoLocations[0].place", "Petersham, MA"),
             ("geoLocations[0].pointLatitude", "42.5378"),
             ("geoLocations[0].pointLongitude", "-72.1715"),
-            ("relatedIdentifiers[0].relatedIdentifier", "10.1111/gcb.12345"),
+            (
+                "relatedIdentifiers[0].relatedIdentifier",
+                "10.1111/gcb.12345",
+            ),
             ("relatedIdentifiers[0].relatedIdentifierType", "DOI"),
             ("relatedIdentifiers[0].relationType", "IsCitedBy"),
         ]);
@@ -53,11 +59,20 @@ async fn the_metadata_form_creates_a_draft_with_full_datacite_metadata() -> Test
         let json = app.api(&jane.token).dataset(id).await?;
         assert_eq!(json["state"], "draft");
         let creator = &json["creators"][0];
-        assert_eq!(creator["nameIdentifiers"][0]["nameIdentifier"], "https://orcid.org/0000-0002-1825-0097");
-        assert_eq!(creator["affiliation"][0]["affiliationIdentifier"], "https://ror.org/02jbv0t02");
+        assert_eq!(
+            creator["nameIdentifiers"][0]["nameIdentifier"],
+            "https://orcid.org/0000-0002-1825-0097"
+        );
+        assert_eq!(
+            creator["affiliation"][0]["affiliationIdentifier"],
+            "https://ror.org/02jbv0t02"
+        );
         assert_eq!(json["types"]["resourceTypeGeneral"], "Dataset");
         assert_eq!(json["rightsList"][0]["rightsIdentifier"], "CC-BY-4.0");
-        assert_eq!(json["geoLocations"][0]["geoLocationPoint"]["pointLatitude"], 42.5378);
+        assert_eq!(
+            json["geoLocations"][0]["geoLocationPoint"]["pointLatitude"],
+            42.5378
+        );
         assert_eq!(json["dates"][0]["dateType"], "Collected");
         assert_eq!(json["fundingReferences"][0]["awardNumber"], "DE-SC0012345");
         assert_eq!(json["relatedIdentifiers"][0]["relationType"], "IsCitedBy");
@@ -71,7 +86,9 @@ async fn the_metadata_form_creates_a_draft_with_full_datacite_metadata() -> Test
 async fn editing_shows_what_is_stored_and_saves_changes() -> TestResult {
     on_each_backend(|app| async move {
         let (_, browser) = jane(&app).await?;
-        let id = browser.create_dataset(&minimal_form("Flux tower US-Ha1, 2019")).await?;
+        let id = browser
+            .create_dataset(&minimal_form("Flux tower US-Ha1, 2019"))
+            .await?;
         let edit = browser.page(&format!("/datasets/{id}/edit")).await?;
         assert!(edit.contains("value=\"Flux tower US-Ha1, 2019\""));
         let mut changed = minimal_form("Flux tower US-Ha1, 2019 (revised)");
@@ -79,7 +96,10 @@ async fn editing_shows_what_is_stored_and_saves_changes() -> TestResult {
         let page = format!("/datasets/{id}/edit");
         let r = browser.post_form(&page, &page, &changed).await?;
         expect_redirect(&r, &format!("/datasets/{id}"))?;
-        assert!(browser.page(&format!("/datasets/{id}")).await?.contains("(revised)"));
+        assert!(browser
+            .page(&format!("/datasets/{id}"))
+            .await?
+            .contains("(revised)"));
         // My datasets lists it with its state.
         let mine = browser.page("/datasets/mine").await?;
         assert!(mine.contains("(revised)") && mine.contains("state-draft"));
@@ -146,8 +166,13 @@ async fn form_errors_appear_next_to_their_fields_and_typed_values_are_kept() -> 
 /// zip; (the browser, the draft id).
 async fn draft_with_files(app: &TestApp) -> Result<(Browser, i64), Error> {
     let (_, browser) = jane(app).await?;
-    let id = browser.create_dataset(&minimal_form("Files journey")).await?;
-    let two = vec![("README.md".into(), b"# README\n".to_vec()), ("fluxes.csv".into(), FLUX_CSV.to_vec())];
+    let id = browser
+        .create_dataset(&minimal_form("Files journey"))
+        .await?;
+    let two = vec![
+        ("README.md".into(), b"# README\n".to_vec()),
+        ("fluxes.csv".into(), FLUX_CSV.to_vec()),
+    ];
     let r = browser.upload(id, "", false, two).await?;
     expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
     let one = vec![("half-hourly.csv".into(), FLUX_CSV.to_vec())];
@@ -158,7 +183,9 @@ async fn draft_with_files(app: &TestApp) -> Result<(Browser, i64), Error> {
         ("site/notes é.txt", b"hello"),
         ("__MACOSX/._junk", b"x"),
     ]);
-    let r = browser.upload(id, "archive", true, vec![("bundle.zip".into(), zip)]).await?;
+    let r = browser
+        .upload(id, "archive", true, vec![("bundle.zip".into(), zip)])
+        .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await?);
     Ok((browser, id))
 }
@@ -178,13 +205,20 @@ async fn files_are_uploaded_several_at_once_into_folders_and_unpacked() -> TestR
             assert!(html.contains(path), "page lists {path}");
         }
         assert!(!html.contains("__MACOSX"), "zip junk skipped");
-        assert!(!html.contains("bundle.zip"), "the zip itself is not kept when unpacked");
+        assert!(
+            !html.contains("bundle.zip"),
+            "the zip itself is not kept when unpacked"
+        );
         assert!(html.contains(&sha256_hex(FLUX_CSV)), "sha256 shown");
         assert!(html.contains("text/csv"), "media type shown");
         assert!(html.contains("text/markdown"), "media type of README shown");
 
         // The depositor can download a draft file.
-        let r = browser.get(&format!("/datasets/{id}/files/archive/site/notes%20%C3%A9.txt")).await?;
+        let r = browser
+            .get(&format!(
+                "/datasets/{id}/files/archive/site/notes%20%C3%A9.txt"
+            ))
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.bytes().await?.as_ref(), b"hello");
         Ok(())
@@ -198,15 +232,28 @@ async fn a_file_is_replaced_and_another_removed_leaving_only_their_bytes_staged(
         let (browser, id) = draft_with_files(&app).await?;
         // Replacing: same path, new bytes.
         let newer = b"TIMESTAMP,FC\n201901010000,1.6\n".to_vec();
-        browser.upload(id, "", false, vec![("fluxes.csv".into(), newer.clone())]).await?;
+        browser
+            .upload(id, "", false, vec![("fluxes.csv".into(), newer.clone())])
+            .await?;
         let html = browser.page(&format!("/datasets/{id}")).await?;
-        assert!(html.contains(&sha256_hex(&newer)), "the new sha256 is shown");
-        let r = browser.get(&format!("/datasets/{id}/files/fluxes.csv")).await?;
+        assert!(
+            html.contains(&sha256_hex(&newer)),
+            "the new sha256 is shown"
+        );
+        let r = browser
+            .get(&format!("/datasets/{id}/files/fluxes.csv"))
+            .await?;
         assert_eq!(r.bytes().await?.as_ref(), newer.as_slice());
 
         // Removing.
         let page = format!("/datasets/{id}");
-        let r = browser.post_form(&page, &format!("{page}/files/delete"), &[("path", "README.md")]).await?;
+        let r = browser
+            .post_form(
+                &page,
+                &format!("{page}/files/delete"),
+                &[("path", "README.md")],
+            )
+            .await?;
         expect_redirect(&r, &format!("{page}?msg=removed"))?;
         assert!(!browser.page(&page).await?.contains(">README.md<"));
 
@@ -216,7 +263,10 @@ async fn a_file_is_replaced_and_another_removed_leaving_only_their_bytes_staged(
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().ends_with(".blob"))
             .count();
-        assert_eq!(blobs, 4, "fluxes.csv, half-hourly.csv and two unpacked entries");
+        assert_eq!(
+            blobs, 4,
+            "fluxes.csv, half-hourly.csv and two unpacked entries"
+        );
         Ok(())
     })
     .await
@@ -225,17 +275,32 @@ async fn a_file_is_replaced_and_another_removed_leaving_only_their_bytes_staged(
 #[actix_web::test]
 async fn drafts_are_private_to_their_depositor_and_curators() -> TestResult {
     on_each_backend(|app| async move {
-        let owner = app.api(&app.new_user("owner@example.org", Role::Depositor).await?.token);
+        let owner = app.api(
+            &app.new_user("owner@example.org", Role::Depositor)
+                .await?
+                .token,
+        );
         let other = app.new_user("other@example.org", Role::Depositor).await?;
-        let curator = app.api(&app.new_user("curator@example.org", Role::Curator).await?.token);
+        let curator = app.api(
+            &app.new_user("curator@example.org", Role::Curator)
+                .await?
+                .token,
+        );
         let id = owner.create_draft("Secret draft").await?;
         owner.put_file(id, "a.csv", b"x,y\n").await?;
 
         // Another depositor (API token, or signed in) and the public see nothing.
         let signed_in = app.signed_in(&other).await?;
         let anonymous = app.browser();
-        for (who, api, browser) in [("other", app.api(&other.token), &signed_in), ("anonymous", app.public_api(), &anonymous)] {
-            assert_eq!(api.get(&format!("/api/datasets/{id}")).await?.status, StatusCode::NOT_FOUND, "{who}: API");
+        for (who, api, browser) in [
+            ("other", app.api(&other.token), &signed_in),
+            ("anonymous", app.public_api(), &anonymous),
+        ] {
+            assert_eq!(
+                api.get(&format!("/api/datasets/{id}")).await?.status,
+                StatusCode::NOT_FOUND,
+                "{who}: API"
+            );
             let page = browser.get(&format!("/datasets/{id}")).await?;
             assert_eq!(page.status(), StatusCode::NOT_FOUND, "{who}: page");
             let file = browser.get(&format!("/datasets/{id}/files/a.csv")).await?;
@@ -243,9 +308,20 @@ async fn drafts_are_private_to_their_depositor_and_curators() -> TestResult {
         }
         // Another depositor cannot change it either, and learns nothing.
         let other = app.api(&other.token);
-        assert_eq!(other.put_file_answer(id, "b.csv", b"z").await?.status, StatusCode::NOT_FOUND);
-        assert_eq!(other.delete_file(id, "a.csv").await?.status, StatusCode::NOT_FOUND);
-        let r = other.post(&format!("/api/datasets/{id}/submit"), &serde_json::json!({})).await?;
+        assert_eq!(
+            other.put_file_answer(id, "b.csv", b"z").await?.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other.delete_file(id, "a.csv").await?.status,
+            StatusCode::NOT_FOUND
+        );
+        let r = other
+            .post(
+                &format!("/api/datasets/{id}/submit"),
+                &serde_json::json!({}),
+            )
+            .await?;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
 
         // A curator sees it.

@@ -11,7 +11,7 @@ use crate::support::process::{Home, Process, Tokens};
 use crate::support::wait::{self, check, Check};
 use crate::support::*;
 use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,13 +40,25 @@ impl Origin {
         let tokens = home.accounts()?;
         let server = home.serve().await?;
         let base = server.base();
-        let (dep, cur) = (Api::new(&base, Some(&tokens.depositor)), Api::new(&base, Some(&tokens.curator)));
+        let (dep, cur) = (
+            Api::new(&base, Some(&tokens.depositor)),
+            Api::new(&base, Some(&tokens.curator)),
+        );
         let flux = dep.create_draft("Tower fluxes").await?;
         publish_on(&dep, &cur, flux, FLUX_V1).await?;
         let soil = dep.create_draft("Soil moisture").await?;
         publish_on(&dep, &cur, soil, &[("soil.csv", b"depth,theta\n10,0.31\n")]).await?;
         let draft = dep.create_draft("Not yet").await?;
-        Ok(Origin { work, home, _server: server, tokens, base, flux, soil, draft })
+        Ok(Origin {
+            work,
+            home,
+            _server: server,
+            tokens,
+            base,
+            flux,
+            soil,
+            draft,
+        })
     }
 
     fn api(&self, token: &str) -> Api {
@@ -55,22 +67,41 @@ impl Origin {
 
     /// Registers a partner; its token.
     fn partner(&self) -> Result<String, Error> {
-        self.home.cli(&["partner", "add", "--name", "replica-b", "--url", "http://replica-b.test"])
+        self.home.cli(&[
+            "partner",
+            "add",
+            "--name",
+            "replica-b",
+            "--url",
+            "http://replica-b.test",
+        ])
     }
 
     /// A replica archive of this origin, pulled once with the partner's token.
     fn replica(&self, backend: Backend, partner_token: &str) -> Result<Home, Error> {
         let replica = Home::new(self.work.path(), "replica", backend)?;
         replica.cli(&["migrate"])?;
-        replica.cli(&["replicate", "add", "--source", &self.base, "--token", partner_token])?;
+        replica.cli(&[
+            "replicate",
+            "add",
+            "--source",
+            &self.base,
+            "--token",
+            partner_token,
+        ])?;
         let out = replica.cli(&["replicate", "run"])?;
         assert!(out.contains("2 version(s) added"), "{out}");
-        assert!(out.contains("2 receipt(s) sent") && out.contains("0 failure(s)"), "{out}");
+        assert!(
+            out.contains("2 receipt(s) sent") && out.contains("0 failure(s)"),
+            "{out}"
+        );
         Ok(replica)
     }
 
     async fn object_id(&self, id: i64) -> Result<String, Error> {
-        let inventory = Api::new(&self.base, None).get_ok(&format!("/federation/objects/{id}/inventory.json")).await?;
+        let inventory = Api::new(&self.base, None)
+            .get_ok(&format!("/federation/objects/{id}/inventory.json"))
+            .await?;
         Ok(inventory["id"].as_str().ok_or("no id")?.to_string())
     }
 
@@ -81,7 +112,11 @@ impl Origin {
             let a = object_files(&object_dir(&self.home.data_dir.join("ocfl"), &object))?;
             let b = object_files(&object_dir(replica_root, &object))?;
             assert!(a.contains_key("inventory.json"), "{a:?}");
-            assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{object}: the same files");
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "{object}: the same files"
+            );
             for (path, bytes) in &a {
                 assert!(b[path] == *bytes, "{object} {path} differs");
             }
@@ -92,7 +127,9 @@ impl Origin {
     /// Opens a new version of `id` and publishes it with `files`.
     async fn new_version(&self, id: i64, files: &[(&str, &[u8])]) -> TestResult {
         let dep = self.api(&self.tokens.depositor);
-        dep.post(&format!("/api/datasets/{id}/versions"), &json!({})).await?.expect(StatusCode::CREATED)?;
+        dep.post(&format!("/api/datasets/{id}/versions"), &json!({}))
+            .await?
+            .expect(StatusCode::CREATED)?;
         publish_on(&dep, &self.api(&self.tokens.curator), id, files).await?;
         Ok(())
     }
@@ -110,7 +147,9 @@ where
     Fut: std::future::Future<Output = TestResult>,
 {
     for backend in backends() {
-        journey(backend).await.map_err(|e| format!("on {backend:?}: {e}"))?;
+        journey(backend)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
     }
     Ok(())
 }
@@ -118,7 +157,8 @@ where
 const BAD_TOKEN: &str = "hfp_not-a-token-of-this-archive";
 
 #[actix_web::test]
-async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do_not() -> TestResult {
+async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do_not() -> TestResult
+{
     on_each(|backend| async move {
         let origin = Origin::start(backend).await?;
         let (base, flux, client) = (&origin.base, origin.flux, Client::new());
@@ -132,20 +172,37 @@ async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do
             format!("{base}/federation/objects/{flux}/inventory.json"),
             format!("{base}/datasets/{flux}/files/site%20notes%20%231.txt"),
         ] {
-            assert_eq!(client.get(&url).send().await?.status(), StatusCode::OK, "public {url}");
+            assert_eq!(
+                client.get(&url).send().await?.status(),
+                StatusCode::OK,
+                "public {url}"
+            );
             let partner = client.get(&url).bearer_auth(&partner_token).send().await?;
             assert_eq!(partner.status(), StatusCode::OK, "partner {url}");
             let refused = client.get(&url).bearer_auth(BAD_TOKEN).send().await?;
-            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "bad token {url}");
+            assert_eq!(
+                refused.status(),
+                StatusCode::UNAUTHORIZED,
+                "bad token {url}"
+            );
             assert!(refused.headers().contains_key("www-authenticate"));
         }
         // The deposit model has no published-but-restricted datasets: both audiences see
         // the same published records, and drafts are listed to neither.
         let list = format!("{base}/resourcesync/resourcelist.xml");
         let public_list = client.get(&list).send().await?.text().await?;
-        let partner_list = client.get(&list).bearer_auth(&partner_token).send().await?.text().await?;
+        let partner_list = client
+            .get(&list)
+            .bearer_auth(&partner_token)
+            .send()
+            .await?
+            .text()
+            .await?;
         let locs = |xml: &str| -> Vec<String> {
-            xml.split("<loc>").skip(1).filter_map(|s| s.split("</loc>").next().map(str::to_string)).collect()
+            xml.split("<loc>")
+                .skip(1)
+                .filter_map(|s| s.split("</loc>").next().map(str::to_string))
+                .collect()
         };
         assert_eq!(locs(&public_list), locs(&partner_list));
         assert_eq!(locs(&public_list).len(), 3, "{public_list}");
@@ -163,11 +220,16 @@ async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do
             (format!("{draft}/inventory.json"), StatusCode::NOT_FOUND),
             ("999999/inventory.json".to_string(), StatusCode::NOT_FOUND),
         ] {
-            let r = client.get(format!("{base}/federation/objects/{path}")).send().await?;
+            let r = client
+                .get(format!("{base}/federation/objects/{path}"))
+                .send()
+                .await?;
             assert_eq!(r.status(), status, "{path}");
         }
         let r = client
-            .get(format!("{base}/federation/objects/{flux}/v1/content/data/flux.csv"))
+            .get(format!(
+                "{base}/federation/objects/{flux}/v1/content/data/flux.csv"
+            ))
             .header("Range", "bytes=5-8")
             .send()
             .await?;
@@ -186,9 +248,17 @@ async fn a_replica_pulls_a_verified_byte_identical_copy() -> TestResult {
         // A refused token and a source that is no archive are refused clearly.
         let replica = Home::new(origin.work.path(), "refusing", backend)?;
         replica.cli(&["migrate"])?;
-        let refused = replica.cli_failing(&["replicate", "add", "--source", &origin.base, "--token", BAD_TOKEN])?;
+        let refused = replica.cli_failing(&[
+            "replicate",
+            "add",
+            "--source",
+            &origin.base,
+            "--token",
+            BAD_TOKEN,
+        ])?;
         assert!(refused.contains("refused the token"), "{refused}");
-        let unknown = replica.cli_failing(&["replicate", "add", "--source", "http://127.0.0.1:9"])?;
+        let unknown =
+            replica.cli_failing(&["replicate", "add", "--source", "http://127.0.0.1:9"])?;
         assert!(unknown.contains("ResourceSync"), "{unknown}");
 
         // Two commands and one `replicate add`, then a pull now.
@@ -212,9 +282,13 @@ async fn the_origin_shows_signed_receipts_and_refuses_forged_ones() -> TestResul
         let (base, flux, client) = (&origin.base, origin.flux, Client::new());
         let flux_object = origin.object_id(flux).await?;
         let origin_root = origin.home.data_dir.join("ocfl");
-        let v1_digest = sha256_hex(&std::fs::read(object_dir(&origin_root, &flux_object).join("v1/inventory.json"))?);
+        let v1_digest = sha256_hex(&std::fs::read(
+            object_dir(&origin_root, &flux_object).join("v1/inventory.json"),
+        )?);
         let public = Api::new(base, None);
-        let copies = public.get_ok(&format!("/api/datasets/{flux}/copies")).await?;
+        let copies = public
+            .get_ok(&format!("/api/datasets/{flux}/copies"))
+            .await?;
         let list = copies["copies"].as_array().ok_or("no copies")?;
         assert_eq!(list.len(), 1, "{copies}");
         assert_eq!(list[0]["partner"], "replica-b");
@@ -224,7 +298,10 @@ async fn the_origin_shows_signed_receipts_and_refuses_forged_ones() -> TestResul
         assert!(list[0]["received_at"].is_string() && list[0]["last_verified_at"].is_string());
         assert_eq!(public.dataset(flux).await?["copies"], copies["copies"]);
         let page = public.get(&format!("/datasets/{flux}")).await?.text;
-        assert!(page.contains("Copies at partner archives") && page.contains("replica-b"), "the landing page lists the copy");
+        assert!(
+            page.contains("Copies at partner archives") && page.contains("replica-b"),
+            "the landing page lists the copy"
+        );
         assert!(page.contains(&v1_digest));
 
         // A receipt must be signed with the partner's token and match the origin's digest.
@@ -233,12 +310,33 @@ async fn the_origin_shows_signed_receipts_and_refuses_forged_ones() -> TestResul
             "object_id": flux_object, "version": 1, "inventory_digest": v1_digest,
             "held_at": "2026-12-03T10:00:00Z", "signature": "00".repeat(32),
         });
-        let r = client.post(&receipts).bearer_auth(&partner_token).json(&forged).send().await?;
+        let r = client
+            .post(&receipts)
+            .bearer_auth(&partner_token)
+            .json(&forged)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{}", r.text().await?);
-        let wrong = holdfast::federation::receipts::sign(&partner_token, &flux_object, 1, &"ab".repeat(32), chrono::Utc::now());
-        let r = client.post(&receipts).bearer_auth(&partner_token).json(&wrong).send().await?;
+        let wrong = holdfast::federation::receipts::sign(
+            &partner_token,
+            &flux_object,
+            1,
+            &"ab".repeat(32),
+            chrono::Utc::now(),
+        );
+        let r = client
+            .post(&receipts)
+            .bearer_auth(&partner_token)
+            .json(&wrong)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await?);
-        let r = client.post(&receipts).bearer_auth(BAD_TOKEN).json(&wrong).send().await?;
+        let r = client
+            .post(&receipts)
+            .bearer_auth(BAD_TOKEN)
+            .json(&wrong)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         Ok(())
     })
@@ -252,40 +350,74 @@ async fn new_versions_and_deaccessions_follow_to_the_replica() -> TestResult {
         let replica = origin.replica(backend, &origin.partner()?)?;
         let (root, flux, soil) = (replica_root(&replica), origin.flux, origin.soil);
         // A second version propagates: only its new file is fetched.
-        origin.new_version(flux, &[("chambers.csv", b"chamber,flux\n1,0.2\n")]).await?;
+        origin
+            .new_version(flux, &[("chambers.csv", b"chamber,flux\n1,0.2\n")])
+            .await?;
         let out = replica.cli(&["replicate", "run"])?;
-        assert!(out.contains("1 version(s) added, 1 file(s), 19 bytes"), "{out}");
+        assert!(
+            out.contains("1 version(s) added, 1 file(s), 19 bytes"),
+            "{out}"
+        );
         origin.same_objects(&root).await?;
         rocfl_validate(&root)?;
-        let copies = Api::new(&origin.base, None).get_ok(&format!("/api/datasets/{flux}/copies")).await?;
-        let versions: Vec<i64> = copies["copies"].as_array().ok_or("no copies")?.iter().filter_map(|c| c["ocfl_version"].as_i64()).collect();
+        let copies = Api::new(&origin.base, None)
+            .get_ok(&format!("/api/datasets/{flux}/copies"))
+            .await?;
+        let versions: Vec<i64> = copies["copies"]
+            .as_array()
+            .ok_or("no copies")?
+            .iter()
+            .filter_map(|c| c["ocfl_version"].as_i64())
+            .collect();
         assert_eq!(versions, vec![2, 1], "{copies}");
 
         // A deaccession propagates: the replica withdraws its copy and keeps the bytes dark.
         let soil_object = origin.object_id(soil).await?;
         let admin = origin.api(&origin.tokens.admin);
-        admin.post(&format!("/api/datasets/{soil}/deaccession"), &json!({"reason": "Consent was withdrawn."})).await?.expect(StatusCode::OK)?;
-        let gone = Api::new(&origin.base, None).get(&format!("/federation/objects/{soil}/inventory.json")).await?;
+        admin
+            .post(
+                &format!("/api/datasets/{soil}/deaccession"),
+                &json!({"reason": "Consent was withdrawn."}),
+            )
+            .await?
+            .expect(StatusCode::OK)?;
+        let gone = Api::new(&origin.base, None)
+            .get(&format!("/federation/objects/{soil}/inventory.json"))
+            .await?;
         assert_eq!(gone.status, StatusCode::GONE);
         let out = replica.cli(&["replicate", "run"])?;
         assert!(out.contains("1 withdrawn"), "{out}");
         let listed = replica.cli(&["replicate", "list"])?;
-        assert!(listed.contains("2 version(s) held, 1 withdrawn") && listed.contains("(ok)"), "{listed}");
-        assert!(object_dir(&root, &soil_object).join("inventory.json").is_file());
+        assert!(
+            listed.contains("2 version(s) held, 1 withdrawn") && listed.contains("(ok)"),
+            "{listed}"
+        );
+        assert!(object_dir(&root, &soil_object)
+            .join("inventory.json")
+            .is_file());
         Ok(())
     })
     .await
 }
 
 #[actix_web::test]
-async fn the_replicas_own_worker_keeps_it_current_and_cleans_up_an_interrupted_pull() -> TestResult {
+async fn the_replicas_own_worker_keeps_it_current_and_cleans_up_an_interrupted_pull() -> TestResult
+{
     on_each(|backend| async move {
         let origin = Origin::start(backend).await?;
         let replica = origin.replica(backend, &origin.partner()?)?;
         let root = replica_root(&replica);
-        origin.new_version(origin.flux, &[("chambers.csv", b"chamber,flux\n1,0.2\n2,0.4\n")]).await?;
+        origin
+            .new_version(
+                origin.flux,
+                &[("chambers.csv", b"chamber,flux\n1,0.2\n2,0.4\n")],
+            )
+            .await?;
         {
-            let _worker = replica.clone().with("HOLDFAST_REPLICATION_INTERVAL_SECS", "1").spawn(&["worker"])?;
+            let _worker = replica
+                .clone()
+                .with("HOLDFAST_REPLICATION_INTERVAL_SECS", "1")
+                .spawn(&["worker"])?;
             wait::eventually("the replica's worker to pull the new version", || async {
                 let listed = replica.cli(&["replicate", "list"])?;
                 Ok(check(listed.contains("3 version(s) held"), listed))
@@ -314,32 +446,63 @@ async fn the_replicas_own_worker_keeps_it_current_and_cleans_up_an_interrupted_p
 async fn a_byte_flipped_in_transit_is_retried_reported_and_never_stored() -> TestResult {
     on_each(|backend| async move {
         let origin = Origin::start(backend).await?;
-        let (dep, cur) = (origin.api(&origin.tokens.depositor), origin.api(&origin.tokens.curator));
+        let (dep, cur) = (
+            origin.api(&origin.tokens.depositor),
+            origin.api(&origin.tokens.curator),
+        );
         let bad_set = dep.create_draft("Chamber data").await?;
-        publish_on(&dep, &cur, bad_set, &[("corrupt-me.csv", b"a,b\n1,2\n"), ("fine.csv", b"c,d\n3,4\n")]).await?;
-        let (_proxy, proxy_url, corrupted_log) = start_proxy(origin.work.path(), &origin.base, "corrupt-me.csv").await?;
+        publish_on(
+            &dep,
+            &cur,
+            bad_set,
+            &[
+                ("corrupt-me.csv", b"a,b\n1,2\n"),
+                ("fine.csv", b"c,d\n3,4\n"),
+            ],
+        )
+        .await?;
+        let (_proxy, proxy_url, corrupted_log) =
+            start_proxy(origin.work.path(), &origin.base, "corrupt-me.csv").await?;
         let second = Home::new(origin.work.path(), "replica2", backend)?;
         second.cli(&["migrate"])?;
         second.cli(&["replicate", "add", "--source", &proxy_url])?;
         let out = second.cli_failing(&["replicate", "run"])?;
-        assert!(out.contains("corrupt-me.csv failed verification 3 times") && out.contains("sha-256"), "{out}");
-        assert!(out.contains("nothing that failed verification was stored"), "{out}");
-        let attempts = std::fs::read_to_string(&corrupted_log)?.lines().filter(|l| l.contains("/content/corrupt-me.csv")).count();
+        assert!(
+            out.contains("corrupt-me.csv failed verification 3 times") && out.contains("sha-256"),
+            "{out}"
+        );
+        assert!(
+            out.contains("nothing that failed verification was stored"),
+            "{out}"
+        );
+        let attempts = std::fs::read_to_string(&corrupted_log)?
+            .lines()
+            .filter(|l| l.contains("/content/corrupt-me.csv"))
+            .count();
         assert_eq!(attempts, 3, "the file was tried three times");
         let stored = tree(&second.data_dir)?;
         let (original, flipped): (&[u8], &[u8]) = (b"a,b\n1,2\n", b"`,b\n1,2\n");
         assert!(
-            !stored.iter().any(|(k, v)| k.contains("corrupt-me.csv") || v == original || v == flipped),
+            !stored
+                .iter()
+                .any(|(k, v)| k.contains("corrupt-me.csv") || v == original || v == flipped),
             "the damaged file is nowhere, not even half-way: {:?}",
             stored.keys().collect::<Vec<_>>()
         );
         let root = replica_root(&second);
-        assert!(!object_dir(&root, &origin.object_id(bad_set).await?).join("inventory.json").exists());
+        assert!(!object_dir(&root, &origin.object_id(bad_set).await?)
+            .join("inventory.json")
+            .exists());
         // Everything else came through the proxy intact and valid.
         origin.same_objects(&root).await?;
         rocfl_validate(&root)?;
         let listed = second.cli(&["replicate", "list"])?;
-        assert!(listed.contains("(failed)") && listed.contains("error: ") && listed.contains("corrupt-me.csv"), "{listed}");
+        assert!(
+            listed.contains("(failed)")
+                && listed.contains("error: ")
+                && listed.contains("corrupt-me.csv"),
+            "{listed}"
+        );
         // The failure is a PREMIS replication event on the replica.
         let db = holdfast::db::Db::connect(&second.database_url, 1)?;
         let failures: Vec<String> = db
@@ -353,7 +516,10 @@ async fn a_byte_flipped_in_transit_is_retried_reported_and_never_stored() -> Tes
                     .load::<String>(conn)?)
             })
             .await?;
-        assert!(failures.iter().any(|f| f.contains("corrupt-me.csv")), "{failures:?}");
+        assert!(
+            failures.iter().any(|f| f.contains("corrupt-me.csv")),
+            "{failures:?}"
+        );
         Ok(())
     })
     .await
@@ -441,7 +607,11 @@ server.serve_forever()
 "#;
 
 /// Starts the corrupting proxy; it prints its port first.
-async fn start_proxy(work: &Path, target: &str, marker: &str) -> Result<(Process, String, PathBuf), Error> {
+async fn start_proxy(
+    work: &Path,
+    target: &str,
+    marker: &str,
+) -> Result<(Process, String, PathBuf), Error> {
     let script = work.join("corrupting_proxy.py");
     std::fs::write(&script, CORRUPTING_PROXY)?;
     let log = work.join("corrupted.log");
@@ -450,10 +620,12 @@ async fn start_proxy(work: &Path, target: &str, marker: &str) -> Result<(Process
     let proxy = Process::spawn(cmd, &work.join("proxy.log"), None)?;
     let port: u16 = wait::eventually("the proxy to print its port", || async {
         let text = proxy.log_text();
-        Ok(match text.lines().next().and_then(|l| l.trim().parse().ok()) {
-            Some(port) if text.contains('\n') => Check::Done(port),
-            _ => Check::NotYet(text),
-        })
+        Ok(
+            match text.lines().next().and_then(|l| l.trim().parse().ok()) {
+                Some(port) if text.contains('\n') => Check::Done(port),
+                _ => Check::NotYet(text),
+            },
+        )
     })
     .await?;
     Ok((proxy, format!("http://127.0.0.1:{port}"), log))

@@ -111,14 +111,19 @@ struct Pair {
 const FLUX: &[u8] = b"time,flux\n2019-01-01T00:00,1.5\n2019-01-01T00:30,1.7\n";
 
 fn s3_settings(home: Home, weed: &crate::s3::Weed, prefix: &str) -> Home {
-    home.with("HOLDFAST_STORAGE_URL", format!("s3://{}/{prefix}", crate::s3::BUCKET))
-        .with("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone())
-        .with("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY)
-        .with("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY)
+    home.with(
+        "HOLDFAST_STORAGE_URL",
+        format!("s3://{}/{prefix}", crate::s3::BUCKET),
+    )
+    .with("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone())
+    .with("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY)
+    .with("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY)
 }
 
 fn s3_store(weed: &crate::s3::Weed, prefix: &str) -> Result<Storage, Error> {
-    Ok(Storage::S3(holdfast::storage::S3Store::new(crate::s3::settings(&weed.endpoint, prefix)?)?))
+    Ok(Storage::S3(holdfast::storage::S3Store::new(
+        crate::s3::settings(&weed.endpoint, prefix)?,
+    )?))
 }
 
 impl Pair {
@@ -138,7 +143,10 @@ impl Pair {
         let replica = Home::new(dir.path(), "replica", backend)?.with("HOLDFAST_WORKERS", "0");
         let (origin, replica, origin_store, replica_store) = match s3 {
             None => {
-                let stores = (Storage::Disk(origin.data_dir.join("ocfl")), Storage::Disk(replica.data_dir.join("replicas")));
+                let stores = (
+                    Storage::Disk(origin.data_dir.join("ocfl")),
+                    Storage::Disk(replica.data_dir.join("replicas")),
+                );
                 (origin, replica, stores.0, stores.1)
             }
             // Each pair takes prefixes of its own; a replica's root per source sits beside
@@ -157,9 +165,22 @@ impl Pair {
         let depositor = origin.cli(&["token", "create", "--email", "pi@example.org"])?;
         let curator = origin.cli(&["token", "create", "--email", "cura@example.org"])?;
         let replica_base = format!("http://127.0.0.1:{replica_port}");
-        let partner_token = origin.cli(&["partner", "add", "--name", "replica-b", "--url", &replica_base])?;
-        let serve = |port| Serve { port: Some(port), ..Serve::default() };
-        let servers = (origin.start(serve(origin_port)).await?, replica.start(serve(replica_port)).await?);
+        let partner_token = origin.cli(&[
+            "partner",
+            "add",
+            "--name",
+            "replica-b",
+            "--url",
+            &replica_base,
+        ])?;
+        let serve = |port| Serve {
+            port: Some(port),
+            ..Serve::default()
+        };
+        let servers = (
+            origin.start(serve(origin_port)).await?,
+            replica.start(serve(replica_port)).await?,
+        );
         let origin_base = servers.0.base();
         Ok(Pair {
             depositor: Api::new(&origin_base, Some(&depositor)),
@@ -179,7 +200,10 @@ impl Pair {
 
     /// Publishes three files at the origin; the dataset id.
     async fn publish(&self) -> Result<i64, Error> {
-        let id = self.depositor.create_draft("Fluxes kept in two places").await?;
+        let id = self
+            .depositor
+            .create_draft("Fluxes kept in two places")
+            .await?;
         let files: &[(&str, &[u8])] = &[
             ("data/flux.csv", FLUX),
             ("notes.txt", b"Sensor moved on 2019-01-01.\n"),
@@ -191,7 +215,14 @@ impl Pair {
 
     /// The replica pulls from the origin with the partner's token.
     fn pull(&self) -> TestResult {
-        self.replica.cli(&["replicate", "add", "--source", &self.origin_base, "--token", &self.partner_token])?;
+        self.replica.cli(&[
+            "replicate",
+            "add",
+            "--source",
+            &self.origin_base,
+            "--token",
+            &self.partner_token,
+        ])?;
         self.replica.cli(&["replicate", "run"])?;
         Ok(())
     }
@@ -200,19 +231,25 @@ impl Pair {
     async fn replicated(&self) -> Result<i64, Error> {
         let id = self.publish().await?;
         self.pull()?;
-        let out = self.origin.cli(&["replicate", "challenge", "--partner", "replica-b"])?;
+        let out = self
+            .origin
+            .cli(&["replicate", "challenge", "--partner", "replica-b"])?;
         assert!(out.contains("passed"), "{out}");
         Ok(id)
     }
 
     async fn replicas(&self, id: i64) -> Result<serde_json::Value, Error> {
-        self.curator.get_ok(&format!("/api/datasets/{id}/replicas")).await
+        self.curator
+            .get_ok(&format!("/api/datasets/{id}/replicas"))
+            .await
     }
 }
 
 /// (event type, outcome, detail, outcome detail, agent) of the PREMIS events in a
 /// node's database, dataset or not.
-async fn premis_events(node: &Home) -> Result<Vec<(String, String, String, String, String)>, Error> {
+async fn premis_events(
+    node: &Home,
+) -> Result<Vec<(String, String, String, String, String)>, Error> {
     let url = node.database_url.clone();
     let db = tokio::task::spawn_blocking(move || holdfast::db::Db::connect(&url, 2)).await??;
     Ok(db
@@ -221,7 +258,13 @@ async fn premis_events(node: &Home) -> Result<Vec<(String, String, String, Strin
             use holdfast::db::schema::premis_events as e;
             Ok(e::table
                 .order(e::id.asc())
-                .select((e::event_type, e::outcome, e::detail, e::outcome_detail, e::agent_name))
+                .select((
+                    e::event_type,
+                    e::outcome,
+                    e::detail,
+                    e::outcome_detail,
+                    e::agent_name,
+                ))
                 .load::<(String, String, String, String, String)>(conn)?)
         })
         .await?)
@@ -245,9 +288,13 @@ async fn a_copy_counts_once_its_challenges_pass(pair: &Pair) -> TestResult {
     assert_eq!(r["alerted_at"], serde_json::Value::Null);
 
     // A challenge of the pulled copy passes, and lifts the dataset above the policy.
-    let out = pair.origin.cli(&["replicate", "challenge", "--partner", "replica-b"])?;
+    let out = pair
+        .origin
+        .cli(&["replicate", "challenge", "--partner", "replica-b"])?;
     assert!(out.contains("passed"), "{out}");
-    let unknown = pair.origin.cli_failing(&["replicate", "challenge", "--partner", "nobody"])?;
+    let unknown = pair
+        .origin
+        .cli_failing(&["replicate", "challenge", "--partner", "nobody"])?;
     assert!(unknown.contains("no active partner"), "{unknown}");
     let r = pair.replicas(id).await?;
     assert_eq!(r["copies"][0]["last_outcome"], "passed", "{r}");
@@ -270,6 +317,8 @@ async fn a_copy_counts_once_its_challenges_pass(pair: &Pair) -> TestResult {
 
 /// A challenge must be signed; an unsigned or wrongly signed one changes nothing.
 async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
+    // The replica knows the origin's key once it replicates it.
+    pair.replicated().await?;
     let body = serde_json::json!({
         "object_id": "doi:10.5072/none", "version": 1,
         "issued_at": chrono::Utc::now().to_rfc3339(),
@@ -280,13 +329,23 @@ async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
     let r = client.post(&url).json(&body).send().await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let wrong = format!("hmac-sha256={}", "00".repeat(32));
-    let r = client.post(&url).header("x-holdfast-signature", wrong).json(&body).send().await?;
+    let r = client
+        .post(&url)
+        .header("x-holdfast-signature", wrong)
+        .json(&body)
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Signed, but not a challenge of the right shape: a clear 4xx.
     let key = holdfast::federation::signing::key_of_token(&pair.partner_token);
     let bad = br#"{"object_id":"doi:10.5072/none","version":1,"files":[]}"#;
     let signature = holdfast::federation::signing::sign(&key, bad);
-    let r = client.post(&url).header("x-holdfast-signature", signature).body(bad.to_vec()).send().await?;
+    let r = client
+        .post(&url)
+        .header("x-holdfast-signature", signature)
+        .body(bad.to_vec())
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", r.text().await?);
     Ok(())
 }
@@ -297,22 +356,41 @@ async fn the_origin_repairs_from_its_replica(pair: &Pair) -> TestResult {
     let id = pair.replicated().await?;
     let (origin, store) = (&pair.origin, &pair.origin_store);
     let origin_flux = store.find("v1/content/data/flux.csv").await?;
-    store.write(&origin_flux, b"time,flux\n2019-01-01T00:00,9.9\n").await?;
+    store
+        .write(&origin_flux, b"time,flux\n2019-01-01T00:00,9.9\n")
+        .await?;
     let audit = origin.run(&["fixity", "run", "--all"])?;
     assert!(!audit.status.success(), "the audit reports the damage");
     assert!(String::from_utf8_lossy(&audit.stdout).contains("data/flux.csv"));
     let repaired = origin.cli(&["fixity", "repair"])?;
-    assert!(repaired.contains("repaired") && repaired.contains("replica held by partner replica-b"), "{repaired}");
-    assert_eq!(store.read(&origin_flux).await?, FLUX, "the origin's bytes are back");
-    assert_eq!(Api::new(&pair.origin_base, None).download(id, "data/flux.csv").await?, FLUX);
+    assert!(
+        repaired.contains("repaired") && repaired.contains("replica held by partner replica-b"),
+        "{repaired}"
+    );
+    assert_eq!(
+        store.read(&origin_flux).await?,
+        FLUX,
+        "the origin's bytes are back"
+    );
+    assert_eq!(
+        Api::new(&pair.origin_base, None)
+            .download(id, "data/flux.csv")
+            .await?,
+        FLUX
+    );
     origin.cli(&["fixity", "run", "--all"])?;
     let events = premis_events(origin).await?;
     assert!(
-        events.iter().any(|(t, o, _, d, _)| t == "recovery" && o == "success" && d.contains("replica held by partner replica-b")),
+        events.iter().any(|(t, o, _, d, _)| t == "recovery"
+            && o == "success"
+            && d.contains("replica held by partner replica-b")),
         "a recovery event names the replica: {events:?}"
     );
     assert!(
-        events.iter().any(|(t, o, d, _, a)| t == "fixity check" && o == "success" && d.contains("held by partner replica-b") && a == "replica-b"),
+        events.iter().any(|(t, o, d, _, a)| t == "fixity check"
+            && o == "success"
+            && d.contains("held by partner replica-b")
+            && a == "replica-b"),
         "the passed challenge is an event with the partner as agent: {events:?}"
     );
     if !pair.on_s3 {
@@ -327,9 +405,13 @@ async fn the_origin_repairs_from_its_replica(pair: &Pair) -> TestResult {
 async fn a_damaged_replica_fails_its_challenge(pair: &Pair) -> TestResult {
     let id = pair.replicated().await?;
     let store = &pair.replica_store;
-    store.delete(&store.find("v1/content/notes.txt").await?).await?;
+    store
+        .delete(&store.find("v1/content/notes.txt").await?)
+        .await?;
     let altered = store.find("v1/content/data/site.csv").await?;
-    store.write(&altered, b"site,lat,lon\nUS-Ha1,42.5,-72.3\n").await?;
+    store
+        .write(&altered, b"site,lat,lon\nUS-Ha1,42.5,-72.3\n")
+        .await?;
     let text = pair.origin.cli_failing(&["replicate", "challenge"])?;
     assert!(text.contains("failed"), "{text}");
     assert!(text.contains("notes.txt: missing"), "{text}");
@@ -339,14 +421,20 @@ async fn a_damaged_replica_fails_its_challenge(pair: &Pair) -> TestResult {
     assert_eq!(r["copies"][0]["counts"], false);
     assert_eq!(r["below_policy"], true);
     assert!(r["alerted_at"].is_string(), "the alert was raised: {r}");
-    let tickets = pair.curator.get_ok(&format!("/api/datasets/{id}/tickets")).await?.to_string();
+    let tickets = pair
+        .curator
+        .get_ok(&format!("/api/datasets/{id}/tickets"))
+        .await?
+        .to_string();
     assert!(
         tickets.contains("replication-below-policy") || tickets.contains("Replication alert"),
         "an alert ticket is open: {tickets}"
     );
     // A copy that failed is no source for repairs.
     let origin_flux = pair.origin_store.find("v1/content/data/flux.csv").await?;
-    pair.origin_store.write(&origin_flux, b"damaged again").await?;
+    pair.origin_store
+        .write(&origin_flux, b"damaged again")
+        .await?;
     pair.origin.run(&["fixity", "run", "--all"])?;
     pair.origin.cli_failing(&["fixity", "repair"])?;
     pair.origin_store.write(&origin_flux, FLUX).await?;
@@ -360,15 +448,31 @@ async fn a_damaged_replica_fails_its_challenge(pair: &Pair) -> TestResult {
     assert!(html.contains("1 dataset(s) below policy"), "{html}");
     assert!(html.contains(&format!("/datasets/{id}\"")), "{html}");
     let html = admin.page(&format!("/datasets/{id}")).await?;
-    assert!(html.contains("id=\"replication-warning\"") && html.contains("replica-b"), "{html}");
-    let public = Api::new(&pair.origin_base, None).get(&format!("/datasets/{id}")).await?;
+    assert!(
+        html.contains("id=\"replication-warning\"") && html.contains("replica-b"),
+        "{html}"
+    );
+    let public = Api::new(&pair.origin_base, None)
+        .get(&format!("/datasets/{id}"))
+        .await?;
     assert!(!public.text.contains("replication-warning"));
 
     // The replica recorded every challenge it answered.
     let events = premis_events(&pair.replica).await?;
-    let answered: Vec<_> = events.iter().filter(|(t, _, d, _, _)| t == "fixity check" && d.starts_with("Challenge from")).collect();
-    assert!(answered.iter().any(|(_, o, _, _, _)| o == "success"), "{events:?}");
-    assert!(answered.iter().any(|(_, o, _, d, _)| o == "failure" && d.contains("notes.txt missing")), "{events:?}");
+    let answered: Vec<_> = events
+        .iter()
+        .filter(|(t, _, d, _, _)| t == "fixity check" && d.starts_with("Challenge from"))
+        .collect();
+    assert!(
+        answered.iter().any(|(_, o, _, _, _)| o == "success"),
+        "{events:?}"
+    );
+    assert!(
+        answered
+            .iter()
+            .any(|(_, o, _, d, _)| o == "failure" && d.contains("notes.txt missing")),
+        "{events:?}"
+    );
     Ok(())
 }
 
@@ -379,7 +483,9 @@ where
 {
     for backend in backends() {
         let pair = Pair::start(backend, None).await?;
-        story(pair).await.map_err(|e| format!("on {backend:?}: {e}"))?;
+        story(pair)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
     }
     Ok(())
 }
@@ -410,9 +516,17 @@ async fn a_replica_that_loses_files_fails_its_challenge_and_raises_the_alert() -
 async fn challenges_and_repairs_work_with_both_archives_on_s3() -> TestResult {
     let weed = crate::s3::Weed::start().await?;
     let on_s3 = || Pair::start(Backend::Sqlite, Some(&weed));
-    a_copy_counts_once_its_challenges_pass(&on_s3().await?).await.map_err(|e| format!("on S3: {e}"))?;
-    challenges_must_be_signed(&on_s3().await?).await.map_err(|e| format!("on S3: {e}"))?;
-    the_origin_repairs_from_its_replica(&on_s3().await?).await.map_err(|e| format!("on S3: {e}"))?;
-    a_damaged_replica_fails_its_challenge(&on_s3().await?).await.map_err(|e| format!("on S3: {e}"))?;
+    a_copy_counts_once_its_challenges_pass(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    challenges_must_be_signed(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    the_origin_repairs_from_its_replica(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    a_damaged_replica_fails_its_challenge(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
     Ok(())
 }

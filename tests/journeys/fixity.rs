@@ -11,14 +11,24 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// A published dataset of `files` (path, bytes); returns (id, object root on disk).
-async fn published(app: &TestApp, depositor: &Api, curator: &Api, title: &str, files: &[(&str, &[u8])]) -> Result<(i64, PathBuf), Error> {
+async fn published(
+    app: &TestApp,
+    depositor: &Api,
+    curator: &Api,
+    title: &str,
+    files: &[(&str, &[u8])],
+) -> Result<(i64, PathBuf), Error> {
     let id = depositor.create_draft(title).await?;
     for (path, bytes) in files {
         depositor.put_file(id, path, bytes).await?;
     }
     let body = app.publish(depositor, curator, id).await?;
-    let concept = body["concept_doi"].as_str().ok_or("published dataset without concept DOI")?;
-    let root = app.ocfl_root().join(app.archive.ocfl.object_root(&format!("doi:{concept}")));
+    let concept = body["concept_doi"]
+        .as_str()
+        .ok_or("published dataset without concept DOI")?;
+    let root = app
+        .ocfl_root()
+        .join(app.archive.ocfl.object_root(&format!("doi:{concept}")));
     Ok((id, root))
 }
 
@@ -34,10 +44,22 @@ fn file_entry<'a>(
 
 /// Runs the due jobs (the scheduled audit among them) until the fixity report
 /// satisfies `done`.
-async fn audit_until(app: &TestApp, curator: &Api, id: i64, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value, Error> {
+async fn audit_until(
+    app: &TestApp,
+    curator: &Api,
+    id: i64,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Result<Value, Error> {
     app.run_jobs_until(what, || async {
-        let report = curator.get_ok(&format!("/api/datasets/{id}/fixity")).await?;
-        Ok(if done(&report) { Check::Done(report) } else { Check::NotYet(report.to_string()) })
+        let report = curator
+            .get_ok(&format!("/api/datasets/{id}/fixity"))
+            .await?;
+        Ok(if done(&report) {
+            Check::Done(report)
+        } else {
+            Check::NotYet(report.to_string())
+        })
     })
     .await
 }
@@ -69,11 +91,21 @@ struct Archive {
 async fn two_datasets(app: &TestApp) -> Result<Archive, Error> {
     let depositor = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
     let curator = app.api(&app.new_user("cura@example.org", Role::Curator).await?.token);
-    let files: &[(&str, &[u8])] = &[("data/flip.csv", FLIP), ("gone.csv", GONE), ("short.csv", SHORT), ("unique.txt", UNIQUE)];
+    let files: &[(&str, &[u8])] = &[
+        ("data/flip.csv", FLIP),
+        ("gone.csv", GONE),
+        ("short.csv", SHORT),
+        ("unique.txt", UNIQUE),
+    ];
     let (a, root_a) = published(app, &depositor, &curator, "Fluxes A", files).await?;
     let copies: &[(&str, &[u8])] = &[("flip.csv", FLIP), ("gone.csv", GONE), ("short.csv", SHORT)];
     let (b, _) = published(app, &depositor, &curator, "Fluxes B", copies).await?;
-    Ok(Archive { curator, a, b, content: root_a.join("v1/content") })
+    Ok(Archive {
+        curator,
+        a,
+        b,
+        content: root_a.join("v1/content"),
+    })
 }
 
 /// One byte flipped, one file deleted, one truncated, one stray file added; runs audits
@@ -86,9 +118,13 @@ async fn damage(app: &TestApp, archive: &Archive) -> Result<(Vec<u8>, Value), Er
     std::fs::remove_file(content.join("gone.csv"))?;
     std::fs::write(content.join("short.csv"), &SHORT[..10])?;
     std::fs::write(content.join("stray.bin"), b"nobody put me here")?;
-    let report = audit_until(app, &archive.curator, archive.a, "the audit finding the damage", |r| {
-        r["damaged"] == 3 && r["unexpected"].as_array().is_some_and(|u| !u.is_empty())
-    })
+    let report = audit_until(
+        app,
+        &archive.curator,
+        archive.a,
+        "the audit finding the damage",
+        |r| r["damaged"] == 3 && r["unexpected"].as_array().is_some_and(|u| !u.is_empty()),
+    )
     .await?;
     Ok((bytes, report))
 }
@@ -100,9 +136,17 @@ async fn an_audit_finds_flipped_missing_truncated_and_stray_files() -> TestResul
             let archive = two_datasets(&app).await?;
             // Freshly published bytes count as verified, and the API lists every stored
             // file (content and inventories).
-            let before = archive.curator.get_ok(&format!("/api/datasets/{}/fixity", archive.a)).await?;
+            let before = archive
+                .curator
+                .get_ok(&format!("/api/datasets/{}/fixity", archive.a))
+                .await?;
             assert_eq!(before["damaged"], 0, "{before}");
-            for path in ["v1/content/data/flip.csv", "v1/content/gone.csv", "inventory.json", "v1/inventory.json"] {
+            for path in [
+                "v1/content/data/flip.csv",
+                "v1/content/gone.csv",
+                "inventory.json",
+                "v1/inventory.json",
+            ] {
                 let f = file_entry(&before, path).ok_or_else(|| format!("{path} in {before}"))?;
                 assert_eq!(f["state"], "ok");
             }
@@ -113,7 +157,11 @@ async fn an_audit_finds_flipped_missing_truncated_and_stray_files() -> TestResul
             let (bytes, report) = damage(&app, &archive).await?;
             let last = |path: &str| -> Result<Value, Error> {
                 let f = file_entry(&report, path).ok_or_else(|| format!("{path} in {report}"))?;
-                Ok(f["history"].as_array().and_then(|h| h.last()).cloned().ok_or("no history")?)
+                Ok(f["history"]
+                    .as_array()
+                    .and_then(|h| h.last())
+                    .cloned()
+                    .ok_or("no history")?)
             };
             let flipped = last("v1/content/data/flip.csv")?;
             assert_eq!(flipped["outcome"], "mismatch");
@@ -125,15 +173,27 @@ async fn an_audit_finds_flipped_missing_truncated_and_stray_files() -> TestResul
             assert_eq!(truncated["outcome"], "mismatch");
             assert_eq!(truncated["expected_size"], SHORT.len());
             assert_eq!(truncated["found_size"], 10);
-            assert!(truncated["detail"].as_str().unwrap_or("").contains("truncated"), "{truncated}");
+            assert!(
+                truncated["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("truncated"),
+                "{truncated}"
+            );
             let unexpected = &report["unexpected"];
             assert!(
-                unexpected.as_array().is_some_and(|u| u
-                    .iter()
-                    .any(|c| c["content_path"] == "v1/content/stray.bin" && c["outcome"] == "extra")),
+                unexpected
+                    .as_array()
+                    .is_some_and(|u| u
+                        .iter()
+                        .any(|c| c["content_path"] == "v1/content/stray.bin"
+                            && c["outcome"] == "extra")),
                 "{unexpected}"
             );
-            assert_eq!(file_entry(&report, "v1/content/unique.txt").ok_or("unique")?["state"], "ok");
+            assert_eq!(
+                file_entry(&report, "v1/content/unique.txt").ok_or("unique")?["state"],
+                "ok"
+            );
             Ok(())
         })
         .await
@@ -153,12 +213,17 @@ async fn damaged_bytes_are_never_served_and_the_page_says_so() -> TestResult {
                 assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
                 assert!(r.text.contains("fixity audit"), "{}", r.text);
             }
-            let r = public.get(&format!("/datasets/{a}/versions/1/download?format=zip")).await?;
+            let r = public
+                .get(&format!("/datasets/{a}/versions/1/download?format=zip"))
+                .await?;
             assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(public.download(a, "unique.txt").await?, UNIQUE);
             assert_eq!(public.download(b, "flip.csv").await?, FLIP);
             let page = public.get(&format!("/datasets/{a}")).await?.text;
-            assert!(page.contains("not served until repaired"), "the page marks damaged files");
+            assert!(
+                page.contains("not served until repaired"),
+                "the page marks damaged files"
+            );
             assert!(page.contains("id=\"version-verified\""));
             Ok(())
         })
@@ -173,26 +238,46 @@ async fn damage_is_ticketed_mailed_and_shown_to_operators() -> TestResult {
             let (bytes, _) = damage(&app, &archive).await?;
             let a = archive.a;
             // A fixity ticket with one item per problem, and the evidence.
-            let text = archive.curator.get_ok(&format!("/api/datasets/{a}/tickets")).await?.to_string();
+            let text = archive
+                .curator
+                .get_ok(&format!("/api/datasets/{a}/tickets"))
+                .await?
+                .to_string();
             for code in ["fixity-mismatch", "fixity-missing", "fixity-extra-file"] {
                 assert!(text.contains(code), "{code} in {text}");
             }
-            assert!(text.contains(&sha256_hex(&bytes)), "the found digest is in the evidence");
+            assert!(
+                text.contains(&sha256_hex(&bytes)),
+                "the found digest is in the evidence"
+            );
 
             // Curators are emailed.
-            let alerts: Vec<Mail> = app.mail().await?.into_iter().filter(|m| m.subject.contains("Fixity alert") || m.text.contains("Fixity alert")).collect();
+            let alerts: Vec<Mail> = app
+                .mail()
+                .await?
+                .into_iter()
+                .filter(|m| m.subject.contains("Fixity alert") || m.text.contains("Fixity alert"))
+                .collect();
             assert!(!alerts.is_empty(), "a fixity alert mail");
-            assert!(alerts.iter().any(|m| m.is_to("cura@example.org")), "{alerts:?}");
+            assert!(
+                alerts.iter().any(|m| m.is_to("cura@example.org")),
+                "{alerts:?}"
+            );
 
             // The command line audit sees the same and exits 1.
             let cli = Home::on(app.data_dir.clone(), &app.archive.settings.database_url);
             let out = cli.run(&["fixity", "run", "--dataset", &a.to_string()])?;
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert_eq!(out.status.code(), Some(1), "{stdout}");
-            assert!(stdout.contains("FAILED") && stdout.contains("v1/content/gone.csv"), "{stdout}");
+            assert!(
+                stdout.contains("FAILED") && stdout.contains("v1/content/gone.csv"),
+                "{stdout}"
+            );
 
             // The admin preservation page shows the failures and the coverage.
-            let admin = app.signed_in(&app.new_user("admin@example.org", Role::Admin).await?).await?;
+            let admin = app
+                .signed_in(&app.new_user("admin@example.org", Role::Admin).await?)
+                .await?;
             let dashboard = admin.page("/admin/preservation").await?;
             assert!(dashboard.contains("Damaged files (3)"), "{dashboard}");
             assert!(dashboard.contains("v1/content/short.csv"));
@@ -211,7 +296,10 @@ async fn repair_restores_from_a_good_copy_and_reports_what_it_cannot() -> TestRe
             let (a, content, curator) = (archive.a, &archive.content, &archive.curator);
             // Unique bytes damaged too: no good copy exists, so they stay damaged.
             std::fs::write(content.join("unique.txt"), b"changed")?;
-            audit_until(&app, curator, a, "the audit finding unique.txt", |r| r["damaged"] == 4).await?;
+            audit_until(&app, curator, a, "the audit finding unique.txt", |r| {
+                r["damaged"] == 4
+            })
+            .await?;
 
             // Repair restores the three from dataset B, quarantines the stray file, and
             // reports the one it cannot repair (exit code 1).
@@ -220,14 +308,25 @@ async fn repair_restores_from_a_good_copy_and_reports_what_it_cannot() -> TestRe
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert_eq!(out.status.code(), Some(1), "{stdout}");
             assert_eq!(stdout.matches("repaired  dataset").count(), 3, "{stdout}");
-            assert!(stdout.contains("NOT REPAIRED") && stdout.contains("unique.txt"), "{stdout}");
+            assert!(
+                stdout.contains("NOT REPAIRED") && stdout.contains("unique.txt"),
+                "{stdout}"
+            );
             assert!(stdout.contains("stray.bin"), "{stdout}");
             assert_eq!(std::fs::read(content.join("data/flip.csv"))?, FLIP);
             assert_eq!(std::fs::read(content.join("gone.csv"))?, GONE);
             assert_eq!(std::fs::read(content.join("short.csv"))?, SHORT);
-            assert!(!content.join("stray.bin").exists(), "moved out of the object");
+            assert!(
+                !content.join("stray.bin").exists(),
+                "moved out of the object"
+            );
             let quarantined = walk(&app.data_dir.join("quarantine"));
-            assert!(quarantined.iter().any(|p| p.to_string_lossy().contains("stray.bin")), "{quarantined:?}");
+            assert!(
+                quarantined
+                    .iter()
+                    .any(|p| p.to_string_lossy().contains("stray.bin")),
+                "{quarantined:?}"
+            );
 
             // Served again, byte for byte; the history records the repair.
             assert_eq!(app.public_api().download(a, "data/flip.csv").await?, FLIP);
@@ -250,26 +349,42 @@ async fn a_cleared_audit_closes_the_ticket_and_the_history_tells_the_story() -> 
             damage(&app, &archive).await?;
             let (a, content, curator) = (archive.a, &archive.content, &archive.curator);
             std::fs::write(content.join("unique.txt"), b"changed")?;
-            audit_until(&app, curator, a, "the audit finding unique.txt", |r| r["damaged"] == 4).await?;
+            audit_until(&app, curator, a, "the audit finding unique.txt", |r| {
+                r["damaged"] == 4
+            })
+            .await?;
             let cli = Home::on(app.data_dir.clone(), &app.archive.settings.database_url);
             cli.run(&["fixity", "repair"])?;
             // With unique.txt put back by hand, the next audit clears it and the ticket
             // closes.
             std::fs::write(content.join("unique.txt"), UNIQUE)?;
-            audit_until(&app, curator, a, "the audit clearing unique.txt", |r| r["damaged"] == 0).await?;
+            audit_until(&app, curator, a, "the audit clearing unique.txt", |r| {
+                r["damaged"] == 0
+            })
+            .await?;
             app.run_jobs_until("the fixity ticket to close", || async {
-                let tickets = curator.get_ok(&format!("/api/datasets/{a}/tickets")).await?;
+                let tickets = curator
+                    .get_ok(&format!("/api/datasets/{a}/tickets"))
+                    .await?;
                 let closed = tickets["tickets"].as_array().is_some_and(|list| {
-                    list.iter().any(|t| t["kind"] == "fixity" && t["state"] == "closed")
+                    list.iter()
+                        .any(|t| t["kind"] == "fixity" && t["state"] == "closed")
                 });
-                Ok(if closed { Check::Done(()) } else { Check::NotYet(tickets.to_string()) })
+                Ok(if closed {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(tickets.to_string())
+                })
             })
             .await?;
 
             // The event history reads as an account of what happened.
             let events = curator.get_ok(&format!("/api/datasets/{a}/events")).await?;
             let list = events["events"].as_array().ok_or("events")?;
-            let has = |kind: &str, outcome: &str| list.iter().any(|e| e["event_type"] == kind && e["outcome"] == outcome);
+            let has = |kind: &str, outcome: &str| {
+                list.iter()
+                    .any(|e| e["event_type"] == kind && e["outcome"] == outcome)
+            };
             assert!(has("ingestion", "success"));
             assert!(has("message digest calculation", "success"));
             assert!(has("fixity check", "success"));
@@ -277,7 +392,10 @@ async fn a_cleared_audit_closes_the_ticket_and_the_history_tells_the_story() -> 
             assert!(has("recovery", "success"));
             assert!(has("recovery", "failure"));
             assert!(has("quarantine", "success"));
-            let xml = curator.get(&format!("/api/datasets/{a}/events?format=premis")).await?.text;
+            let xml = curator
+                .get(&format!("/api/datasets/{a}/events?format=premis"))
+                .await?
+                .text;
             assert!(xml.contains("http://id.loc.gov/vocabulary/preservation/eventType/rec"));
             assert!(xml.contains("http://id.loc.gov/vocabulary/preservation/eventType/fix"));
             validate_ocfl_root(&app.ocfl_root())?;
@@ -306,7 +424,10 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 async fn the_audit_repairs_by_itself_and_a_download_never_completes_with_bad_bytes() -> TestResult {
     on_each_backend(|app| async move {
         let users = app.users().await?;
-        let (depositor, curator) = (app.api(&users.depositor.token), app.api(&users.curator.token));
+        let (depositor, curator) = (
+            app.api(&users.depositor.token),
+            app.api(&users.curator.token),
+        );
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         let (a, root_a) = published(&app, &depositor, &curator, "A", &[("big.bin", &data)]).await?;
         published(&app, &depositor, &curator, "B", &[("copy.bin", &data)]).await?;

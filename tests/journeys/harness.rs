@@ -46,7 +46,10 @@ async fn a_dropped_process_is_killed_and_its_log_kept() -> TestResult {
     let mut cmd = std::process::Command::new(binary());
     cmd.arg("--version");
     let mut done = Process::spawn(cmd, &log, None)?;
-    let status = done.wait_exit(wait::PATIENCE).await?.ok_or("--version did not end")?;
+    let status = done
+        .wait_exit(wait::PATIENCE)
+        .await?
+        .ok_or("--version did not end")?;
     assert!(status.success());
     assert!(done.log_text().contains("holdfast"), "{}", done.log_text());
 

@@ -14,7 +14,10 @@ const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/6
 
 /// Publishes a dataset with an ORCID creator and the given files (uploaded as one zip
 /// that is unpacked); returns (id, DOI, the API's file list).
-async fn published(app: &TestApp, files: &[(&str, &[u8])]) -> Result<(i64, String, Vec<serde_json::Value>), Error> {
+async fn published(
+    app: &TestApp,
+    files: &[(&str, &[u8])],
+) -> Result<(i64, String, Vec<serde_json::Value>), Error> {
     let users = app.users().await?;
     let dep = app.api(&users.depositor.token);
     let mut metadata = minimal_json("Harvard Forest fluxes 2019");
@@ -23,10 +26,19 @@ async fn published(app: &TestApp, files: &[(&str, &[u8])]) -> Result<(i64, Strin
          "nameIdentifiers": [{"nameIdentifier": "0000-0002-1825-0097", "nameIdentifierScheme": "ORCID"}]},
         {"name": "Harvard Forest LTER", "nameType": "Organizational"}
     ]);
-    let id = dep.create_dataset(&metadata).await?["id"].as_i64().ok_or("id")?;
-    let bundle = dep.request(reqwest::Method::PUT, &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"));
-    dep.send(bundle.body(zip_of(files))).await?.expect(StatusCode::CREATED)?;
-    let body = app.publish(&dep, &app.api(&users.curator.token), id).await?;
+    let id = dep.create_dataset(&metadata).await?["id"]
+        .as_i64()
+        .ok_or("id")?;
+    let bundle = dep.request(
+        reqwest::Method::PUT,
+        &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"),
+    );
+    dep.send(bundle.body(zip_of(files)))
+        .await?
+        .expect(StatusCode::CREATED)?;
+    let body = app
+        .publish(&dep, &app.api(&users.curator.token), id)
+        .await?;
     let doi = body["doi"].as_str().ok_or("doi")?.to_string();
     let list = body["files"].as_array().ok_or("files")?.clone();
     Ok((id, doi, list))
@@ -240,7 +252,11 @@ async fn drafts_carry_no_signposts_and_many_files_are_left_to_the_link_set() -> 
         assert_eq!(found["text"]["items"].as_array().map(Vec::len), Some(25));
 
         // A draft (seen by its depositor) has no Link header and no public link set.
-        let dep = app.api(&app.new_user("other@example.org", Role::Depositor).await?.token);
+        let dep = app.api(
+            &app.new_user("other@example.org", Role::Depositor)
+                .await?
+                .token,
+        );
         let draft = dep.create_draft("Draft").await?;
         let r = app
             .client()
@@ -279,20 +295,31 @@ fn hundred_files() -> Vec<(String, Vec<u8>)> {
             let binary: Vec<u8> = (0..(i * 37 + 1)).map(|j| (j * 7 + i) as u8).collect();
             let rows: String = (0..i).map(|j| format!("{j},{}\n", i * j)).collect();
             match i % 4 {
-                0 => (format!("data/site A/{i:03}.csv"), format!("N,V\n{rows}").into_bytes()),
+                0 => (
+                    format!("data/site A/{i:03}.csv"),
+                    format!("N,V\n{rows}").into_bytes(),
+                ),
                 // No '%' here: bagit-python 1.9 does not decode the `%25` RFC 8493
                 // requires in manifests (bagit-python#157); the unit tests check it.
                 1 => (format!("data/2019/half-hourly/{i:03} (raw).bin"), binary),
-                2 => (format!("docs/Übersicht-{i:03}.md"), format!("# Teil {i}\n").into_bytes()),
+                2 => (
+                    format!("docs/Übersicht-{i:03}.md"),
+                    format!("# Teil {i}\n").into_bytes(),
+                ),
                 _ => (format!("{i:03}.txt"), format!("file {i}\n").into_bytes()),
             }
         })
         .collect()
 }
 
-async fn published_hundred(app: &TestApp) -> Result<(Vec<(String, Vec<u8>)>, i64, String, Vec<serde_json::Value>), Error> {
+async fn published_hundred(
+    app: &TestApp,
+) -> Result<(Vec<(String, Vec<u8>)>, i64, String, Vec<serde_json::Value>), Error> {
     let files = hundred_files();
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     let (id, doi, listed) = published(app, &refs).await?;
     assert_eq!(listed.len(), 100);
     Ok((files, id, doi, listed))
@@ -305,19 +332,40 @@ async fn a_version_downloads_whole_as_a_zip_of_every_file() -> TestResult {
         let public = app.public_api();
         let v = format!("/datasets/{id}/versions/1");
         let api = public.dataset(id).await?;
-        assert_eq!(api["links"]["download_zip"], app.url(&format!("{v}/download?format=zip")));
-        assert_eq!(api["links"]["download_bagit"], app.url(&format!("{v}/download?format=bagit")));
+        assert_eq!(
+            api["links"]["download_zip"],
+            app.url(&format!("{v}/download?format=zip"))
+        );
+        assert_eq!(
+            api["links"]["download_bagit"],
+            app.url(&format!("{v}/download?format=bagit"))
+        );
         assert_eq!(api["links"]["linkset"], app.url(&format!("{v}/linkset")));
         let html = public.get(&v).await?.text;
-        assert!(html.contains(&format!("href=\"{v}/download?format=zip\"")), "zip link");
-        assert!(html.contains(&format!("href=\"{v}/download?format=bagit\"")), "bag link");
+        assert!(
+            html.contains(&format!("href=\"{v}/download?format=zip\"")),
+            "zip link"
+        );
+        assert!(
+            html.contains(&format!("href=\"{v}/download?format=bagit\"")),
+            "bag link"
+        );
 
         // The zip: every file at its path, byte for byte (the recorded digests).
-        let r = app.client().get(app.url(&format!("{v}/download?format=zip"))).send().await?;
+        let r = app
+            .client()
+            .get(app.url(&format!("{v}/download?format=zip")))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/zip");
-        let disposition = r.headers()[header::CONTENT_DISPOSITION].to_str()?.to_string();
-        assert!(disposition.contains(&format!("dataset-{id}-v1.zip")), "{disposition}");
+        let disposition = r.headers()[header::CONTENT_DISPOSITION]
+            .to_str()?
+            .to_string();
+        assert!(
+            disposition.contains(&format!("dataset-{id}-v1.zip")),
+            "{disposition}"
+        );
         let zip_bytes = r.bytes().await?;
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec()))?;
         assert_eq!(archive.len(), 100);
@@ -327,7 +375,11 @@ async fn a_version_downloads_whole_as_a_zip_of_every_file() -> TestResult {
             assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
             let mut body = Vec::new();
             entry.read_to_end(&mut body)?;
-            assert_eq!(sha256_hex(&body), file["sha256"].as_str().ok_or("sha")?, "{path}");
+            assert_eq!(
+                sha256_hex(&body),
+                file["sha256"].as_str().ok_or("sha")?,
+                "{path}"
+            );
         }
         for (name, body) in &files {
             let mut got = Vec::new();
@@ -336,7 +388,9 @@ async fn a_version_downloads_whole_as_a_zip_of_every_file() -> TestResult {
         }
         let r = public.get(&format!("{v}/download?format=tar")).await?;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        let r = public.get(&format!("/datasets/{id}/versions/2/download?format=zip")).await?;
+        let r = public
+            .get(&format!("/datasets/{id}/versions/2/download?format=zip"))
+            .await?;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         Ok(())
     })
@@ -348,7 +402,11 @@ async fn a_version_downloads_whole_as_a_bag_that_bagit_validates() -> TestResult
     on_each_backend(|app| async move {
         let (files, id, doi, _) = published_hundred(&app).await?;
         let v = format!("/datasets/{id}/versions/1");
-        let r = app.client().get(app.url(&format!("{v}/download?format=bagit"))).send().await?;
+        let r = app
+            .client()
+            .get(app.url(&format!("{v}/download?format=bagit")))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         let bag_zip = r.bytes().await?;
         let dir = tempfile::tempdir()?;
@@ -373,7 +431,10 @@ async fn a_version_downloads_whole_as_a_bag_that_bagit_validates() -> TestResult
 
         // A damaged bag fails the same check, so the check is real.
         std::fs::write(bag.join("data/003.txt"), b"changed")?;
-        assert!(validate_bag(&bag).is_err(), "bagit.py notices a changed file");
+        assert!(
+            validate_bag(&bag).is_err(),
+            "bagit.py notices a changed file"
+        );
         Ok(())
     })
     .await
@@ -382,7 +443,9 @@ async fn a_version_downloads_whole_as_a_bag_that_bagit_validates() -> TestResult
 #[actix_web::test]
 async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
     on_each_backend(|app| async move {
-        let owner = app.signed_in(&app.new_user("jane@example.org", Role::Depositor).await?).await?;
+        let owner = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
+            .await?;
         let id = owner.create_dataset(&minimal_form("Private draft")).await?;
         let r = owner
             .upload(
@@ -400,7 +463,9 @@ async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "anonymous: {path}");
         }
         // Another signed-in depositor sees nothing either.
-        let nosy = app.signed_in(&app.new_user("nosy@example.org", Role::Depositor).await?).await?;
+        let nosy = app
+            .signed_in(&app.new_user("nosy@example.org", Role::Depositor).await?)
+            .await?;
         for path in [&zip, &bag] {
             assert_eq!(
                 nosy.get(path).await?.status(),
@@ -425,11 +490,7 @@ async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
 }
 
 /// GETs `path` as a browser with the given user agent (None: no User-Agent at all).
-async fn visit(
-    app: &TestApp,
-    path: &str,
-    user_agent: Option<&str>,
-) -> Result<StatusCode, Error> {
+async fn visit(app: &TestApp, path: &str, user_agent: Option<&str>) -> Result<StatusCode, Error> {
     let mut request = app.client().get(app.url(path));
     if let Some(ua) = user_agent {
         request = request.header(header::USER_AGENT, ua);
@@ -465,12 +526,23 @@ async fn a_view_counts_once_per_visitor_per_hour_and_robots_not_at_all() -> Test
             None,
         ] {
             assert_eq!(visit(&app, &landing, ua).await?, StatusCode::OK);
-            assert_eq!(visit(&app, &format!("{v}/files/README.txt"), ua).await?, StatusCode::OK);
+            assert_eq!(
+                visit(&app, &format!("{v}/files/README.txt"), ua).await?,
+                StatusCode::OK
+            );
         }
         // HEAD is not a view.
-        app.client().head(app.url(&landing)).header(header::USER_AGENT, SAFARI).send().await?;
+        app.client()
+            .head(app.url(&landing))
+            .header(header::USER_AGENT, SAFARI)
+            .send()
+            .await?;
         let u = usage(&app, id).await?;
-        assert_eq!((u["views"].as_i64(), u["downloads"].as_i64()), (Some(1), Some(0)), "{u}");
+        assert_eq!(
+            (u["views"].as_i64(), u["downloads"].as_i64()),
+            (Some(1), Some(0)),
+            "{u}"
+        );
         Ok(())
     })
     .await
@@ -482,7 +554,10 @@ async fn downloads_count_once_per_visitor_and_only_salted_hashes_are_kept() -> T
         let (id, _, _) = published(&app, SMALL).await?;
         let v = format!("/datasets/{id}/versions/1");
         // One person views, fetches files, a range and the whole zip: one download.
-        assert_eq!(visit(&app, &format!("/datasets/{id}"), Some(FIREFOX)).await?, StatusCode::OK);
+        assert_eq!(
+            visit(&app, &format!("/datasets/{id}"), Some(FIREFOX)).await?,
+            StatusCode::OK
+        );
         for path in [
             format!("{v}/files/README.txt"),
             format!("/datasets/{id}/files/data/fluxes.csv"),
@@ -490,7 +565,9 @@ async fn downloads_count_once_per_visitor_and_only_salted_hashes_are_kept() -> T
         ] {
             assert_eq!(visit(&app, &path, Some(FIREFOX)).await?, StatusCode::OK);
         }
-        let r = app.client().get(app.url(&format!("{v}/files/README.txt")))
+        let r = app
+            .client()
+            .get(app.url(&format!("{v}/files/README.txt")))
             .header(header::USER_AGENT, FIREFOX)
             .header(header::RANGE, "bytes=0-3")
             .send()
@@ -498,7 +575,10 @@ async fn downloads_count_once_per_visitor_and_only_salted_hashes_are_kept() -> T
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
         // A second person views and downloads.
         assert_eq!(visit(&app, &v, Some(SAFARI)).await?, StatusCode::OK);
-        assert_eq!(visit(&app, &format!("{v}/download?format=bagit"), Some(SAFARI)).await?, StatusCode::OK);
+        assert_eq!(
+            visit(&app, &format!("{v}/download?format=bagit"), Some(SAFARI)).await?,
+            StatusCode::OK
+        );
         let u = usage(&app, id).await?;
         assert_eq!(u["views"], 2, "{u}");
         assert_eq!(u["downloads"], 2, "{u}");
@@ -514,10 +594,16 @@ async fn downloads_count_once_per_visitor_and_only_salted_hashes_are_kept() -> T
             .run(|conn| {
                 use diesel::prelude::*;
                 use holdfast::db::schema::usage_visits;
-                Ok(usage_visits::table.select(usage_visits::visitor).load::<String>(conn)?)
+                Ok(usage_visits::table
+                    .select(usage_visits::visitor)
+                    .load::<String>(conn)?)
             })
             .await?;
-        assert_eq!(visitors.len(), 4, "two visitors, each viewed and downloaded");
+        assert_eq!(
+            visitors.len(),
+            4,
+            "two visitors, each viewed and downloaded"
+        );
         for visitor in visitors {
             assert_eq!(visitor.len(), 32);
             assert!(visitor.chars().all(|c| c.is_ascii_hexdigit()));

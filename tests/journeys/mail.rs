@@ -53,7 +53,10 @@ fn check_notification(app: &TestApp, mail: &Mail, to: &str) -> TestResult {
     assert!(id.ends_with("@flux.example.org"), "{id}");
     assert_eq!(message.text_body_count(), 1, "one text part");
     assert_eq!(message.html_body_count(), 1, "one HTML part");
-    assert_eq!(mail.content_type().as_deref(), Some("multipart/alternative"));
+    assert_eq!(
+        mail.content_type().as_deref(),
+        Some("multipart/alternative")
+    );
     let (link, text, html) = (app.url("/tickets/7"), &mail.text, &mail.html);
     assert!(text.contains("Flux Archive"), "{text}");
     assert!(text.contains("Cura Tor commented on ticket #7"), "{text}");
@@ -80,10 +83,18 @@ fn flux_archive(smtp_url: Option<String>) -> Builder {
 }
 
 /// Runs jobs until the outbox satisfies `done` (retries come due after a backoff).
-async fn outbox_until(app: &TestApp, what: &str, done: impl Fn(&[OutboxRow]) -> bool) -> Result<Vec<OutboxRow>, Error> {
+async fn outbox_until(
+    app: &TestApp,
+    what: &str,
+    done: impl Fn(&[OutboxRow]) -> bool,
+) -> Result<Vec<OutboxRow>, Error> {
     app.run_jobs_until(what, || async {
         let rows = app.outbox().await?;
-        Ok(if done(&rows) { Check::Done(rows) } else { Check::NotYet(format!("{rows:#?}")) })
+        Ok(if done(&rows) {
+            Check::Done(rows)
+        } else {
+            Check::NotYet(format!("{rows:#?}"))
+        })
     })
     .await
 }
@@ -102,7 +113,10 @@ async fn a_notification_arrives_at_the_smtp_server_once() -> TestResult {
             assert_eq!(received.len(), 1);
             check_notification(&app, &received[0], "jane@example.org")?;
             // The envelope went to the same person.
-            assert_eq!(received[0].header("X-RcptTo").as_deref(), Some("jane@example.org"));
+            assert_eq!(
+                received[0].header("X-RcptTo").as_deref(),
+                Some("jane@example.org")
+            );
 
             let rows = app.outbox().await?;
             assert!(all_sent(&rows), "{rows:?}");
@@ -137,7 +151,10 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_when_it_is_back()
             notify(&app, vec![jane], comment_notice()).await?;
             app.run_jobs().await?;
             let rows = app.outbox().await?;
-            assert!(rows.len() == 1 && rows[0].attempts >= 1, "a failed attempt: {rows:?}");
+            assert!(
+                rows.len() == 1 && rows[0].attempts >= 1,
+                "a failed attempt: {rows:?}"
+            );
             assert_eq!(rows[0].state, "pending", "kept for a retry: {:?}", rows[0]);
             assert_eq!(rows[0].sent_at, None);
             let error = rows[0].last_error.clone().unwrap_or_default();
@@ -154,7 +171,10 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_out_when_it_is_back()
             let received = smtp.wait_for(1).await?;
             check_notification(&app, &received[0], "jane@example.org")?;
             assert!(rows[0].attempts >= 2, "{:?}", rows[0]);
-            assert!(rows[0].last_error.is_some(), "the earlier failure stays visible");
+            assert!(
+                rows[0].last_error.is_some(),
+                "the earlier failure stays visible"
+            );
             assert_eq!(smtp.received()?.len(), 1);
             Ok::<(), Error>(())
         };
@@ -207,15 +227,26 @@ async fn notification_settings_are_changed_through_the_api() -> TestResult {
             (serde_json::json!({"decision": false}), false),
             (serde_json::json!({"decision": true}), true),
         ] {
-            let now = api.put("/api/profile/notifications", &body).await?.expect(StatusCode::OK)?;
+            let now = api
+                .put("/api/profile/notifications", &body)
+                .await?
+                .expect(StatusCode::OK)?;
             assert_eq!(now["decision"], expect_decision);
             assert_eq!(now["comment"], true);
         }
-        let r = api.put("/api/profile/notifications", &serde_json::json!({"comments": false})).await?;
+        let r = api
+            .put(
+                "/api/profile/notifications",
+                &serde_json::json!({"comments": false}),
+            )
+            .await?;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         let r = app
             .public_api()
-            .put("/api/profile/notifications", &serde_json::json!({"comment": false}))
+            .put(
+                "/api/profile/notifications",
+                &serde_json::json!({"comment": false}),
+            )
             .await?;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a token is needed");
         Ok(())
@@ -232,7 +263,10 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
             let jane = app.new_user("jane@example.org", Role::Depositor).await?;
             let bob = app.new_user("bob@example.org", Role::Curator).await?;
             let muted = serde_json::json!({"comment": false});
-            app.api(&jane.token).put("/api/profile/notifications", &muted).await?.expect(StatusCode::OK)?;
+            app.api(&jane.token)
+                .put("/api/profile/notifications", &muted)
+                .await?
+                .expect(StatusCode::OK)?;
 
             // A comment notice to both reaches only Bob; a ticket notice reaches Jane.
             notify(&app, vec![jane.id, bob.id], comment_notice()).await?;
@@ -243,9 +277,18 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
             app.run_jobs().await?;
 
             let rows = app.outbox().await?;
-            assert!(rows.len() == 2 && all_sent(&rows), "both messages are sent: {rows:?}");
-            let sent: Vec<(Option<i64>, &str)> = rows.iter().map(|r| (r.recipient_id, r.kind.as_str())).collect();
-            assert_eq!(sent, vec![(Some(bob.id), "comment"), (Some(jane.id), "ticket")]);
+            assert!(
+                rows.len() == 2 && all_sent(&rows),
+                "both messages are sent: {rows:?}"
+            );
+            let sent: Vec<(Option<i64>, &str)> = rows
+                .iter()
+                .map(|r| (r.recipient_id, r.kind.as_str()))
+                .collect();
+            assert_eq!(
+                sent,
+                vec![(Some(bob.id), "comment"), (Some(jane.id), "ticket")]
+            );
             let mut got: Vec<(String, String)> = smtp
                 .wait_for(2)
                 .await?
@@ -256,8 +299,14 @@ async fn a_muted_kind_sends_nothing() -> TestResult {
             assert_eq!(
                 got,
                 vec![
-                    ("bob@example.org".into(), "[Flux Archive] New comment on ticket #7".into()),
-                    ("jane@example.org".into(), "[Flux Archive] Ticket #7 was updated".into()),
+                    (
+                        "bob@example.org".into(),
+                        "[Flux Archive] New comment on ticket #7".into()
+                    ),
+                    (
+                        "jane@example.org".into(),
+                        "[Flux Archive] Ticket #7 was updated".into()
+                    ),
                 ]
             );
             Ok::<(), Error>(())
@@ -280,9 +329,15 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
                 notify(&app, vec![ann], comment_notice()).await?;
                 let written = app.mail().await?;
                 let rows = app.outbox().await?;
-                assert!(rows.len() == 2 && all_sent(&rows), "both messages are written: {rows:?}");
+                assert!(
+                    rows.len() == 2 && all_sent(&rows),
+                    "both messages are written: {rows:?}"
+                );
 
-                let names: Vec<String> = written.iter().map(|m| crate::support::mail::file_name(&m.file)).collect();
+                let names: Vec<String> = written
+                    .iter()
+                    .map(|m| crate::support::mail::file_name(&m.file))
+                    .collect();
                 assert_eq!(names.len(), 2, "{names:?}: no temporary files left");
                 assert_eq!(std::fs::read_dir(app.mail_dir())?.count(), 2, "{names:?}");
                 for name in &names {
@@ -294,7 +349,14 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
                 check_notification(&app, &written[0], "jane@example.org")?;
                 let text = String::from_utf8(written[0].raw.clone())?;
                 assert!(text.contains("\r\n"), "RFC 5322 line endings");
-                for header in ["From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ", "MIME-Version: "] {
+                for header in [
+                    "From: ",
+                    "To: ",
+                    "Subject: ",
+                    "Date: ",
+                    "Message-ID: ",
+                    "MIME-Version: ",
+                ] {
                     assert!(text.contains(header), "{header} in\n{text}");
                 }
 
@@ -302,13 +364,23 @@ async fn without_a_server_mail_is_written_as_eml_files() -> TestResult {
                 // written again under the same name, not as a second file.
                 let first = rows[0].id;
                 app.fail_mail(first).await?;
-                let again = app.archive.db.transaction(holdfast::mail::outbox::requeue_failed).await?;
+                let again = app
+                    .archive
+                    .db
+                    .transaction(holdfast::mail::outbox::requeue_failed)
+                    .await?;
                 assert_eq!(again, vec![first]);
                 let rewritten = app.mail().await?;
                 let rows = app.outbox().await?;
-                assert!(rows.len() == 2 && all_sent(&rows), "the retried message is written: {rows:?}");
+                assert!(
+                    rows.len() == 2 && all_sent(&rows),
+                    "the retried message is written: {rows:?}"
+                );
                 assert_eq!(rows[0].attempts, 1, "attempts start again");
-                let names_again: Vec<String> = rewritten.iter().map(|m| crate::support::mail::file_name(&m.file)).collect();
+                let names_again: Vec<String> = rewritten
+                    .iter()
+                    .map(|m| crate::support::mail::file_name(&m.file))
+                    .collect();
                 assert_eq!(names_again, names);
                 Ok(())
             }
@@ -326,7 +398,11 @@ async fn a_curator_publishes_while_the_mail_server_is_down_and_the_depositor_hea
             .await?;
         let journey = async {
             let pi = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
-            let curator = app.api(&app.new_user("curator@example.org", Role::Curator).await?.token);
+            let curator = app.api(
+                &app.new_user("curator@example.org", Role::Curator)
+                    .await?
+                    .token,
+            );
             let id = pi.create_draft("US-Ha1 fluxes 2019").await?;
             pi.put_file(id, "data/a.csv", XY_CSV).await?;
             // The acceptance answers although its mail cannot go out yet.
@@ -334,22 +410,34 @@ async fn a_curator_publishes_while_the_mail_server_is_down_and_the_depositor_hea
             assert!(published["doi"].is_string(), "{published}");
 
             let rows = app.outbox().await?;
-            let decision = rows.iter().find(|r| r.kind == "decision").ok_or("no decision mail")?;
-            assert!(decision.attempts >= 1 && decision.last_error.is_some(), "failed once: {decision:?}");
+            let decision = rows
+                .iter()
+                .find(|r| r.kind == "decision")
+                .ok_or("no decision mail")?;
+            assert!(
+                decision.attempts >= 1 && decision.last_error.is_some(),
+                "failed once: {decision:?}"
+            );
             assert_eq!(decision.state, "pending");
             assert_eq!(decision.to_address, "pi@example.org");
 
             let smtp = SmtpServer::start_on(port).await?;
             outbox_until(&app, "the decision mail is sent", |rows| {
-                rows.iter().any(|r| r.kind == "decision" && r.state == "sent")
+                rows.iter()
+                    .any(|r| r.kind == "decision" && r.state == "sent")
             })
             .await?;
             let link = app.url(&format!("/datasets/{id}"));
             let received = smtp.received()?;
             let found = received.iter().any(|m| {
-                m.is_to("pi@example.org") && m.subject.starts_with("[Flux Archive] ") && m.text.contains(&link)
+                m.is_to("pi@example.org")
+                    && m.subject.starts_with("[Flux Archive] ")
+                    && m.text.contains(&link)
             });
-            assert!(found, "the depositor's mail with the landing page link arrived: {received:?}");
+            assert!(
+                found,
+                "the depositor's mail with the landing page link arrived: {received:?}"
+            );
             Ok::<(), Error>(())
         };
         journey.await.map_err(|e| format!("on {backend:?}: {e}"))?;

@@ -57,9 +57,15 @@ async fn a_dataset_of_thousands_of_files_is_listed_published_downloaded_and_audi
         let app = TestApp::builder().spawn(backend).await?;
         let on = |e: Error| format!("on {backend:?}: {e}");
         let many = deposit(&app).await.map_err(on)?;
-        the_draft_page_browses_folders_a_page_at_a_time(&app, &many).await.map_err(on)?;
-        the_publication_shows_its_progress(&app, &many).await.map_err(on)?;
-        the_version_downloads_whole_and_is_audited(&app, &many).await.map_err(on)?;
+        the_draft_page_browses_folders_a_page_at_a_time(&app, &many)
+            .await
+            .map_err(on)?;
+        the_publication_shows_its_progress(&app, &many)
+            .await
+            .map_err(on)?;
+        the_version_downloads_whole_and_is_audited(&app, &many)
+            .await
+            .map_err(on)?;
     }
     Ok(())
 }
@@ -76,7 +82,10 @@ struct Many {
 
 /// One zip of 3,000 files in nested folders, unpacked, and single files through the API.
 async fn deposit(app: &TestApp) -> Result<Many, Error> {
-    let depositor = app.new_user("many@example.org", Role::Depositor).await?.token;
+    let depositor = app
+        .new_user("many@example.org", Role::Depositor)
+        .await?
+        .token;
     let curator = app.new_user("cura@example.org", Role::Curator).await?.token;
     let id = app.api(&depositor).create_draft("Many small files").await?;
     let client = app.client();
@@ -141,7 +150,14 @@ async fn deposit(app: &TestApp) -> Result<Many, Error> {
     let extra = PUTS - 1;
     let total = expected.len();
 
-    Ok(Many { id, expected, extra, total, depositor, curator })
+    Ok(Many {
+        id,
+        expected,
+        extra,
+        total,
+        depositor,
+        curator,
+    })
 }
 
 /// The draft's page: the folder tree with counts, one folder paged, a filter.
@@ -258,7 +274,11 @@ async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestR
                     seen.push(phase.to_string());
                 }
             }
-            Ok(if worker_ref.is_finished() { Check::Done(()) } else { Check::NotYet(p.to_string()) })
+            Ok(if worker_ref.is_finished() {
+                Check::Done(())
+            } else {
+                Check::NotYet(p.to_string())
+            })
         }
     })
     .await?;

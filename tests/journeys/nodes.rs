@@ -57,11 +57,19 @@ async fn two_web_nodes_and_a_worker_process_publish_a_dataset_together() -> Test
 async fn run(backend: Backend) -> TestResult {
     let dir = tempfile::tempdir()?;
     let home = Home::new(dir.path(), "data", backend)?;
-    let Tokens { depositor, curator, .. } = home.accounts()?;
+    let Tokens {
+        depositor, curator, ..
+    } = home.accounts()?;
     let (a, b) = (web_node(&home).await?, web_node(&home).await?);
     let _worker = home.spawn(&["worker"])?;
-    let (dep_a, dep_b) = (Api::new(&a.base(), Some(&depositor)), Api::new(&b.base(), Some(&depositor)));
-    let (cur_a, cur_b) = (Api::new(&a.base(), Some(&curator)), Api::new(&b.base(), Some(&curator)));
+    let (dep_a, dep_b) = (
+        Api::new(&a.base(), Some(&depositor)),
+        Api::new(&b.base(), Some(&depositor)),
+    );
+    let (cur_a, cur_b) = (
+        Api::new(&a.base(), Some(&curator)),
+        Api::new(&b.base(), Some(&curator)),
+    );
 
     let id = dep_a.create_draft("Made on two nodes").await?;
     let bytes = b"time,flux\n2019-01-01T00:00,1.5\n".to_vec();
@@ -69,7 +77,9 @@ async fn run(backend: Backend) -> TestResult {
     // The worker process runs the check and the publication; either node reports them.
     publish_across([&dep_a, &dep_b], [&cur_a, &cur_b], id).await?;
     for node in [&a, &b] {
-        let got = Api::new(&node.base(), None).download(id, "data/flux.csv").await?;
+        let got = Api::new(&node.base(), None)
+            .download(id, "data/flux.csv")
+            .await?;
         assert_eq!(got, bytes);
     }
     validate_ocfl_root(&home.data_dir.join("ocfl"))?;
@@ -113,7 +123,10 @@ async fn cluster(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> Resu
         Backend::Postgres => fresh_postgres_schema()?,
     };
     let admin = Home::on(folder("admin"), &database_url)
-        .with("HOLDFAST_SHARED_DIR", folder("shared").display().to_string())
+        .with(
+            "HOLDFAST_SHARED_DIR",
+            folder("shared").display().to_string(),
+        )
         .with("HOLDFAST_STORAGE_URL", format!("s3://{BUCKET}/{prefix}"))
         .with("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone())
         .with("HOLDFAST_S3_ACCESS_KEY", ACCESS_KEY)
@@ -128,14 +141,26 @@ async fn cluster(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> Resu
     let b = web_node(&admin.with_data_dir(folder("node-b"))).await?;
     let _worker = admin.with_data_dir(folder("worker")).spawn(&["worker"])?;
     let (base_a, base_b) = (a.base(), b.base());
-    Ok(Cluster { dir, database_url, a: base_a, b: base_b, _processes: [a, b, _worker], password, depositor, curator })
+    Ok(Cluster {
+        dir,
+        database_url,
+        a: base_a,
+        b: base_b,
+        _processes: [a, b, _worker],
+        password,
+        depositor,
+        curator,
+    })
 }
 
 async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestResult {
     let c = cluster(weed, backend, prefix).await?;
     let id = a_session_moves_between_nodes(&c).await?;
     let bytes = a_resumable_upload_moves_between_nodes(&c, id).await?;
-    let (dep_a, dep_b) = (Api::new(&c.a, Some(&c.depositor)), Api::new(&c.b, Some(&c.depositor)));
+    let (dep_a, dep_b) = (
+        Api::new(&c.a, Some(&c.depositor)),
+        Api::new(&c.b, Some(&c.depositor)),
+    );
     let client = reqwest::Client::new();
     let (a, b) = (&c.a, &c.b);
     // The worker process checks and publishes; the nodes alternate.
@@ -203,7 +228,10 @@ async fn a_session_moves_between_nodes(c: &Cluster) -> Result<i64, Error> {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let on_a = Browser { client: cookies.clone(), base: a.clone() };
+    let on_a = Browser {
+        client: cookies.clone(),
+        base: a.clone(),
+    };
     on_a.sign_in("pi@example.org", &c.password).await?;
     let on_b = on_a.on(&b);
     let (status, mine) = on_b.get_text("/datasets/mine").await?;
@@ -251,7 +279,9 @@ async fn a_resumable_upload_moves_between_nodes(c: &Cluster, id: i64) -> Result<
     );
     assert_eq!(out["final"].as_u64(), Some(bytes.len() as u64), "{out}");
     let (dep_a, dep_b) = (Api::new(a, Some(depositor)), Api::new(b, Some(depositor)));
-    dep_a.put_file(id, "data/flux.csv", b"time,flux\n2019-01-01T00:00,1.5\n").await?;
+    dep_a
+        .put_file(id, "data/flux.csv", b"time,flux\n2019-01-01T00:00,1.5\n")
+        .await?;
     let files = dep_b.dataset(id).await?;
     let big = files["files"]
         .as_array()

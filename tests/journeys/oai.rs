@@ -159,10 +159,17 @@ async fn publish(
     metadata["types"] = json!({"resourceTypeGeneral": resource_type});
     metadata["subjects"] = json!([{"subject": "eddy covariance"}]);
     metadata["language"] = json!("en");
-    let id = dep.create_dataset(&metadata).await?["id"].as_i64().ok_or("id")?;
+    let id = dep.create_dataset(&metadata).await?["id"]
+        .as_i64()
+        .ok_or("id")?;
     dep.put_file(id, file.0, file.1).await?;
     if !standards.is_empty() {
-        let claimed = dep.put(&format!("/api/datasets/{id}/standards"), &json!({ "standards": standards })).await?;
+        let claimed = dep
+            .put(
+                &format!("/api/datasets/{id}/standards"),
+                &json!({ "standards": standards }),
+            )
+            .await?;
         assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
     }
     let body = app.publish(dep, cur, id).await?;
@@ -171,7 +178,10 @@ async fn publish(
     Ok(Published {
         id,
         doi: body["doi"].as_str().ok_or("doi")?.to_string(),
-        concept_doi: body["concept_doi"].as_str().ok_or("concept doi")?.to_string(),
+        concept_doi: body["concept_doi"]
+            .as_str()
+            .ok_or("concept doi")?
+            .to_string(),
     })
 }
 
@@ -193,30 +203,88 @@ impl Records {
 }
 
 async fn four_records(backend: Backend) -> Result<Records, Error> {
-    let app = TestApp::builder().settings(|a| a.oai_page_size = Some(2)).spawn(backend).await?;
+    let app = TestApp::builder()
+        .settings(|a| a.oai_page_size = Some(2))
+        .spawn(backend)
+        .await?;
     // An empty archive: no records, no sets yet.
     let empty = oai(&app.base, "verb=ListRecords&metadataPrefix=oai_dc").await?;
-    assert_eq!(error_code(&empty).as_deref(), Some("noRecordsMatch"), "{empty}");
+    assert_eq!(
+        error_code(&empty).as_deref(),
+        Some("noRecordsMatch"),
+        "{empty}"
+    );
     let empty = oai(&app.base, "verb=ListSets").await?;
-    assert_eq!(error_code(&empty).as_deref(), Some("noSetHierarchy"), "{empty}");
+    assert_eq!(
+        error_code(&empty).as_deref(),
+        Some("noSetHierarchy"),
+        "{empty}"
+    );
 
     let dep = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
     let cur = app.api(&app.new_user("cur@example.org", Role::Curator).await?.token);
     let admin = app.api(&app.new_user("admin@example.org", Role::Admin).await?.token);
     let both = (&dep, &cur);
-    let forest = publish(&app, both, "Harvard Forest fluxes", "Dataset", ("fluxes.csv", b"site,flux\nUS-Ha1,1.5\n"), &["csv"]).await?;
-    let model = publish(&app, both, "Gap-filling model", "Software", ("notes.txt", b"model notes"), &[]).await?;
-    let fen = publish(&app, both, "Fen chambers", "Dataset", ("notes.txt", b"chamber notes"), &[]).await?;
-    let withdrawn = publish(&app, both, "Withdrawn plot", "Dataset", ("notes.txt", b"plot notes"), &[]).await?;
+    let forest = publish(
+        &app,
+        both,
+        "Harvard Forest fluxes",
+        "Dataset",
+        ("fluxes.csv", b"site,flux\nUS-Ha1,1.5\n"),
+        &["csv"],
+    )
+    .await?;
+    let model = publish(
+        &app,
+        both,
+        "Gap-filling model",
+        "Software",
+        ("notes.txt", b"model notes"),
+        &[],
+    )
+    .await?;
+    let fen = publish(
+        &app,
+        both,
+        "Fen chambers",
+        "Dataset",
+        ("notes.txt", b"chamber notes"),
+        &[],
+    )
+    .await?;
+    let withdrawn = publish(
+        &app,
+        both,
+        "Withdrawn plot",
+        "Dataset",
+        ("notes.txt", b"plot notes"),
+        &[],
+    )
+    .await?;
     let reason = json!({"reason": "Consent for the site data was withdrawn."});
-    admin.post(&format!("/api/datasets/{}/deaccession", withdrawn.id), &reason).await?.expect(StatusCode::OK)?;
+    admin
+        .post(
+            &format!("/api/datasets/{}/deaccession", withdrawn.id),
+            &reason,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
     // Never published: a draft, and a new draft version of the forest dataset.
     let draft = dep.create_draft("Unfinished draft").await?;
-    dep.post(&format!("/api/datasets/{}/versions", forest.id), &json!({})).await?.expect(StatusCode::CREATED)?;
+    dep.post(&format!("/api/datasets/{}/versions", forest.id), &json!({}))
+        .await?
+        .expect(StatusCode::CREATED)?;
     let mut changed = minimal_json("Draft title of version 2");
     changed["types"] = json!({"resourceTypeGeneral": "Dataset"});
     dep.update_metadata(forest.id, &changed).await?;
-    Ok(Records { app, forest, model, fen, withdrawn, draft })
+    Ok(Records {
+        app,
+        forest,
+        model,
+        fen,
+        withdrawn,
+        draft,
+    })
 }
 
 async fn on_each<F, Fut>(journey: F) -> TestResult
@@ -226,7 +294,9 @@ where
 {
     for backend in backends() {
         let records = four_records(backend).await?;
-        journey(records).await.map_err(|e| format!("on {backend:?}: {e}"))?;
+        journey(records)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
     }
     Ok(())
 }
@@ -246,10 +316,19 @@ async fn harvesters_get_every_published_record_in_every_format() -> TestResult {
 
 /// Identify, formats and sets; each record once in every format, deleted as withdrawn.
 fn every_record_once_with_its_datestamp(r: &Records, h: &Value) -> TestResult {
-    let Records { forest, model, fen, withdrawn, .. } = r;
+    let Records {
+        forest,
+        model,
+        fen,
+        withdrawn,
+        ..
+    } = r;
     let base = r.app.base.clone();
     let id_of = |p: &Published| r.id_of(p);
-    let all: BTreeSet<String> = [forest, model, fen, withdrawn].iter().map(|p| id_of(p)).collect();
+    let all: BTreeSet<String> = [forest, model, fen, withdrawn]
+        .iter()
+        .map(|p| id_of(p))
+        .collect();
     let identify = &h["identify"];
     assert_eq!(identify["baseURL"], format!("{base}/oai"));
     assert_eq!(identify["repositoryName"], "holdfast");
@@ -308,7 +387,12 @@ fn every_record_once_with_its_datestamp(r: &Records, h: &Value) -> TestResult {
 /// Sets come from the versions and stay with the withdrawn record; oai_dc and
 /// DataCite describe the published version, not the draft.
 fn records_carry_their_published_versions_metadata(r: &Records, h: &Value) -> TestResult {
-    let Records { forest, model, withdrawn, .. } = r;
+    let Records {
+        forest,
+        model,
+        withdrawn,
+        ..
+    } = r;
     let base = r.app.base.clone();
     let id_of = |p: &Published| r.id_of(p);
     let find = |prefix: &str, p: &Published| -> Result<Value, Error> {
@@ -384,7 +468,13 @@ fn records_carry_their_published_versions_metadata(r: &Records, h: &Value) -> Te
 #[actix_web::test]
 async fn selective_harvests_return_exactly_the_records_in_range_and_set() -> TestResult {
     on_each(|r| async move {
-        let Records { forest, model, fen, withdrawn, .. } = &r;
+        let Records {
+            forest,
+            model,
+            fen,
+            withdrawn,
+            ..
+        } = &r;
         let base = r.app.base.clone();
         let id_of = |p: &Published| r.id_of(p);
         // The datestamps, as a harvester reads them.
@@ -393,7 +483,12 @@ async fn selective_harvests_return_exactly_the_records_in_range_and_set() -> Tes
             .as_array()
             .ok_or("oai_dc")?
             .iter()
-            .filter_map(|r| Some((r["identifier"].as_str()?.to_string(), r["datestamp"].as_str()?.to_string())))
+            .filter_map(|r| {
+                Some((
+                    r["identifier"].as_str()?.to_string(),
+                    r["datestamp"].as_str()?.to_string(),
+                ))
+            })
             .collect();
         // Selective harvests: exactly the records in range and set.
         let stamp = |p: &Published| datestamps[&id_of(p)].clone();
@@ -440,7 +535,13 @@ async fn selective_harvests_return_exactly_the_records_in_range_and_set() -> Tes
 #[actix_web::test]
 async fn pages_follow_resumption_tokens_across_restarts_and_the_backfill() -> TestResult {
     on_each(|r| async move {
-        let Records { forest, model, fen, withdrawn, .. } = &r;
+        let Records {
+            forest,
+            model,
+            fen,
+            withdrawn,
+            ..
+        } = &r;
         let base = r.app.base.clone();
         let id_of = |p: &Published| r.id_of(p);
         // Paging: two records, then the last two with an empty token; the same token gives
@@ -477,7 +578,8 @@ async fn pages_follow_resumption_tokens_across_restarts_and_the_backfill() -> Te
             .into_iter()
             .chain(identifiers_in(&page2))
             .collect();
-        r.app.archive
+        r.app
+            .archive
             .db
             .run(|conn| {
                 use diesel::prelude::*;
@@ -524,7 +626,12 @@ async fn pages_follow_resumption_tokens_across_restarts_and_the_backfill() -> Te
 #[actix_web::test]
 async fn single_records_and_formats_are_answered_by_get_and_post() -> TestResult {
     on_each(|r| async move {
-        let Records { fen, withdrawn, model, .. } = &r;
+        let Records {
+            fen,
+            withdrawn,
+            model,
+            ..
+        } = &r;
         let base = r.app.base.clone();
         let id_of = |p: &Published| r.id_of(p);
         // GetRecord and ListMetadataFormats of one record; the request is echoed.
@@ -560,7 +667,8 @@ async fn single_records_and_formats_are_answered_by_get_and_post() -> TestResult
         .await?;
         assert_eq!(formats.matches("<metadataFormat>").count(), 3);
         // POST with a form body answers as GET does.
-        let posted = r.app
+        let posted = r
+            .app
             .client()
             .post(r.app.url("/oai"))
             .form(&[
@@ -578,7 +686,8 @@ async fn single_records_and_formats_are_answered_by_get_and_post() -> TestResult
         );
 
         // POST must be form-encoded.
-        let answer = r.app
+        let answer = r
+            .app
             .client()
             .post(r.app.url("/oai"))
             .header("content-type", "application/json")
@@ -629,7 +738,12 @@ async fn every_bad_request_gets_its_protocol_error() -> TestResult {
 }
 
 /// Every bad request and the error it must get: (query, OAI-PMH error code).
-fn error_cases(token: &str, tampered: &str, fen: &str, draft_id: &str) -> Vec<(String, &'static str)> {
+fn error_cases(
+    token: &str,
+    tampered: &str,
+    fen: &str,
+    draft_id: &str,
+) -> Vec<(String, &'static str)> {
     vec![
         ("".into(), "badVerb"),
         ("verb=Harvest".into(), "badVerb"),
@@ -683,10 +797,7 @@ fn error_cases(token: &str, tampered: &str, fen: &str, draft_id: &str) -> Vec<(S
             "cannotDisseminateFormat",
         ),
         (
-            format!(
-                "verb=GetRecord&metadataPrefix=mods&identifier={}",
-                fen
-            ),
+            format!("verb=GetRecord&metadataPrefix=mods&identifier={}", fen),
             "cannotDisseminateFormat",
         ),
         (

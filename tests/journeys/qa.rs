@@ -51,7 +51,10 @@ async fn findings_become_one_ticket_item_per_problem_and_block_submission() -> T
         assert_eq!(report["status"], "error");
         let file = &report["files"][0];
         assert_eq!(file["path"], path.as_str());
-        assert_eq!(file["ameriflux_status"], "ERROR", "AmeriFlux's own level beside ours");
+        assert_eq!(
+            file["ameriflux_status"], "ERROR",
+            "AmeriFlux's own level beside ours"
+        );
         let findings = file["findings"].as_array().ok_or("findings")?;
         let missing_code = findings
             .iter()
@@ -68,19 +71,31 @@ async fn findings_become_one_ticket_item_per_problem_and_block_submission() -> T
         let items = items_of(&tickets);
         let keys: Vec<(String, String)> = items
             .iter()
-            .map(|i| (i["file"].as_str().unwrap_or("").into(), i["code"].as_str().unwrap_or("").into()))
+            .map(|i| {
+                (
+                    i["file"].as_str().unwrap_or("").into(),
+                    i["code"].as_str().unwrap_or("").into(),
+                )
+            })
             .collect();
         let mut unique = keys.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), keys.len(), "one item per (file, check): {keys:?}");
+        assert_eq!(
+            unique.len(),
+            keys.len(),
+            "one item per (file, check): {keys:?}"
+        );
         let item = items
             .iter()
             .find(|i| i["code"] == "missing-value-code")
             .ok_or("item for missing-value-code")?;
         assert_eq!(item["state"], "open");
         assert_eq!(item["blocking"], true);
-        assert_eq!(item["occurrences"], 12, "USTAR 11 and WD 1, as AmeriFlux counts them");
+        assert_eq!(
+            item["occurrences"], 12,
+            "USTAR 11 and WD 1, as AmeriFlux counts them"
+        );
         let ticket_id = tickets["tickets"][0]["id"].as_i64().ok_or("ticket id")?;
 
         // The PI gets an email about the ticket.
@@ -89,10 +104,16 @@ async fn findings_become_one_ticket_item_per_problem_and_block_submission() -> T
             .iter()
             .find(|m| m.subject.contains("Problems found") || m.text.contains("Problems found"))
             .ok_or_else(|| format!("no ticket email: {mail:?}"))?;
-        assert!(told.text.contains(&format!("/tickets/{ticket_id}")), "{}", told.text);
+        assert!(
+            told.text.contains(&format!("/tickets/{ticket_id}")),
+            "{}",
+            told.text
+        );
 
         // Submission is refused with the list of blocking items.
-        let r = pi.post(&format!("/api/datasets/{id}/submit"), &json!({})).await?;
+        let r = pi
+            .post(&format!("/api/datasets/{id}/submit"), &json!({}))
+            .await?;
         assert_eq!(r.status, StatusCode::CONFLICT);
         assert!(r.error().contains("missing-value-code"), "{}", r.text);
         Ok(())
@@ -152,7 +173,9 @@ async fn a_fixed_file_closes_its_item_and_a_curator_waives_the_rest() -> TestRes
 /// A PI's draft with a CSV that fails its checks, uploaded through the page and
 /// checked; (the PI's browser, the draft id, its ticket id).
 async fn ticketed_draft(app: &TestApp) -> Result<(Browser, i64, i64), Error> {
-    let pi = app.signed_in(&app.new_user("pi@site.org", Role::Depositor).await?).await?;
+    let pi = app
+        .signed_in(&app.new_user("pi@site.org", Role::Depositor).await?)
+        .await?;
     let id = pi.create_dataset(&minimal_form("Soil moisture")).await?;
     let bad = vec![("bad.csv".into(), b"site,site\nA,1\nB,x,3\n".to_vec())];
     let r = pi.upload(id, "", false, bad).await?;
@@ -160,7 +183,9 @@ async fn ticketed_draft(app: &TestApp) -> Result<(Browser, i64, i64), Error> {
     app.run_jobs().await?;
     let html = pi.page(&format!("/datasets/{id}")).await?;
     assert!(html.contains("Data standards check"));
-    let pos = html.find("href=\"/tickets/").ok_or_else(|| format!("no ticket link: {html}"))?;
+    let pos = html
+        .find("href=\"/tickets/")
+        .ok_or_else(|| format!("no ticket link: {html}"))?;
     let digits: String = html[pos + "href=\"/tickets/".len()..]
         .chars()
         .take_while(char::is_ascii_digit)
@@ -177,7 +202,10 @@ async fn the_draft_page_links_its_report_and_ticket() -> TestResult {
         // The ticket page lists the items and the thread.
         let html = pi.page(&format!("/tickets/{ticket_id}")).await?;
         assert!(html.contains("duplicate-label"));
-        assert!(!html.contains("Reason for waiving"), "depositors see no waive form");
+        assert!(
+            !html.contains("Reason for waiving"),
+            "depositors see no waive form"
+        );
         Ok(())
     })
     .await
@@ -189,41 +217,68 @@ async fn comments_are_escaped_attachments_kept_and_others_see_nothing() -> TestR
         let (pi, id, ticket_id) = ticketed_draft(&app).await?;
         let ticket = format!("/tickets/{ticket_id}");
         let comment = |csrf: String, body: &str, attachment: Option<reqwest::multipart::Part>| {
-            let mut form = reqwest::multipart::Form::new().text("csrf_token", csrf).text("body", body.to_string());
+            let mut form = reqwest::multipart::Form::new()
+                .text("csrf_token", csrf)
+                .text("body", body.to_string());
             if let Some(part) = attachment {
                 form = form.part("attachment", part);
             }
-            pi.client.post(app.url(&format!("{ticket}/comments"))).multipart(form)
+            pi.client
+                .post(app.url(&format!("{ticket}/comments")))
+                .multipart(form)
         };
         // A comment with a link and markup, and an attachment.
-        let attachment = reqwest::multipart::Part::bytes(b"calibration notes".to_vec()).file_name("notes.txt");
+        let attachment =
+            reqwest::multipart::Part::bytes(b"calibration notes".to_vec()).file_name("notes.txt");
         let body = "Fixed upstream, see https://example.org/log. <script>alert(1)</script>";
-        let r = comment(pi.csrf(&ticket).await?, body, Some(attachment)).send().await?;
+        let r = comment(pi.csrf(&ticket).await?, body, Some(attachment))
+            .send()
+            .await?;
         expect_redirect_prefix(&r, &format!("{ticket}?msg=commented"))?;
         let html = pi.page(&ticket).await?;
-        assert!(html.contains("<a href=\"https://example.org/log\" rel=\"nofollow noopener noreferrer\">"));
-        assert!(!html.contains("<script>alert(1)</script>"), "comments are escaped");
+        assert!(html
+            .contains("<a href=\"https://example.org/log\" rel=\"nofollow noopener noreferrer\">"));
+        assert!(
+            !html.contains("<script>alert(1)</script>"),
+            "comments are escaped"
+        );
         assert!(html.contains("alert(1)"), "the text is shown, escaped");
-        let start = html.find(&format!("{ticket}/attachments/")).ok_or("attachment link")?;
+        let start = html
+            .find(&format!("{ticket}/attachments/"))
+            .ok_or("attachment link")?;
         let link: String = html[start..].chars().take_while(|c| *c != '"').collect();
         let r = pi.get(&link).await?;
         assert_eq!(r.status(), StatusCode::OK);
-        let disposition = r.headers().get("content-disposition").and_then(|v| v.to_str().ok());
+        let disposition = r
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok());
         assert!(disposition.is_some_and(|v| v.starts_with("attachment")));
         assert_eq!(r.bytes().await?.as_ref(), b"calibration notes");
 
         // A forged CSRF token changes nothing.
         let before = html.matches("class=\"event event-comment\"").count();
-        let r = comment("forged".into(), "should not appear", None).send().await?;
+        let r = comment("forged".into(), "should not appear", None)
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let html = pi.page(&ticket).await?;
-        assert_eq!(html.matches("class=\"event event-comment\"").count(), before);
+        assert_eq!(
+            html.matches("class=\"event event-comment\"").count(),
+            before
+        );
         assert!(!html.contains("should not appear"));
 
         // Another depositor cannot see the ticket, its attachment or the report.
-        let other = app.signed_in(&app.new_user("other@site.org", Role::Depositor).await?).await?;
+        let other = app
+            .signed_in(&app.new_user("other@site.org", Role::Depositor).await?)
+            .await?;
         for path in [ticket.clone(), link, format!("/datasets/{id}/validation")] {
-            assert_eq!(other.get(&path).await?.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                other.get(&path).await?.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
         Ok(())
     })
@@ -239,11 +294,29 @@ async fn a_curator_assigns_schedules_and_opens_tickets_by_hand() -> TestResult {
         let cur = app.signed_in(&curator).await?;
         assert!(cur.page(&ticket).await?.contains("Reason for waiving"));
         let assignee = curator.id.to_string();
-        let r = cur.post_form(&ticket, &format!("{ticket}/assign"), &[("assignee", &assignee)]).await?;
+        let r = cur
+            .post_form(
+                &ticket,
+                &format!("{ticket}/assign"),
+                &[("assignee", &assignee)],
+            )
+            .await?;
         expect_redirect_prefix(&r, &ticket)?;
-        let r = cur.post_form(&ticket, &format!("{ticket}/due"), &[("due_date", "2026-12-31")]).await?;
+        let r = cur
+            .post_form(
+                &ticket,
+                &format!("{ticket}/due"),
+                &[("due_date", "2026-12-31")],
+            )
+            .await?;
         expect_redirect_prefix(&r, &ticket)?;
-        let r = cur.post_form(&ticket, &format!("{ticket}/due"), &[("due_date", "31/12/2026")]).await?;
+        let r = cur
+            .post_form(
+                &ticket,
+                &format!("{ticket}/due"),
+                &[("due_date", "31/12/2026")],
+            )
+            .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(cur.page(&ticket).await?.contains("2026-12-31"));
         let queue = cur.page("/curation/tickets?sort=due").await?;
@@ -251,15 +324,28 @@ async fn a_curator_assigns_schedules_and_opens_tickets_by_hand() -> TestResult {
         let unassigned = cur.page("/curation/tickets?assignee=none").await?;
         assert!(!unassigned.contains(&format!("{ticket}\"")));
 
-        let fields = [("title", "Methods description missing"), ("body", "Please describe the sensor setup.")];
-        let r = cur.post_form(&format!("/datasets/{id}/tickets/new"), &format!("/datasets/{id}/tickets"), &fields).await?;
+        let fields = [
+            ("title", "Methods description missing"),
+            ("body", "Please describe the sensor setup."),
+        ];
+        let r = cur
+            .post_form(
+                &format!("/datasets/{id}/tickets/new"),
+                &format!("/datasets/{id}/tickets"),
+                &fields,
+            )
+            .await?;
         let manual = expect_redirect_prefix(&r, "/tickets/")?;
         let mine = pi.page("/tickets").await?;
         assert!(mine.contains("Methods description missing"));
         assert!(mine.contains(&format!("{}\"", manual.split('?').next().unwrap_or(""))));
         // Depositors cannot open tickets by hand.
         let r = pi
-            .post_form(&format!("/datasets/{id}"), &format!("/datasets/{id}/tickets"), &[("title", "x"), ("body", "y")])
+            .post_form(
+                &format!("/datasets/{id}"),
+                &format!("/datasets/{id}/tickets"),
+                &[("title", "x"), ("body", "y")],
+            )
             .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         Ok(())
@@ -287,9 +373,13 @@ async fn claimed_standards_and_incremental_runs() -> TestResult {
 
         // An unknown standard is refused; claiming FLMD without an FLMD file is a finding.
         let standards = format!("/api/datasets/{id}/standards");
-        let r = pi.put(&standards, &json!({"standards": ["no-such-standard"]})).await?;
+        let r = pi
+            .put(&standards, &json!({"standards": ["no-such-standard"]}))
+            .await?;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-        pi.put(&standards, &json!({"standards": ["essdive-flmd"]})).await?.expect(StatusCode::OK)?;
+        pi.put(&standards, &json!({"standards": ["essdive-flmd"]}))
+            .await?
+            .expect(StatusCode::OK)?;
         app.run_jobs().await?;
         let report = pi.validation(id).await?;
         let dataset = report["dataset"].as_array().ok_or("dataset findings")?;

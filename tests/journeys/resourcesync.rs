@@ -109,6 +109,22 @@ async fn entries(url: &str) -> Result<Vec<(String, String)>, Error> {
     Ok(out)
 }
 
+/// The kind of change of a change list's `<url>` element.
+fn change_of(entry: &str) -> &'static str {
+    if entry.contains(r#"change="created""#) {
+        "created"
+    } else if entry.contains(r#"change="deleted""#) {
+        "deleted"
+    } else {
+        "?"
+    }
+}
+
+/// The locations a list (or list index) names.
+async fn listed(url: &str) -> Result<BTreeSet<String>, Error> {
+    Ok(entries(url).await?.into_iter().map(|(l, _)| l).collect())
+}
+
 /// Where the copy keeps a file of the mapping `BASE/datasets=DIR`.
 fn local(dir: &Path, id: i64, n: i32, encoded_path: &str) -> PathBuf {
     dir.join(format!("{id}/versions/{n}/files/{encoded_path}"))
@@ -170,12 +186,21 @@ impl Published {
     /// A new version of the fen data (a file carried over, one added), published, and
     /// the first dataset withdrawn; the time before either.
     async fn changes(&self) -> Result<String, Error> {
-        self.dep.post(&format!("/api/datasets/{}/versions", self.fen), &json!({})).await?.expect(StatusCode::CREATED)?;
+        self.dep
+            .post(&format!("/api/datasets/{}/versions", self.fen), &json!({}))
+            .await?
+            .expect(StatusCode::CREATED)?;
         self.dep.put_file(self.fen, ADDED.0, ADDED.1).await?;
         let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         self.app.publish(&self.dep, &self.cur, self.fen).await?;
         let reason = json!({"reason": "Consent for the site data was withdrawn."});
-        self.admin.post(&format!("/api/datasets/{}/deaccession", self.withdrawn), &reason).await?.expect(StatusCode::OK)?;
+        self.admin
+            .post(
+                &format!("/api/datasets/{}/deaccession", self.withdrawn),
+                &reason,
+            )
+            .await?
+            .expect(StatusCode::OK)?;
         Ok(since)
     }
 }
@@ -190,11 +215,23 @@ async fn three_published(app: TestApp) -> Result<Published, Error> {
     let cur = api(app.new_user("cur@example.org", Role::Curator).await?.token);
     let admin = api(app.new_user("admin@example.org", Role::Admin).await?.token);
     let base = app.base.clone();
-    let mut p = Published { app, base, dep, cur, admin, withdrawn: 0, fen: 0, model: 0, draft: 0 };
+    let mut p = Published {
+        app,
+        base,
+        dep,
+        cur,
+        admin,
+        withdrawn: 0,
+        fen: 0,
+        model: 0,
+        draft: 0,
+    };
     p.withdrawn = p.published("Withdrawn tower", &A_FILES).await?;
     p.fen = p.published("Fen chambers", &B_V1).await?;
     p.model = p.published("Gap-filling model", &C_FILES).await?;
-    p.draft = p.draft_with("Unfinished", &[("secret.csv", b"a,b\n1,2\n")]).await?;
+    p.draft = p
+        .draft_with("Unfinished", &[("secret.csv", b"a,b\n1,2\n")])
+        .await?;
     Ok(p)
 }
 
@@ -204,7 +241,10 @@ fn baseline_copy(p: &Published) -> Result<(tempfile::TempDir, PathBuf, String), 
     let copy = work.path().join("copy");
     let mapping = format!("{}/datasets={}", p.base, copy.display());
     let status = resync(work.path(), &["--baseline", "--hash", "sha-256", &mapping])?;
-    assert!(status.starts_with("Status: SYNCED (same=0, created=4,"), "{status}");
+    assert!(
+        status.starts_with("Status: SYNCED (same=0, created=4,"),
+        "{status}"
+    );
     Ok((work, copy, mapping))
 }
 
@@ -223,7 +263,7 @@ async fn discovery_leads_to_the_lists_and_bad_arguments_are_refused() -> TestRes
             let cl = doc(&format!("{base}/resourcesync/capabilitylist.xml")).await?;
             assert!(
                 cl.contains(&format!(
-                        r#"<rs:ln rel="up" href="{base}/.well-known/resourcesync"/>"#
+                    r#"<rs:ln rel="up" href="{base}/.well-known/resourcesync"/>"#
                 )),
                 "{cl}"
             );
@@ -231,15 +271,17 @@ async fn discovery_leads_to_the_lists_and_bad_arguments_are_refused() -> TestRes
             assert_eq!(
                 locs(&cl),
                 [
-                        format!("{base}/resourcesync/resourcelist.xml"),
-                        format!("{base}/resourcesync/changelist.xml")
+                    format!("{base}/resourcesync/resourcelist.xml"),
+                    format!("{base}/resourcesync/changelist.xml")
                 ]
             );
             // An empty archive has an empty resource list, with its times.
             let empty = doc(&format!("{base}/resourcesync/resourcelist.xml")).await?;
             assert!(
-                regex::Regex::new(r#"<rs:md capability="resourcelist" at="[^"]+Z" completed="[^"]+Z"/>"#)?
-                        .is_match(&empty),
+                regex::Regex::new(
+                    r#"<rs:md capability="resourcelist" at="[^"]+Z" completed="[^"]+Z"/>"#
+                )?
+                .is_match(&empty),
                 "{empty}"
             );
             assert!(locs(&empty).is_empty());
@@ -271,25 +313,25 @@ async fn the_resource_list_pages_every_published_file_with_its_digest() -> TestR
             assert_eq!(got, expected, "every published file once, no draft");
             assert_eq!(listed.len(), 4);
             for (loc, entry) in &listed {
-                        let (path, bytes) = A_FILES
-                                    .iter()
-                                    .chain(&B_V1)
-                                    .chain(&C_FILES)
-                                    .find(|(p, _)| loc.ends_with(&p.replace(' ', "%20")))
-                                    .ok_or("which file")?;
-                        assert!(
-                                    entry.contains(&format!(
-                                                r#"hash="sha-256:{}" length="{}""#,
-                                                sha256_hex(bytes),
-                                                bytes.len()
-                                    )),
-                                    "{path}: {entry}"
-                        );
-                        assert!(entry.contains("<lastmod>"), "{entry}");
+                let (path, bytes) = A_FILES
+                    .iter()
+                    .chain(&B_V1)
+                    .chain(&C_FILES)
+                    .find(|(p, _)| loc.ends_with(&p.replace(' ', "%20")))
+                    .ok_or("which file")?;
+                assert!(
+                    entry.contains(&format!(
+                        r#"hash="sha-256:{}" length="{}""#,
+                        sha256_hex(bytes),
+                        bytes.len()
+                    )),
+                    "{path}: {entry}"
+                );
+                assert!(entry.contains("<lastmod>"), "{entry}");
             }
             assert!(!listed
-                        .iter()
-                        .any(|(l, _)| l.contains(&format!("/datasets/{}/", p.draft))));
+                .iter()
+                .any(|(l, _)| l.contains(&format!("/datasets/{}/", p.draft))));
 
             Ok(())
         })
@@ -302,7 +344,11 @@ async fn a_partner_copies_every_published_file_and_its_audit_agrees() -> TestRes
         .on_each_backend(|app| async move {
             let p = three_published(app).await?;
             let (work, copy, mapping) = baseline_copy(&p)?;
-            for (id, files) in [(p.withdrawn, &A_FILES[..]), (p.fen, &B_V1[..]), (p.model, &C_FILES[..])] {
+            for (id, files) in [
+                (p.withdrawn, &A_FILES[..]),
+                (p.fen, &B_V1[..]),
+                (p.model, &C_FILES[..]),
+            ] {
                 for (path, bytes) in files {
                     let got = std::fs::read(local(&copy, id, 1, &path.replace(' ', "%20")))?;
                     assert_eq!(&got, bytes, "{path} arrived byte for byte");
@@ -322,41 +368,41 @@ async fn the_change_list_tells_new_versions_and_deaccessions_and_never_drafts() 
             let p = three_published(app).await?;
             let base = p.base.clone();
             // A new version still a draft: nothing of it is listed yet.
-            p.dep.post(&format!("/api/datasets/{}/versions", p.fen), &json!({})).await?.expect(StatusCode::CREATED)?;
+            p.dep
+                .post(&format!("/api/datasets/{}/versions", p.fen), &json!({}))
+                .await?
+                .expect(StatusCode::CREATED)?;
             p.dep.put_file(p.fen, ADDED.0, ADDED.1).await?;
             let changes = entries(&format!("{base}/resourcesync/changelist.xml")).await?;
             let draft = format!("/datasets/{}/", p.draft);
             assert!(
-                !changes.iter().any(|(l, _)| l.contains("/versions/2/") || l.contains(&draft)),
+                !changes
+                    .iter()
+                    .any(|(l, _)| l.contains("/versions/2/") || l.contains(&draft)),
                 "drafts never appear: {changes:?}"
             );
             let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             p.app.publish(&p.dep, &p.cur, p.fen).await?;
             let reason = json!({"reason": "Consent for the site data was withdrawn."});
-            p.admin.post(&format!("/api/datasets/{}/deaccession", p.withdrawn), &reason).await?.expect(StatusCode::OK)?;
+            p.admin
+                .post(
+                    &format!("/api/datasets/{}/deaccession", p.withdrawn),
+                    &reason,
+                )
+                .await?
+                .expect(StatusCode::OK)?;
             let (expected, url_of) = (p.expected(), |id, n, path: &str| p.url_of(id, n, path));
             let (withdrawn, fen, model) = (p.withdrawn, p.fen, p.model);
             // The change list: everything since the first publication, in order, paged.
             let changes = entries(&format!("{base}/resourcesync/changelist.xml")).await?;
             let kinds: Vec<(String, String)> = changes
                 .iter()
-                .map(|(l, e)| {
-                    let kind = if e.contains(r#"change="created""#) {
-                        "created"
-                    } else if e.contains(r#"change="deleted""#) {
-                        "deleted"
-                    } else {
-                        "?"
-                    };
-                    (kind.to_string(), l.clone())
-                })
+                .map(|(l, e)| (change_of(e).to_string(), l.clone()))
                 .collect();
-            let created_v2: BTreeSet<String> = [
-                url_of(fen, 2, "notes.txt"),
-                url_of(fen, 2, "chambers.csv"),
-            ]
-            .into_iter()
-            .collect();
+            let created_v2: BTreeSet<String> =
+                [url_of(fen, 2, "notes.txt"), url_of(fen, 2, "chambers.csv")]
+                    .into_iter()
+                    .collect();
             let of = |kind: &str| -> BTreeSet<String> {
                 kinds
                     .iter()
@@ -384,32 +430,22 @@ async fn the_change_list_tells_new_versions_and_deaccessions_and_never_drafts() 
             let last_two: BTreeSet<&str> = kinds[6..].iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(last_two, ["deleted"].into_iter().collect(), "{kinds:?}");
             // `from`: only what happened since.
-            let recent: BTreeSet<String> = entries(&format!(
+            let recent = listed(&format!(
                 "{base}/resourcesync/changelist.xml?from={}",
                 since.replace('+', "%2B")
             ))
-            .await?
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect();
+            .await?;
             assert_eq!(recent.len(), 4, "{recent:?}");
             assert!(created_v2.is_subset(&recent), "{recent:?}");
 
             // The resource list no longer has the withdrawn files, and has the new version.
-            let listed: BTreeSet<String> = entries(&format!("{base}/resourcesync/resourcelist.xml"))
-                .await?
-                .into_iter()
-                .map(|(l, _)| l)
-                .collect();
+            let now_listed = listed(&format!("{base}/resourcesync/resourcelist.xml")).await?;
             assert_eq!(
-                listed,
-                [
-                    url_of(fen, 1, "notes.txt"),
-                    url_of(model, 1, "model.py")
-                ]
-                .into_iter()
-                .chain(created_v2.iter().cloned())
-                .collect::<BTreeSet<_>>()
+                now_listed,
+                [url_of(fen, 1, "notes.txt"), url_of(model, 1, "model.py")]
+                    .into_iter()
+                    .chain(created_v2.iter().cloned())
+                    .collect::<BTreeSet<_>>()
             );
 
             Ok(())
@@ -418,7 +454,8 @@ async fn the_change_list_tells_new_versions_and_deaccessions_and_never_drafts() 
 }
 
 #[actix_web::test]
-async fn an_incremental_copy_follows_the_change_list_and_deletes_what_was_withdrawn() -> TestResult {
+async fn an_incremental_copy_follows_the_change_list_and_deletes_what_was_withdrawn() -> TestResult
+{
     archive()
         .on_each_backend(|app| async move {
             let p = three_published(app).await?;
@@ -461,10 +498,7 @@ async fn an_incremental_copy_follows_the_change_list_and_deletes_what_was_withdr
                 std::fs::read(local(&copy, fen, 2, "chambers.csv"))?,
                 ADDED.1
             );
-            assert_eq!(
-                std::fs::read(local(&copy, fen, 2, "notes.txt"))?,
-                B_V1[0].1
-            );
+            assert_eq!(std::fs::read(local(&copy, fen, 2, "notes.txt"))?, B_V1[0].1);
             assert!(!local(&copy, withdrawn, 1, "fluxes.csv").exists());
             assert!(!local(&copy, withdrawn, 1, "docs/read%20me.txt").exists());
             let status = resync(work.path(), &["--audit", "--hash", "sha-256", &mapping])?;

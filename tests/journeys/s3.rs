@@ -119,15 +119,19 @@ impl Weed {
         let endpoint = format!("http://127.0.0.1:{s3_port}");
         let store = S3Store::new(settings(&endpoint, "")?)?;
         // SeaweedFS answers on S3 a few seconds after start.
-        wait::eventually_within("SeaweedFS to accept a signed request", Duration::from_secs(90), || async {
-            Ok(match store.create_bucket().await {
-                Ok(()) => Check::Done(()),
-                Err(e) => {
-                    let log = process.log_tail();
-                    Check::NotYet(format!("{e}\n{log}"))
-                }
-            })
-        })
+        wait::eventually_within(
+            "SeaweedFS to accept a signed request",
+            Duration::from_secs(90),
+            || async {
+                Ok(match store.create_bucket().await {
+                    Ok(()) => Check::Done(()),
+                    Err(e) => {
+                        let log = process.log_tail();
+                        Check::NotYet(format!("{e}\n{log}"))
+                    }
+                })
+            },
+        )
         .await?;
         Ok(Weed {
             _process: process,
@@ -297,14 +301,21 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     };
     wait::eventually("the multipart upload to start", || async {
         let open = store.incomplete_uploads().await?;
-        Ok(check(open.iter().any(|u| u.key == "a/dropped.bin"), open.len()))
+        Ok(check(
+            open.iter().any(|u| u.key == "a/dropped.bin"),
+            open.len(),
+        ))
     })
     .await?;
     // Cancelled only once the store has taken in what the pipe gives (on a busy
     // machine it may still be waiting for the creation's answer when the upload lists).
     let written_rx = std::sync::Mutex::new(written_rx);
     wait::eventually("the store to read the pipe's two parts", || async {
-        let read = written_rx.lock().map_err(|_| "poisoned")?.try_recv().is_ok();
+        let read = written_rx
+            .lock()
+            .map_err(|_| "poisoned")?
+            .try_recv()
+            .is_ok();
         Ok(check(read, read))
     })
     .await?;
@@ -386,7 +397,10 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         "nothing is stored under DATA_DIR/ocfl"
     );
 
-    let depositor = app.new_user("dep@example.org", Role::Depositor).await?.token;
+    let depositor = app
+        .new_user("dep@example.org", Role::Depositor)
+        .await?
+        .token;
     let curator = app.new_user("cur@example.org", Role::Curator).await?.token;
     let id = app.api(&depositor).create_draft("Fluxes on S3").await?;
     let big = noise((2 * PART + 4321) as usize, 11);
@@ -406,9 +420,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
     }
-    app.publish(&app.api(&depositor), &app.api(&curator), id).await?;
+    app.publish(&app.api(&depositor), &app.api(&curator), id)
+        .await?;
     // Another dataset holds the same bytes as data/a.csv: a good copy for repairs.
-    let twin = app.api(&depositor).create_draft("The same table again").await?;
+    let twin = app
+        .api(&depositor)
+        .create_draft("The same table again")
+        .await?;
     let r = app
         .client()
         .put(app.url(&format!("/api/datasets/{twin}/files/copy.csv")))
@@ -417,7 +435,8 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::CREATED);
-    app.publish(&app.api(&depositor), &app.api(&curator), twin).await?;
+    app.publish(&app.api(&depositor), &app.api(&curator), twin)
+        .await?;
 
     // Downloads stream from S3, whole and by range.
     let public = app.client();
@@ -551,7 +570,9 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .ok_or_else(|| format!("data/a.csv was not checked: {report}"))?;
     assert_eq!(table["bytes"], 8, "{table}");
     assert_eq!(table["rows"], 1, "{table}");
-    let v2 = app.publish(&app.api(&depositor), &app.api(&curator), id).await?;
+    let v2 = app
+        .publish(&app.api(&depositor), &app.api(&curator), id)
+        .await?;
     assert_eq!(v2["version"], 2, "{v2}");
     let r = public
         .get(app.url(&format!("/datasets/{id}/files/big.bin")))

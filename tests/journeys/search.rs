@@ -41,7 +41,9 @@ async fn draft(dep: &Api, s: &Spec<'_>) -> Result<i64, Error> {
 }
 
 async fn api(app: &TestApp, query: &str) -> Result<Value, Error> {
-    app.public_api().get_ok(&format!("/api/search{query}")).await
+    app.public_api()
+        .get_ok(&format!("/api/search{query}"))
+        .await
 }
 
 fn ids(v: &Value) -> Vec<i64> {
@@ -88,62 +90,86 @@ async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
         file: ("fluxes.csv", CSV),
     })
     .await?;
-    let claimed = dep.put(&format!("/api/datasets/{forest}/standards"), &json!({"standards": ["csv"]})).await?;
+    let claimed = dep
+        .put(
+            &format!("/api/datasets/{forest}/standards"),
+            &json!({"standards": ["csv"]}),
+        )
+        .await?;
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
-    let fen = draft(&dep, &Spec {
-        title: "Wetland methane chamber measurements",
-        abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
-        creators: &["Smith, Ann"],
-        subjects: &["methane", "peatland"],
-        resource_type: "Dataset",
-        license: "CC0-1.0",
-        file: ("notes.txt", b"chamber notes"),
-    })
+    let fen = draft(
+        &dep,
+        &Spec {
+            title: "Wetland methane chamber measurements",
+            abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
+            creators: &["Smith, Ann"],
+            subjects: &["methane", "peatland"],
+            resource_type: "Dataset",
+            license: "CC0-1.0",
+            file: ("notes.txt", b"chamber notes"),
+        },
+    )
     .await?;
-    let soil = draft(&dep, &Spec {
-        title: "Soil moisture profiles",
-        abstract_text: "Volumetric water content at five depths beneath a grassland.",
-        creators: &["Doe, Jane"],
-        subjects: &["soil", "forest"],
-        resource_type: "Collection",
-        license: "CC-BY-4.0",
-        file: ("moisture.csv", CSV),
-    })
+    let soil = draft(
+        &dep,
+        &Spec {
+            title: "Soil moisture profiles",
+            abstract_text: "Volumetric water content at five depths beneath a grassland.",
+            creators: &["Doe, Jane"],
+            subjects: &["soil", "forest"],
+            resource_type: "Collection",
+            license: "CC-BY-4.0",
+            file: ("moisture.csv", CSV),
+        },
+    )
     .await?;
     // Never published: a draft and a submission, sharing words with the others.
-    let hidden_draft = draft(&dep, &Spec {
-        title: "Tundra forest zyzzyva survey",
-        abstract_text: "Draft abstract about forest zyzzyva.",
-        creators: &["Doe, Jane"],
-        subjects: &["forest"],
-        resource_type: "Dataset",
-        license: "CC-BY-4.0",
-        file: ("tundra.csv", CSV),
-    })
+    let hidden_draft = draft(
+        &dep,
+        &Spec {
+            title: "Tundra forest zyzzyva survey",
+            abstract_text: "Draft abstract about forest zyzzyva.",
+            creators: &["Doe, Jane"],
+            subjects: &["forest"],
+            resource_type: "Dataset",
+            license: "CC-BY-4.0",
+            file: ("tundra.csv", CSV),
+        },
+    )
     .await?;
-    let submitted = draft(&dep, &Spec {
-        title: "Quokka forest census",
-        abstract_text: "Submitted, not accepted: quokka counts in a forest.",
-        creators: &["Doe, Jane"],
-        subjects: &["forest"],
-        resource_type: "Dataset",
-        license: "CC-BY-4.0",
-        file: ("census.csv", CSV),
-    })
+    let submitted = draft(
+        &dep,
+        &Spec {
+            title: "Quokka forest census",
+            abstract_text: "Submitted, not accepted: quokka counts in a forest.",
+            creators: &["Doe, Jane"],
+            subjects: &["forest"],
+            resource_type: "Dataset",
+            license: "CC-BY-4.0",
+            file: ("census.csv", CSV),
+        },
+    )
     .await?;
     for id in [forest, fen, soil] {
         app.publish(&dep, &cur, id).await?;
     }
     app.run_jobs().await?;
     dep.submit(submitted).await?;
-    Ok(Archive { forest, fen, soil, hidden_draft })
+    Ok(Archive {
+        forest,
+        fen,
+        soil,
+        hidden_draft,
+    })
 }
 
 /// The results' JSON shape and counts; filters narrow, facets count around them.
 #[actix_web::test]
 async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
     on_each_backend(|app| async move {
-        let Archive { forest, fen, soil, .. } = five_datasets(&app).await?;
+        let Archive {
+            forest, fen, soil, ..
+        } = five_datasets(&app).await?;
         // Everything published, newest first, with the JSON shape the README gives.
         let all = api(&app, "").await?;
         assert_eq!(all["total"], 3, "{all}");
@@ -156,23 +182,50 @@ async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
         assert_eq!(first["creators"], json!(["Doe, Jane", "Munger, William"]));
         assert_eq!(first["resource_type"], "Dataset");
         assert_eq!(first["license"], "CC-BY-4.0");
-        assert!(first["doi"].as_str().is_some_and(|d| d.starts_with("10.5072/")));
-        assert!(first["published_at"].as_str().is_some_and(|t| t.contains('T')));
-        assert!(first["snippet"].as_str().is_some_and(|s| s.starts_with("Half-hourly")));
+        assert!(first["doi"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("10.5072/")));
+        assert!(first["published_at"]
+            .as_str()
+            .is_some_and(|t| t.contains('T')));
+        assert!(first["snippet"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Half-hourly")));
 
         // Facet counts over the published three only.
-        assert_eq!(facet(&all, "resource_type", "Dataset"), 2, "{}", all["facets"]);
+        assert_eq!(
+            facet(&all, "resource_type", "Dataset"),
+            2,
+            "{}",
+            all["facets"]
+        );
         assert_eq!(facet(&all, "resource_type", "Collection"), 1);
         assert_eq!(facet(&all, "license", "CC-BY-4.0"), 2);
         assert_eq!(facet(&all, "license", "CC0-1.0"), 1);
-        assert_eq!(facet(&all, "subject", "forest"), 2, "the draft's forest is not counted");
+        assert_eq!(
+            facet(&all, "subject", "forest"),
+            2,
+            "the draft's forest is not counted"
+        );
         assert_eq!(facet(&all, "subject", "methane"), 1);
         assert_eq!(facet(&all, "creator", "Doe, Jane"), 2);
         assert_eq!(facet(&all, "creator", "Smith, Ann"), 1);
         let year = chrono::Utc::now().format("%Y").to_string();
         assert_eq!(facet(&all, "publication_year", &year), 3);
-        assert_eq!(facet(&all, "standard", "csv"), 2, "{}", all["facets"]["standard"]);
-        for key in ["resource_type", "license", "subject", "creator", "publication_year", "standard"] {
+        assert_eq!(
+            facet(&all, "standard", "csv"),
+            2,
+            "{}",
+            all["facets"]["standard"]
+        );
+        for key in [
+            "resource_type",
+            "license",
+            "subject",
+            "creator",
+            "publication_year",
+            "standard",
+        ] {
             assert!(all["facets"][key].is_array(), "facet {key} missing");
         }
 
@@ -183,7 +236,11 @@ async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
         assert_eq!(facet(&r, "resource_type", "Dataset"), 1);
         assert_eq!(facet(&r, "resource_type", "Collection"), 1);
         assert_eq!(facet(&r, "license", "CC0-1.0"), 0);
-        assert_eq!(facet(&r, "subject", "methane"), 1, "choosing methane too would add one");
+        assert_eq!(
+            facet(&r, "subject", "methane"),
+            1,
+            "choosing methane too would add one"
+        );
         let r = api(&app, "?subject=forest&resource_type=Collection").await?;
         assert_eq!(ids(&r), [soil]);
         let r = api(&app, "?subject=forest&subject=methane").await?;
@@ -206,21 +263,44 @@ async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
 #[actix_web::test]
 async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() -> TestResult {
     on_each_backend(|app| async move {
-        let Archive { forest, fen, soil, hidden_draft } = five_datasets(&app).await?;
+        let Archive {
+            forest,
+            fen,
+            soil,
+            hidden_draft,
+        } = five_datasets(&app).await?;
         // Found by a word of the abstract only, by a creator, by a keyword.
         let r = api(&app, "?q=deciduous").await?;
         assert_eq!(ids(&r), [forest]);
         assert_eq!(r["sort"], "relevance");
-        assert!(r["results"][0]["snippet"]
-            .as_str()
-            .is_some_and(|s| s.contains("deciduous")), "{r}");
+        assert!(
+            r["results"][0]["snippet"]
+                .as_str()
+                .is_some_and(|s| s.contains("deciduous")),
+            "{r}"
+        );
         assert_eq!(ids(&api(&app, "?q=boreal").await?), [fen]);
         assert_eq!(ids(&api(&app, "?q=Munger").await?), [forest]);
-        assert_eq!(sorted(ids(&api(&app, "?q=doe").await?)), sorted(vec![forest, soil]));
+        assert_eq!(
+            sorted(ids(&api(&app, "?q=doe").await?)),
+            sorted(vec![forest, soil])
+        );
         assert_eq!(ids(&api(&app, "?q=peatland").await?), [fen], "a keyword");
-        assert_eq!(ids(&api(&app, "?q=%22carbon+flux%22").await?), [forest], "a keyword phrase");
-        assert_eq!(ids(&api(&app, "?q=measurement").await?), [fen], "stems match");
-        assert_eq!(ids(&api(&app, "?q=methane+grassland").await?), Vec::<i64>::new(), "every word must match");
+        assert_eq!(
+            ids(&api(&app, "?q=%22carbon+flux%22").await?),
+            [forest],
+            "a keyword phrase"
+        );
+        assert_eq!(
+            ids(&api(&app, "?q=measurement").await?),
+            [fen],
+            "stems match"
+        );
+        assert_eq!(
+            ids(&api(&app, "?q=methane+grassland").await?),
+            Vec::<i64>::new(),
+            "every word must match"
+        );
 
         // Drafts and submissions never appear.
         for q in ["zyzzyva", "quokka", "tundra", "census"] {
@@ -240,31 +320,79 @@ async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() ->
         let p1 = api(&app, "?per_page=2").await?;
         let p2 = api(&app, "?per_page=2&page=2").await?;
         let p3 = api(&app, "?per_page=2&page=3").await?;
-        assert_eq!((p1["total"].clone(), p2["total"].clone()), (json!(3), json!(3)));
+        assert_eq!(
+            (p1["total"].clone(), p2["total"].clone()),
+            (json!(3), json!(3))
+        );
         assert_eq!(ids(&p1), [soil, fen]);
         assert_eq!(ids(&p2), [forest]);
         assert_eq!(ids(&p3), Vec::<i64>::new());
         assert_eq!(p3["total"], 3);
-        for bad in ["?per_page=101", "?per_page=0", "?page=0", "?page=x", "?sort=oldest"] {
+        for bad in [
+            "?per_page=101",
+            "?per_page=0",
+            "?page=0",
+            "?page=x",
+            "?sort=oldest",
+        ] {
             let r = app.public_api().get(&format!("/api/search{bad}")).await?;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-            assert!(r.body["fields"][0]["field"].is_string(), "{bad}: {}", r.text);
+            assert!(
+                r.body["fields"][0]["field"].is_string(),
+                "{bad}: {}",
+                r.text
+            );
         }
 
         // Whatever is typed, the answer is results or none, never an error.
         let long = "x".repeat(1000);
         for hostile in [
-            "\"", "\"\"", "AND (", "*", "(", ")", "OR", "NOT", "NEAR(", "title:", "-", "^", "'",
-            "\\", "%", "_", ";", "'); DROP TABLE datasets; --", "forest*", "fo\"rest", "🙂",
-            "\u{0}", "\u{2}forest\u{3}", "ǅ", long.as_str(), "<script>alert(1)</script>",
+            "\"",
+            "\"\"",
+            "AND (",
+            "*",
+            "(",
+            ")",
+            "OR",
+            "NOT",
+            "NEAR(",
+            "title:",
+            "-",
+            "^",
+            "'",
+            "\\",
+            "%",
+            "_",
+            ";",
+            "'); DROP TABLE datasets; --",
+            "forest*",
+            "fo\"rest",
+            "🙂",
+            "\u{0}",
+            "\u{2}forest\u{3}",
+            "ǅ",
+            long.as_str(),
+            "<script>alert(1)</script>",
         ] {
             let enc: String = url_encode(hostile);
-            let r = app.client().get(app.url(&format!("/api/search?q={enc}"))).send().await?;
+            let r = app
+                .client()
+                .get(app.url(&format!("/api/search?q={enc}")))
+                .send()
+                .await?;
             assert_eq!(r.status(), StatusCode::OK, "api {hostile:?}");
-            let r = app.client().get(app.url(&format!("/search?q={enc}"))).send().await?;
+            let r = app
+                .client()
+                .get(app.url(&format!("/search?q={enc}")))
+                .send()
+                .await?;
             assert_eq!(r.status(), StatusCode::OK, "page {hostile:?}");
             if hostile.len() <= 300 {
-                let r = app.client().get(app.url(&format!("/api/search?subject={enc}"))).send().await?;
+                let r = app
+                    .client()
+                    .get(app.url(&format!("/api/search?subject={enc}")))
+                    .send()
+                    .await?;
                 assert_eq!(r.status(), StatusCode::OK, "filter {hostile:?}");
             }
         }
@@ -286,16 +414,31 @@ async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() ->
 #[actix_web::test]
 async fn the_search_page_marks_matches_and_a_withdrawn_dataset_leaves_at_once() -> TestResult {
     on_each_backend(|app| async move {
-        let Archive { forest, fen, soil, .. } = five_datasets(&app).await?;
+        let Archive {
+            forest, fen, soil, ..
+        } = five_datasets(&app).await?;
         // The page: results with marked matches, facet links, escaping, header link.
-        let r = app.client().get(app.url("/search?q=deciduous")).send().await?;
+        let r = app
+            .client()
+            .get(app.url("/search?q=deciduous"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::OK);
         let html = r.text().await?;
-        assert!(html.contains("Harvard Forest eddy covariance fluxes"), "{html}");
+        assert!(
+            html.contains("Harvard Forest eddy covariance fluxes"),
+            "{html}"
+        );
         assert!(html.contains("<mark>deciduous</mark>"), "{html}");
         assert!(html.contains(&format!("href=\"/datasets/{forest}\"")));
-        assert!(html.contains("href=\"/search?q=deciduous&#38;subject=forest\""), "{html}");
-        assert!(html.contains(r#"<a href="/search">Search</a>"#), "header link");
+        assert!(
+            html.contains("href=\"/search?q=deciduous&#38;subject=forest\""),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="/search">Search</a>"#),
+            "header link"
+        );
         let html = app
             .client()
             .get(app.url("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
@@ -314,11 +457,21 @@ async fn the_search_page_marks_matches_and_a_withdrawn_dataset_leaves_at_once() 
         assert!(html.contains("Soil moisture profiles"));
         assert!(!html.contains("Harvard Forest eddy"), "one per page");
         assert!(html.contains("page 1 of 2"), "{html}");
-        assert!(html.contains("rel=\"next\" href=\"/search?subject=forest&#38;per_page=1&#38;page=2\""), "{html}");
-        let r = app.client().get(app.url("/search?per_page=500")).send().await?;
+        assert!(
+            html.contains("rel=\"next\" href=\"/search?subject=forest&#38;per_page=1&#38;page=2\""),
+            "{html}"
+        );
+        let r = app
+            .client()
+            .get(app.url("/search?per_page=500"))
+            .send()
+            .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let home = app.client().get(app.url("/")).send().await?.text().await?;
-        assert!(home.contains("action=\"/search\""), "the home page has a search form");
+        assert!(
+            home.contains("action=\"/search\""),
+            "the home page has a search form"
+        );
         for q in ["zyzzyva", "quokka"] {
             let html = app
                 .client()

@@ -42,7 +42,9 @@ fn staged_blobs(app: &TestApp) -> usize {
 #[actix_web::test]
 async fn forged_or_missing_csrf_tokens_are_refused_and_change_nothing() -> TestResult {
     on_each_backend(|app| async move {
-        let browser = app.signed_in(&app.new_user("jane@example.org", Role::Depositor).await?).await?;
+        let browser = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
+            .await?;
         let id = browser.create_dataset(&minimal_form("CSRF target")).await?;
 
         let mut forged: Vec<(&str, &str)> =
@@ -116,7 +118,10 @@ async fn forged_or_missing_csrf_tokens_are_refused_and_change_nothing() -> TestR
 #[actix_web::test]
 async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.new_user("dep@example.org", Role::Depositor).await?.token;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
         let id = app.api(&dep).create_draft("Paths").await?;
         for bad in [
@@ -180,7 +185,10 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
             s.unzip_max_entries = Some(10);
         })
         .await?;
-        let dep = app.new_user("dep@example.org", Role::Depositor).await?.token;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
         let id = app.api(&dep).create_draft("Zips").await?;
         let put_zip = |zip: Vec<u8>| {
@@ -230,7 +238,9 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
 async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
     for backend in backends() {
         let app = TestApp::spawn_with(backend, |s| s.max_upload_bytes = Some(1024 * 1024)).await?;
-        let browser = app.signed_in(&app.new_user("jane@example.org", Role::Depositor).await?).await?;
+        let browser = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
+            .await?;
         let huge = "x".repeat(10 * 1024 * 1024);
         let mut fields = minimal_form("Huge");
         fields.push(("descriptions[0].description", &huge));
@@ -248,7 +258,10 @@ async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-        let dep = app.new_user("dep@example.org", Role::Depositor).await?.token;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
         let id = app.api(&dep).create_draft("Limits").await?;
         let r = client

@@ -439,12 +439,24 @@ struct Edges {
 }
 
 async fn edges(app: &TestApp) -> Result<Edges, Error> {
-    let token = app.new_user("edge@example.org", Role::Depositor).await?.token;
-    let other = app.new_user("other@example.org", Role::Depositor).await?.token;
+    let token = app
+        .new_user("edge@example.org", Role::Depositor)
+        .await?
+        .token;
+    let other = app
+        .new_user("other@example.org", Role::Depositor)
+        .await?
+        .token;
     let id = app.api(&token).create_draft("Edges").await?;
     let dataset = b64(&id.to_string());
     let meta = format!("dataset {dataset},path {}", b64("a.bin"));
-    Ok(Edges { token, other, id, dataset, meta })
+    Ok(Edges {
+        token,
+        other,
+        id,
+        dataset,
+        meta,
+    })
 }
 
 /// OPTIONS tells the extensions; bad metadata, too large, no Tus-Resumable and
@@ -452,7 +464,13 @@ async fn edges(app: &TestApp) -> Result<Edges, Error> {
 #[actix_web::test]
 async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges { token, other, id, dataset, meta } = edges(&app).await?;
+        let Edges {
+            token,
+            other,
+            id,
+            dataset,
+            meta,
+        } = edges(&app).await?;
         let client = app.client();
         // Discovery.
         let r = client
@@ -539,7 +557,13 @@ async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestR
 #[actix_web::test]
 async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges { token, other, id, dataset, meta } = edges(&app).await?;
+        let Edges {
+            token,
+            other,
+            id,
+            dataset,
+            meta,
+        } = edges(&app).await?;
         let client = app.client();
         // Checksum mismatch: 460, the chunk is discarded; the right one is kept.
         let upload = create(&app, &token, 6, &meta).await?;
@@ -580,9 +604,18 @@ async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestRes
 #[actix_web::test]
 async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges { token, other, id, dataset, meta } = edges(&app).await?;
+        let Edges {
+            token,
+            other,
+            id,
+            dataset,
+            meta,
+        } = edges(&app).await?;
         let client = app.client();
         // Termination removes the bytes and the upload.
+        let upload = create(&app, &token, 6, &meta).await?;
+        let r = patch(&app, &token, &upload, 0, b"abc", None).await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert!(bin_file(&app, &upload).exists());
         let r = client
             .delete(app.url(&upload))
@@ -626,7 +659,13 @@ async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
 #[actix_web::test]
 async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges { token, other, id, dataset, meta } = edges(&app).await?;
+        let Edges {
+            token,
+            other,
+            id,
+            dataset,
+            meta,
+        } = edges(&app).await?;
         let client = app.client();
         // A whole-file digest in the metadata that does not match stores nothing.
         let wrong = format!(
@@ -678,9 +717,16 @@ async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works
 #[actix_web::test]
 async fn a_submitted_draft_refuses_new_and_unfinished_uploads() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges { token, other, id, dataset, meta } = edges(&app).await?;
+        let Edges {
+            token,
+            other,
+            id,
+            dataset,
+            meta,
+        } = edges(&app).await?;
         let client = app.client();
         // A submitted dataset refuses new uploads, and more bytes for one under way.
+        app.api(&token).put_file(id, "one.txt", b"hello").await?;
         let pending = create(&app, &token, 10, &meta).await?;
         app.run_jobs().await?;
         let r = client
@@ -775,7 +821,10 @@ async fn the_deposit_page_uploads_with_its_session_and_csrf_token() -> TestResul
 #[actix_web::test]
 async fn a_request_writing_on_one_node_holds_off_the_other_node() -> TestResult {
     on_each_backend(|app| async move {
-        let token = app.new_user("lease@example.org", Role::Depositor).await?.token;
+        let token = app
+            .new_user("lease@example.org", Role::Depositor)
+            .await?
+            .token;
         let id = app.api(&token).create_draft("Two nodes").await?;
         let bytes = content(2000);
         let meta = format!("dataset {},path {}", b64(&id.to_string()), b64("two.bin"));

@@ -9,7 +9,9 @@ use crate::support::*;
 
 /// The depositor, curator and admin of these journeys.
 async fn people(app: &TestApp) -> Result<(Api, Api, Api), Error> {
-    let token = |email: &'static str, role| async move { Ok::<_, Error>(app.new_user(email, role).await?.token) };
+    let token = |email: &'static str, role| async move {
+        Ok::<_, Error>(app.new_user(email, role).await?.token)
+    };
     Ok((
         app.api(&token("pi@site.org", Role::Depositor).await?),
         app.api(&token("cur@archive.org", Role::Curator).await?),
@@ -37,7 +39,9 @@ async fn illegal_review_steps_are_refused_and_only_curators_claim() -> TestResul
         assert!(r.error().contains("draft"));
 
         dep.submit(id).await?;
-        let r = dep.post(&format!("/api/datasets/{id}/claim"), &json!({})).await?;
+        let r = dep
+            .post(&format!("/api/datasets/{id}/claim"), &json!({}))
+            .await?;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "depositors cannot claim");
         assert_eq!(cur.claim(id).await?["state"], "in_review");
 
@@ -65,7 +69,13 @@ async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResul
         // Changes requested need a comment; the draft reopens and the depositor is told.
         let r = cur.review(id, "request_changes", Some(" ")).await?;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let r = cur.review(id, "request_changes", Some("Please add the sampling protocol.")).await?;
+        let r = cur
+            .review(
+                id,
+                "request_changes",
+                Some("Please add the sampling protocol."),
+            )
+            .await?;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert_eq!(r.body["state"], "changes_requested");
         let told = app.mail_to("pi@site.org").await?;
@@ -76,7 +86,8 @@ async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResul
 
         // The depositor fixes and resubmits; approval (claiming on the way) publishes
         // through the job queue.
-        dep.put_file(id, "protocol.txt", b"sampling protocol").await?;
+        dep.put_file(id, "protocol.txt", b"sampling protocol")
+            .await?;
         app.run_jobs().await?;
         assert_eq!(dep.submit(id).await?["state"], "submitted");
         let r = cur.review(id, "accept", Some("Thanks")).await?;
@@ -87,7 +98,10 @@ async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResul
         assert_eq!(v1["version"], 1);
         assert_eq!(v1["doi_state"], "findable");
         assert_ne!(v1["doi"], v1["concept_doi"]);
-        assert!(v1["concept_doi"].is_string() && v1["doi"].is_string(), "{v1}");
+        assert!(
+            v1["concept_doi"].is_string() && v1["doi"].is_string(),
+            "{v1}"
+        );
         let history = app
             .archive
             .db
@@ -96,7 +110,16 @@ async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResul
         let states: Vec<&str> = history.iter().map(|t| t.row.to_state.as_str()).collect();
         assert_eq!(
             states,
-            ["draft", "submitted", "in_review", "changes_requested", "submitted", "in_review", "approved", "published"]
+            [
+                "draft",
+                "submitted",
+                "in_review",
+                "changes_requested",
+                "submitted",
+                "in_review",
+                "approved",
+                "published"
+            ]
         );
         assert!(history
             .iter()
@@ -113,17 +136,34 @@ async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResul
 /// two versions' JSON.
 async fn two_versions(app: &TestApp, dep: &Api, cur: &Api) -> Result<(i64, Value, Value), Error> {
     let id = checked_draft(app, dep).await?;
-    dep.put_file(id, "protocol.txt", b"sampling protocol").await?;
+    dep.put_file(id, "protocol.txt", b"sampling protocol")
+        .await?;
     let v1 = app.publish(dep, cur, id).await?;
 
     let versions = format!("/api/datasets/{id}/versions");
     let r = cur.post(&versions, &json!({})).await?;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "only the depositor opens versions: {}", r.text);
-    let draft = dep.post(&versions, &json!({})).await?.expect(StatusCode::CREATED)?;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only the depositor opens versions: {}",
+        r.text
+    );
+    let draft = dep
+        .post(&versions, &json!({}))
+        .await?
+        .expect(StatusCode::CREATED)?;
     assert_eq!(draft["state"], "draft");
     assert_eq!(draft["version"], 2);
-    assert_eq!(draft["files"].as_array().map(Vec::len), Some(2), "files carried over");
-    assert_eq!(app.public_api().dataset(id).await?["version"], 1, "the public still sees version 1");
+    assert_eq!(
+        draft["files"].as_array().map(Vec::len),
+        Some(2),
+        "files carried over"
+    );
+    assert_eq!(
+        app.public_api().dataset(id).await?["version"],
+        1,
+        "the public still sees version 1"
+    );
     dep.put_file(id, "notes.txt", b"second version").await?;
     let v2 = app.publish(dep, cur, id).await?;
     Ok((id, v1, v2))
@@ -139,10 +179,15 @@ async fn a_second_version_gets_its_own_doi_and_the_concept_doi_follows() -> Test
         assert_eq!(v2["concept_doi"], v1["concept_doi"]);
         assert_eq!(v2["versions"].as_array().map(Vec::len), Some(2));
         let public = app.public_api();
-        let old = public.get(&format!("/datasets/{id}/versions/1/files/notes.txt")).await?;
+        let old = public
+            .get(&format!("/datasets/{id}/versions/1/files/notes.txt"))
+            .await?;
         assert_eq!(old.text, "first draft");
         assert_eq!(public.download(id, "notes.txt").await?, b"second version");
-        assert_eq!(public.download(id, "protocol.txt").await?, b"sampling protocol");
+        assert_eq!(
+            public.download(id, "protocol.txt").await?,
+            b"sampling protocol"
+        );
         validate_ocfl_root(&app.ocfl_root())?;
         Ok(())
     })
@@ -161,7 +206,10 @@ async fn a_deaccessioned_dataset_leaves_a_tombstone_and_a_resolving_doi() -> Tes
         let r = cur.post(&path, &json!({"reason": "x"})).await?;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         let body = admin
-            .post(&path, &json!({"reason": "Consent for the site data was withdrawn."}))
+            .post(
+                &path,
+                &json!({"reason": "Consent for the site data was withdrawn."}),
+            )
             .await?
             .expect(StatusCode::OK)?;
         assert_eq!(body["state"], "deaccessioned");
@@ -169,8 +217,12 @@ async fn a_deaccessioned_dataset_leaves_a_tombstone_and_a_resolving_doi() -> Tes
         let public = app.public_api();
         let page = public.get(&format!("/datasets/{id}")).await?;
         assert_eq!(page.status, StatusCode::GONE);
-        assert!(page.text.contains("Consent for the site data was withdrawn."));
-        let file = public.get(&format!("/datasets/{id}/files/notes.txt")).await?;
+        assert!(page
+            .text
+            .contains("Consent for the site data was withdrawn."));
+        let file = public
+            .get(&format!("/datasets/{id}/files/notes.txt"))
+            .await?;
         assert_eq!(file.status, StatusCode::GONE);
         // The DOI still resolves (to the tombstone).
         let r = public.get(&format!("/doi/{concept}")).await?;
@@ -186,7 +238,10 @@ async fn the_event_history_tells_what_happened_and_travels_with_the_content() ->
         let (dep, cur, admin) = people(&app).await?;
         let (id, v1, _) = two_versions(&app, &dep, &cur).await?;
         let path = format!("/api/datasets/{id}/deaccession");
-        admin.post(&path, &json!({"reason": "Consent was withdrawn."})).await?.expect(StatusCode::OK)?;
+        admin
+            .post(&path, &json!({"reason": "Consent was withdrawn."}))
+            .await?
+            .expect(StatusCode::OK)?;
 
         let events = admin.get_ok(&format!("/api/datasets/{id}/events")).await?;
         let kinds: Vec<&str> = events["events"]
@@ -195,15 +250,36 @@ async fn the_event_history_tells_what_happened_and_travels_with_the_content() ->
             .iter()
             .filter_map(|e| e["event_type"].as_str())
             .collect();
-        for wanted in ["validation", "ingestion", "message digest calculation", "deaccession"] {
+        for wanted in [
+            "validation",
+            "ingestion",
+            "message digest calculation",
+            "deaccession",
+        ] {
             assert!(kinds.contains(&wanted), "{wanted} in {kinds:?}");
         }
-        assert_eq!(kinds.iter().filter(|k| **k == "ingestion").count(), 2, "one per version");
-        let last = events["events"].as_array().and_then(|l| l.last()).ok_or("last event")?;
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "ingestion").count(),
+            2,
+            "one per version"
+        );
+        let last = events["events"]
+            .as_array()
+            .and_then(|l| l.last())
+            .ok_or("last event")?;
         assert_eq!(last["event_type"], "deaccession");
-        assert!(last["agent_name"].as_str().unwrap_or("").contains("admin@archive.org"));
-        let xml = admin.get(&format!("/api/datasets/{id}/events?format=premis")).await?.text;
-        assert!(xml.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\"") && xml.contains("<eventType"));
+        assert!(last["agent_name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("admin@archive.org"));
+        let xml = admin
+            .get(&format!("/api/datasets/{id}/events?format=premis"))
+            .await?
+            .text;
+        assert!(
+            xml.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\"")
+                && xml.contains("<eventType")
+        );
         let object_id = format!("doi:{}", v1["concept_doi"].as_str().ok_or("concept doi")?);
         let log = app
             .ocfl_root()
@@ -226,9 +302,15 @@ async fn landing_pages_browse_folders_page_files_and_state_the_standards_passed(
             .iter()
             .map(|n| (n.as_str(), b"x".as_slice()))
             .collect();
-        let bundle = dep.request(reqwest::Method::PUT, &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"));
-        dep.send(bundle.body(zip_of(&entries))).await?.expect(StatusCode::CREATED)?;
-        dep.put_file(id, "table.csv", b"site,depth_cm\nA,1.5\n").await?;
+        let bundle = dep.request(
+            reqwest::Method::PUT,
+            &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"),
+        );
+        dep.send(bundle.body(zip_of(&entries)))
+            .await?
+            .expect(StatusCode::CREATED)?;
+        dep.put_file(id, "table.csv", b"site,depth_cm\nA,1.5\n")
+            .await?;
         app.publish(&dep, &cur, id).await?;
         let page = |query: &'static str| {
             let public = app.public_api();

@@ -159,7 +159,12 @@ impl Api {
     }
 
     /// [`Api::put_file`] for journeys that look at a refusal.
-    pub async fn put_file_answer(&self, id: i64, path: &str, bytes: &[u8]) -> Result<ApiAnswer, Error> {
+    pub async fn put_file_answer(
+        &self,
+        id: i64,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<ApiAnswer, Error> {
         let at = format!("/api/datasets/{id}/files/{}", url_path(path));
         self.send(self.request(Method::PUT, &at).body(bytes.to_vec()))
             .await
@@ -191,12 +196,18 @@ impl Api {
     }
 
     /// A review decision (`accept`, `request_changes`), with an optional comment.
-    pub async fn review(&self, id: i64, decision: &str, comment: Option<&str>) -> Result<ApiAnswer, Error> {
+    pub async fn review(
+        &self,
+        id: i64,
+        decision: &str,
+        comment: Option<&str>,
+    ) -> Result<ApiAnswer, Error> {
         let mut body = json!({ "decision": decision });
         if let Some(comment) = comment {
             body["comment"] = json!(comment);
         }
-        self.post(&format!("/api/datasets/{id}/review"), &body).await
+        self.post(&format!("/api/datasets/{id}/review"), &body)
+            .await
     }
 
     /// Accepts a submission (202: the publication job is queued).
@@ -247,7 +258,12 @@ impl Api {
 
 /// Uploads `files` into a draft on another process's server and takes it through
 /// review to publication; the published dataset's JSON.
-pub async fn publish_on(depositor: &Api, curator: &Api, id: i64, files: &[(&str, &[u8])]) -> Result<Value, Error> {
+pub async fn publish_on(
+    depositor: &Api,
+    curator: &Api,
+    id: i64,
+    files: &[(&str, &[u8])],
+) -> Result<Value, Error> {
     for (path, bytes) in files {
         depositor.put_file(id, path, bytes).await?;
     }

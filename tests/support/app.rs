@@ -188,7 +188,12 @@ impl TestApp {
     pub async fn restarted(&self) -> Result<TestApp, Error> {
         let database_url = Some(self.archive.settings.database_url.clone());
         self.builder
-            .spawn_on(self.backend, self.dir.clone(), self.data_dir.clone(), database_url)
+            .spawn_on(
+                self.backend,
+                self.dir.clone(),
+                self.data_dir.clone(),
+                database_url,
+            )
             .await
     }
 
@@ -304,7 +309,12 @@ impl TestApp {
 
     /// Takes a draft to publication: runs its checks, the depositor submits, the
     /// curator accepts, the publication job runs. The published dataset's JSON.
-    pub async fn publish(&self, depositor: &Api, curator: &Api, id: i64) -> Result<serde_json::Value, Error> {
+    pub async fn publish(
+        &self,
+        depositor: &Api,
+        curator: &Api,
+        id: i64,
+    ) -> Result<serde_json::Value, Error> {
         self.run_jobs().await?;
         depositor.submit(id).await?;
         curator.accept(id).await?;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::{Error, TestResult};
 
 fn tool(var: &str) -> Result<String, Error> {
-    std::env::var(var).map_err(|_| format!("{var} is not set: run the tests with scripts/test").into())
+    std::env::var(var)
+        .map_err(|_| format!("{var} is not set: run the tests with scripts/test").into())
 }
 
 /// The Python of the test tools' virtualenv (aiosmtpd, xmlschema, bagit, sickle, …).

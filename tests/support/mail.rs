@@ -34,8 +34,12 @@ impl Mail {
             .parse(&raw)
             .ok_or_else(|| format!("{} does not parse as a message", file.display()))?;
         let addresses = |list: Option<&mail_parser::Address>| -> Vec<String> {
-            list.map(|a| a.iter().filter_map(|a| a.address().map(str::to_string)).collect())
-                .unwrap_or_default()
+            list.map(|a| {
+                a.iter()
+                    .filter_map(|a| a.address().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
         };
         let sender = message.from().and_then(|a| a.first());
         Ok(Mail {
@@ -187,7 +191,10 @@ impl TestApp {
     }
 
     /// (state, last error) of the jobs of one kind, for journeys about retries.
-    pub async fn jobs_of_kind(&self, kind: &'static str) -> Result<Vec<(String, Option<String>)>, Error> {
+    pub async fn jobs_of_kind(
+        &self,
+        kind: &'static str,
+    ) -> Result<Vec<(String, Option<String>)>, Error> {
         Ok(self
             .archive
             .db
@@ -282,14 +289,17 @@ impl SmtpServer {
 
     /// Waits until at least `count` messages arrived (the server is another process).
     pub async fn wait_for(&self, count: usize) -> Result<Vec<Mail>, Error> {
-        wait::eventually(&format!("aiosmtpd to receive {count} message(s)"), || async {
-            let got = self.received()?;
-            Ok(if got.len() >= count {
-                Check::Done(got)
-            } else {
-                Check::NotYet(format!("{} message(s)", got.len()))
-            })
-        })
+        wait::eventually(
+            &format!("aiosmtpd to receive {count} message(s)"),
+            || async {
+                let got = self.received()?;
+                Ok(if got.len() >= count {
+                    Check::Done(got)
+                } else {
+                    Check::NotYet(format!("{} message(s)", got.len()))
+                })
+            },
+        )
         .await
     }
 }

@@ -14,8 +14,9 @@
 //! - [`checkers`]: the external validators (ocfl-py, rocfl, xmlschema, bagit).
 //! - [`snapshot`]: answers made comparable across runs, and the route table, for insta.
 //!
-//! Not every journey uses every helper.
-#![allow(dead_code)]
+//! Not every journey uses every helper, and the re-exports below serve the journeys
+//! of other branches through tests/journeys/helpers.rs too.
+#![allow(dead_code, unused_imports)]
 
 pub mod api;
 pub mod app;
@@ -32,7 +33,7 @@ pub mod wait;
 pub use api::{Api, ApiAnswer};
 pub use app::{backends, fresh_postgres_schema, on_each_backend, Backend, Builder, TestApp};
 pub use browser::{csrf_in, expect_redirect, expect_redirect_prefix, location, Browser};
-pub use checkers::{validate_ocfl_root, validate_datacite_xml};
+pub use checkers::{validate_datacite_xml, validate_ocfl_root};
 pub use fixtures::{minimal_form, minimal_json, sha256_hex, zip_of};
 pub use mail::{Mail, SmtpServer};
 pub use ports::{free_port, free_ports};

@@ -182,7 +182,10 @@ impl Home {
                 how.args.clone()
             })
             .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-            .env("HOLDFAST_BASE_URL", how.base_url.as_deref().unwrap_or(&base))
+            .env(
+                "HOLDFAST_BASE_URL",
+                how.base_url.as_deref().unwrap_or(&base),
+            )
             .env("HOLDFAST_LOG", "warn,holdfast=info");
             for (k, v) in &how.env {
                 cmd.env(k, v);
@@ -202,7 +205,11 @@ impl Home {
     pub fn spawn(&self, args: &[&str]) -> Result<Process, Error> {
         let mut cmd = self.command();
         cmd.args(args).env("HOLDFAST_LOG", "warn,holdfast=info");
-        Process::spawn(cmd, &self.log_path(args.first().unwrap_or(&"holdfast")), None)
+        Process::spawn(
+            cmd,
+            &self.log_path(args.first().unwrap_or(&"holdfast")),
+            None,
+        )
     }
 
     /// A new log file beside the data folder.
@@ -321,7 +328,9 @@ impl Process {
                 if may_die && status.signal() == Some(9) {
                     return Ok(());
                 }
-                return Err(format!("holdfast exited at start ({status}):\n{}", self.log_tail()).into());
+                return Err(
+                    format!("holdfast exited at start ({status}):\n{}", self.log_tail()).into(),
+                );
             }
             // Only once it says it serves is an answer on the port its own.
             if self.log_text().contains("holdfast is serving")

@@ -11,7 +11,8 @@ use super::Error;
 /// `value` with every string's `replacements` (e.g. the base URL, a dataset id in a
 /// path) replaced, every id-like field (`id`, `*_id`) set to `"[id]"`, every timing
 /// (`*_ms`, `duration`) to `"[duration]"`, every ISO 8601 time to `"[time]"`, every
-/// test DOI to `"[doi]"` and the publication year to `"[year]"`.
+/// test DOI to `"[doi]"` and the publication year (and a string that is this year) to
+/// `"[year]"`.
 pub fn redacted(value: &Value, replacements: &[(&str, &str)]) -> Value {
     let time = regex::Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
         .expect("a valid pattern");
@@ -27,11 +28,20 @@ fn redact(
     key: Option<&str>,
 ) -> Value {
     let id_like = key.is_some_and(|k| k == "id" || k.ends_with("_id"));
-    let timing = key.is_some_and(|k| k.ends_with("_ms") || k.contains("duration") || k.contains("elapsed"));
+    let timing =
+        key.is_some_and(|k| k.ends_with("_ms") || k.contains("duration") || k.contains("elapsed"));
     match value {
         Value::Number(_) if id_like => Value::String("[id]".into()),
         Value::Number(_) if timing => Value::String("[duration]".into()),
-        Value::Number(_) if key == Some("publicationYear") => Value::String("[year]".into()),
+        Value::Number(_)
+            if key.is_some_and(|k| k == "publicationYear" || k == "publication_year") =>
+        {
+            Value::String("[year]".into())
+        }
+        // A facet value that is this year.
+        Value::String(s) if *s == chrono::Utc::now().format("%Y").to_string() => {
+            Value::String("[year]".into())
+        }
         Value::String(s) => {
             let mut s = s.clone();
             for (from, to) in replacements {
@@ -116,14 +126,23 @@ fn module_file(path: &str, src: &Path) -> Result<PathBuf, Error> {
     Err(format!("cannot find the module of `{path}`").into())
 }
 
-fn read_configure(file: &Path, prefix: &str, src: &Path, out: &mut Vec<String>) -> Result<(), Error> {
+fn read_configure(
+    file: &Path,
+    prefix: &str,
+    src: &Path,
+    out: &mut Vec<String>,
+) -> Result<(), Error> {
     let body: String = configure_body(file)?
         .lines()
         .map(|l| l.split("//").next().unwrap_or_default())
         .collect::<Vec<_>>()
         .join("\n");
     if body.contains("web::resource(") {
-        return Err(format!("{}: web::resource is not read by the route table", file.display()).into());
+        return Err(format!(
+            "{}: web::resource is not read by the route table",
+            file.display()
+        )
+        .into());
     }
     let token = regex::Regex::new(
         r#"web::scope\(\s*"([^"]*)"|\.route\(\s*"([^"]*)"\s*,\s*web::(?:method\(\s*Method::(\w+)\s*\)|(\w+)\(\s*\))|\.configure\(\s*([\w:]+)\s*\)|[()]"#,

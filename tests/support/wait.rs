@@ -30,7 +30,11 @@ where
 }
 
 /// [`eventually`] with its own deadline.
-pub async fn eventually_within<T, F, Fut>(what: &str, within: Duration, probe: F) -> Result<T, Error>
+pub async fn eventually_within<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    probe: F,
+) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check<T>, Error>>,
@@ -53,7 +57,9 @@ where
             Check::Done(value) => return Ok(value),
             Check::NotYet(seen) => {
                 if Instant::now() >= deadline {
-                    return Err(format!("waited {within:?} for {what}; the last look saw: {seen}").into());
+                    return Err(
+                        format!("waited {within:?} for {what}; the last look saw: {seen}").into(),
+                    );
                 }
                 tokio::time::sleep(step).await;
                 step = (step * 2).min(LONGEST_STEP);
