@@ -61,20 +61,19 @@ fn base_of(ext: &str, line: &str, previous: &str, path_start: usize) -> Option<B
         "rs" => {
             if before.contains("include_str!(") || before.contains("include_bytes!(") {
                 Some(Base::FileFolder)
-            } else if line.contains("CARGO_MANIFEST_DIR") || previous.contains("CARGO_MANIFEST_DIR")
-            {
-                Some(Base::Root)
-            } else if [
-                "fs::",
-                "File::open(",
-                "File::create(",
-                "Path::new(",
-                "PathBuf::from(",
-                "Command::new(",
-                ".current_dir(",
-            ]
-            .iter()
-            .any(|call| before.contains(call) || previous.trim_end().ends_with(call))
+            } else if line.contains("CARGO_MANIFEST_DIR")
+                || previous.contains("CARGO_MANIFEST_DIR")
+                || [
+                    "fs::",
+                    "File::open(",
+                    "File::create(",
+                    "Path::new(",
+                    "PathBuf::from(",
+                    "Command::new(",
+                    ".current_dir(",
+                ]
+                .iter()
+                .any(|call| before.contains(call) || previous.trim_end().ends_with(call))
             {
                 Some(Base::Root)
             } else {

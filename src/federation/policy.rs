@@ -321,11 +321,19 @@ pub fn evaluate_dataset(
     crate::db::transaction(conn, |conn| evaluate_in(conn, settings, Some(dataset_id)))
 }
 
+/// Held (PostgreSQL) while an evaluation reads and writes shortfalls: a node's
+/// scheduled round and `holdfast replicate challenge` may evaluate at once.
+const EVALUATION_LOCK: i64 = 0x0000_706f_6c69_6379;
+
 fn evaluate_in(
     conn: &mut AnyConnection,
     settings: &Settings,
     only: Option<i64>,
 ) -> Result<Evaluation, DomainError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({EVALUATION_LOCK})"))
+            .execute(pg)?;
+    }
     let now = Utc::now().naive_utc();
     let min = i64::from(settings.replication.min_copies);
     let list = published(conn, only)?;

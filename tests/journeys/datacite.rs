@@ -654,10 +654,9 @@ async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, E
         ..
     } = r;
     let id = *id;
-    let (status, _) = api_post(&app, &cur, &format!("/api/datasets/{id}/doi"), json!({})).await?;
+    let (status, _) = api_post(app, cur, &format!("/api/datasets/{id}/doi"), json!({})).await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "only the depositor reserves");
-    let (status, body) =
-        api_post(&app, &dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
+    let (status, body) = api_post(app, dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let v1_doi = body["doi"].as_str().ok_or("reserved doi")?.to_string();
     assert!(v1_doi.starts_with(&format!("{PREFIX}/")), "{v1_doi}");
@@ -665,15 +664,14 @@ async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, E
         matches!(body["doi_state"].as_str(), Some("pending" | "draft")),
         "{body}"
     );
-    let (status, again) =
-        api_post(&app, &dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
+    let (status, again) = api_post(app, dep, &format!("/api/datasets/{id}/doi"), json!({})).await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         again["doi"],
         v1_doi.as_str(),
         "reserving again keeps the DOI"
     );
-    let drafted = wait_for_dataset(&app, &dep, id, "draft DOI at DataCite", |b| {
+    let drafted = wait_for_dataset(app, dep, id, "draft DOI at DataCite", |b| {
         b["doi_state"] == "draft" && b["doi_registration"].is_null()
     })
     .await?;
@@ -719,10 +717,10 @@ async fn publication_makes_both_dois_findable(r: &Registry, v1_doi: &str) -> Res
         ..
     } = r;
     let id = *id;
-    let v1 = app.publish(&app.api(&dep), &app.api(&cur), id).await?;
+    let v1 = app.publish(&app.api(dep), &app.api(cur), id).await?;
     assert_eq!(v1["doi"], v1_doi, "the reserved DOI is the version's DOI");
     let concept = v1["concept_doi"].as_str().ok_or("concept doi")?.to_string();
-    wait_for_dataset(&app, &cur, id, "findable after publication", |b| {
+    wait_for_dataset(app, cur, id, "findable after publication", |b| {
         b["doi_state"] == "findable"
             && b["concept_doi_state"] == "findable"
             && b["doi_registration"].is_null()
@@ -774,41 +772,36 @@ async fn a_second_version_gets_its_own_doi_and_relations(
         ..
     } = r;
     let id = *id;
-    let (status, body) = api_post(
-        &app,
-        &dep,
-        &format!("/api/datasets/{id}/versions"),
-        json!({}),
-    )
-    .await?;
+    let (status, body) =
+        api_post(app, dep, &format!("/api/datasets/{id}/versions"), json!({})).await?;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    put_file(&app, &dep, id, "notes.txt", b"second version").await?;
-    let v2 = app.publish(&app.api(&dep), &app.api(&cur), id).await?;
+    put_file(app, dep, id, "notes.txt", b"second version").await?;
+    let v2 = app.publish(&app.api(dep), &app.api(cur), id).await?;
     let v2_doi = v2["doi"].as_str().ok_or("v2 doi")?.to_string();
     assert_ne!(v2_doi, v1_doi);
     assert_eq!(v2["concept_doi"], concept);
     wait_for_datacite(
-        &app,
-        &fake,
+        app,
+        fake,
         "version 2 registered, concept and version 1 updated",
         |f| {
             f.state_of(&v2_doi).as_deref() == Some("findable")
-                && has_relation(&f.xml_of(&concept), "HasVersion", &v2_doi)
-                && has_relation(&f.xml_of(&v1_doi), "IsPreviousVersionOf", &v2_doi)
+                && has_relation(&f.xml_of(concept), "HasVersion", &v2_doi)
+                && has_relation(&f.xml_of(v1_doi), "IsPreviousVersionOf", &v2_doi)
         },
     )
     .await?;
-    let v2 = wait_for_dataset(&app, &cur, id, "version 2 findable", |b| {
+    let v2 = wait_for_dataset(app, cur, id, "version 2 findable", |b| {
         b["doi_state"] == "findable" && b["concept_doi_registration"].is_null()
     })
     .await?;
     assert_eq!(v2["version"], 2);
     let v2_xml = fake.xml_of(&v2_doi);
-    assert!(has_relation(&v2_xml, "IsNewVersionOf", &v1_doi), "{v2_xml}");
-    assert!(has_relation(&v2_xml, "IsVersionOf", &concept), "{v2_xml}");
-    let concept_xml = fake.xml_of(&concept);
+    assert!(has_relation(&v2_xml, "IsNewVersionOf", v1_doi), "{v2_xml}");
+    assert!(has_relation(&v2_xml, "IsVersionOf", concept), "{v2_xml}");
+    let concept_xml = fake.xml_of(concept);
     assert!(
-        has_relation(&concept_xml, "HasVersion", &v1_doi),
+        has_relation(&concept_xml, "HasVersion", v1_doi),
         "{concept_xml}"
     );
     assert!(
@@ -828,16 +821,16 @@ async fn a_second_version_gets_its_own_doi_and_relations(
             .text()
             .await?;
         assert!(has_relation(&served, relation, other), "{served}");
-        assert!(has_relation(&served, "IsVersionOf", &concept), "{served}");
+        assert!(has_relation(&served, "IsVersionOf", concept), "{served}");
     }
-    let concept_update = fake.received_for(&concept);
+    let concept_update = fake.received_for(concept);
     let last = concept_update.last().ok_or("concept update")?;
     assert_eq!(
         (last.method.as_str(), last.event()),
         ("PUT", None),
         "a metadata update"
     );
-    assert_eq!(fake.state_of(&concept).as_deref(), Some("findable"));
+    assert_eq!(fake.state_of(concept).as_deref(), Some("findable"));
 
     Ok(v2_doi)
 }
@@ -853,14 +846,14 @@ async fn deaccession_hides_every_doi(r: &Registry, dois: [&str; 3]) -> TestResul
     } = r;
     let id = *id;
     let (status, body) = api_post(
-        &app,
-        &admin,
+        app,
+        admin,
         &format!("/api/datasets/{id}/deaccession"),
         json!({"reason": "Consent for the site data was withdrawn."}),
     )
     .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    wait_for_datacite(&app, &fake, "all DOIs hidden", |f| {
+    wait_for_datacite(app, fake, "all DOIs hidden", |f| {
         dois.iter()
             .all(|d| f.state_of(d).as_deref() == Some("registered"))
     })
@@ -875,7 +868,7 @@ async fn deaccession_hides_every_doi(r: &Registry, dois: [&str; 3]) -> TestResul
         assert_eq!(hide.method, "PUT");
         assert_eq!(hide.status, 200);
     }
-    wait_for_dataset(&app, &admin, id, "registered after deaccession", |b| {
+    wait_for_dataset(app, admin, id, "registered after deaccession", |b| {
         b["doi_state"] == "registered"
     })
     .await?;

@@ -302,7 +302,7 @@ async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestR
         .ok_or("no publication job")?;
     assert_eq!(noted.state, "done");
     assert_eq!(noted.phase.as_deref(), Some("finishing"));
-    let published = app.api(&curator).dataset(id).await?;
+    let published = app.api(curator).dataset(id).await?;
     assert_eq!(published["state"], "published");
     assert_eq!(published["files"].as_array().map(Vec::len), Some(total));
 

@@ -233,7 +233,7 @@ async fn a_session_moves_between_nodes(c: &Cluster) -> Result<i64, Error> {
         base: a.clone(),
     };
     on_a.sign_in("pi@example.org", &c.password).await?;
-    let on_b = on_a.on(&b);
+    let on_b = on_a.on(b);
     let (status, mine) = on_b.get_text("/datasets/mine").await?;
     assert_eq!(status, StatusCode::OK, "{mine}");
     let csrf = on_a.csrf("/datasets/new").await?;

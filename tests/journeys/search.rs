@@ -163,9 +163,9 @@ async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
     })
 }
 
-/// The results' JSON shape and counts; filters narrow, facets count around them.
+/// Everything published, newest first, in the documented shape, with facet counts.
 #[actix_web::test]
-async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
+async fn the_published_are_listed_newest_first_with_their_facets() -> TestResult {
     on_each_backend(|app| async move {
         let Archive {
             forest, fen, soil, ..
@@ -229,6 +229,17 @@ async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
             assert!(all["facets"][key].is_array(), "facet {key} missing");
         }
 
+        Ok(())
+    })
+    .await
+}
+
+/// Filters narrow; values of one facet widen within it; facets combine with AND.
+#[actix_web::test]
+async fn filters_narrow_and_each_facet_counts_around_its_own_filter() -> TestResult {
+    on_each_backend(|app| async move {
+        let Archive { forest, soil, .. } = five_datasets(&app).await?;
+        let year = chrono::Utc::now().format("%Y").to_string();
         // Filters narrow; several values of one facet widen within it (OR); facets
         // combine with AND; a facet's own counts ignore its own filter.
         let r = api(&app, "?subject=forest").await?;
@@ -259,9 +270,9 @@ async fn results_come_newest_first_with_facets_and_filters() -> TestResult {
     .await
 }
 
-/// Words of the abstract, creators and keywords; relevance and pages; hostile input.
+/// Words of the abstract, creators and keywords; drafts never; relevance and newest.
 #[actix_web::test]
-async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() -> TestResult {
+async fn words_of_abstracts_creators_and_keywords_find_only_the_published() -> TestResult {
     on_each_backend(|app| async move {
         let Archive {
             forest,
@@ -316,6 +327,18 @@ async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() ->
         assert_eq!(ids(&r), [soil, forest]);
         assert_eq!(r["sort"], "newest");
 
+        Ok(())
+    })
+    .await
+}
+
+/// Pages of results; paging outside the limits is a clear 422.
+#[actix_web::test]
+async fn results_come_in_pages_and_bad_paging_is_refused() -> TestResult {
+    on_each_backend(|app| async move {
+        let Archive {
+            forest, fen, soil, ..
+        } = five_datasets(&app).await?;
         // Pages.
         let p1 = api(&app, "?per_page=2").await?;
         let p2 = api(&app, "?per_page=2&page=2").await?;
@@ -344,6 +367,16 @@ async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() ->
             );
         }
 
+        Ok(())
+    })
+    .await
+}
+
+/// Whatever is typed, the answer is results or none, never an error.
+#[actix_web::test]
+async fn nothing_typed_breaks_a_search() -> TestResult {
+    on_each_backend(|app| async move {
+        five_datasets(&app).await?;
         // Whatever is typed, the answer is results or none, never an error.
         let long = "x".repeat(1000);
         for hostile in [
@@ -410,13 +443,11 @@ async fn words_find_published_datasets_in_pages_and_nothing_typed_breaks_it() ->
     .await
 }
 
-/// The HTML page; a dataset withdrawn from view and the index rebuilt.
+/// The HTML page: marked matches, facet links, escaping, pages, the header link.
 #[actix_web::test]
-async fn the_search_page_marks_matches_and_a_withdrawn_dataset_leaves_at_once() -> TestResult {
+async fn the_search_page_marks_matches_links_facets_and_escapes() -> TestResult {
     on_each_backend(|app| async move {
-        let Archive {
-            forest, fen, soil, ..
-        } = five_datasets(&app).await?;
+        let Archive { forest, .. } = five_datasets(&app).await?;
         // The page: results with marked matches, facet links, escaping, header link.
         let r = app
             .client()
@@ -483,6 +514,18 @@ async fn the_search_page_marks_matches_and_a_withdrawn_dataset_leaves_at_once() 
             assert!(html.contains("No published dataset matches"), "{q}");
         }
 
+        Ok(())
+    })
+    .await
+}
+
+/// A dataset withdrawn from view leaves search at once; the rebuild drops it.
+#[actix_web::test]
+async fn a_withdrawn_dataset_leaves_search_at_once_and_the_rebuild_drops_it() -> TestResult {
+    on_each_backend(|app| async move {
+        let Archive {
+            forest, fen, soil, ..
+        } = five_datasets(&app).await?;
         // A dataset withdrawn from view leaves search at once, and the rebuild drops it.
         let forest_id = forest;
         app.archive

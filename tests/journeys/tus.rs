@@ -467,9 +467,9 @@ async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestR
         let Edges {
             token,
             other,
-            id,
             dataset,
             meta,
+            ..
         } = edges(&app).await?;
         let client = app.client();
         // Discovery.
@@ -546,7 +546,6 @@ async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestR
             .await?;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-        let _ = (&other, &client, &dataset, &meta, id);
         Ok(())
     })
     .await
@@ -558,11 +557,7 @@ async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestR
 async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestResult {
     on_each_backend(|app| async move {
         let Edges {
-            token,
-            other,
-            id,
-            dataset,
-            meta,
+            token, other, meta, ..
         } = edges(&app).await?;
         let client = app.client();
         // Checksum mismatch: 460, the chunk is discarded; the right one is kept.
@@ -594,7 +589,6 @@ async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestRes
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(offset_of(&head(&app, &token, &upload).await?), Some(3));
 
-        let _ = (&other, &client, &dataset, &meta, id);
         Ok(())
     })
     .await
@@ -604,13 +598,7 @@ async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestRes
 #[actix_web::test]
 async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
     on_each_backend(|app| async move {
-        let Edges {
-            token,
-            other,
-            id,
-            dataset,
-            meta,
-        } = edges(&app).await?;
+        let Edges { token, meta, .. } = edges(&app).await?;
         let client = app.client();
         // Termination removes the bytes and the upload.
         let upload = create(&app, &token, 6, &meta).await?;
@@ -649,7 +637,6 @@ async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
             StatusCode::NOT_FOUND
         );
 
-        let _ = (&other, &client, &dataset, &meta, id);
         Ok(())
     })
     .await
@@ -660,11 +647,7 @@ async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
 async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works() -> TestResult {
     on_each_backend(|app| async move {
         let Edges {
-            token,
-            other,
-            id,
-            dataset,
-            meta,
+            token, id, dataset, ..
         } = edges(&app).await?;
         let client = app.client();
         // A whole-file digest in the metadata that does not match stores nothing.
@@ -707,7 +690,6 @@ async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works
         let f = listed(&app, &token, id, "one.txt").await?;
         assert_eq!(f["sha256"], sha256_hex(b"hello"));
 
-        let _ = (&other, &client, &dataset, &meta, id);
         Ok(())
     })
     .await
@@ -718,11 +700,7 @@ async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works
 async fn a_submitted_draft_refuses_new_and_unfinished_uploads() -> TestResult {
     on_each_backend(|app| async move {
         let Edges {
-            token,
-            other,
-            id,
-            dataset,
-            meta,
+            token, id, meta, ..
         } = edges(&app).await?;
         let client = app.client();
         // A submitted dataset refuses new uploads, and more bytes for one under way.
@@ -748,7 +726,6 @@ async fn a_submitted_draft_refuses_new_and_unfinished_uploads() -> TestResult {
         let r = patch(&app, &token, &pending, 0, b"0123456789", None).await?;
         assert_eq!(r.status(), StatusCode::CONFLICT);
         assert_eq!(offset_of(&head(&app, &token, &pending).await?), Some(0));
-        let _ = (&other, &client, &dataset, &meta, id);
         Ok(())
     })
     .await

@@ -74,6 +74,7 @@ impl Api {
         Api {
             client: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(super::IDLE_CONNECTION)
                 .build()
                 .expect("client builds"),
             base: base.to_string(),

@@ -217,6 +217,7 @@ impl TestApp {
     pub fn client(&self) -> Client {
         Client::builder()
             .redirect(redirect::Policy::none())
+            .pool_idle_timeout(super::IDLE_CONNECTION)
             .build()
             .expect("client builds")
     }

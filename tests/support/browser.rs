@@ -22,6 +22,7 @@ impl Browser {
             client: Client::builder()
                 .cookie_store(true)
                 .redirect(redirect::Policy::none())
+                .pool_idle_timeout(super::IDLE_CONNECTION)
                 .build()
                 .expect("client builds"),
             base: base.to_string(),

@@ -41,6 +41,11 @@ pub use process::{Home, Process};
 pub use users::{User, Users};
 pub use wait::{eventually, Check};
 
+/// How long a client keeps an idle connection: well under the server's keep-alive (5 s),
+/// so a request never goes out on a connection the server is closing at that moment
+/// ("error sending request" on a busy machine).
+pub const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Any failure of a journey: its message says what went wrong.
 pub type Error = Box<dyn std::error::Error>;
 pub type TestResult = Result<(), Error>;
