@@ -46,6 +46,17 @@ pub use wait::{eventually, Check};
 /// ("error sending request" on a busy machine).
 pub const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// An HTTP client builder for journeys: idle connections are dropped before the
+/// server's keep-alive ends (see [`IDLE_CONNECTION`]).
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(IDLE_CONNECTION)
+}
+
+/// A plain HTTP client for journeys (see [`http_client`]).
+pub fn fresh_client() -> reqwest::Client {
+    http_client().build().expect("client builds")
+}
+
 /// Any failure of a journey: its message says what went wrong.
 pub type Error = Box<dyn std::error::Error>;
 pub type TestResult = Result<(), Error>;
