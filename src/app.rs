@@ -84,7 +84,7 @@ impl Archive {
                 let store = S3Store::new(s3.clone())?;
                 store.check_bucket().await?;
                 start_multipart_sweeper(store.clone());
-                Arc::new(store)
+                Arc::new(store.blobs())
             }
         };
         let ocfl = Arc::new(OcflRoot::new(store.clone()));

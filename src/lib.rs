@@ -13,6 +13,7 @@ pub mod doi;
 pub mod error;
 pub mod federation;
 pub mod fixity;
+pub mod http_client;
 pub mod jobs;
 pub mod mail;
 pub mod packaging;

@@ -5,7 +5,29 @@
 //! [`insert_returning_id!`]. Diesel is synchronous: request code reaches the pool
 //! through [`Db::run`], which moves the work onto tokio's blocking threads.
 
+/// The tables whose names do not say it all:
+/// - `version_folders`: files and bytes directly in each folder of a version (kept with
+///   `version_files`);
+/// - `search_documents`, `search_facets`: what search shows and matches for each
+///   published dataset, and its values under each facet (see `search`);
+/// - `stored_files`, `fixity_checks`, `fixity_runs`: every byte in OCFL storage the
+///   archive vouches for with its last check, the history of checks, and audit passes;
+/// - `oai_records`, `oai_set_members`: one OAI-PMH record per dataset ever published,
+///   and its sets;
+/// - origin side of replication: `federation_partners` (archives that replicate this
+///   one), `replica_copies` (receipts: the object versions each partner holds),
+///   `replica_challenges`, `replication_shortfalls` (published datasets with fewer good
+///   copies than the policy asks);
+/// - replica side: `replication_sources` (archives this one replicates) and
+///   `replica_objects` (object versions held, each in its source's own OCFL root).
+///
+/// Written by diesel from the migrations (`tests/schema.rs` checks it on both backends;
+/// docs/testing.md says how to write it), never by hand.
 pub mod schema;
+
+// Joins diesel cannot infer from the migrations, where a table has two foreign keys to
+// the same table (a dataset's owner and its assignee are both users).
+diesel::joinable!(schema::datasets -> schema::users (owner_id));
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};

@@ -1,25 +1,4 @@
-// One portable schema for both backends; the migrations under migrations/<backend>/ create it.
-
-diesel::table! {
-    users (id) {
-        id -> BigInt,
-        email -> Text,
-        name -> Text,
-        role -> Text,
-        password_hash -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    sessions (id) {
-        id -> BigInt,
-        token_hash -> Text,
-        user_id -> BigInt,
-        created_at -> Timestamp,
-        expires_at -> Timestamp,
-    }
-}
+// @generated automatically by Diesel CLI.
 
 diesel::table! {
     api_tokens (id) {
@@ -34,25 +13,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    sign_in_failures (id) {
+    dataset_transitions (id) {
         id -> BigInt,
-        email -> Text,
-        client_ip -> Text,
-        failed_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    datasets (id) {
-        id -> BigInt,
-        owner_id -> BigInt,
-        state -> Text,
-        concept_doi -> Nullable<Text>,
-        ocfl_object_id -> Nullable<Text>,
+        dataset_id -> BigInt,
+        from_state -> Text,
+        to_state -> Text,
+        actor_id -> Nullable<BigInt>,
+        comment -> Text,
         created_at -> Timestamp,
-        updated_at -> Timestamp,
-        assignee_id -> Nullable<BigInt>,
-        deaccession_reason -> Nullable<Text>,
     }
 }
 
@@ -73,40 +41,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    version_files (id) {
+    datasets (id) {
         id -> BigInt,
-        version_id -> BigInt,
-        path -> Text,
-        case_key -> Text,
-        size -> BigInt,
-        sha256 -> Text,
-        media_type -> Text,
-        staged_name -> Nullable<Text>,
-        content_path -> Nullable<Text>,
+        owner_id -> BigInt,
+        state -> Text,
+        concept_doi -> Nullable<Text>,
+        ocfl_object_id -> Nullable<Text>,
         created_at -> Timestamp,
-        folder -> Text,
-    }
-}
-
-diesel::table! {
-    /// Files and bytes directly in each folder of a version (kept with version_files).
-    version_folders (version_id, folder) {
-        version_id -> BigInt,
-        folder -> Text,
-        files -> BigInt,
-        bytes -> BigInt,
-    }
-}
-
-diesel::table! {
-    dataset_transitions (id) {
-        id -> BigInt,
-        dataset_id -> BigInt,
-        from_state -> Text,
-        to_state -> Text,
-        actor_id -> Nullable<BigInt>,
-        comment -> Text,
-        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        assignee_id -> Nullable<BigInt>,
+        deaccession_reason -> Nullable<Text>,
     }
 }
 
@@ -122,6 +66,62 @@ diesel::table! {
         provider_state -> Nullable<Text>,
         provider -> Nullable<Text>,
         provider_synced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    federation_partners (id) {
+        id -> BigInt,
+        name -> Text,
+        base_url -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_seen_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    file_validations (id) {
+        id -> BigInt,
+        version_id -> BigInt,
+        path -> Text,
+        sha256 -> Text,
+        fingerprint -> Text,
+        status -> Text,
+        errors -> BigInt,
+        warnings -> BigInt,
+        report -> Text,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fixity_checks (id) {
+        id -> BigInt,
+        stored_file_id -> Nullable<BigInt>,
+        dataset_id -> BigInt,
+        content_path -> Text,
+        checked_at -> Timestamp,
+        outcome -> Text,
+        expected_sha256 -> Nullable<Text>,
+        found_sha256 -> Nullable<Text>,
+        expected_size -> Nullable<BigInt>,
+        found_size -> Nullable<BigInt>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    fixity_runs (id) {
+        id -> BigInt,
+        run_kind -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        files -> BigInt,
+        bytes -> BigInt,
+        failures -> BigInt,
+        busy_ms -> BigInt,
     }
 }
 
@@ -148,54 +148,202 @@ diesel::table! {
 }
 
 diesel::table! {
-    validation_runs (id) {
-        id -> BigInt,
-        dataset_id -> BigInt,
-        version_id -> BigInt,
-        state -> Text,
-        reason -> Text,
-        status -> Nullable<Text>,
-        errors -> BigInt,
-        warnings -> BigInt,
-        files_checked -> Integer,
-        files_reused -> Integer,
-        bytes_checked -> BigInt,
-        dataset_findings -> Text,
-        error -> Nullable<Text>,
-        created_at -> Timestamp,
-        started_at -> Nullable<Timestamp>,
-        finished_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    file_validations (id) {
-        id -> BigInt,
-        version_id -> BigInt,
-        path -> Text,
-        sha256 -> Text,
-        fingerprint -> Text,
-        status -> Text,
-        errors -> BigInt,
-        warnings -> BigInt,
-        report -> Text,
-        checked_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    tickets (id) {
-        id -> BigInt,
-        dataset_id -> BigInt,
+    muted_notifications (user_id, kind) {
+        user_id -> BigInt,
         kind -> Text,
-        title -> Text,
+    }
+}
+
+diesel::table! {
+    oai_records (dataset_id) {
+        dataset_id -> BigInt,
+        datestamp -> Timestamp,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    oai_set_members (dataset_id, set_spec) {
+        dataset_id -> BigInt,
+        set_spec -> Text,
+        set_name -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        recipient_id -> Nullable<BigInt>,
+        to_address -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
         state -> Text,
-        opened_by -> Nullable<BigInt>,
-        assignee_id -> Nullable<BigInt>,
-        due_date -> Nullable<Date>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
         created_at -> Timestamp,
-        updated_at -> Timestamp,
-        closed_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    premis_events (id) {
+        id -> BigInt,
+        event_uuid -> Text,
+        dataset_id -> Nullable<BigInt>,
+        version_number -> Nullable<Integer>,
+        file_path -> Nullable<Text>,
+        file_sha256 -> Nullable<Text>,
+        event_type -> Text,
+        event_datetime -> Timestamp,
+        detail -> Text,
+        outcome -> Text,
+        outcome_detail -> Text,
+        agent_type -> Text,
+        agent_name -> Text,
+        agent_user_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    replica_challenges (id) {
+        id -> BigInt,
+        partner_id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        files -> Integer,
+        failures -> Integer,
+        outcome -> Text,
+        detail -> Text,
+        challenged_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    replica_copies (id) {
+        id -> BigInt,
+        partner_id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        version_number -> Integer,
+        inventory_digest -> Text,
+        signature -> Text,
+        received_at -> Timestamp,
+        last_verified_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    replica_objects (id) {
+        id -> BigInt,
+        source_id -> BigInt,
+        object_id -> Text,
+        version_number -> Integer,
+        inventory_digest -> Text,
+        pulled_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        receipt_sent_at -> Nullable<Timestamp>,
+        source_dataset_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    replication_shortfalls (dataset_id) {
+        dataset_id -> BigInt,
+        copies -> Integer,
+        since -> Timestamp,
+        alerted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    replication_sources (id) {
+        id -> BigInt,
+        base_url -> Text,
+        token -> Nullable<Text>,
+        added_at -> Timestamp,
+        pulled_through -> Nullable<Text>,
+        last_pull_at -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    search_documents (dataset_id) {
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        title -> Text,
+        doi -> Nullable<Text>,
+        creators -> Text,
+        abstract_text -> Text,
+        keywords -> Text,
+        resource_type -> Text,
+        license -> Text,
+        publication_year -> Nullable<Integer>,
+        published_at -> Timestamp,
+        indexed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    search_facets (dataset_id, facet, value) {
+        dataset_id -> BigInt,
+        facet -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> BigInt,
+        email -> Text,
+        client_ip -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stored_files (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        object_id -> Text,
+        kind -> Text,
+        content_path -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        state -> Text,
+        last_outcome -> Text,
+        last_checked_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        item_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        kind -> Text,
+        body -> Text,
+        attachment_name -> Nullable<Text>,
+        attachment_blob -> Nullable<Text>,
+        attachment_size -> Nullable<BigInt>,
+        attachment_sha256 -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -221,179 +369,18 @@ diesel::table! {
 }
 
 diesel::table! {
-    ticket_events (id) {
+    tickets (id) {
         id -> BigInt,
-        ticket_id -> BigInt,
-        item_id -> Nullable<BigInt>,
-        actor_id -> Nullable<BigInt>,
-        kind -> Text,
-        body -> Text,
-        attachment_name -> Nullable<Text>,
-        attachment_blob -> Nullable<Text>,
-        attachment_size -> Nullable<BigInt>,
-        attachment_sha256 -> Nullable<Text>,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    outbox (id) {
-        id -> BigInt,
-        recipient_id -> Nullable<BigInt>,
-        to_address -> Text,
-        kind -> Text,
-        subject -> Text,
-        body_text -> Text,
-        body_html -> Text,
-        state -> Text,
-        attempts -> Integer,
-        last_error -> Nullable<Text>,
-        created_at -> Timestamp,
-        sent_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    muted_notifications (user_id, kind) {
-        user_id -> BigInt,
-        kind -> Text,
-    }
-}
-
-diesel::table! {
-    premis_events (id) {
-        id -> BigInt,
-        event_uuid -> Text,
-        dataset_id -> Nullable<BigInt>,
-        version_number -> Nullable<Integer>,
-        file_path -> Nullable<Text>,
-        file_sha256 -> Nullable<Text>,
-        event_type -> Text,
-        event_datetime -> Timestamp,
-        detail -> Text,
-        outcome -> Text,
-        outcome_detail -> Text,
-        agent_type -> Text,
-        agent_name -> Text,
-        agent_user_id -> Nullable<BigInt>,
-    }
-}
-
-diesel::table! {
-    /// One row per published dataset: what search shows and matches (see src/search).
-    search_documents (dataset_id) {
         dataset_id -> BigInt,
-        version_id -> BigInt,
+        kind -> Text,
         title -> Text,
-        doi -> Nullable<Text>,
-        creators -> Text,
-        abstract_text -> Text,
-        keywords -> Text,
-        resource_type -> Text,
-        license -> Text,
-        publication_year -> Nullable<Integer>,
-        published_at -> Timestamp,
-        indexed_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    usage_counts (dataset_id, version_number, kind) {
-        dataset_id -> BigInt,
-        version_number -> Integer,
-        kind -> Text,
-        hits -> BigInt,
-    }
-}
-
-diesel::table! {
-    /// The values a published dataset has under each search facet.
-    search_facets (dataset_id, facet, value) {
-        dataset_id -> BigInt,
-        facet -> Text,
-        value -> Text,
-    }
-}
-
-diesel::table! {
-    usage_visits (dataset_id, kind, visitor, hour_start) {
-        dataset_id -> BigInt,
-        kind -> Text,
-        visitor -> Text,
-        hour_start -> Timestamp,
-    }
-}
-
-diesel::table! {
-    usage_salts (day) {
-        day -> Text,
-        salt -> Text,
-    }
-}
-
-diesel::table! {
-    /// Every byte in OCFL storage the archive vouches for, and its last fixity check.
-    stored_files (id) {
-        id -> BigInt,
-        dataset_id -> BigInt,
-        object_id -> Text,
-        kind -> Text,
-        content_path -> Text,
-        sha256 -> Text,
-        size -> BigInt,
         state -> Text,
-        last_outcome -> Text,
-        last_checked_at -> Timestamp,
+        opened_by -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        due_date -> Nullable<Date>,
         created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    /// One OAI-PMH record per dataset ever published (see src/federation).
-    oai_records (dataset_id) {
-        dataset_id -> BigInt,
-        datestamp -> Timestamp,
-        deleted -> Bool,
-    }
-}
-
-diesel::table! {
-    /// The history of fixity checks, one row per file per check.
-    fixity_checks (id) {
-        id -> BigInt,
-        stored_file_id -> Nullable<BigInt>,
-        dataset_id -> BigInt,
-        content_path -> Text,
-        checked_at -> Timestamp,
-        outcome -> Text,
-        expected_sha256 -> Nullable<Text>,
-        found_sha256 -> Nullable<Text>,
-        expected_size -> Nullable<BigInt>,
-        found_size -> Nullable<BigInt>,
-        detail -> Text,
-    }
-}
-
-diesel::table! {
-    /// One audit pass: what it covered and how fast.
-    fixity_runs (id) {
-        id -> BigInt,
-        run_kind -> Text,
-        started_at -> Timestamp,
-        finished_at -> Timestamp,
-        files -> BigInt,
-        bytes -> BigInt,
-        failures -> BigInt,
-        busy_ms -> BigInt,
-    }
-}
-
-diesel::table! {
-    /// The OAI-PMH sets each record belongs to.
-    oai_set_members (dataset_id, set_spec) {
-        dataset_id -> BigInt,
-        set_spec -> Text,
-        set_name -> Text,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -417,146 +404,162 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Partner archives (nodes) that replicate this one: origin side (see src/federation).
-    federation_partners (id) {
+    usage_counts (dataset_id, version_number, kind) {
+        dataset_id -> BigInt,
+        version_number -> Integer,
+        kind -> Text,
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_salts (day) {
+        day -> Text,
+        salt -> Text,
+    }
+}
+
+diesel::table! {
+    usage_visits (dataset_id, kind, visitor, hour_start) {
+        dataset_id -> BigInt,
+        kind -> Text,
+        visitor -> Text,
+        hour_start -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
         id -> BigInt,
+        email -> Text,
         name -> Text,
-        base_url -> Text,
-        token_hash -> Text,
+        role -> Text,
+        password_hash -> Text,
         created_at -> Timestamp,
-        revoked_at -> Nullable<Timestamp>,
-        last_seen_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::table! {
-    /// Receipts: the object versions each partner holds, and their last challenge.
-    replica_copies (id) {
+    validation_runs (id) {
         id -> BigInt,
-        partner_id -> BigInt,
         dataset_id -> BigInt,
-        object_id -> Text,
-        version_number -> Integer,
-        inventory_digest -> Text,
-        signature -> Text,
-        received_at -> Timestamp,
-        last_verified_at -> Nullable<Timestamp>,
-        last_outcome -> Nullable<Text>,
+        version_id -> BigInt,
+        state -> Text,
+        reason -> Text,
+        status -> Nullable<Text>,
+        errors -> BigInt,
+        warnings -> BigInt,
+        files_checked -> Integer,
+        files_reused -> Integer,
+        bytes_checked -> BigInt,
+        dataset_findings -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::table! {
-    /// Challenges sent to partners and their outcomes.
-    replica_challenges (id) {
+    version_files (id) {
         id -> BigInt,
-        partner_id -> BigInt,
-        dataset_id -> BigInt,
-        object_id -> Text,
-        files -> Integer,
-        failures -> Integer,
-        outcome -> Text,
-        detail -> Text,
-        challenged_at -> Timestamp,
+        version_id -> BigInt,
+        path -> Text,
+        case_key -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        media_type -> Text,
+        staged_name -> Nullable<Text>,
+        content_path -> Nullable<Text>,
+        created_at -> Timestamp,
+        folder -> Text,
     }
 }
 
 diesel::table! {
-    /// Published datasets with fewer good copies than the replication policy asks.
-    replication_shortfalls (dataset_id) {
-        dataset_id -> BigInt,
-        copies -> Integer,
-        since -> Timestamp,
-        alerted_at -> Nullable<Timestamp>,
+    version_folders (version_id, folder) {
+        version_id -> BigInt,
+        folder -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
     }
 }
 
-diesel::table! {
-    /// Archives this one replicates: replica side.
-    replication_sources (id) {
-        id -> BigInt,
-        base_url -> Text,
-        token -> Nullable<Text>,
-        added_at -> Timestamp,
-        pulled_through -> Nullable<Text>,
-        last_pull_at -> Nullable<Timestamp>,
-        last_outcome -> Nullable<Text>,
-        last_error -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    /// Object versions held as replicas, each in its source's own OCFL root.
-    replica_objects (id) {
-        id -> BigInt,
-        source_id -> BigInt,
-        object_id -> Text,
-        version_number -> Integer,
-        inventory_digest -> Text,
-        pulled_at -> Timestamp,
-        deleted_at -> Nullable<Timestamp>,
-        receipt_sent_at -> Nullable<Timestamp>,
-        source_dataset_id -> Nullable<BigInt>,
-    }
-}
-
-diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
-diesel::joinable!(datasets -> users (owner_id));
-diesel::joinable!(dataset_versions -> datasets (dataset_id));
-diesel::joinable!(version_files -> dataset_versions (version_id));
 diesel::joinable!(dataset_transitions -> datasets (dataset_id));
-diesel::joinable!(validation_runs -> dataset_versions (version_id));
+diesel::joinable!(dataset_transitions -> users (actor_id));
+diesel::joinable!(dataset_versions -> datasets (dataset_id));
+diesel::joinable!(dois -> dataset_versions (version_id));
+diesel::joinable!(dois -> datasets (dataset_id));
 diesel::joinable!(file_validations -> dataset_versions (version_id));
-diesel::joinable!(tickets -> datasets (dataset_id));
-diesel::joinable!(ticket_items -> tickets (ticket_id));
-diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(fixity_checks -> datasets (dataset_id));
+diesel::joinable!(fixity_checks -> stored_files (stored_file_id));
+diesel::joinable!(muted_notifications -> users (user_id));
+diesel::joinable!(oai_records -> datasets (dataset_id));
+diesel::joinable!(oai_set_members -> oai_records (dataset_id));
+diesel::joinable!(outbox -> users (recipient_id));
+diesel::joinable!(premis_events -> datasets (dataset_id));
+diesel::joinable!(premis_events -> users (agent_user_id));
+diesel::joinable!(replica_challenges -> datasets (dataset_id));
+diesel::joinable!(replica_challenges -> federation_partners (partner_id));
+diesel::joinable!(replica_copies -> datasets (dataset_id));
+diesel::joinable!(replica_copies -> federation_partners (partner_id));
+diesel::joinable!(replica_objects -> replication_sources (source_id));
+diesel::joinable!(replication_shortfalls -> datasets (dataset_id));
+diesel::joinable!(search_documents -> dataset_versions (version_id));
 diesel::joinable!(search_documents -> datasets (dataset_id));
 diesel::joinable!(search_facets -> search_documents (dataset_id));
-diesel::joinable!(usage_counts -> datasets (dataset_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(stored_files -> datasets (dataset_id));
-diesel::joinable!(fixity_checks -> stored_files (stored_file_id));
-diesel::joinable!(oai_set_members -> oai_records (dataset_id));
-diesel::joinable!(replica_copies -> federation_partners (partner_id));
-diesel::joinable!(replica_copies -> datasets (dataset_id));
-diesel::joinable!(replica_challenges -> federation_partners (partner_id));
-diesel::joinable!(replica_challenges -> datasets (dataset_id));
-diesel::joinable!(replication_shortfalls -> datasets (dataset_id));
-diesel::joinable!(replica_objects -> replication_sources (source_id));
+diesel::joinable!(ticket_events -> ticket_items (item_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> users (actor_id));
+diesel::joinable!(ticket_items -> tickets (ticket_id));
+diesel::joinable!(ticket_items -> users (waived_by));
+diesel::joinable!(tickets -> datasets (dataset_id));
+diesel::joinable!(tus_uploads -> datasets (dataset_id));
+diesel::joinable!(tus_uploads -> users (owner_id));
+diesel::joinable!(usage_counts -> datasets (dataset_id));
+diesel::joinable!(validation_runs -> dataset_versions (version_id));
+diesel::joinable!(validation_runs -> datasets (dataset_id));
+diesel::joinable!(version_files -> dataset_versions (version_id));
+diesel::joinable!(version_folders -> dataset_versions (version_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    sessions,
     api_tokens,
-    sign_in_failures,
-    datasets,
-    dataset_versions,
-    version_files,
     dataset_transitions,
+    dataset_versions,
+    datasets,
     dois,
-    jobs,
-    validation_runs,
+    federation_partners,
     file_validations,
-    tickets,
-    ticket_items,
-    ticket_events,
-    outbox,
-    muted_notifications,
-    premis_events,
-    search_documents,
-    search_facets,
-    usage_counts,
-    usage_visits,
-    usage_salts,
-    stored_files,
     fixity_checks,
     fixity_runs,
+    jobs,
+    muted_notifications,
     oai_records,
     oai_set_members,
-    tus_uploads,
-    federation_partners,
-    replica_copies,
+    outbox,
+    premis_events,
     replica_challenges,
+    replica_copies,
+    replica_objects,
     replication_shortfalls,
     replication_sources,
-    replica_objects,
+    search_documents,
+    search_facets,
+    sessions,
+    sign_in_failures,
+    stored_files,
+    ticket_events,
+    ticket_items,
+    tickets,
+    tus_uploads,
+    usage_counts,
+    usage_salts,
+    usage_visits,
+    users,
+    validation_runs,
+    version_files,
+    version_folders,
 );

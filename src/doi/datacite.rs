@@ -4,8 +4,6 @@
 //! authentication with the repository id and password. The metadata travels as DataCite
 //! XML, base64-encoded in `attributes.xml`, the same document the archive serves.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use base64::Engine;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -15,13 +13,11 @@ use serde_json::{json, Map, Value};
 use super::provider::{DoiChange, DoiProvider, ProviderError};
 use super::{DoiEvent, DoiState};
 use crate::config::{DataciteSettings, Secret};
+use crate::http_client::{self, Peer};
 
 /// JSON:API's media type, which DataCite requires on requests with a body.
 pub const JSONAPI: &str = "application/vnd.api+json";
 
-/// How long one call may take before it counts as DataCite being unavailable.
-const TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest error text kept from an answer (it is stored and shown on pages).
 const MAX_MESSAGE: usize = 400;
 
@@ -50,14 +46,7 @@ pub struct DataciteClient {
 
 impl DataciteClient {
     pub fn new(settings: &DataciteSettings, archive_url: &str) -> anyhow::Result<DataciteClient> {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(format!(
-                "holdfast/{} (+{archive_url})",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
+        let http = http_client::client(Peer::Api, Some(archive_url))
             .map_err(|e| anyhow::anyhow!("cannot build the DataCite HTTP client: {e}"))?;
         Ok(DataciteClient {
             http,
@@ -294,7 +283,9 @@ fn error_for(status: StatusCode, body: &Value) -> ProviderError {
 /// A transport failure, with its causes (reqwest's own message leaves them out).
 fn unavailable(base: &str, e: &reqwest::Error) -> ProviderError {
     let what = if e.is_timeout() {
-        format!("no answer from {base} within {} s", TIMEOUT.as_secs())
+        // A call that takes longer than the API client allows counts as DataCite down.
+        let waited = Peer::Api.total_timeout().unwrap_or_default().as_secs();
+        format!("no answer from {base} within {waited} s")
     } else if e.is_connect() {
         format!("could not connect to {base}")
     } else {

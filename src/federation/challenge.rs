@@ -249,11 +249,8 @@ async fn send(
 
 /// An HTTP client for talking to partners.
 pub fn partner_client() -> Result<reqwest::Client, DomainError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // A challenge makes the partner read whole files: allow for large ones.
-        .timeout(Duration::from_secs(3600))
-        .build()
+    // A challenge makes the partner read whole files before it answers.
+    crate::http_client::client(crate::http_client::Peer::SlowAnswer, None)
         .map_err(DomainError::internal)
 }
 

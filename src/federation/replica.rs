@@ -105,11 +105,7 @@ pub struct PullSummary {
 }
 
 fn http_client() -> Result<reqwest::Client, DomainError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(120))
-        .user_agent(crate::preservation::events::software_agent())
-        .build()
+    crate::http_client::client(crate::http_client::Peer::Transfer, None)
         .map_err(DomainError::internal)
 }
 
@@ -254,7 +250,7 @@ pub async fn replica_root(settings: &Settings, source_id: i64) -> Result<OcflRoo
         Some(s3) => {
             let mut s3 = s3.clone();
             s3.prefix = s3_replica_prefix(&s3.prefix, source_id);
-            Arc::new(S3Store::new(s3).map_err(DomainError::internal)?)
+            Arc::new(S3Store::new(s3).map_err(DomainError::internal)?.blobs())
         }
     };
     let root = OcflRoot::new(store);
@@ -1024,13 +1020,13 @@ impl Pull<'_> {
                 Some(sha256) => {
                     let receipt = PutReceipt { size: len, sha256 };
                     self.store()
-                        .put_hashed_file_moving_batched(key, &part, &receipt)
+                        .put_file_moving_batched(key, &part, Some(digest), Some(&receipt))
                         .await
                 }
                 // Resumed: the bytes received before are read again to check them.
                 None => {
                     self.store()
-                        .put_file_moving_batched(key, &part, Some(digest))
+                        .put_file_moving_batched(key, &part, Some(digest), None)
                         .await
                 }
             };

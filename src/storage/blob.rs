@@ -92,27 +92,66 @@ pub trait BlobStore: Send + Sync + 'static {
     }
     /// [`put_file_moving`](Self::put_file_moving) for one of many files stored together:
     /// durable only once [`BlobStore::sync_batch`] has returned, like
-    /// [`put_file_batched`](Self::put_file_batched).
+    /// [`put_file_batched`](Self::put_file_batched). `hashed`: the size and digest the
+    /// caller computed while writing the file (a download checked as it arrived); a
+    /// local disk then moves it into place without reading it again, other stores
+    /// read and check it anyway. `expected_sha256` is checked either way.
     async fn put_file_moving_batched(
         &self,
         key: &str,
         source: &Path,
         expected_sha256: Option<&str>,
+        hashed: Option<&PutReceipt>,
     ) -> Result<PutReceipt, StorageError> {
+        let _ = hashed;
         self.put_file_moving(key, source, expected_sha256).await
     }
-    /// [`put_file_moving_batched`](Self::put_file_moving_batched) for a file whose
-    /// caller hashed it while writing it (a download checked as it arrived): a local
-    /// disk moves it into place without reading it again; other stores check it.
-    async fn put_hashed_file_moving_batched(
-        &self,
-        key: &str,
-        source: &Path,
-        hashed: &PutReceipt,
-    ) -> Result<PutReceipt, StorageError> {
-        self.put_file_moving_batched(key, source, Some(&hashed.sha256))
-            .await
+}
+
+/// Fails with `DigestMismatch` unless `receipt` has the `expected` digest (if any).
+pub(super) fn check_digest(
+    key: &str,
+    receipt: &PutReceipt,
+    expected: Option<&str>,
+) -> Result<(), StorageError> {
+    match expected {
+        Some(expected) if !expected.eq_ignore_ascii_case(&receipt.sha256) => {
+            Err(StorageError::DigestMismatch {
+                path: key.to_string(),
+                expected: expected.to_string(),
+                found: receipt.sha256.clone(),
+            })
+        }
+        _ => Ok(()),
     }
+}
+
+/// Reads `src` to its end, hashing it, and writes each block to `copy` if given.
+fn read_hashing(
+    src: &mut fs::File,
+    mut copy: Option<&mut fs::File>,
+) -> Result<PutReceipt, StorageError> {
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut size = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        if let Some(out) = copy.as_deref_mut() {
+            out.write_all(&buf[..n])?;
+            crate::crashpoint::hit("blob.put-file.mid-copy");
+        }
+    }
+    Ok(PutReceipt {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
 }
 
 /// Streams the object at `key` into a new local file `dest` (for readers that need a
@@ -312,6 +351,15 @@ fn publish(tmp: &Path, dest: &Path) -> std::io::Result<()> {
     fsync_dir(parent)
 }
 
+/// [`publish`] if `durable`, else [`move_into_place`].
+fn place(tmp: &Path, dest: &Path, durable: bool) -> std::io::Result<()> {
+    if durable {
+        publish(tmp, dest)
+    } else {
+        move_into_place(tmp, dest)
+    }
+}
+
 /// [`publish`] without the fsyncs: the rename is atomic, its durability waits for a
 /// later `syncfs`.
 fn move_into_place(tmp: &Path, dest: &Path) -> std::io::Result<()> {
@@ -358,43 +406,16 @@ impl LocalDiskStore {
         blocking(move || {
             let mut src = fs::File::open(&source)?;
             let (mut guard, tmp, mut out) = stage_file(&tmp_dir)?;
-            let mut hasher = sha2::Sha256::new();
-            let mut buf = vec![0u8; COPY_BUF];
-            let mut size = 0u64;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n])?;
-                size += n as u64;
-                crate::crashpoint::hit("blob.put-file.mid-copy");
-            }
+            let receipt = read_hashing(&mut src, Some(&mut out))?;
             if durable {
                 out.sync_all()?;
             }
             drop(out);
             crate::crashpoint::hit("blob.put-file.temp-written");
-            let sha256 = hex::encode(hasher.finalize());
-            if let Some(expected) = expected {
-                if !expected.eq_ignore_ascii_case(&sha256) {
-                    return Err(StorageError::DigestMismatch {
-                        path: key,
-                        expected,
-                        found: sha256,
-                    });
-                }
-            }
-            if durable {
-                publish(&tmp, &dest)?;
-            } else {
-                move_into_place(&tmp, &dest)?;
-            }
+            check_digest(&key, &receipt, expected.as_deref())?;
+            place(&tmp, &dest, durable)?;
             guard.0 = None;
-            Ok(PutReceipt { size, sha256 })
+            Ok(receipt)
         })
         .await
     }
@@ -606,25 +627,10 @@ impl BlobStore for LocalDiskStore {
         key: &str,
         source: &Path,
         expected_sha256: Option<&str>,
+        hashed: Option<&PutReceipt>,
     ) -> Result<PutReceipt, StorageError> {
-        self.move_in(key, source, expected_sha256, false, None)
+        self.move_in(key, source, expected_sha256, false, hashed.cloned())
             .await
-    }
-
-    async fn put_hashed_file_moving_batched(
-        &self,
-        key: &str,
-        source: &Path,
-        hashed: &PutReceipt,
-    ) -> Result<PutReceipt, StorageError> {
-        self.move_in(
-            key,
-            source,
-            Some(&hashed.sha256),
-            false,
-            Some(hashed.clone()),
-        )
-        .await
     }
 
     async fn check_writable(&self) -> Result<(), StorageError> {
@@ -669,48 +675,20 @@ impl LocalDiskStore {
             // Removed on every path but a successful rename.
             let guard = TempGuard(Some(src.clone()));
             let mut file = fs::File::open(&src)?;
-            let (size, sha256) = match hashed {
-                Some(receipt) => (receipt.size, receipt.sha256),
-                None => {
-                    let mut hasher = sha2::Sha256::new();
-                    let mut buf = vec![0u8; COPY_BUF];
-                    let mut size = 0u64;
-                    loop {
-                        let n = match file.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => n,
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                            Err(e) => return Err(e.into()),
-                        };
-                        hasher.update(&buf[..n]);
-                        size += n as u64;
-                    }
-                    (size, hex::encode(hasher.finalize()))
-                }
+            let receipt = match hashed {
+                Some(receipt) => receipt,
+                None => read_hashing(&mut file, None)?,
             };
-            if let Some(expected) = expected {
-                if !expected.eq_ignore_ascii_case(&sha256) {
-                    return Err(StorageError::DigestMismatch {
-                        path: key_owned,
-                        expected,
-                        found: sha256,
-                    });
-                }
-            }
+            check_digest(&key_owned, &receipt, expected.as_deref())?;
             if durable {
                 file.sync_all()?;
             }
             drop(file);
-            let placed = if durable {
-                publish(&src, &dest)
-            } else {
-                move_into_place(&src, &dest)
-            };
-            match placed {
+            match place(&src, &dest, durable) {
                 Ok(()) => {
                     let mut guard = guard;
                     guard.0 = None;
-                    Ok(Some(PutReceipt { size, sha256 }))
+                    Ok(Some(receipt))
                 }
                 // Another filesystem: copy instead (below), keeping the source for it.
                 Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {

@@ -1,10 +1,12 @@
-//! Preservation storage: an object-store abstraction (`blob`), the OCFL 1.1
-//! storage root and object logic on top of it (`ocfl`), and the 0004 storage
-//! layout extension (`layout`).
+//! Preservation storage: an object-store abstraction (`blob`) with its local-disk
+//! store, the same over the `object_store` crate's cloud stores (`remote`; S3 in
+//! `s3`), the OCFL 1.1 storage root and object logic on top of it (`ocfl`), and the
+//! 0004 storage layout extension (`layout`).
 
 pub mod blob;
 pub mod layout;
 pub mod ocfl;
+pub mod remote;
 pub mod s3;
 
 #[cfg(test)]
@@ -16,6 +18,7 @@ pub use self::ocfl::{
     CommittedVersion, ContentRef, FileSource, Inventory, NewFile, NewVersion, OcflRoot,
     RecoveryReport, User, Version,
 };
+pub use self::remote::ObjectStoreBlobs;
 pub use self::s3::{IncompleteUpload, S3Settings, S3Store};
 
 #[derive(Debug, thiserror::Error)]

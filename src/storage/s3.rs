@@ -1,56 +1,36 @@
-//! An S3-compatible object store holding the same OCFL layout as the local
-//! disk: path-style requests through reqwest, signed with AWS Signature V4
-//! (hand-written from AWS's documented algorithm; tested against AWS's
-//! published examples). Large files go up as multipart uploads, which S3 makes
-//! visible only on `CompleteMultipartUpload`, so a failed or mismatching upload
-//! is aborted and nothing appears at the key.
+//! The OCFL root on S3-compatible storage, through the `object_store` crate (its S3
+//! client signs, retries and pages; [`ObjectStoreBlobs`] keeps the blob-store promises
+//! on top). What `object_store` does not do is here: checking the bucket at start,
+//! creating it for tests, and finding the multipart uploads a crash left incomplete
+//! (ListMultipartUploads, signed by `object_store`'s own SigV4 signer) so the sweep
+//! can abort them.
 
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{StreamExt, TryStreamExt};
-use hmac::{Hmac, Mac};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsAuthorizer, AwsCredential};
+use object_store::client::{ClientOptions, HttpClient, HttpConnector, HttpRequestBody};
+use object_store::{BackoffConfig, RetryConfig};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::{Method, Response, StatusCode};
-use sha2::{Digest as _, Sha256};
+use reqwest::{Method, StatusCode};
 
-use super::blob::{validate_key, BlobStore, ByteStream, PutReceipt};
+use super::blob::validate_key;
+use super::remote::{store_error, ObjectStoreBlobs};
 use super::StorageError;
 use crate::config::Secret;
+use crate::http_client::{self, Peer};
 
 /// Default multipart part size; S3 requires at least 5 MiB for all parts but
 /// the last.
 pub const DEFAULT_PART_SIZE: u64 = 16 << 20;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-/// Tries of an idempotent request (GET, HEAD, PUT, DELETE) that meets a 5xx answer or
-/// a connection error: the first and this many minus one retries.
-const MAX_TRIES: u32 = 4;
-/// First retry delay; it doubles per retry (250 ms, 500 ms, 1 s), with jitter.
-const RETRY_BASE_MS: u64 = 250;
-
-/// Whether an answer is worth asking again for: the server's own trouble (500, 502,
-/// 503 SlowDown, 504), not a refusal of the request.
-fn retryable_status(status: StatusCode) -> bool {
-    status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED
-}
-
-/// Only requests that may run twice with the same effect are retried; a POST
-/// (create or complete a multipart upload) is not.
-fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::PUT | Method::DELETE
-    )
-}
-
-/// The wait before retry `retry` (1-based): base × 2^(retry-1), plus up to half again.
-fn retry_delay(retry: u32) -> std::time::Duration {
-    let base = RETRY_BASE_MS << retry.saturating_sub(1).min(10);
-    let jitter = rand::random::<u64>() % (base / 2 + 1);
-    std::time::Duration::from_millis(base + jitter)
-}
+/// Retries of a request that meets a 5xx answer or a connection error (so four tries).
+const MAX_RETRIES: usize = 3;
+/// First retry delay; later ones grow about twofold (with jitter), up to the maximum.
+const RETRY_BASE: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// Where and how to reach the bucket (from `HOLDFAST_STORAGE_URL` and the
 /// `HOLDFAST_S3_*` settings).
@@ -146,95 +126,6 @@ impl S3Settings {
     }
 }
 
-/// Characters left as they are in a SigV4 canonical URI (unreserved and `/`).
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
-/// Characters left as they are in canonical query names and values.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// The canonical query string: names and values encoded, sorted.
-fn canonical_query(query: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| {
-            (
-                utf8_percent_encode(k, QUERY).to_string(),
-                utf8_percent_encode(v, QUERY).to_string(),
-            )
-        })
-        .collect();
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The `Authorization` header value of a request (AWS Signature Version 4).
-/// `path` is already URI-encoded; `headers` are (lowercase name, value) and
-/// must include `host`, `x-amz-date` and `x-amz-content-sha256`.
-#[allow(clippy::too_many_arguments)]
-fn authorization(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(String, String)],
-    payload_sha256: &str,
-    access_key: &str,
-    secret_key: &str,
-    region: &str,
-    amz_date: &str,
-) -> String {
-    let mut headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    headers.sort();
-    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical_request = format!(
-        "{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_sha256}"
-    );
-    let date = &amz_date[..8];
-    let scope = format!("{date}/{region}/s3/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    );
-    let k_date = hmac(format!("AWS4{secret_key}").as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, b"s3");
-    let k_signing = hmac(&k_service, b"aws4_request");
-    let signature = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
-    format!(
-        "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
-    )
-}
-
-fn s3_error(what: &str, detail: impl std::fmt::Display) -> StorageError {
-    StorageError::Io(std::io::Error::other(format!("S3 {what}: {detail}")))
-}
-
 /// The texts of every `<tag>` element in an XML answer, unescaped, in order.
 fn xml_values(xml: &str, tag: &str) -> Result<Vec<String>, StorageError> {
     use quick_xml::events::Event;
@@ -290,16 +181,36 @@ fn xml_elements(xml: &str, tag: &str) -> Result<Vec<String>, StorageError> {
     Ok(out)
 }
 
-/// Cheap to clone (the HTTP client is shared), so a pending multipart upload can
-/// abort itself from a background task when its future is dropped.
+/// Characters left as they are in a query value (unreserved), as SigV4 encodes them.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn s3_error(what: &str, detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(std::io::Error::other(format!("S3 {what}: {detail}")))
+}
+
+/// Hands `object_store` holdfast's one HTTP client (see [`crate::http_client`]) rather
+/// than letting it build its own.
+#[derive(Debug)]
+struct HoldfastConnector(reqwest::Client);
+
+impl HttpConnector for HoldfastConnector {
+    fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
+        Ok(HttpClient::new(self.0.clone()))
+    }
+}
+
+/// The blob store on a bucket (all of [`ObjectStoreBlobs`], through `Deref`), plus the
+/// bucket chores `object_store` leaves to its users. Cheap to clone.
 #[derive(Clone)]
 pub struct S3Store {
-    http: reqwest::Client,
+    blobs: ObjectStoreBlobs,
     settings: S3Settings,
-    /// `host[:port]` as sent in the Host header and signed.
-    host: String,
-    /// ListObjectsV2 `max-keys` (S3 answers at most 1000 per page anyway).
-    list_page: u32,
+    /// For the bucket-level requests below (the same client `object_store` uses).
+    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -310,59 +221,50 @@ impl std::fmt::Debug for S3Store {
     }
 }
 
-struct Request<'a> {
-    method: Method,
-    /// Object key relative to the store root; None for the bucket itself.
-    key: Option<&'a str>,
-    query: Vec<(&'a str, String)>,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-impl<'a> Request<'a> {
-    fn new(method: Method, key: Option<&'a str>) -> Self {
-        Request {
-            method,
-            key,
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: Bytes::new(),
-        }
+impl Deref for S3Store {
+    type Target = ObjectStoreBlobs;
+    fn deref(&self) -> &ObjectStoreBlobs {
+        &self.blobs
     }
 }
 
 impl S3Store {
     pub fn new(settings: S3Settings) -> Result<S3Store, StorageError> {
-        let url = url::Url::parse(&settings.endpoint)
-            .map_err(|e| StorageError::InvalidInput(format!("S3 endpoint: {e}")))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => {
-                return Err(StorageError::InvalidInput(
-                    "S3 endpoint has no host".to_string(),
-                ))
-            }
+        let http =
+            http_client::client(Peer::ObjectStore, None).map_err(|e| s3_error("client", e))?;
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: RETRY_BASE,
+                max_backoff: RETRY_MAX,
+                base: 2.0,
+            },
+            max_retries: MAX_RETRIES,
+            retry_timeout: Duration::from_secs(180),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            // No whole-request timeout (a part or a download may be large); a
-            // server that stops sending for this long fails the request.
-            .read_timeout(std::time::Duration::from_secs(300))
+        let s3 = AmazonS3Builder::new()
+            .with_endpoint(&settings.endpoint)
+            .with_allow_http(settings.endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .with_region(&settings.region)
+            .with_bucket_name(&settings.bucket)
+            .with_access_key_id(&settings.access_key)
+            .with_secret_access_key(settings.secret_key.expose())
+            .with_retry(retry)
+            .with_http_connector(HoldfastConnector(http.clone()))
             .build()
-            .map_err(|e| s3_error("client", e))?;
+            .map_err(|e| StorageError::InvalidInput(format!("S3 settings: {e}")))?;
+        let s3: Arc<AmazonS3> = Arc::new(s3);
         Ok(S3Store {
-            http,
+            blobs: ObjectStoreBlobs::new(s3, &settings.prefix, settings.part_size),
             settings,
-            host,
-            list_page: 1000,
+            http,
         })
     }
 
     /// Smaller listing pages, so tests can follow continuation tokens.
     #[doc(hidden)]
     pub fn with_list_page_size(mut self, keys: u32) -> S3Store {
-        self.list_page = keys.max(1);
+        self.blobs = self.blobs.with_list_page_size(keys as usize);
         self
     }
 
@@ -370,98 +272,65 @@ impl S3Store {
         &self.settings
     }
 
-    fn full_key(&self, key: &str) -> String {
-        if self.settings.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}/{key}", self.settings.prefix)
-        }
+    /// The blob store itself, to hand to the OCFL root.
+    pub fn blobs(&self) -> ObjectStoreBlobs {
+        self.blobs.clone()
     }
 
-    /// Sends a request; idempotent ones are retried with backoff on 5xx answers and
-    /// connection errors (bounded by `MAX_TRIES`, each retry logged).
-    async fn send(&self, req: Request<'_>) -> Result<Response, StorageError> {
-        let tries = if idempotent(&req.method) {
-            MAX_TRIES
-        } else {
-            1
-        };
-        let mut attempt = 1;
-        loop {
-            let result = self.send_once(&req).await;
-            let why = match &result {
-                Ok(resp) if retryable_status(resp.status()) => resp.status().to_string(),
-                Ok(_) => return result,
-                Err(e) => e.to_string(),
-            };
-            if attempt >= tries {
-                return result;
-            }
-            let delay = retry_delay(attempt);
-            tracing::warn!(
-                method = %req.method,
-                key = req.key.unwrap_or(""),
-                attempt,
-                error = %why,
-                retry_in_ms = delay.as_millis() as u64,
-                "S3 request failed; retrying"
-            );
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    async fn send_once(&self, req: &Request<'_>) -> Result<Response, StorageError> {
-        let mut path = format!("/{}", self.settings.bucket);
-        if let Some(key) = req.key {
-            path.push('/');
-            path.push_str(&utf8_percent_encode(&self.full_key(key), PATH).to_string());
-        }
-        let query_pairs: Vec<(&str, &str)> =
-            req.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let query = canonical_query(&query_pairs);
-        let payload = if req.body.is_empty() {
-            EMPTY_SHA256.to_string()
-        } else {
-            hex::encode(Sha256::digest(&req.body))
-        };
-        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut headers = req.headers.clone();
-        headers.push(("host".into(), self.host.clone()));
-        headers.push(("x-amz-date".into(), amz_date.clone()));
-        headers.push(("x-amz-content-sha256".into(), payload.clone()));
-        let auth = authorization(
-            req.method.as_str(),
-            &path,
-            &query,
-            &headers,
-            &payload,
-            &self.settings.access_key,
-            self.settings.secret_key.expose(),
-            &self.settings.region,
-            &amz_date,
-        );
-        let mut url = format!("{}{path}", self.settings.endpoint);
+    /// Sends a bucket-level request (`query`: encoded name and value pairs) signed by
+    /// `object_store`'s SigV4 signer. Requests that may run twice with the same effect
+    /// (all of these) are retried on 5xx answers and connection errors, as object
+    /// requests are.
+    async fn bucket_request(
+        &self,
+        method: Method,
+        query: &[(&str, &str)],
+    ) -> Result<reqwest::Response, StorageError> {
+        let mut url = format!("{}/{}", self.settings.endpoint, self.settings.bucket);
         if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query);
+            let pairs: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY_VALUE)))
+                .collect();
+            url = format!("{url}?{}", pairs.join("&"));
         }
-        let mut builder = self.http.request(req.method.clone(), &url);
-        for (k, v) in &headers {
-            builder = builder.header(k.as_str(), v.as_str());
+        let credential = AwsCredential {
+            key_id: self.settings.access_key.clone(),
+            secret_key: self.settings.secret_key.expose().to_string(),
+            token: None,
+        };
+        let mut retry = 0;
+        loop {
+            let mut request = http::Request::builder()
+                .method(method.clone())
+                .uri(url.as_str())
+                .body(HttpRequestBody::from(Bytes::new()))
+                .map_err(|e| s3_error("request", e))?;
+            AwsAuthorizer::new(&credential, "s3", &self.settings.region)
+                .authorize(&mut request, None);
+            let (parts, _) = request.into_parts();
+            let sent = self
+                .http
+                .request(parts.method, url.as_str())
+                .headers(parts.headers)
+                .send()
+                .await;
+            let retryable = match &sent {
+                Ok(resp) => resp.status().is_server_error(),
+                Err(e) => e.is_connect() || e.is_request(),
+            };
+            if !retryable || retry >= MAX_RETRIES {
+                return sent.map_err(|e| s3_error(&format!("{method} bucket"), e));
+            }
+            retry += 1;
+            let delay = RETRY_BASE * 2u32.pow(retry as u32 - 1);
+            tracing::warn!(%method, retry, "S3 bucket request failed; retrying");
+            tokio::time::sleep(delay).await;
         }
-        builder = builder.header("authorization", auth);
-        if req.method == Method::PUT || req.method == Method::POST {
-            builder = builder.body(req.body.clone());
-        }
-        builder
-            .send()
-            .await
-            .map_err(|e| s3_error(&format!("{} {path}", req.method), e))
     }
 
     /// Fails with the status and S3's error code unless the answer is a success.
-    async fn check(what: &str, resp: Response) -> Result<Response, StorageError> {
+    async fn check(what: &str, resp: reqwest::Response) -> Result<reqwest::Response, StorageError> {
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -476,7 +345,7 @@ impl S3Store {
 
     /// Creates the bucket if it does not exist (for tests and first set-up).
     pub async fn create_bucket(&self) -> Result<(), StorageError> {
-        let resp = self.send(Request::new(Method::PUT, None)).await?;
+        let resp = self.bucket_request(Method::PUT, &[]).await?;
         if resp.status() == StatusCode::CONFLICT {
             return Ok(()); // BucketAlreadyOwnedByYou / BucketAlreadyExists
         }
@@ -486,7 +355,7 @@ impl S3Store {
     /// Checks at start that the bucket exists and the credentials are accepted,
     /// with a message that says which.
     pub async fn check_bucket(&self) -> Result<(), StorageError> {
-        let resp = self.send(Request::new(Method::HEAD, None)).await?;
+        let resp = self.bucket_request(Method::HEAD, &[]).await?;
         match resp.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(s3_error(
@@ -509,44 +378,39 @@ impl S3Store {
 
     /// Multipart uploads under this store's prefix that were started and neither
     /// completed nor aborted (a crash or a lost connection mid-upload).
+    /// `object_store` cannot list them, so this one request is made here.
     pub async fn incomplete_uploads(&self) -> Result<Vec<IncompleteUpload>, StorageError> {
-        let (full_prefix, strip) = if self.settings.prefix.is_empty() {
-            (String::new(), 0)
+        let prefix = if self.settings.prefix.is_empty() {
+            String::new()
         } else {
-            (
-                format!("{}/", self.settings.prefix),
-                self.settings.prefix.len() + 1,
-            )
+            format!("{}/", self.settings.prefix)
         };
         let mut out = Vec::new();
         let mut markers: Option<(String, String)> = None;
         loop {
-            let mut req = Request::new(Method::GET, None);
-            req.query.push(("uploads", String::new()));
-            req.query.push(("prefix", full_prefix.clone()));
+            let mut query = vec![("uploads", ""), ("prefix", prefix.as_str())];
             if let Some((key, id)) = &markers {
-                req.query.push(("key-marker", key.clone()));
-                req.query.push(("upload-id-marker", id.clone()));
+                query.push(("key-marker", key));
+                query.push(("upload-id-marker", id));
             }
-            let resp = Self::check("list multipart uploads", self.send(req).await?).await?;
+            let resp = self.bucket_request(Method::GET, &query).await?;
+            let resp = Self::check("list multipart uploads", resp).await?;
             let body = resp
                 .text()
                 .await
                 .map_err(|e| s3_error("list multipart uploads", e))?;
-            let uploads = xml_elements(&body, "Upload")?;
-            for upload in &uploads {
+            for upload in xml_elements(&body, "Upload")? {
                 let field = |tag: &str| -> Result<String, StorageError> {
-                    xml_values(upload, tag)?.into_iter().next().ok_or_else(|| {
+                    xml_values(&upload, tag)?.into_iter().next().ok_or_else(|| {
                         s3_error("list multipart uploads", format!("an upload without {tag}"))
                     })
                 };
-                let key = field("Key")?;
                 let initiated = chrono::DateTime::parse_from_rfc3339(&field("Initiated")?)
                     .map_err(|e| s3_error("list multipart uploads", e))?
                     .with_timezone(&chrono::Utc);
-                if key.len() > strip && key.starts_with(&full_prefix) {
+                if let Some(key) = self.blobs.relative_key(&field("Key")?) {
                     out.push(IncompleteUpload {
-                        key: key[strip..].to_string(),
+                        key,
                         upload_id: field("UploadId")?,
                         initiated,
                     });
@@ -576,7 +440,9 @@ impl S3Store {
         let mut aborted = 0;
         for upload in self.incomplete_uploads().await? {
             if upload.initiated < cutoff {
-                self.abort_upload(&upload.key, &upload.upload_id).await;
+                self.blobs
+                    .abort_upload(&upload.key, &upload.upload_id)
+                    .await;
                 tracing::info!(key = %upload.key, initiated = %upload.initiated, "aborted a stale multipart upload");
                 aborted += 1;
             }
@@ -587,161 +453,12 @@ impl S3Store {
     /// Starts a multipart upload and leaves it incomplete (for tests of the sweep).
     #[doc(hidden)]
     pub async fn start_multipart_upload(&self, key: &str) -> Result<String, StorageError> {
-        validate_key(key)?;
-        self.create_multipart(key).await
-    }
-
-    async fn create_multipart(&self, key: &str) -> Result<String, StorageError> {
-        let mut req = Request::new(Method::POST, Some(key));
-        req.query.push(("uploads", String::new()));
-        let resp = Self::check(
-            &format!("create multipart upload of {key}"),
-            self.send(req).await?,
-        )
-        .await?;
-        let body = resp
-            .text()
+        let path = self.blobs.path(key)?;
+        self.blobs
+            .backend()
+            .create_multipart(&path)
             .await
-            .map_err(|e| s3_error("create upload", e))?;
-        xml_values(&body, "UploadId")?
-            .into_iter()
-            .next()
-            .ok_or_else(|| s3_error("create multipart upload", "no UploadId in the answer"))
-    }
-
-    async fn put_object(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
-        let mut req = Request::new(Method::PUT, Some(key));
-        req.body = body;
-        let resp = self.send(req).await?;
-        Self::check(&format!("PUT {key}"), resp).await.map(|_| ())
-    }
-
-    async fn abort_upload(&self, key: &str, upload_id: &str) {
-        let mut req = Request::new(Method::DELETE, Some(key));
-        req.query.push(("uploadId", upload_id.to_string()));
-        let result = match self.send(req).await {
-            Ok(resp) => Self::check("abort multipart upload", resp)
-                .await
-                .map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            // The bucket's lifecycle rules (or a later sweep) remove it; the
-            // object itself never became visible.
-            tracing::warn!(key, error = %e, "could not abort a multipart upload");
-        }
-    }
-
-    /// Uploads the parts after the first and completes the upload; the caller
-    /// aborts on any error.
-    async fn multipart_rest(
-        &self,
-        key: &str,
-        upload_id: &str,
-        mut reader: PartReader,
-        first: Bytes,
-        second: Bytes,
-        expected: Option<&str>,
-    ) -> Result<PutReceipt, StorageError> {
-        let mut etags = Vec::new();
-        let mut part = first;
-        // The second part was read ahead to tell small files from large ones.
-        let mut queued = Some(second);
-        loop {
-            let number = etags.len() + 1;
-            let mut req = Request::new(Method::PUT, Some(key));
-            req.query.push(("partNumber", number.to_string()));
-            req.query.push(("uploadId", upload_id.to_string()));
-            req.body = part;
-            let resp = Self::check(
-                &format!("upload part {number} of {key}"),
-                self.send(req).await?,
-            )
-            .await?;
-            let etag = resp
-                .headers()
-                .get("etag")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| s3_error("upload part", "no ETag in the answer"))?
-                .to_string();
-            etags.push(etag);
-            let next = match queued.take() {
-                Some(q) => q,
-                None => {
-                    let (r, next) = reader.next_part().await?;
-                    reader = r;
-                    next
-                }
-            };
-            if next.is_empty() {
-                break;
-            }
-            part = next;
-        }
-        let (size, sha256) = reader.finish();
-        if let Some(expected) = expected {
-            if !expected.eq_ignore_ascii_case(&sha256) {
-                return Err(StorageError::DigestMismatch {
-                    path: key.to_string(),
-                    expected: expected.to_string(),
-                    found: sha256,
-                });
-            }
-        }
-        let mut xml = String::from("<CompleteMultipartUpload>");
-        for (i, etag) in etags.iter().enumerate() {
-            xml.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
-                i + 1,
-                quick_xml::escape::escape(etag.as_str())
-            ));
-        }
-        xml.push_str("</CompleteMultipartUpload>");
-        let mut req = Request::new(Method::POST, Some(key));
-        req.query.push(("uploadId", upload_id.to_string()));
-        req.body = Bytes::from(xml);
-        let resp = Self::check(
-            &format!("complete multipart upload of {key}"),
-            self.send(req).await?,
-        )
-        .await?;
-        // S3 may answer 200 and still report an error in the body.
-        let body = resp.text().await.map_err(|e| s3_error("complete", e))?;
-        if body.contains("<Error>") {
-            let code = xml_values(&body, "Code")?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            return Err(s3_error("complete multipart upload", code));
-        }
-        Ok(PutReceipt { size, sha256 })
-    }
-}
-
-/// A multipart upload in progress; aborted from a background task if dropped while
-/// `store` is still set.
-struct PendingUpload {
-    store: Option<S3Store>,
-    key: String,
-    upload_id: String,
-}
-
-impl Drop for PendingUpload {
-    fn drop(&mut self) {
-        let Some(store) = self.store.take() else {
-            return;
-        };
-        let (key, upload_id) = (
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.upload_id),
-        );
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move { store.abort_upload(&key, &upload_id).await });
-            }
-            // No runtime left (shutting down): the stale-upload sweep removes it later.
-            Err(_) => tracing::warn!(key, "a multipart upload was left for the sweep to abort"),
-        }
+            .map_err(|e| store_error("create multipart upload of", key, e))
     }
 }
 
@@ -754,338 +471,10 @@ pub struct IncompleteUpload {
     pub initiated: chrono::DateTime<chrono::Utc>,
 }
 
-/// Reads a local file in parts on the blocking pool, hashing as it goes.
-struct PartReader {
-    file: std::fs::File,
-    hasher: Sha256,
-    size: u64,
-    part_size: usize,
-}
-
-impl PartReader {
-    /// The next part (empty at the end of the file).
-    async fn next_part(mut self) -> Result<(PartReader, Bytes), StorageError> {
-        tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut buf = vec![0u8; self.part_size];
-            let mut filled = 0;
-            while filled < buf.len() {
-                match self.file.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(StorageError::Io(e)),
-                }
-            }
-            buf.truncate(filled);
-            self.hasher.update(&buf);
-            self.size += filled as u64;
-            Ok((self, Bytes::from(buf)))
-        })
-        .await
-        .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
-    }
-
-    fn finish(self) -> (u64, String) {
-        (self.size, hex::encode(self.hasher.finalize()))
-    }
-}
-
-#[async_trait::async_trait]
-impl BlobStore for S3Store {
-    async fn put_file(
-        &self,
-        key: &str,
-        source: &Path,
-        expected_sha256: Option<&str>,
-    ) -> Result<PutReceipt, StorageError> {
-        validate_key(key)?;
-        let file = std::fs::File::open(source)?;
-        let reader = PartReader {
-            file,
-            hasher: Sha256::new(),
-            size: 0,
-            part_size: self.settings.part_size as usize,
-        };
-        let (reader, first) = reader.next_part().await?;
-        let (reader, second) = reader.next_part().await?;
-        if second.is_empty() {
-            // Small file: one PUT, after the digest is known to be right.
-            let (size, sha256) = reader.finish();
-            if let Some(expected) = expected_sha256 {
-                if !expected.eq_ignore_ascii_case(&sha256) {
-                    return Err(StorageError::DigestMismatch {
-                        path: key.to_string(),
-                        expected: expected.to_string(),
-                        found: sha256,
-                    });
-                }
-            }
-            self.put_object(key, first).await?;
-            return Ok(PutReceipt { size, sha256 });
-        }
-        let upload_id = self.create_multipart(key).await?;
-        // Armed until the upload completes or is aborted here: a caller that drops
-        // this future half-way (a cancelled request) still has the upload aborted.
-        let mut pending = PendingUpload {
-            store: Some(self.clone()),
-            key: key.to_string(),
-            upload_id: upload_id.clone(),
-        };
-        let result = self
-            .multipart_rest(key, &upload_id, reader, first, second, expected_sha256)
-            .await;
-        pending.store = None;
-        if result.is_err() {
-            self.abort_upload(key, &upload_id).await;
-        }
-        result
-    }
-
-    async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
-        validate_key(key)?;
-        // A single PUT replaces the object atomically.
-        self.put_object(key, bytes).await
-    }
-
-    async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
-        validate_key(key)?;
-        let resp = self.send(Request::new(Method::GET, Some(key))).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let resp = Self::check(&format!("GET {key}"), resp).await?;
-        Ok(Some(
-            resp.bytes().await.map_err(|e| s3_error("GET body", e))?,
-        ))
-    }
-
-    async fn get_range(
-        &self,
-        key: &str,
-        range: Option<Range<u64>>,
-    ) -> Result<ByteStream, StorageError> {
-        validate_key(key)?;
-        let mut req = Request::new(Method::GET, Some(key));
-        if let Some(r) = &range {
-            if r.start > r.end {
-                return Err(StorageError::InvalidInput(format!(
-                    "range {}..{} is reversed",
-                    r.start, r.end
-                )));
-            }
-            if r.start == r.end {
-                // HTTP cannot ask for no bytes: check the object and answer empty.
-                let len = self.size(key).await?.ok_or(StorageError::NotFound)?;
-                if r.end > len {
-                    return Err(StorageError::InvalidInput(format!(
-                        "range {}..{} outside object of {len} bytes",
-                        r.start, r.end
-                    )));
-                }
-                return Ok(futures_util::stream::empty().boxed());
-            }
-            req.headers
-                .push(("range".into(), format!("bytes={}-{}", r.start, r.end - 1)));
-        }
-        let resp = self.send(req).await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => return Err(StorageError::NotFound),
-            StatusCode::RANGE_NOT_SATISFIABLE => {
-                return Err(StorageError::InvalidInput(format!(
-                    "range {range:?} outside the object"
-                )))
-            }
-            _ => {}
-        }
-        let resp = Self::check(&format!("GET {key}"), resp).await?;
-        if let Some(r) = &range {
-            // S3 shortens a range that runs past the end; the trait refuses it.
-            let total = resp
-                .headers()
-                .get("content-range")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit('/').next())
-                .and_then(|t| t.parse::<u64>().ok());
-            match (resp.status(), total) {
-                (StatusCode::PARTIAL_CONTENT, Some(total)) if r.end <= total => {}
-                (StatusCode::PARTIAL_CONTENT, Some(total)) => {
-                    return Err(StorageError::InvalidInput(format!(
-                        "range {}..{} outside object of {total} bytes",
-                        r.start, r.end
-                    )))
-                }
-                (status, _) => {
-                    return Err(s3_error(
-                        &format!("GET {key}"),
-                        format!("a range request answered {status} without Content-Range"),
-                    ))
-                }
-            }
-        }
-        Ok(resp.bytes_stream().map_err(std::io::Error::other).boxed())
-    }
-
-    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
-        validate_key(key)?;
-        let resp = self.send(Request::new(Method::HEAD, Some(key))).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let resp = Self::check(&format!("HEAD {key}"), resp).await?;
-        let len = resp
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| s3_error("HEAD", "no Content-Length in the answer"))?;
-        Ok(Some(len))
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let full_prefix = if self.settings.prefix.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{}/{prefix}", self.settings.prefix)
-        };
-        let strip = if self.settings.prefix.is_empty() {
-            0
-        } else {
-            self.settings.prefix.len() + 1
-        };
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut req = Request::new(Method::GET, None);
-            req.query.push(("list-type", "2".into()));
-            req.query.push(("prefix", full_prefix.clone()));
-            req.query.push(("max-keys", self.list_page.to_string()));
-            if let Some(t) = &token {
-                req.query.push(("continuation-token", t.clone()));
-            }
-            let resp = Self::check("list objects", self.send(req).await?).await?;
-            let body = resp.text().await.map_err(|e| s3_error("list", e))?;
-            for key in xml_values(&body, "Key")? {
-                if key.len() > strip && key.starts_with(&full_prefix) {
-                    out.push(key[strip..].to_string());
-                }
-            }
-            let truncated = xml_values(&body, "IsTruncated")?
-                .first()
-                .is_some_and(|v| v == "true");
-            token = xml_values(&body, "NextContinuationToken")?
-                .into_iter()
-                .next();
-            if !truncated || token.is_none() {
-                break;
-            }
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        validate_key(key)?;
-        let resp = self.send(Request::new(Method::DELETE, Some(key))).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(());
-        }
-        Self::check(&format!("DELETE {key}"), resp)
-            .await
-            .map(|_| ())
-    }
-
-    fn local_path(&self, _key: &str) -> Option<PathBuf> {
-        None
-    }
-
-    async fn check_writable(&self) -> Result<(), StorageError> {
-        // OCFL ignores unknown files at the top of a storage root (E087).
-        let key = format!(".healthz-{:032x}", rand::random::<u128>());
-        self.put_object(&key, Bytes::from_static(b"probe")).await?;
-        self.delete(&key).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const AK: &str = "AKIAIOSFODNN7EXAMPLE";
-    const SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-
-    fn h(k: &str, v: &str) -> (String, String) {
-        (k.to_string(), v.to_string())
-    }
-
-    // AWS's worked examples in "Signature Calculations for the Authorization
-    // Header: Transferring Payload in a Single Chunk" (S3 API reference).
-    #[test]
-    fn sigv4_matches_aws_get_object_example() {
-        let auth = authorization(
-            "GET",
-            "/test.txt",
-            "",
-            &[
-                h("host", "examplebucket.s3.amazonaws.com"),
-                h("range", "bytes=0-9"),
-                h("x-amz-content-sha256", EMPTY_SHA256),
-                h("x-amz-date", "20130524T000000Z"),
-            ],
-            EMPTY_SHA256,
-            AK,
-            SK,
-            "us-east-1",
-            "20130524T000000Z",
-        );
-        assert_eq!(
-            auth,
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
-             SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
-             Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-        );
-    }
-
-    #[test]
-    fn sigv4_matches_aws_list_objects_example() {
-        let query = canonical_query(&[("max-keys", "2"), ("prefix", "J")]);
-        assert_eq!(query, "max-keys=2&prefix=J");
-        let auth = authorization(
-            "GET",
-            "/",
-            &query,
-            &[
-                h("host", "examplebucket.s3.amazonaws.com"),
-                h("x-amz-content-sha256", EMPTY_SHA256),
-                h("x-amz-date", "20130524T000000Z"),
-            ],
-            EMPTY_SHA256,
-            AK,
-            SK,
-            "us-east-1",
-            "20130524T000000Z",
-        );
-        assert!(
-            auth.ends_with(
-                "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
-            ),
-            "{auth}"
-        );
-    }
-
-    #[test]
-    fn canonical_query_encodes_and_sorts() {
-        assert_eq!(
-            canonical_query(&[("uploadId", "a/b+c="), ("partNumber", "2")]),
-            "partNumber=2&uploadId=a%2Fb%2Bc%3D"
-        );
-        assert_eq!(canonical_query(&[("uploads", "")]), "uploads=");
-        assert_eq!(
-            utf8_percent_encode("a b/ü~.txt", PATH).to_string(),
-            "a%20b/%C3%BC~.txt"
-        );
-    }
+    use crate::storage::BlobStore;
 
     #[test]
     fn storage_urls_parse_or_are_refused() {
@@ -1196,7 +585,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn idempotent_requests_are_retried_after_server_errors() {
+    async fn requests_are_retried_after_server_errors() {
         let (endpoint, seen) = answering_server(vec![
             (
                 "503 Service Unavailable",
@@ -1223,13 +612,12 @@ mod tests {
         assert!(err.to_string().contains("503"), "{err}");
         assert_eq!(
             seen.load(std::sync::atomic::Ordering::SeqCst),
-            MAX_TRIES as usize
+            MAX_RETRIES + 1
         );
         let (endpoint, seen) = answering_server(vec![("403 Forbidden", ""); 2]);
         assert!(store_at(&endpoint).get_bytes("a/b").await.is_err());
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // Creating a multipart upload is not idempotent: one try only.
-        let (endpoint, seen) = answering_server(vec![("503 Service Unavailable", ""); 2]);
+        let (endpoint, seen) = answering_server(vec![("403 Forbidden", ""); 2]);
         assert!(store_at(&endpoint)
             .start_multipart_upload("a/b")
             .await
@@ -1248,17 +636,21 @@ mod tests {
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
-    #[test]
-    fn retry_delays_double_and_stay_bounded() {
-        for retry in 1..=3 {
-            let d = retry_delay(retry).as_millis() as u64;
-            let base = RETRY_BASE_MS << (retry - 1);
-            assert!((base..=base + base / 2).contains(&d), "{retry}: {d}");
-        }
-        assert!(retry_delay(u32::MAX) <= std::time::Duration::from_millis(RETRY_BASE_MS << 11));
-        assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(!retryable_status(StatusCode::NOT_FOUND));
-        assert!(!retryable_status(StatusCode::NOT_IMPLEMENTED));
+    #[tokio::test]
+    async fn bucket_requests_are_retried_and_refusals_named() {
+        let (endpoint, seen) = answering_server(vec![
+            ("503 Service Unavailable", ""),
+            (
+                "403 Forbidden",
+                "<Error><Code>SignatureDoesNotMatch</Code></Error>",
+            ),
+        ]);
+        let err = store_at(&endpoint)
+            .check_bucket()
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("HOLDFAST_S3_SECRET_KEY"), "{err}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

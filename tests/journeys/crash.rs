@@ -628,7 +628,9 @@ async fn run_scenario(
     let mut journey = Journey {
         base: server.base(),
         tokens,
-        client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+        client: crate::support::http_client()
+            .timeout(Duration::from_secs(60))
+            .build()?,
         id: None,
         draft: BTreeMap::new(),
     };

@@ -502,7 +502,7 @@ fn has_relation(xml: &str, relation: &str, doi: &str) -> bool {
 #[actix_web::test]
 async fn the_fake_datacite_is_strict_like_datacite() -> TestResult {
     let fake = FakeDatacite::start().await?;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::fresh_client();
     let url = |p: &str| format!("{}{p}", fake.url);
     let body =
         json!({"data": {"type": "dois", "attributes": {"doi": "10.80000/abc", "prefix": PREFIX}}});

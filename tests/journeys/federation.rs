@@ -10,7 +10,7 @@ use crate::support::checkers::{python, validate_ocfl_root_with_rocfl as rocfl_va
 use crate::support::process::{Home, Process, Tokens};
 use crate::support::wait::{self, check, Check};
 use crate::support::*;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do
 {
     on_each(|backend| async move {
         let origin = Origin::start(backend).await?;
-        let (base, flux, client) = (&origin.base, origin.flux, Client::new());
+        let (base, flux, client) = (&origin.base, origin.flux, fresh_client());
         let partner_token = origin.partner()?;
         assert!(partner_token.starts_with("hfp_"), "{partner_token}");
         for url in [
@@ -279,7 +279,7 @@ async fn the_origin_shows_signed_receipts_and_refuses_forged_ones() -> TestResul
         let origin = Origin::start(backend).await?;
         let partner_token = origin.partner()?;
         origin.replica(backend, &partner_token)?;
-        let (base, flux, client) = (&origin.base, origin.flux, Client::new());
+        let (base, flux, client) = (&origin.base, origin.flux, fresh_client());
         let flux_object = origin.object_id(flux).await?;
         let origin_root = origin.home.data_dir.join("ocfl");
         let v1_digest = sha256_hex(&std::fs::read(

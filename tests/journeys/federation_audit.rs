@@ -324,7 +324,7 @@ async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
         "issued_at": chrono::Utc::now().to_rfc3339(),
         "files": [{"content_path": "v1/content/data/flux.csv", "nonce": "ab".repeat(32)}]
     });
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     let url = format!("{}/api/federation/challenges", pair.replica_base);
     let r = client.post(&url).json(&body).send().await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);

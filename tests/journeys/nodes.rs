@@ -161,7 +161,7 @@ async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestRe
         Api::new(&c.a, Some(&c.depositor)),
         Api::new(&c.b, Some(&c.depositor)),
     );
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     let (a, b) = (&c.a, &c.b);
     // The worker process checks and publishes; the nodes alternate.
     let (cur_a, cur_b) = (Api::new(a, Some(&c.curator)), Api::new(b, Some(&c.curator)));
@@ -224,7 +224,7 @@ async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestRe
 /// CSRF token node A's page gave. The new draft's id.
 async fn a_session_moves_between_nodes(c: &Cluster) -> Result<i64, Error> {
     let (a, b) = (&c.a, &c.b);
-    let cookies = reqwest::Client::builder()
+    let cookies = http_client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
