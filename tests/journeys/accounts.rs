@@ -1,6 +1,6 @@
 //! Sign up, sign in, sign out, roles, API tokens.
 
-use crate::helpers::*;
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 
@@ -104,7 +104,10 @@ async fn sign_up_errors_show_next_to_fields_and_keep_what_was_typed() -> TestRes
 #[actix_web::test]
 async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
     on_each_backend(|app| async move {
-        let password = app.user("bob@example.org", Role::Depositor).await?;
+        let password = app
+            .new_user("bob@example.org", Role::Depositor)
+            .await?
+            .password;
         let browser = app.browser();
         for _ in 0..5 {
             let r = browser
@@ -137,8 +140,11 @@ async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
 #[actix_web::test]
 async fn an_admin_lists_users_and_changes_roles() -> TestResult {
     on_each_backend(|app| async move {
-        let admin_pw = app.user("root@example.org", Role::Admin).await?;
-        app.user("pi@example.org", Role::Depositor).await?;
+        let admin_pw = app
+            .new_user("root@example.org", Role::Admin)
+            .await?
+            .password;
+        app.new_user("pi@example.org", Role::Depositor).await?;
         let admin = app.browser();
         admin.sign_in("root@example.org", &admin_pw).await?;
         let (status, html) = admin.get_text("/admin/users").await?;
@@ -169,7 +175,10 @@ async fn an_admin_lists_users_and_changes_roles() -> TestResult {
         assert_eq!(role, Role::Curator);
 
         // A depositor cannot reach the admin page nor change roles.
-        let dep_pw = app.user("dep@example.org", Role::Depositor).await?;
+        let dep_pw = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .password;
         let dep = app.browser();
         dep.sign_in("dep@example.org", &dep_pw).await?;
         assert_eq!(

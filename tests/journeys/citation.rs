@@ -1,14 +1,16 @@
 //! A published dataset can be cited and read by machines: citation styles, export
 //! formats, and schema.org JSON-LD on the landing page.
 
-use crate::helpers::*;
+use crate::support::fixtures::XY_CSV;
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::{header, StatusCode};
 
-async fn published_dataset(app: &TestApp) -> Result<(i64, String), Box<dyn std::error::Error>> {
-    let dep = app.token_for("dep@example.org", Role::Depositor).await?;
-    let cur = app.token_for("cur@example.org", Role::Curator).await?;
-    let client = app.client();
+/// A published dataset with a creator with diacritics and an ORCID, an organisation,
+/// a place, and markup in its title; its id and DOI.
+async fn published_dataset(app: &TestApp) -> Result<(i64, String), Error> {
+    let users = app.users().await?;
+    let dep = app.api(&users.depositor.token);
     let mut metadata = minimal_json("Harvard Forest fluxes <2019> & more");
     metadata["creators"] = serde_json::json!([
         {"name": "Müller, Jörg", "nameType": "Personal", "givenName": "Jörg", "familyName": "Müller",
@@ -16,23 +18,13 @@ async fn published_dataset(app: &TestApp) -> Result<(i64, String), Box<dyn std::
         {"name": "Harvard Forest LTER", "nameType": "Organizational"}
     ]);
     metadata["geoLocations"] = serde_json::json!([{"geoLocationPlace": "Petersham", "geoLocationPoint": {"pointLatitude": 42.53, "pointLongitude": -72.17}}]);
-    let r = client
-        .post(app.url("/api/datasets"))
-        .bearer_auth(&dep)
-        .json(&metadata)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let id = r.json::<serde_json::Value>().await?["id"]
+    let id = dep.create_dataset(&metadata).await?["id"]
         .as_i64()
         .ok_or("id")?;
-    client
-        .put(app.url(&format!("/api/datasets/{id}/files/data/a.csv")))
-        .bearer_auth(&dep)
-        .body("x,y\n1,2\n")
-        .send()
+    dep.put_file(id, "data/a.csv", XY_CSV).await?;
+    let published = app
+        .publish(&dep, &app.api(&users.curator.token), id)
         .await?;
-    let published = app.api_publish(&dep, &cur, id).await?;
     let doi = published["doi"].as_str().ok_or("doi")?.to_string();
     Ok((id, doi))
 }
@@ -141,8 +133,11 @@ async fn every_export_format_is_served_and_datacite_xml_validates() -> TestResul
             StatusCode::OK
         );
         assert_eq!(fetch("pdf").await?.status(), StatusCode::NOT_FOUND);
-        let dep = app.token_for("dep2@example.org", Role::Depositor).await?;
-        let draft = app.api_draft(&dep, "Draft").await?;
+        let dep = app
+            .new_user("dep2@example.org", Role::Depositor)
+            .await?
+            .token;
+        let draft = app.api(&dep).create_draft("Draft").await?;
         let r = client
             .get(app.url(&format!("/datasets/{draft}/export/bibtex")))
             .bearer_auth(&dep)
@@ -152,35 +147,6 @@ async fn every_export_format_is_served_and_datacite_xml_validates() -> TestResul
         Ok(())
     })
     .await
-}
-
-/// Validates DataCite XML against the official 4.6 schema with Python's xmlschema.
-fn validate_datacite_xml(xml: &str) -> TestResult {
-    let python = std::env::var("HOLDFAST_TEST_PYTHON")
-        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
-    let xsd = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/datacite/kernel-4.6/metadata.xsd"
-    );
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("record.xml");
-    std::fs::write(&file, xml)?;
-    let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
-            xsd,
-        ])
-        .arg(&file)
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "DataCite XML does not validate:\n{}\n{xml}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
 }
 
 #[actix_web::test]

@@ -1,25 +1,19 @@
 //! The `holdfast` command line, run as a real process against the test archive.
 
-use crate::helpers::*;
+use crate::support::process::{binary, Home};
+use crate::support::*;
 use reqwest::StatusCode;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn holdfast(app: &TestApp) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_holdfast"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOLDFAST_DATA_DIR", &app.data_dir)
-        .env("HOLDFAST_DATABASE_URL", &app.archive.settings.database_url)
-        .env("HOLDFAST_LOG", "warn");
-    cmd
+/// The command line on the journey's archive.
+fn home(app: &TestApp) -> Home {
+    Home::on(app.data_dir.clone(), &app.archive.settings.database_url)
 }
 
 #[actix_web::test]
 async fn help_documents_every_setting() -> TestResult {
-    let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .arg("--help")
-        .output()?;
+    let out = Command::new(binary()).arg("--help").output()?;
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout)?;
     for setting in [
@@ -39,51 +33,34 @@ async fn help_documents_every_setting() -> TestResult {
 }
 
 #[actix_web::test]
-async fn users_and_tokens_are_managed_from_the_command_line() -> TestResult {
+async fn an_added_user_gets_a_printed_password_or_the_one_from_stdin() -> TestResult {
     on_each_backend(|app| async move {
+        let cli = home(&app);
         // A generated password is printed, and nothing else on stdout.
-        let out = holdfast(&app)
-            .args([
-                "user",
-                "add",
-                "--email",
-                "cura@example.org",
-                "--name",
-                "Cura Tor",
-                "--role",
-                "curator",
-            ])
-            .output()?;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout)?;
-        let password = stdout.trim();
+        let stdout = cli.cli(&[
+            "user",
+            "add",
+            "--email",
+            "cura@example.org",
+            "--name",
+            "Cura Tor",
+            "--role",
+            "curator",
+        ])?;
         assert_eq!(stdout.lines().count(), 1);
-        assert!(password.len() >= 16);
+        assert!(stdout.len() >= 16);
         let browser = app.browser();
-        browser.sign_in("cura@example.org", password).await?;
+        browser.sign_in("cura@example.org", &stdout).await?;
         assert_eq!(
             browser.get("/curation").await?.status(),
             StatusCode::OK,
             "a curator sees the queue"
         );
 
-        // --password-stdin
-        let mut child = holdfast(&app)
-            .args([
-                "user",
-                "add",
-                "--email",
-                "pi@example.org",
-                "--name",
-                "P I",
-                "--role",
-                "depositor",
-                "--password-stdin",
-            ])
+        let mut child = cli
+            .command()
+            .args(["user", "add", "--email", "pi@example.org", "--name", "P I"])
+            .args(["--role", "depositor", "--password-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
@@ -101,43 +78,43 @@ async fn users_and_tokens_are_managed_from_the_command_line() -> TestResult {
         app.browser()
             .sign_in("pi@example.org", "my chosen password")
             .await?;
+        Ok(())
+    })
+    .await
+}
 
+#[actix_web::test]
+async fn roles_are_changed_and_mistakes_refused_from_the_command_line() -> TestResult {
+    on_each_backend(|app| async move {
+        let cli = home(&app);
+        cli.add_user("pi@example.org", "depositor")?;
         // A duplicate or a bad role is refused with a message and a failure code.
-        let out = holdfast(&app)
-            .args([
-                "user",
-                "add",
-                "--email",
-                "pi@example.org",
-                "--name",
-                "Again",
-            ])
-            .output()?;
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-        let out = holdfast(&app)
-            .args([
-                "user",
-                "role",
-                "--email",
-                "pi@example.org",
-                "--role",
-                "king",
-            ])
-            .output()?;
-        assert!(!out.status.success());
+        let err = cli.cli_failing(&[
+            "user",
+            "add",
+            "--email",
+            "pi@example.org",
+            "--name",
+            "Again",
+        ])?;
+        assert!(err.contains("already exists"), "{err}");
+        cli.cli_failing(&[
+            "user",
+            "role",
+            "--email",
+            "pi@example.org",
+            "--role",
+            "king",
+        ])?;
 
-        let out = holdfast(&app)
-            .args([
-                "user",
-                "role",
-                "--email",
-                "pi@example.org",
-                "--role",
-                "admin",
-            ])
-            .output()?;
-        assert!(out.status.success());
+        cli.cli(&[
+            "user",
+            "role",
+            "--email",
+            "pi@example.org",
+            "--role",
+            "admin",
+        ])?;
         let role = app
             .archive
             .db
@@ -146,25 +123,24 @@ async fn users_and_tokens_are_managed_from_the_command_line() -> TestResult {
             .ok_or("pi")?
             .role;
         assert_eq!(role, holdfast::accounts::Role::Admin);
+        Ok(())
+    })
+    .await
+}
 
+#[actix_web::test]
+async fn a_token_made_on_the_command_line_opens_the_api() -> TestResult {
+    on_each_backend(|app| async move {
+        let cli = home(&app);
+        cli.add_user("pi@example.org", "depositor")?;
         // token create prints the token and nothing else.
-        let out = holdfast(&app)
-            .args(["token", "create", "--email", "pi@example.org"])
-            .output()?;
-        assert!(out.status.success());
-        let token = String::from_utf8(out.stdout)?.trim().to_string();
+        let token = cli.cli(&["token", "create", "--email", "pi@example.org"])?;
         assert!(token.starts_with("hf_") && !token.contains(char::is_whitespace));
-        let r = app
-            .client()
-            .get(app.url("/api/datasets"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
-        let out = holdfast(&app)
-            .args(["token", "create", "--email", "nobody@example.org"])
-            .output()?;
-        assert!(!out.status.success());
+        assert_eq!(
+            app.api(&token).get("/api/datasets").await?.status,
+            StatusCode::OK
+        );
+        cli.cli_failing(&["token", "create", "--email", "nobody@example.org"])?;
         Ok(())
     })
     .await
@@ -173,42 +149,17 @@ async fn users_and_tokens_are_managed_from_the_command_line() -> TestResult {
 #[actix_web::test]
 async fn serve_runs_migrations_and_answers_healthz() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .arg("serve")
-        .env("HOLDFAST_DATA_DIR", dir.path().join("data"))
-        .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-        .env("HOLDFAST_LOG", "warn")
-        .env_remove("HOLDFAST_DATABASE_URL")
-        .spawn()?;
-    let client = crate::helpers::fresh_client();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            ready = r.status() == StatusCode::OK;
-            if ready {
-                break;
-            }
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let home = client.get(format!("http://127.0.0.1:{port}/")).send().await;
-    child.kill()?;
-    child.wait()?;
-    assert!(ready, "holdfast serve answered /healthz");
-    assert_eq!(home?.status(), StatusCode::OK);
+    let data = dir.path().join("data");
+    // `serve` answers /healthz once ready, or this fails with its log.
+    let server = Home::default_database(data.clone()).serve().await?;
+    let home = reqwest::get(server.base() + "/").await?;
+    assert_eq!(home.status(), StatusCode::OK);
     assert!(
-        dir.path().join("data/holdfast.db").exists(),
+        data.join("holdfast.db").exists(),
         "SQLite database under the data dir"
     );
     assert!(
-        dir.path().join("data/ocfl/0=ocfl_1.1").exists(),
+        data.join("ocfl/0=ocfl_1.1").exists(),
         "OCFL root under the data dir"
     );
     Ok(())

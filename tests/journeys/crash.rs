@@ -13,17 +13,17 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use holdfast::db::AnyConnection;
 
-use crate::helpers::{
-    backends, fresh_postgres_schema, minimal_json, sha256_hex, zip_of, Backend, TestResult,
+use crate::support::checkers::rocfl;
+use crate::support::process::{Home, Process, Serve, Tokens};
+use crate::support::wait::{self, check, Check};
+use crate::support::{
+    backends, fresh_postgres_schema, minimal_json, sha256_hex, zip_of, Backend, Error, TestResult,
 };
-
-type Error = Box<dyn std::error::Error>;
 
 /// A crash point and, where the log of the restart must say so, what recovery did.
 struct Scenario {
@@ -179,65 +179,10 @@ async fn holdfast_killed_at_any_crash_point_recovers_on_restart() -> TestResult 
     Ok(())
 }
 
-/// rocfl, installed by scripts/test; the test fails without it.
-fn rocfl() -> Result<PathBuf, Error> {
-    let path = std::env::var("HOLDFAST_ROCFL")
-        .map_err(|_| "HOLDFAST_ROCFL is not set: run the tests with scripts/test")?;
-    let path = PathBuf::from(path);
-    if !path.is_file() {
-        return Err(format!("rocfl not found at {}", path.display()).into());
-    }
-    Ok(path)
-}
-
-struct Tokens {
-    depositor: String,
-    curator: String,
-    admin: String,
-}
-
-/// A holdfast command against `data_dir`, with nothing of the test's environment.
-fn holdfast(data_dir: &Path, db_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_holdfast"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOLDFAST_DATA_DIR", data_dir)
-        .env("HOLDFAST_DATABASE_URL", db_url)
-        .env("HOLDFAST_LOG", "warn");
-    cmd
-}
-
-fn run_cli(data_dir: &Path, db_url: &str, args: &[&str]) -> Result<String, Error> {
-    let out = holdfast(data_dir, db_url).args(args).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "holdfast {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8(out.stdout)?.trim().to_string())
-}
-
-/// A data folder (and database) with three accounts and their tokens, made with the
-/// holdfast command line.
+/// A data folder (and database) with a depositor, a curator and an admin and their
+/// tokens, made with the holdfast command line.
 fn prepare_accounts(dir: &Path, db_url: &str) -> Result<Tokens, Error> {
-    let token = |email: &str, role: &str| -> Result<String, Error> {
-        run_cli(
-            dir,
-            db_url,
-            &[
-                "user", "add", "--email", email, "--name", role, "--role", role,
-            ],
-        )?;
-        run_cli(dir, db_url, &["token", "create", "--email", email])
-    };
-    Ok(Tokens {
-        depositor: token("dep@example.org", "depositor")?,
-        curator: token("cur@example.org", "curator")?,
-        admin: token("adm@example.org", "admin")?,
-    })
+    Home::on(dir.to_path_buf(), db_url).accounts()
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -254,111 +199,24 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One running holdfast process; killed when dropped (a failed test leaves none).
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Starts `holdfast serve` on a free port; with `workers` false it runs no job, so what
+/// is seen is what startup recovery alone did. A server killed at a crash point reached
+/// at start (e.g. by a scheduled job) is handed back: the journey's first request finds
+/// it gone.
+async fn start_server(
+    data_dir: &Path,
+    db_url: &str,
+    crash_at: Option<&str>,
+    workers: bool,
+    run: usize,
+) -> Result<Process, Error> {
+    let mut how = Serve::default().env("HOLDFAST_WORKERS", if workers { "2" } else { "0" });
+    if let Some(at) = crash_at {
+        how = how.env(holdfast::crashpoint::ENV, at);
     }
-}
-
-impl Server {
-    /// Starts `holdfast serve` on a free port; with `workers` false it runs no job, so
-    /// what is seen is what startup recovery alone did.
-    async fn start(
-        data_dir: &Path,
-        db_url: &str,
-        crash_at: Option<&str>,
-        workers: bool,
-        run: usize,
-    ) -> Result<Server, Error> {
-        let log = data_dir.with_extension(format!("log{run}"));
-        // Other tests bind ports too: a port taken between our probe and holdfast's
-        // bind is tried again with another one.
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut cmd = holdfast(data_dir, db_url);
-            cmd.arg("serve")
-                .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-                .env("HOLDFAST_BASE_URL", format!("http://127.0.0.1:{port}"))
-                .env("HOLDFAST_JOB_BACKOFF_MS", "200")
-                .env("HOLDFAST_LOG", "warn,holdfast=info")
-                .env("HOLDFAST_WORKERS", if workers { "2" } else { "0" })
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log)?);
-            if let Some(at) = crash_at {
-                cmd.env(holdfast::crashpoint::ENV, at);
-            }
-            let mut server = Server {
-                child: cmd.spawn()?,
-                base: format!("http://127.0.0.1:{port}"),
-                log: log.clone(),
-            };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if let Some(status) = server.child.try_wait()? {
-                    let text = server.log_text();
-                    if text.contains("Address already in use") {
-                        break;
-                    }
-                    // Killed at a crash point reached at start (e.g. by a scheduled
-                    // job): the journey's first request finds it gone.
-                    if crash_at.is_some() && status.signal() == Some(9) {
-                        return Ok(server);
-                    }
-                    return Err(format!("holdfast exited at start ({status}): {text}").into());
-                }
-                // Only once it says it listens is an answer on the port its own.
-                let up = server.log_text().contains("holdfast is serving")
-                    && crate::helpers::fresh_client()
-                        .get(format!("{}/healthz", server.base))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status() == StatusCode::OK);
-                if up {
-                    return Ok(server);
-                }
-                if Instant::now() > deadline {
-                    return Err("holdfast did not answer /healthz within a minute".into());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        Err("no free port for holdfast after 5 tries".into())
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to end; its exit status.
-    async fn wait_exit(
-        &mut self,
-        within: Duration,
-    ) -> Result<Option<std::process::ExitStatus>, Error> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() > deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn free_port() -> Result<u16, Error> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    how.log = Some(data_dir.with_extension(format!("log{run}")));
+    how.may_die_at_start = crash_at.is_some();
+    Home::on(data_dir.to_path_buf(), db_url).start(how).await
 }
 
 /// What the user does, in order. Each step first looks whether it already took effect
@@ -552,25 +410,19 @@ impl<'a> Journey<'a> {
 
     async fn wait_checks(&self) -> Result<(), StepError> {
         let id = self.id()?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let url = self.url(&format!("/api/datasets/{id}/validation"));
+        wait::poll("the data standards check", wait::PATIENCE, || async {
             let r = self
                 .client
-                .get(self.url(&format!("/api/datasets/{id}/validation")))
+                .get(&url)
                 .bearer_auth(&self.tokens.depositor)
                 .send()
                 .await?;
             let report: Value = r.json().await?;
-            if report["state"] != "checking" {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err("the data standards check did not finish within a minute"
-                    .to_string()
-                    .into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            Ok::<_, StepError>(check(report["state"] != "checking", report))
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn post(
@@ -623,21 +475,21 @@ impl<'a> Journey<'a> {
                 return Err(format!("accept answered {status}").into());
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let view = self.dataset().await?;
-            if view["state"] == "published" && view["version"].as_i64() == Some(version) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "version {version} not published within a minute: {}",
-                    view["state"]
-                )
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait::poll(
+            &format!("version {version} to be published"),
+            wait::PATIENCE,
+            || async {
+                let view = self.dataset().await?;
+                let done =
+                    view["state"] == "published" && view["version"].as_i64() == Some(version);
+                Ok::<_, StepError>(if done {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(format!("{} v{}", view["state"], view["version"]))
+                })
+            },
+        )
+        .await
     }
 
     async fn run(&mut self, step: Step) -> Result<(), StepError> {
@@ -772,11 +624,11 @@ async fn run_scenario(
     rocfl: &Path,
 ) -> Result<(), Error> {
     let point = scenario.at.split('#').next().unwrap_or(scenario.at);
-    let mut server = Server::start(dir, db_url, Some(scenario.at), true, 0).await?;
+    let mut server = start_server(dir, db_url, Some(scenario.at), true, 0).await?;
     let mut journey = Journey {
-        base: server.base.clone(),
+        base: server.base(),
         tokens,
-        client: crate::helpers::http_client()
+        client: crate::support::http_client()
             .timeout(Duration::from_secs(60))
             .build()?,
         id: None,
@@ -810,7 +662,7 @@ async fn run_scenario(
                 drop(server);
                 // Restarted without job workers: startup recovery alone must leave
                 // storage valid, and say what it did.
-                server = Server::start(dir, db_url, None, false, 1).await?;
+                server = start_server(dir, db_url, None, false, 1).await?;
                 check_storage(dir, db_url, rocfl).await.map_err(|e| {
                     format!(
                         "after restart at {step:?}, before any job ran: {e}\n{}",
@@ -827,8 +679,8 @@ async fn run_scenario(
                 }
                 drop(server);
                 // Then as usual: interrupted jobs finish by themselves.
-                server = Server::start(dir, db_url, None, true, 2).await?;
-                journey.base = server.base.clone();
+                server = start_server(dir, db_url, None, true, 2).await?;
+                journey.base = server.base();
                 settle(db_url).await.map_err(|e| {
                     format!("after restart at {step:?}: {e}\n{}", server.log_text())
                 })?;
@@ -869,8 +721,7 @@ fn connect(db_url: &str) -> Result<AnyConnection, Error> {
 /// interrupted), so storage is looked at while nothing writes to it.
 async fn settle(db_url: &str) -> Result<(), Error> {
     use holdfast::db::schema::jobs;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    wait::eventually("the restarted server to finish its jobs", || async {
         // Scheduled work (a later round of some periodic job) is not waited for.
         let now = chrono::Utc::now().naive_utc();
         let pending: Vec<(i64, String, String)> = jobs::table
@@ -881,14 +732,10 @@ async fn settle(db_url: &str) -> Result<(), Error> {
             )
             .select((jobs::id, jobs::kind, jobs::state))
             .load(&mut connect(db_url)?)?;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("jobs still pending after a minute: {pending:?}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok(check(pending.is_empty(), pending))
+    })
+    .await
+    .map(|_| ())
 }
 
 /// path, sha256, size, staged blob, content path, OCFL object id.
@@ -910,7 +757,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 async fn check_storage(dir: &Path, db_url: &str, rocfl: &Path) -> Result<(), Error> {
     use holdfast::db::schema::{dataset_versions, datasets, version_files};
     let root = dir.join("ocfl");
-    let out = Command::new(rocfl)
+    let out = std::process::Command::new(rocfl)
         .arg("-r")
         .arg(&root)
         .arg("validate")

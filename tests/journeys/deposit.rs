@@ -1,15 +1,21 @@
 //! A depositor fills the metadata form, uploads files, replaces and removes them.
 
-use crate::helpers::*;
+use crate::support::fixtures::FLUX_CSV;
+use crate::support::*;
+use holdfast::accounts::Role;
 use reqwest::StatusCode;
 
+/// Jane, a depositor, signed in; her account and browser.
+async fn jane(app: &TestApp) -> Result<(User, Browser), Error> {
+    let jane = app.new_user("jane@example.org", Role::Depositor).await?;
+    let browser = app.signed_in(&jane).await?;
+    Ok((jane, browser))
+}
+
 #[actix_web::test]
-async fn the_metadata_form_creates_and_edits_a_draft_with_full_datacite_metadata() -> TestResult {
+async fn the_metadata_form_creates_a_draft_with_full_datacite_metadata() -> TestResult {
     on_each_backend(|app| async move {
-        let browser = app.browser();
-        browser
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
-            .await?;
+        let (jane, browser) = jane(&app).await?;
         let mut fields = minimal_form("Flux tower US-Ha1, 2019");
         fields.extend([
             ("creators[0].orcid", "0000-0002-1825-0097"),
@@ -36,8 +42,7 @@ async fn the_metadata_form_creates_and_edits_a_draft_with_full_datacite_metadata
             ("relatedIdentifiers[0].relationType", "IsCitedBy"),
         ]);
         let id = browser.create_dataset(&fields).await?;
-        let (status, html) = browser.get_text(&format!("/datasets/{id}")).await?;
-        assert_eq!(status, StatusCode::OK);
+        let html = browser.page(&format!("/datasets/{id}")).await?;
         for expected in [
             "Flux tower US-Ha1, 2019",
             "Harvard Forest LTER",
@@ -51,31 +56,15 @@ async fn the_metadata_form_creates_and_edits_a_draft_with_full_datacite_metadata
         }
 
         // The API shows the same record with DataCite's attribute names.
-        let token = {
-            let r = browser
-                .post_form("/profile", "/profile/tokens", &[("label", "t")])
-                .await?;
-            let html = r.text().await?;
-            regex::Regex::new(r#"<pre id="new-token">([^<]+)</pre>"#)?
-                .captures(&html)
-                .ok_or("no token")?[1]
-                .to_string()
-        };
-        let json: serde_json::Value = app
-            .client()
-            .get(app.url(&format!("/api/datasets/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let json = app.api(&jane.token).dataset(id).await?;
         assert_eq!(json["state"], "draft");
+        let creator = &json["creators"][0];
         assert_eq!(
-            json["creators"][0]["nameIdentifiers"][0]["nameIdentifier"],
+            creator["nameIdentifiers"][0]["nameIdentifier"],
             "https://orcid.org/0000-0002-1825-0097"
         );
         assert_eq!(
-            json["creators"][0]["affiliation"][0]["affiliationIdentifier"],
+            creator["affiliation"][0]["affiliationIdentifier"],
             "https://ror.org/02jbv0t02"
         );
         assert_eq!(json["types"]["resourceTypeGeneral"], "Dataset");
@@ -88,25 +77,31 @@ async fn the_metadata_form_creates_and_edits_a_draft_with_full_datacite_metadata
         assert_eq!(json["fundingReferences"][0]["awardNumber"], "DE-SC0012345");
         assert_eq!(json["relatedIdentifiers"][0]["relationType"], "IsCitedBy");
         assert_eq!(json["subjects"].as_array().map(|a| a.len()), Some(3));
+        Ok(())
+    })
+    .await
+}
 
-        // Editing shows what is stored and saves changes.
-        let (_, edit) = browser.get_text(&format!("/datasets/{id}/edit")).await?;
+#[actix_web::test]
+async fn editing_shows_what_is_stored_and_saves_changes() -> TestResult {
+    on_each_backend(|app| async move {
+        let (_, browser) = jane(&app).await?;
+        let id = browser
+            .create_dataset(&minimal_form("Flux tower US-Ha1, 2019"))
+            .await?;
+        let edit = browser.page(&format!("/datasets/{id}/edit")).await?;
         assert!(edit.contains("value=\"Flux tower US-Ha1, 2019\""));
         let mut changed = minimal_form("Flux tower US-Ha1, 2019 (revised)");
         changed.push(("license", "CC0-1.0"));
-        let r = browser
-            .post_form(
-                &format!("/datasets/{id}/edit"),
-                &format!("/datasets/{id}/edit"),
-                &changed,
-            )
-            .await?;
+        let page = format!("/datasets/{id}/edit");
+        let r = browser.post_form(&page, &page, &changed).await?;
         expect_redirect(&r, &format!("/datasets/{id}"))?;
-        let (_, html) = browser.get_text(&format!("/datasets/{id}")).await?;
-        assert!(html.contains("(revised)"));
-
+        assert!(browser
+            .page(&format!("/datasets/{id}"))
+            .await?
+            .contains("(revised)"));
         // My datasets lists it with its state.
-        let (_, mine) = browser.get_text("/datasets/mine").await?;
+        let mine = browser.page("/datasets/mine").await?;
         assert!(mine.contains("(revised)") && mine.contains("state-draft"));
         Ok(())
     })
@@ -116,10 +111,7 @@ async fn the_metadata_form_creates_and_edits_a_draft_with_full_datacite_metadata
 #[actix_web::test]
 async fn form_errors_appear_next_to_their_fields_and_typed_values_are_kept() -> TestResult {
     on_each_backend(|app| async move {
-        let browser = app.browser();
-        browser
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
-            .await?;
+        let (_, browser) = jane(&app).await?;
         let mut fields = minimal_form("Soil moisture at Niwot Ridge");
         fields.extend([
             ("creators[0].orcid", "0000-0002-1825-0098"),
@@ -170,54 +162,39 @@ async fn form_errors_appear_next_to_their_fields_and_typed_values_are_kept() -> 
     .await
 }
 
+/// A draft with files uploaded several at once, into a folder, and from an unpacked
+/// zip; (the browser, the draft id).
+async fn draft_with_files(app: &TestApp) -> Result<(Browser, i64), Error> {
+    let (_, browser) = jane(app).await?;
+    let id = browser
+        .create_dataset(&minimal_form("Files journey"))
+        .await?;
+    let two = vec![
+        ("README.md".into(), b"# README\n".to_vec()),
+        ("fluxes.csv".into(), FLUX_CSV.to_vec()),
+    ];
+    let r = browser.upload(id, "", false, two).await?;
+    expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
+    let one = vec![("half-hourly.csv".into(), FLUX_CSV.to_vec())];
+    let r = browser.upload(id, "data/2019/raw", false, one).await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let zip = zip_of(&[
+        ("site/met/air temp.csv", b"T\n1\n"),
+        ("site/notes é.txt", b"hello"),
+        ("__MACOSX/._junk", b"x"),
+    ]);
+    let r = browser
+        .upload(id, "archive", true, vec![("bundle.zip".into(), zip)])
+        .await?;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await?);
+    Ok((browser, id))
+}
+
 #[actix_web::test]
-async fn files_are_uploaded_several_at_once_into_folders_unpacked_replaced_and_removed(
-) -> TestResult {
+async fn files_are_uploaded_several_at_once_into_folders_and_unpacked() -> TestResult {
     on_each_backend(|app| async move {
-        let browser = app.browser();
-        browser
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
-            .await?;
-        let id = browser
-            .create_dataset(&minimal_form("Files journey"))
-            .await?;
-
-        let csv = b"TIMESTAMP,FC\n201901010000,1.5\n".to_vec();
-        let readme = b"# README\n".to_vec();
-        let r = browser
-            .upload(
-                id,
-                "",
-                false,
-                vec![
-                    ("README.md".into(), readme.clone()),
-                    ("fluxes.csv".into(), csv.clone()),
-                ],
-            )
-            .await?;
-        expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
-
-        let r = browser
-            .upload(
-                id,
-                "data/2019/raw",
-                false,
-                vec![("half-hourly.csv".into(), csv.clone())],
-            )
-            .await?;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-
-        let zip = zip_of(&[
-            ("site/met/air temp.csv", b"T\n1\n"),
-            ("site/notes é.txt", b"hello"),
-            ("__MACOSX/._junk", b"x"),
-        ]);
-        let r = browser
-            .upload(id, "archive", true, vec![("bundle.zip".into(), zip)])
-            .await?;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await?);
-
-        let (_, html) = browser.get_text(&format!("/datasets/{id}")).await?;
+        let (browser, id) = draft_with_files(&app).await?;
+        let html = browser.page(&format!("/datasets/{id}")).await?;
         for path in [
             "README.md",
             "fluxes.csv",
@@ -232,7 +209,7 @@ async fn files_are_uploaded_several_at_once_into_folders_unpacked_replaced_and_r
             !html.contains("bundle.zip"),
             "the zip itself is not kept when unpacked"
         );
-        assert!(html.contains(&sha256_hex(&csv)), "sha256 shown");
+        assert!(html.contains(&sha256_hex(FLUX_CSV)), "sha256 shown");
         assert!(html.contains("text/csv"), "media type shown");
         assert!(html.contains("text/markdown"), "media type of README shown");
 
@@ -244,13 +221,21 @@ async fn files_are_uploaded_several_at_once_into_folders_unpacked_replaced_and_r
             .await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.bytes().await?.as_ref(), b"hello");
+        Ok(())
+    })
+    .await
+}
 
+#[actix_web::test]
+async fn a_file_is_replaced_and_another_removed_leaving_only_their_bytes_staged() -> TestResult {
+    on_each_backend(|app| async move {
+        let (browser, id) = draft_with_files(&app).await?;
         // Replacing: same path, new bytes.
         let newer = b"TIMESTAMP,FC\n201901010000,1.6\n".to_vec();
         browser
             .upload(id, "", false, vec![("fluxes.csv".into(), newer.clone())])
             .await?;
-        let (_, html) = browser.get_text(&format!("/datasets/{id}")).await?;
+        let html = browser.page(&format!("/datasets/{id}")).await?;
         assert!(
             html.contains(&sha256_hex(&newer)),
             "the new sha256 is shown"
@@ -261,16 +246,16 @@ async fn files_are_uploaded_several_at_once_into_folders_unpacked_replaced_and_r
         assert_eq!(r.bytes().await?.as_ref(), newer.as_slice());
 
         // Removing.
+        let page = format!("/datasets/{id}");
         let r = browser
             .post_form(
-                &format!("/datasets/{id}"),
-                &format!("/datasets/{id}/files/delete"),
+                &page,
+                &format!("{page}/files/delete"),
                 &[("path", "README.md")],
             )
             .await?;
-        expect_redirect(&r, &format!("/datasets/{id}?msg=removed"))?;
-        let (_, html) = browser.get_text(&format!("/datasets/{id}")).await?;
-        assert!(!html.contains(">README.md<"));
+        expect_redirect(&r, &format!("{page}?msg=removed"))?;
+        assert!(!browser.page(&page).await?.contains(">README.md<"));
 
         // Staging holds exactly the bytes of the draft's files: replaced and removed
         // blobs, and the unpacked zip, are gone.
@@ -290,91 +275,57 @@ async fn files_are_uploaded_several_at_once_into_folders_unpacked_replaced_and_r
 #[actix_web::test]
 async fn drafts_are_private_to_their_depositor_and_curators() -> TestResult {
     on_each_backend(|app| async move {
-        let owner_token = app
-            .token_for("owner@example.org", holdfast::accounts::Role::Depositor)
-            .await?;
-        let other_token = app
-            .token_for("other@example.org", holdfast::accounts::Role::Depositor)
-            .await?;
-        let curator_token = app
-            .token_for("curator@example.org", holdfast::accounts::Role::Curator)
-            .await?;
-        let client = app.client();
-        let r = client
-            .post(app.url("/api/datasets"))
-            .bearer_auth(&owner_token)
-            .json(&minimal_json("Secret draft"))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let id = r.json::<serde_json::Value>().await?["id"]
-            .as_i64()
-            .ok_or("no id")?;
-        client
-            .put(app.url(&format!("/api/datasets/{id}/files/a.csv")))
-            .bearer_auth(&owner_token)
-            .body("x,y\n")
-            .send()
-            .await?;
+        let owner = app.api(
+            &app.new_user("owner@example.org", Role::Depositor)
+                .await?
+                .token,
+        );
+        let other = app.new_user("other@example.org", Role::Depositor).await?;
+        let curator = app.api(
+            &app.new_user("curator@example.org", Role::Curator)
+                .await?
+                .token,
+        );
+        let id = owner.create_draft("Secret draft").await?;
+        owner.put_file(id, "a.csv", b"x,y\n").await?;
 
-        for (who, token) in [("other", Some(&other_token)), ("anonymous", None)] {
-            let mut req = client.get(app.url(&format!("/api/datasets/{id}")));
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
+        // Another depositor (API token, or signed in) and the public see nothing.
+        let signed_in = app.signed_in(&other).await?;
+        let anonymous = app.browser();
+        for (who, api, browser) in [
+            ("other", app.api(&other.token), &signed_in),
+            ("anonymous", app.public_api(), &anonymous),
+        ] {
             assert_eq!(
-                req.send().await?.status(),
+                api.get(&format!("/api/datasets/{id}")).await?.status,
                 StatusCode::NOT_FOUND,
                 "{who}: API"
             );
-            assert_eq!(
-                client
-                    .get(app.url(&format!("/datasets/{id}")))
-                    .send()
-                    .await?
-                    .status(),
-                StatusCode::NOT_FOUND,
-                "{who}: page"
-            );
-            assert_eq!(
-                client
-                    .get(app.url(&format!("/datasets/{id}/files/a.csv")))
-                    .send()
-                    .await?
-                    .status(),
-                StatusCode::NOT_FOUND,
-                "{who}: download"
-            );
+            let page = browser.get(&format!("/datasets/{id}")).await?;
+            assert_eq!(page.status(), StatusCode::NOT_FOUND, "{who}: page");
+            let file = browser.get(&format!("/datasets/{id}/files/a.csv")).await?;
+            assert_eq!(file.status(), StatusCode::NOT_FOUND, "{who}: download");
         }
         // Another depositor cannot change it either, and learns nothing.
-        let r = client
-            .put(app.url(&format!("/api/datasets/{id}/files/b.csv")))
-            .bearer_auth(&other_token)
-            .body("z")
-            .send()
+        let other = app.api(&other.token);
+        assert_eq!(
+            other.put_file_answer(id, "b.csv", b"z").await?.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other.delete_file(id, "a.csv").await?.status,
+            StatusCode::NOT_FOUND
+        );
+        let r = other
+            .post(
+                &format!("/api/datasets/{id}/submit"),
+                &serde_json::json!({}),
+            )
             .await?;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let r = client
-            .delete(app.url(&format!("/api/datasets/{id}/files/a.csv")))
-            .bearer_auth(&other_token)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let r = client
-            .post(app.url(&format!("/api/datasets/{id}/submit")))
-            .bearer_auth(&other_token)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
 
         // A curator sees it.
-        let r = client
-            .get(app.url(&format!("/api/datasets/{id}")))
-            .bearer_auth(&curator_token)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
-        let json: serde_json::Value = r.json().await?;
+        let json = curator.dataset(id).await?;
         assert_eq!(json["files"].as_array().map(|a| a.len()), Some(1));
         Ok(())
     })

@@ -5,234 +5,524 @@
 //! and a second replica pulling through a proxy that flips a byte of one file in
 //! transit retries that file, reports it and never stores it.
 
-use crate::helpers::*;
-use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
+use crate::support::api::publish_on;
+use crate::support::checkers::{python, validate_ocfl_root_with_rocfl as rocfl_validate};
+use crate::support::process::{Home, Process, Tokens};
+use crate::support::wait::{self, check, Check};
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-type Error = Box<dyn std::error::Error>;
-
-/// Kills the process when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The origin archive, serving, with two published datasets (flux, soil) and a draft.
+struct Origin {
+    work: tempfile::TempDir,
+    home: Home,
+    _server: Process,
+    tokens: Tokens,
+    base: String,
+    flux: i64,
+    soil: i64,
+    draft: i64,
 }
 
-/// One archive: its data folder and database.
-struct Node {
-    data_dir: PathBuf,
-    database_url: String,
-}
+const FLUX_V1: &[(&str, &[u8])] = &[
+    ("data/flux.csv", b"time,flux\n2019-01-01T00:00,1.5\n"),
+    ("site notes #1.txt", b"Site notes.\n"),
+];
 
-impl Node {
-    fn new(root: &Path, name: &str, backend: Backend) -> Result<Node, Error> {
-        let data_dir = root.join(name);
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", data_dir.join("holdfast.db").display()),
-            Backend::Postgres => fresh_postgres_schema()?,
-        };
-        let node = Node {
-            data_dir,
-            database_url,
-        };
-        node.cli(&["migrate"])?;
-        Ok(node)
+impl Origin {
+    async fn start(backend: Backend) -> Result<Origin, Error> {
+        let work = tempfile::tempdir()?;
+        let home = Home::new(work.path(), "origin", backend)?;
+        let tokens = home.accounts()?;
+        let server = home.serve().await?;
+        let base = server.base();
+        let (dep, cur) = (
+            Api::new(&base, Some(&tokens.depositor)),
+            Api::new(&base, Some(&tokens.curator)),
+        );
+        let flux = dep.create_draft("Tower fluxes").await?;
+        publish_on(&dep, &cur, flux, FLUX_V1).await?;
+        let soil = dep.create_draft("Soil moisture").await?;
+        publish_on(&dep, &cur, soil, &[("soil.csv", b"depth,theta\n10,0.31\n")]).await?;
+        let draft = dep.create_draft("Not yet").await?;
+        Ok(Origin {
+            work,
+            home,
+            _server: server,
+            tokens,
+            base,
+            flux,
+            soil,
+            draft,
+        })
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_holdfast"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOLDFAST_DATA_DIR", &self.data_dir)
-            .env("HOLDFAST_DATABASE_URL", &self.database_url)
-            .env("HOLDFAST_JOB_BACKOFF_MS", "200")
-            .env("HOLDFAST_LOG", "warn")
-            .stdin(Stdio::null());
-        cmd
+    fn api(&self, token: &str) -> Api {
+        Api::new(&self.base, Some(token))
     }
 
-    /// Runs a command; its stdout, or an error with its stderr.
-    fn cli(&self, args: &[&str]) -> Result<String, Error> {
-        let out = self.command().args(args).output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "holdfast {args:?}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+    /// Registers a partner; its token.
+    fn partner(&self) -> Result<String, Error> {
+        self.home.cli(&[
+            "partner",
+            "add",
+            "--name",
+            "replica-b",
+            "--url",
+            "http://replica-b.test",
+        ])
     }
 
-    /// Runs a command expected to fail; its stdout and stderr.
-    fn cli_failing(&self, args: &[&str]) -> Result<String, Error> {
-        let out = self.command().args(args).output()?;
-        if out.status.success() {
-            return Err(format!(
-                "holdfast {args:?} succeeded: {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-            .into());
-        }
-        Ok(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-
-    async fn serve(&self) -> Result<(Process, String), Error> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = self
-            .command()
-            .env("HOLDFAST_BIND", format!("127.0.0.1:{port}"))
-            .env("HOLDFAST_BASE_URL", &base)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .spawn()?;
-        let server = Process(child);
-        let client = crate::helpers::fresh_client();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-                if r.status() == StatusCode::OK {
-                    return Ok((server, base));
-                }
-            }
-            if Instant::now() > deadline {
-                return Err("the origin did not start within a minute".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The replica root of source 1 (the first source a node adds).
-    fn replica_root(&self) -> PathBuf {
-        self.data_dir.join("replicas").join("1")
-    }
-}
-
-struct Tokens {
-    depositor: String,
-    curator: String,
-    admin: String,
-}
-
-fn accounts(origin: &Node) -> Result<Tokens, Error> {
-    let mut tokens = Vec::new();
-    for (email, role) in [
-        ("pi@example.org", "depositor"),
-        ("cura@example.org", "curator"),
-        ("adm@example.org", "admin"),
-    ] {
-        origin.cli(&[
-            "user", "add", "--email", email, "--name", "Someone", "--role", role,
+    /// A replica archive of this origin, pulled once with the partner's token.
+    fn replica(&self, backend: Backend, partner_token: &str) -> Result<Home, Error> {
+        let replica = Home::new(self.work.path(), "replica", backend)?;
+        replica.cli(&["migrate"])?;
+        replica.cli(&[
+            "replicate",
+            "add",
+            "--source",
+            &self.base,
+            "--token",
+            partner_token,
         ])?;
-        tokens.push(origin.cli(&["token", "create", "--email", email])?);
+        let out = replica.cli(&["replicate", "run"])?;
+        assert!(out.contains("2 version(s) added"), "{out}");
+        assert!(
+            out.contains("2 receipt(s) sent") && out.contains("0 failure(s)"),
+            "{out}"
+        );
+        Ok(replica)
     }
-    Ok(Tokens {
-        depositor: tokens[0].clone(),
-        curator: tokens[1].clone(),
-        admin: tokens[2].clone(),
-    })
-}
 
-async fn wait_for(
-    client: &Client,
-    url: &str,
-    token: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Result<Value, Error> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body: Value = client
-            .get(url)
-            .bearer_auth(token)
-            .send()
+    async fn object_id(&self, id: i64) -> Result<String, Error> {
+        let inventory = Api::new(&self.base, None)
+            .get_ok(&format!("/federation/objects/{id}/inventory.json"))
+            .await?;
+        Ok(inventory["id"].as_str().ok_or("no id")?.to_string())
+    }
+
+    /// Every object file of the origin is in `replica_root`, byte for byte.
+    async fn same_objects(&self, replica_root: &Path) -> TestResult {
+        for id in [self.flux, self.soil] {
+            let object = self.object_id(id).await?;
+            let a = object_files(&object_dir(&self.home.data_dir.join("ocfl"), &object))?;
+            let b = object_files(&object_dir(replica_root, &object))?;
+            assert!(a.contains_key("inventory.json"), "{a:?}");
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "{object}: the same files"
+            );
+            for (path, bytes) in &a {
+                assert!(b[path] == *bytes, "{object} {path} differs");
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens a new version of `id` and publishes it with `files`.
+    async fn new_version(&self, id: i64, files: &[(&str, &[u8])]) -> TestResult {
+        let dep = self.api(&self.tokens.depositor);
+        dep.post(&format!("/api/datasets/{id}/versions"), &json!({}))
             .await?
-            .json()
-            .await?;
-        if done(&body) {
-            return Ok(body);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{url} did not get there: {body}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            .expect(StatusCode::CREATED)?;
+        publish_on(&dep, &self.api(&self.tokens.curator), id, files).await?;
+        Ok(())
     }
 }
 
-/// Uploads files into a draft and takes it through review to publication.
-async fn publish(
-    client: &Client,
-    base: &str,
-    t: &Tokens,
-    id: i64,
-    files: &[(&str, &[u8])],
-) -> TestResult {
-    for (path, bytes) in files {
-        let r = client
-            .put(format!(
-                "{base}/api/datasets/{id}/files/{}",
-                path.replace(' ', "%20").replace('#', "%23")
-            ))
-            .bearer_auth(&t.depositor)
-            .body(bytes.to_vec())
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
+/// The replica root of source 1 (the first source a node adds).
+fn replica_root(replica: &Home) -> PathBuf {
+    replica.data_dir.join("replicas").join("1")
+}
+
+/// Runs a journey on each backend.
+async fn on_each<F, Fut>(journey: F) -> TestResult
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = TestResult>,
+{
+    for backend in backends() {
+        journey(backend)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
     }
-    wait_for(
-        client,
-        &format!("{base}/api/datasets/{id}/validation"),
-        &t.depositor,
-        |r| r["state"] != "checking",
-    )
-    .await?;
-    let r = client
-        .post(format!("{base}/api/datasets/{id}/submit"))
-        .bearer_auth(&t.depositor)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
-    let r = client
-        .post(format!("{base}/api/datasets/{id}/review"))
-        .bearer_auth(&t.curator)
-        .json(&json!({"decision": "accept"}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await?);
-    wait_for(
-        client,
-        &format!("{base}/api/datasets/{id}"),
-        &t.curator,
-        |d| d["state"] == "published",
-    )
-    .await?;
     Ok(())
 }
 
-async fn new_dataset(client: &Client, base: &str, t: &Tokens, title: &str) -> Result<i64, Error> {
-    let r = client
-        .post(format!("{base}/api/datasets"))
-        .bearer_auth(&t.depositor)
-        .json(&minimal_json(title))
-        .send()
+const BAD_TOKEN: &str = "hfp_not-a-token-of-this-archive";
+
+#[actix_web::test]
+async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do_not() -> TestResult
+{
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let (base, flux, client) = (&origin.base, origin.flux, fresh_client());
+        let partner_token = origin.partner()?;
+        assert!(partner_token.starts_with("hfp_"), "{partner_token}");
+        for url in [
+            format!("{base}/.well-known/resourcesync"),
+            format!("{base}/resourcesync/changelist.xml"),
+            format!("{base}/resourcesync/resourcelist.xml"),
+            format!("{base}/oai?verb=Identify"),
+            format!("{base}/federation/objects/{flux}/inventory.json"),
+            format!("{base}/datasets/{flux}/files/site%20notes%20%231.txt"),
+        ] {
+            assert_eq!(
+                client.get(&url).send().await?.status(),
+                StatusCode::OK,
+                "public {url}"
+            );
+            let partner = client.get(&url).bearer_auth(&partner_token).send().await?;
+            assert_eq!(partner.status(), StatusCode::OK, "partner {url}");
+            let refused = client.get(&url).bearer_auth(BAD_TOKEN).send().await?;
+            assert_eq!(
+                refused.status(),
+                StatusCode::UNAUTHORIZED,
+                "bad token {url}"
+            );
+            assert!(refused.headers().contains_key("www-authenticate"));
+        }
+        // The deposit model has no published-but-restricted datasets: both audiences see
+        // the same published records, and drafts are listed to neither.
+        let list = format!("{base}/resourcesync/resourcelist.xml");
+        let public_list = client.get(&list).send().await?.text().await?;
+        let partner_list = client
+            .get(&list)
+            .bearer_auth(&partner_token)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let locs = |xml: &str| -> Vec<String> {
+            xml.split("<loc>")
+                .skip(1)
+                .filter_map(|s| s.split("</loc>").next().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(locs(&public_list), locs(&partner_list));
+        assert_eq!(locs(&public_list).len(), 3, "{public_list}");
+        assert!(public_list.contains(&format!(
+            r#"<rs:ln rel="describedby" href="{base}/federation/objects/{flux}/v1/inventory.json""#
+        )));
+        // Object files: only those of published versions, ranges work.
+        let draft = origin.draft;
+        for (path, status) in [
+            (format!("{flux}/0=ocfl_object_1.1"), StatusCode::OK),
+            (format!("{flux}/v1/inventory.json.sha256"), StatusCode::OK),
+            (format!("{flux}/v2/inventory.json"), StatusCode::NOT_FOUND),
+            (format!("{flux}/logs/x"), StatusCode::NOT_FOUND),
+            (format!("{flux}/v1/content/../../x"), StatusCode::NOT_FOUND),
+            (format!("{draft}/inventory.json"), StatusCode::NOT_FOUND),
+            ("999999/inventory.json".to_string(), StatusCode::NOT_FOUND),
+        ] {
+            let r = client
+                .get(format!("{base}/federation/objects/{path}"))
+                .send()
+                .await?;
+            assert_eq!(r.status(), status, "{path}");
+        }
+        let r = client
+            .get(format!(
+                "{base}/federation/objects/{flux}/v1/content/data/flux.csv"
+            ))
+            .header("Range", "bytes=5-8")
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(&r.bytes().await?[..], b"flux");
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_replica_pulls_a_verified_byte_identical_copy() -> TestResult {
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let partner_token = origin.partner()?;
+        // A refused token and a source that is no archive are refused clearly.
+        let replica = Home::new(origin.work.path(), "refusing", backend)?;
+        replica.cli(&["migrate"])?;
+        let refused = replica.cli_failing(&[
+            "replicate",
+            "add",
+            "--source",
+            &origin.base,
+            "--token",
+            BAD_TOKEN,
+        ])?;
+        assert!(refused.contains("refused the token"), "{refused}");
+        let unknown =
+            replica.cli_failing(&["replicate", "add", "--source", "http://127.0.0.1:9"])?;
+        assert!(unknown.contains("ResourceSync"), "{unknown}");
+
+        // Two commands and one `replicate add`, then a pull now.
+        let replica = origin.replica(backend, &partner_token)?;
+        origin.same_objects(&replica_root(&replica)).await?;
+        rocfl_validate(&replica_root(&replica))?;
+        // A second pull finds nothing new.
+        let again = replica.cli(&["replicate", "run"])?;
+        assert!(again.contains("0 version(s) added, 0 file(s)"), "{again}");
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn the_origin_shows_signed_receipts_and_refuses_forged_ones() -> TestResult {
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let partner_token = origin.partner()?;
+        origin.replica(backend, &partner_token)?;
+        let (base, flux, client) = (&origin.base, origin.flux, fresh_client());
+        let flux_object = origin.object_id(flux).await?;
+        let origin_root = origin.home.data_dir.join("ocfl");
+        let v1_digest = sha256_hex(&std::fs::read(
+            object_dir(&origin_root, &flux_object).join("v1/inventory.json"),
+        )?);
+        let public = Api::new(base, None);
+        let copies = public
+            .get_ok(&format!("/api/datasets/{flux}/copies"))
+            .await?;
+        let list = copies["copies"].as_array().ok_or("no copies")?;
+        assert_eq!(list.len(), 1, "{copies}");
+        assert_eq!(list[0]["partner"], "replica-b");
+        assert_eq!(list[0]["ocfl_version"], 1);
+        assert_eq!(list[0]["version"], 1);
+        assert_eq!(list[0]["inventory_digest"], v1_digest.as_str());
+        assert!(list[0]["received_at"].is_string() && list[0]["last_verified_at"].is_string());
+        assert_eq!(public.dataset(flux).await?["copies"], copies["copies"]);
+        let page = public.get(&format!("/datasets/{flux}")).await?.text;
+        assert!(
+            page.contains("Copies at partner archives") && page.contains("replica-b"),
+            "the landing page lists the copy"
+        );
+        assert!(page.contains(&v1_digest));
+
+        // A receipt must be signed with the partner's token and match the origin's digest.
+        let receipts = format!("{base}/api/federation/receipts");
+        let forged = json!({
+            "object_id": flux_object, "version": 1, "inventory_digest": v1_digest,
+            "held_at": "2026-12-03T10:00:00Z", "signature": "00".repeat(32),
+        });
+        let r = client
+            .post(&receipts)
+            .bearer_auth(&partner_token)
+            .json(&forged)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{}", r.text().await?);
+        let wrong = holdfast::federation::receipts::sign(
+            &partner_token,
+            &flux_object,
+            1,
+            &"ab".repeat(32),
+            chrono::Utc::now(),
+        );
+        let r = client
+            .post(&receipts)
+            .bearer_auth(&partner_token)
+            .json(&wrong)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await?);
+        let r = client
+            .post(&receipts)
+            .bearer_auth(BAD_TOKEN)
+            .json(&wrong)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn new_versions_and_deaccessions_follow_to_the_replica() -> TestResult {
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let replica = origin.replica(backend, &origin.partner()?)?;
+        let (root, flux, soil) = (replica_root(&replica), origin.flux, origin.soil);
+        // A second version propagates: only its new file is fetched.
+        origin
+            .new_version(flux, &[("chambers.csv", b"chamber,flux\n1,0.2\n")])
+            .await?;
+        let out = replica.cli(&["replicate", "run"])?;
+        assert!(
+            out.contains("1 version(s) added, 1 file(s), 19 bytes"),
+            "{out}"
+        );
+        origin.same_objects(&root).await?;
+        rocfl_validate(&root)?;
+        let copies = Api::new(&origin.base, None)
+            .get_ok(&format!("/api/datasets/{flux}/copies"))
+            .await?;
+        let versions: Vec<i64> = copies["copies"]
+            .as_array()
+            .ok_or("no copies")?
+            .iter()
+            .filter_map(|c| c["ocfl_version"].as_i64())
+            .collect();
+        assert_eq!(versions, vec![2, 1], "{copies}");
+
+        // A deaccession propagates: the replica withdraws its copy and keeps the bytes dark.
+        let soil_object = origin.object_id(soil).await?;
+        let admin = origin.api(&origin.tokens.admin);
+        admin
+            .post(
+                &format!("/api/datasets/{soil}/deaccession"),
+                &json!({"reason": "Consent was withdrawn."}),
+            )
+            .await?
+            .expect(StatusCode::OK)?;
+        let gone = Api::new(&origin.base, None)
+            .get(&format!("/federation/objects/{soil}/inventory.json"))
+            .await?;
+        assert_eq!(gone.status, StatusCode::GONE);
+        let out = replica.cli(&["replicate", "run"])?;
+        assert!(out.contains("1 withdrawn"), "{out}");
+        let listed = replica.cli(&["replicate", "list"])?;
+        assert!(
+            listed.contains("2 version(s) held, 1 withdrawn") && listed.contains("(ok)"),
+            "{listed}"
+        );
+        assert!(object_dir(&root, &soil_object)
+            .join("inventory.json")
+            .is_file());
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn the_replicas_own_worker_keeps_it_current_and_cleans_up_an_interrupted_pull() -> TestResult
+{
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let replica = origin.replica(backend, &origin.partner()?)?;
+        let root = replica_root(&replica);
+        origin
+            .new_version(
+                origin.flux,
+                &[("chambers.csv", b"chamber,flux\n1,0.2\n2,0.4\n")],
+            )
+            .await?;
+        {
+            let _worker = replica
+                .clone()
+                .with("HOLDFAST_REPLICATION_INTERVAL_SECS", "1")
+                .spawn(&["worker"])?;
+            wait::eventually("the replica's worker to pull the new version", || async {
+                let listed = replica.cli(&["replicate", "list"])?;
+                Ok(check(listed.contains("3 version(s) held"), listed))
+            })
+            .await?;
+        }
+        origin.same_objects(&root).await?;
+        rocfl_validate(&root)?;
+
+        // What an interrupted pull leaves (a root inventory without its sidecar, content
+        // of a version never committed) is cleaned up by the next pull.
+        let flux_dir = object_dir(&root, &origin.object_id(origin.flux).await?);
+        std::fs::remove_file(flux_dir.join("inventory.json.sha256"))?;
+        std::fs::create_dir_all(flux_dir.join("v3/content"))?;
+        std::fs::write(flux_dir.join("v3/content/half.bin"), b"half")?;
+        let out = replica.cli(&["replicate", "run"])?;
+        assert!(out.contains("0 failure(s)"), "{out}");
+        origin.same_objects(&root).await?;
+        rocfl_validate(&root)?;
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_byte_flipped_in_transit_is_retried_reported_and_never_stored() -> TestResult {
+    on_each(|backend| async move {
+        let origin = Origin::start(backend).await?;
+        let (dep, cur) = (
+            origin.api(&origin.tokens.depositor),
+            origin.api(&origin.tokens.curator),
+        );
+        let bad_set = dep.create_draft("Chamber data").await?;
+        publish_on(
+            &dep,
+            &cur,
+            bad_set,
+            &[
+                ("corrupt-me.csv", b"a,b\n1,2\n"),
+                ("fine.csv", b"c,d\n3,4\n"),
+            ],
+        )
         .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    Ok(r.json::<Value>().await?["id"].as_i64().ok_or("no id")?)
+        let (_proxy, proxy_url, corrupted_log) =
+            start_proxy(origin.work.path(), &origin.base, "corrupt-me.csv").await?;
+        let second = Home::new(origin.work.path(), "replica2", backend)?;
+        second.cli(&["migrate"])?;
+        second.cli(&["replicate", "add", "--source", &proxy_url])?;
+        let out = second.cli_failing(&["replicate", "run"])?;
+        assert!(
+            out.contains("corrupt-me.csv failed verification 3 times") && out.contains("sha-256"),
+            "{out}"
+        );
+        assert!(
+            out.contains("nothing that failed verification was stored"),
+            "{out}"
+        );
+        let attempts = std::fs::read_to_string(&corrupted_log)?
+            .lines()
+            .filter(|l| l.contains("/content/corrupt-me.csv"))
+            .count();
+        assert_eq!(attempts, 3, "the file was tried three times");
+        let stored = tree(&second.data_dir)?;
+        let (original, flipped): (&[u8], &[u8]) = (b"a,b\n1,2\n", b"`,b\n1,2\n");
+        assert!(
+            !stored
+                .iter()
+                .any(|(k, v)| k.contains("corrupt-me.csv") || v == original || v == flipped),
+            "the damaged file is nowhere, not even half-way: {:?}",
+            stored.keys().collect::<Vec<_>>()
+        );
+        let root = replica_root(&second);
+        assert!(!object_dir(&root, &origin.object_id(bad_set).await?)
+            .join("inventory.json")
+            .exists());
+        // Everything else came through the proxy intact and valid.
+        origin.same_objects(&root).await?;
+        rocfl_validate(&root)?;
+        let listed = second.cli(&["replicate", "list"])?;
+        assert!(
+            listed.contains("(failed)")
+                && listed.contains("error: ")
+                && listed.contains("corrupt-me.csv"),
+            "{listed}"
+        );
+        // The failure is a PREMIS replication event on the replica.
+        let db = holdfast::db::Db::connect(&second.database_url, 1)?;
+        let failures: Vec<String> = db
+            .run(|conn| {
+                use diesel::prelude::*;
+                use holdfast::db::schema::premis_events;
+                Ok(premis_events::table
+                    .filter(premis_events::event_type.eq("replication"))
+                    .filter(premis_events::outcome.eq("failure"))
+                    .select(premis_events::outcome_detail)
+                    .load::<String>(conn)?)
+            })
+            .await?;
+        assert!(
+            failures.iter().any(|f| f.contains("corrupt-me.csv")),
+            "{failures:?}"
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// Every file of an OCFL object but its `logs/` (free-form, not versioned, each
@@ -267,36 +557,6 @@ fn tree(root: &Path) -> Result<BTreeMap<String, Vec<u8>>, Error> {
 fn object_dir(root: &Path, object_id: &str) -> PathBuf {
     let h = sha256_hex(object_id.as_bytes());
     root.join(&h[0..3]).join(&h[3..6]).join(&h[6..9]).join(&h)
-}
-
-fn rocfl_validate(root: &Path) -> TestResult {
-    let rocfl = std::env::var("HOLDFAST_ROCFL")
-        .map_err(|_| "HOLDFAST_ROCFL is not set: run the tests with scripts/test")?;
-    let out = Command::new(rocfl)
-        .arg("-r")
-        .arg(root)
-        .arg("validate")
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "rocfl says {} is invalid: {}{}",
-            root.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
-}
-
-async fn object_id_of(client: &Client, base: &str, id: i64) -> Result<String, Error> {
-    let inventory: Value = client
-        .get(format!("{base}/federation/objects/{id}/inventory.json"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(inventory["id"].as_str().ok_or("no id")?.to_string())
 }
 
 /// An HTTP proxy to `target` that flips the first byte of every response whose path
@@ -346,448 +606,27 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-fn start_proxy(
+/// Starts the corrupting proxy; it prints its port first.
+async fn start_proxy(
     work: &Path,
     target: &str,
     marker: &str,
 ) -> Result<(Process, String, PathBuf), Error> {
-    let python = std::env::var("HOLDFAST_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = work.join("corrupting_proxy.py");
     std::fs::write(&script, CORRUPTING_PROXY)?;
     let log = work.join("corrupted.log");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .arg(target)
-        .arg(marker)
-        .arg(&log)
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no proxy stdout")?;
-    let proxy = Process(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let port: u16 = line.trim().parse()?;
+    let mut cmd = Command::new(python()?);
+    cmd.arg(&script).arg(target).arg(marker).arg(&log);
+    let proxy = Process::spawn(cmd, &work.join("proxy.log"), None)?;
+    let port: u16 = wait::eventually("the proxy to print its port", || async {
+        let text = proxy.log_text();
+        Ok(
+            match text.lines().next().and_then(|l| l.trim().parse().ok()) {
+                Some(port) if text.contains('\n') => Check::Done(port),
+                _ => Check::NotYet(text),
+            },
+        )
+    })
+    .await?;
     Ok((proxy, format!("http://127.0.0.1:{port}"), log))
-}
-
-#[actix_web::test]
-async fn a_replica_pulls_a_verified_byte_identical_copy_and_keeps_it_current() -> TestResult {
-    for backend in backends() {
-        run(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
-}
-
-async fn run(backend: Backend) -> TestResult {
-    let work = tempfile::tempdir()?;
-    let origin = Node::new(work.path(), "origin", backend)?;
-    let tokens = accounts(&origin)?;
-    let (_server, base) = origin.serve().await?;
-    let client = crate::helpers::fresh_client();
-
-    // The origin publishes two datasets; a third stays a draft.
-    let flux = new_dataset(&client, &base, &tokens, "Tower fluxes").await?;
-    let flux_v1: Vec<(&str, &[u8])> = vec![
-        ("data/flux.csv", b"time,flux\n2019-01-01T00:00,1.5\n"),
-        ("site notes #1.txt", b"Site notes.\n"),
-    ];
-    publish(&client, &base, &tokens, flux, &flux_v1).await?;
-    let soil = new_dataset(&client, &base, &tokens, "Soil moisture").await?;
-    publish(
-        &client,
-        &base,
-        &tokens,
-        soil,
-        &[("soil.csv", b"depth,theta\n10,0.31\n")],
-    )
-    .await?;
-    let draft = new_dataset(&client, &base, &tokens, "Not yet").await?;
-
-    // Partner access: a registered partner's token opens the federation endpoints; a
-    // token this archive does not know is refused everywhere, while the public needs
-    // none.
-    let partner_token = origin.cli(&[
-        "partner",
-        "add",
-        "--name",
-        "replica-b",
-        "--url",
-        "http://replica-b.test",
-    ])?;
-    assert!(partner_token.starts_with("hfp_"), "{partner_token}");
-    let bad = "hfp_not-a-token-of-this-archive";
-    let inventory_url = format!("{base}/federation/objects/{flux}/inventory.json");
-    for url in [
-        format!("{base}/.well-known/resourcesync"),
-        format!("{base}/resourcesync/changelist.xml"),
-        format!("{base}/resourcesync/resourcelist.xml"),
-        format!("{base}/oai?verb=Identify"),
-        inventory_url.clone(),
-        format!("{base}/datasets/{flux}/files/site%20notes%20%231.txt"),
-    ] {
-        let public = client.get(&url).send().await?;
-        assert_eq!(public.status(), StatusCode::OK, "public {url}");
-        let partner = client.get(&url).bearer_auth(&partner_token).send().await?;
-        assert_eq!(partner.status(), StatusCode::OK, "partner {url}");
-        let refused = client.get(&url).bearer_auth(bad).send().await?;
-        assert_eq!(
-            refused.status(),
-            StatusCode::UNAUTHORIZED,
-            "bad token {url}"
-        );
-        assert!(refused.headers().contains_key("www-authenticate"));
-    }
-    // The deposit model has no published-but-restricted datasets: both audiences see
-    // the same published records, and drafts are listed to neither.
-    let public_list = client
-        .get(format!("{base}/resourcesync/resourcelist.xml"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let partner_list = client
-        .get(format!("{base}/resourcesync/resourcelist.xml"))
-        .bearer_auth(&partner_token)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let locs = |xml: &str| -> Vec<String> {
-        xml.split("<loc>")
-            .skip(1)
-            .filter_map(|s| s.split("</loc>").next().map(str::to_string))
-            .collect()
-    };
-    assert_eq!(locs(&public_list), locs(&partner_list));
-    assert_eq!(locs(&public_list).len(), 3, "{public_list}");
-    assert!(public_list.contains(&format!(
-        r#"<rs:ln rel="describedby" href="{base}/federation/objects/{flux}/v1/inventory.json""#
-    )));
-    // Object files: only those of published versions, ranges work.
-    for (path, status) in [
-        (format!("{flux}/0=ocfl_object_1.1"), StatusCode::OK),
-        (format!("{flux}/v1/inventory.json.sha256"), StatusCode::OK),
-        (format!("{flux}/v2/inventory.json"), StatusCode::NOT_FOUND),
-        (format!("{flux}/logs/x"), StatusCode::NOT_FOUND),
-        (format!("{flux}/v1/content/../../x"), StatusCode::NOT_FOUND),
-        (format!("{draft}/inventory.json"), StatusCode::NOT_FOUND),
-        ("999999/inventory.json".to_string(), StatusCode::NOT_FOUND),
-    ] {
-        let r = client
-            .get(format!("{base}/federation/objects/{path}"))
-            .send()
-            .await?;
-        assert_eq!(r.status(), status, "{path}");
-    }
-    let r = client
-        .get(format!(
-            "{base}/federation/objects/{flux}/v1/content/data/flux.csv"
-        ))
-        .header("Range", "bytes=5-8")
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(&r.bytes().await?[..], b"flux");
-
-    // The replica: two commands and one `replicate add`, then a pull now.
-    let replica = Node::new(work.path(), "replica", backend)?;
-    let refused = replica.cli_failing(&["replicate", "add", "--source", &base, "--token", bad])?;
-    assert!(refused.contains("refused the token"), "{refused}");
-    let unknown = replica.cli_failing(&["replicate", "add", "--source", "http://127.0.0.1:9"])?;
-    assert!(unknown.contains("ResourceSync"), "{unknown}");
-    replica.cli(&[
-        "replicate",
-        "add",
-        "--source",
-        &base,
-        "--token",
-        &partner_token,
-    ])?;
-    let out = replica.cli(&["replicate", "run"])?;
-    assert!(out.contains("2 version(s) added"), "{out}");
-    assert!(
-        out.contains("2 receipt(s) sent") && out.contains("0 failure(s)"),
-        "{out}"
-    );
-
-    let origin_root = origin.data_dir.join("ocfl");
-    let replica_root = replica.replica_root();
-    let flux_object = object_id_of(&client, &base, flux).await?;
-    let soil_object = object_id_of(&client, &base, soil).await?;
-    let same_objects = |objects: &[&str]| -> TestResult {
-        for object in objects {
-            let a = object_files(&object_dir(&origin_root, object))?;
-            let b = object_files(&object_dir(&replica_root, object))?;
-            assert!(a.contains_key("inventory.json"), "{a:?}");
-            assert_eq!(
-                a.keys().collect::<Vec<_>>(),
-                b.keys().collect::<Vec<_>>(),
-                "{object}: the same files"
-            );
-            for (path, bytes) in &a {
-                assert!(b[path] == *bytes, "{object} {path} differs");
-            }
-        }
-        Ok(())
-    };
-    same_objects(&[&flux_object, &soil_object])?;
-    rocfl_validate(&replica_root)?;
-    // A second pull finds nothing new.
-    let again = replica.cli(&["replicate", "run"])?;
-    assert!(again.contains("0 version(s) added, 0 file(s)"), "{again}");
-
-    // Receipts: the origin shows which partner holds which version, and when.
-    let v1_digest = sha256_hex(&std::fs::read(
-        object_dir(&origin_root, &flux_object).join("v1/inventory.json"),
-    )?);
-    let copies: Value = client
-        .get(format!("{base}/api/datasets/{flux}/copies"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let list = copies["copies"].as_array().ok_or("no copies")?;
-    assert_eq!(list.len(), 1, "{copies}");
-    assert_eq!(list[0]["partner"], "replica-b");
-    assert_eq!(list[0]["ocfl_version"], 1);
-    assert_eq!(list[0]["version"], 1);
-    assert_eq!(list[0]["inventory_digest"], v1_digest.as_str());
-    assert!(list[0]["received_at"].is_string() && list[0]["last_verified_at"].is_string());
-    let shown: Value = client
-        .get(format!("{base}/api/datasets/{flux}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(shown["copies"], copies["copies"]);
-    let page = client
-        .get(format!("{base}/datasets/{flux}"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert!(
-        page.contains("Copies at partner archives") && page.contains("replica-b"),
-        "the landing page lists the copy"
-    );
-    assert!(page.contains(&v1_digest));
-
-    // A receipt must be signed with the partner's token and match the origin's digest.
-    let forged = json!({
-        "object_id": flux_object, "version": 1, "inventory_digest": v1_digest,
-        "held_at": "2026-12-03T10:00:00Z", "signature": "00".repeat(32),
-    });
-    let r = client
-        .post(format!("{base}/api/federation/receipts"))
-        .bearer_auth(&partner_token)
-        .json(&forged)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{}", r.text().await?);
-    let wrong = holdfast::federation::receipts::sign(
-        &partner_token,
-        &flux_object,
-        1,
-        &"ab".repeat(32),
-        chrono::Utc::now(),
-    );
-    let r = client
-        .post(format!("{base}/api/federation/receipts"))
-        .bearer_auth(&partner_token)
-        .json(&wrong)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CONFLICT, "{}", r.text().await?);
-    let r = client
-        .post(format!("{base}/api/federation/receipts"))
-        .bearer_auth(bad)
-        .json(&wrong)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-
-    // A second version propagates: only its new file is fetched.
-    let r = client
-        .post(format!("{base}/api/datasets/{flux}/versions"))
-        .bearer_auth(&tokens.depositor)
-        .json(&json!({}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
-    let added: &[u8] = b"chamber,flux\n1,0.2\n";
-    publish(&client, &base, &tokens, flux, &[("chambers.csv", added)]).await?;
-    let out = replica.cli(&["replicate", "run"])?;
-    assert!(
-        out.contains("1 version(s) added, 1 file(s), 19 bytes"),
-        "{out}"
-    );
-    same_objects(&[&flux_object, &soil_object])?;
-    rocfl_validate(&replica_root)?;
-    let copies: Value = client
-        .get(format!("{base}/api/datasets/{flux}/copies"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let versions: Vec<i64> = copies["copies"]
-        .as_array()
-        .ok_or("no copies")?
-        .iter()
-        .filter_map(|c| c["ocfl_version"].as_i64())
-        .collect();
-    assert_eq!(versions, vec![2, 1], "{copies}");
-
-    // A deaccession propagates: the replica withdraws its copy and keeps the bytes dark.
-    let r = client
-        .post(format!("{base}/api/datasets/{soil}/deaccession"))
-        .bearer_auth(&tokens.admin)
-        .json(&json!({"reason": "Consent was withdrawn."}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
-    let r = client
-        .get(format!("{base}/federation/objects/{soil}/inventory.json"))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::GONE);
-    let out = replica.cli(&["replicate", "run"])?;
-    assert!(out.contains("1 withdrawn"), "{out}");
-    let listed = replica.cli(&["replicate", "list"])?;
-    assert!(
-        listed.contains("2 version(s) held, 1 withdrawn") && listed.contains("(ok)"),
-        "{listed}"
-    );
-    assert!(object_dir(&replica_root, &soil_object)
-        .join("inventory.json")
-        .is_file());
-
-    // The replica's own worker keeps it current: a third version arrives by itself.
-    let r = client
-        .post(format!("{base}/api/datasets/{flux}/versions"))
-        .bearer_auth(&tokens.depositor)
-        .json(&json!({}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
-    publish(
-        &client,
-        &base,
-        &tokens,
-        flux,
-        &[("chambers.csv", b"chamber,flux\n1,0.2\n2,0.4\n")],
-    )
-    .await?;
-    {
-        let _worker = Process(
-            replica
-                .command()
-                .env("HOLDFAST_REPLICATION_INTERVAL_SECS", "1")
-                .arg("worker")
-                .stdout(Stdio::null())
-                .spawn()?,
-        );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let listed = replica.cli(&["replicate", "list"])?;
-            if listed.contains("3 version(s) held, 1 withdrawn") {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("the worker did not pull the third version: {listed}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    same_objects(&[&flux_object, &soil_object])?;
-    rocfl_validate(&replica_root)?;
-
-    // What an interrupted pull leaves (a root inventory without its sidecar, content of
-    // a version never committed) is cleaned up by the next pull.
-    let flux_dir = object_dir(&replica_root, &flux_object);
-    std::fs::remove_file(flux_dir.join("inventory.json.sha256"))?;
-    std::fs::create_dir_all(flux_dir.join("v4/content"))?;
-    std::fs::write(flux_dir.join("v4/content/half.bin"), b"half")?;
-    let out = replica.cli(&["replicate", "run"])?;
-    assert!(out.contains("0 failure(s)"), "{out}");
-    same_objects(&[&flux_object, &soil_object])?;
-    rocfl_validate(&replica_root)?;
-
-    // A byte flipped in transit: a second replica pulls through a corrupting proxy. The
-    // damaged file is retried, reported, and never stored; the rest arrives intact.
-    let bad_set = new_dataset(&client, &base, &tokens, "Chamber data").await?;
-    publish(
-        &client,
-        &base,
-        &tokens,
-        bad_set,
-        &[
-            ("corrupt-me.csv", b"a,b\n1,2\n"),
-            ("fine.csv", b"c,d\n3,4\n"),
-        ],
-    )
-    .await?;
-    let (_proxy, proxy_url, corrupted_log) = start_proxy(work.path(), &base, "corrupt-me.csv")?;
-    let second = Node::new(work.path(), "replica2", backend)?;
-    second.cli(&["replicate", "add", "--source", &proxy_url])?;
-    let out = second.cli_failing(&["replicate", "run"])?;
-    assert!(
-        out.contains("corrupt-me.csv failed verification 3 times") && out.contains("sha-256"),
-        "{out}"
-    );
-    assert!(
-        out.contains("nothing that failed verification was stored"),
-        "{out}"
-    );
-    let attempts = std::fs::read_to_string(&corrupted_log)?
-        .lines()
-        .filter(|l| l.contains("/content/corrupt-me.csv"))
-        .count();
-    assert_eq!(attempts, 3, "the file was tried three times");
-    let second_root = second.replica_root();
-    let stored = tree(&second.data_dir)?;
-    let (original, flipped): (&[u8], &[u8]) = (b"a,b\n1,2\n", b"`,b\n1,2\n");
-    assert!(
-        !stored
-            .iter()
-            .any(|(k, v)| k.contains("corrupt-me.csv") || v == original || v == flipped),
-        "the damaged file is nowhere, not even half-way: {:?}",
-        stored.keys().collect::<Vec<_>>()
-    );
-    let bad_object = object_id_of(&client, &base, bad_set).await?;
-    assert!(!object_dir(&second_root, &bad_object)
-        .join("inventory.json")
-        .exists());
-    // Everything else came through the proxy intact and valid.
-    let a = object_files(&object_dir(&origin_root, &flux_object))?;
-    let b = object_files(&object_dir(&second_root, &flux_object))?;
-    assert_eq!(a, b);
-    rocfl_validate(&second_root)?;
-    let listed = second.cli(&["replicate", "list"])?;
-    assert!(
-        listed.contains("(failed)")
-            && listed.contains("error: ")
-            && listed.contains("corrupt-me.csv"),
-        "{listed}"
-    );
-    // The failure is a PREMIS replication event on the replica.
-    let db = holdfast::db::Db::connect(&second.database_url, 1)?;
-    let failures: Vec<String> = db
-        .run(|conn| {
-            use diesel::prelude::*;
-            use holdfast::db::schema::premis_events;
-            Ok(premis_events::table
-                .filter(premis_events::event_type.eq("replication"))
-                .filter(premis_events::outcome.eq("failure"))
-                .select(premis_events::outcome_detail)
-                .load::<String>(conn)?)
-        })
-        .await?;
-    assert!(
-        failures.iter().any(|f| f.contains("corrupt-me.csv")),
-        "{failures:?}"
-    );
-    Ok(())
 }

@@ -4,108 +4,14 @@
 //! origin is found by the fixity audit and repaired from the replica, verified; then the
 //! replica loses a file and alters another, its challenge fails, the dataset falls below
 //! the replication policy, pages warn and an alert ticket opens. PREMIS events on both.
+//! Every story runs on disk on each backend, and again with both archives on S3.
 
-use crate::helpers::*;
+use crate::support::api::publish_on;
+use crate::support::process::{Home, Process, Serve};
+use crate::support::wait::{self, check};
+use crate::support::*;
 use reqwest::StatusCode;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-type Error = Box<dyn std::error::Error>;
-
-/// Kills the process when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One archive: its folder, database and address.
-struct Node {
-    data_dir: PathBuf,
-    database_url: String,
-    port: u16,
-    env: Vec<(&'static str, String)>,
-}
-
-impl Node {
-    fn new(root: &Path, name: &str, backend: Backend) -> Result<Node, Error> {
-        let data_dir = root.join(name);
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", data_dir.join("holdfast.db").display()),
-            Backend::Postgres => fresh_postgres_schema()?,
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        Ok(Node {
-            data_dir,
-            database_url,
-            port,
-            env: Vec::new(),
-        })
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_holdfast"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOLDFAST_DATA_DIR", &self.data_dir)
-            .env("HOLDFAST_DATABASE_URL", &self.database_url)
-            .env("HOLDFAST_BIND", format!("127.0.0.1:{}", self.port))
-            .env("HOLDFAST_BASE_URL", self.base())
-            .env("HOLDFAST_JOB_BACKOFF_MS", "200")
-            .env("HOLDFAST_LOG", "warn")
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Result<Output, Error> {
-        Ok(self.command().args(args).output()?)
-    }
-
-    /// A command that must succeed; its standard output.
-    fn cli(&self, args: &[&str]) -> Result<String, Error> {
-        let out = self.run(args)?;
-        if !out.status.success() {
-            return Err(format!(
-                "holdfast {args:?}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        Ok(String::from_utf8(out.stdout)?.trim().to_string())
-    }
-
-    async fn serve(&self) -> Result<Process, Error> {
-        let child = self.command().arg("serve").stdout(Stdio::null()).spawn()?;
-        let node = Process(child);
-        let client = crate::helpers::fresh_client();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("{}/healthz", self.base())).send().await {
-                if r.status() == StatusCode::OK {
-                    return Ok(node);
-                }
-            }
-            if Instant::now() > deadline {
-                return Err("a node did not start within a minute".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 /// Every file under `dir` whose path ends with `suffix`.
 fn files_ending(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -184,113 +90,165 @@ impl Storage {
     }
 }
 
-async fn json(r: reqwest::Response) -> Result<serde_json::Value, Error> {
-    let status = r.status();
-    let text = r.text().await?;
-    if !status.is_success() {
-        return Err(format!("{status}: {text}").into());
-    }
-    Ok(serde_json::from_str(&text)?)
+/// An origin and its replica, both serving on ports chosen beforehand (each is told the
+/// other's address before it starts), the origin with a depositor, a curator and the
+/// replica registered as partner `replica-b`.
+struct Pair {
+    _dir: tempfile::TempDir,
+    origin: Home,
+    replica: Home,
+    origin_base: String,
+    replica_base: String,
+    origin_store: Storage,
+    replica_store: Storage,
+    depositor: Api,
+    curator: Api,
+    partner_token: String,
+    _servers: (Process, Process),
+    on_s3: bool,
 }
 
-/// Deposits, checks, submits and accepts a dataset through the origin's API; waits for
-/// the publication. Returns the dataset id.
-async fn publish(
-    base: &str,
-    depositor: &str,
-    curator: &str,
-    files: &[(&str, &[u8])],
-) -> Result<i64, Error> {
-    let client = crate::helpers::fresh_client();
-    let created = json(
-        client
-            .post(format!("{base}/api/datasets"))
-            .bearer_auth(depositor)
-            .json(&minimal_json("Fluxes kept in two places"))
-            .send()
-            .await?,
+const FLUX: &[u8] = b"time,flux\n2019-01-01T00:00,1.5\n2019-01-01T00:30,1.7\n";
+
+fn s3_settings(home: Home, weed: &crate::s3::Weed, prefix: &str) -> Home {
+    home.with(
+        "HOLDFAST_STORAGE_URL",
+        format!("s3://{}/{prefix}", crate::s3::BUCKET),
     )
-    .await?;
-    let id = created["id"].as_i64().ok_or("no id")?;
-    for (path, bytes) in files {
-        let r = client
-            .put(format!("{base}/api/datasets/{id}/files/{path}"))
-            .bearer_auth(depositor)
-            .body(bytes.to_vec())
-            .send()
+    .with("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone())
+    .with("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY)
+    .with("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY)
+}
+
+fn s3_store(weed: &crate::s3::Weed, prefix: &str) -> Result<Storage, Error> {
+    Ok(Storage::S3(holdfast::storage::S3Store::new(
+        crate::s3::settings(&weed.endpoint, prefix)?,
+    )?))
+}
+
+impl Pair {
+    async fn start(backend: Backend, s3: Option<&crate::s3::Weed>) -> Result<Pair, Error> {
+        let dir = tempfile::tempdir()?;
+        let [origin_port, replica_port] = [free_port()?, free_port()?];
+        let origin = Home::new(dir.path(), "origin", backend)?
+            .with("HOLDFAST_REPLICATION_MIN_COPIES", "1")
+            // Below the policy opens the alert at once.
+            .with("HOLDFAST_REPLICATION_ALERT_HOURS", "0")
+            // Every file of the copy is challenged, so a lost one is always in the sample.
+            .with("HOLDFAST_CHALLENGE_SAMPLE", "64")
+            .with("HOLDFAST_FIXITY_AUTO_REPAIR", "false")
+            // The scheduled round runs every second too, beside the command line's.
+            .with("HOLDFAST_CHALLENGE_INTERVAL_SECS", "1");
+        // The replica's server only answers; pulls run from its command line here.
+        let replica = Home::new(dir.path(), "replica", backend)?.with("HOLDFAST_WORKERS", "0");
+        let (origin, replica, origin_store, replica_store) = match s3 {
+            None => {
+                let stores = (
+                    Storage::Disk(origin.data_dir.join("ocfl")),
+                    Storage::Disk(replica.data_dir.join("replicas")),
+                );
+                (origin, replica, stores.0, stores.1)
+            }
+            // Each pair takes prefixes of its own; a replica's root per source sits beside
+            // its own root: PREFIX-replicas/ID.
+            Some(weed) => (
+                s3_settings(origin, weed, &format!("origin{origin_port}")),
+                s3_settings(replica, weed, &format!("replica{origin_port}")),
+                s3_store(weed, &format!("origin{origin_port}"))?,
+                s3_store(weed, &format!("replica{origin_port}-replicas"))?,
+            ),
+        };
+        origin.cli(&["migrate"])?;
+        replica.cli(&["migrate"])?;
+        origin.add_user("pi@example.org", "depositor")?;
+        origin.add_user("cura@example.org", "curator")?;
+        let depositor = origin.cli(&["token", "create", "--email", "pi@example.org"])?;
+        let curator = origin.cli(&["token", "create", "--email", "cura@example.org"])?;
+        let replica_base = format!("http://127.0.0.1:{replica_port}");
+        let partner_token = origin.cli(&[
+            "partner",
+            "add",
+            "--name",
+            "replica-b",
+            "--url",
+            &replica_base,
+        ])?;
+        let serve = |port| Serve {
+            port: Some(port),
+            ..Serve::default()
+        };
+        let servers = (
+            origin.start(serve(origin_port)).await?,
+            replica.start(serve(replica_port)).await?,
+        );
+        let origin_base = servers.0.base();
+        Ok(Pair {
+            depositor: Api::new(&origin_base, Some(&depositor)),
+            curator: Api::new(&origin_base, Some(&curator)),
+            _dir: dir,
+            origin,
+            replica,
+            origin_base,
+            replica_base,
+            origin_store,
+            replica_store,
+            partner_token,
+            _servers: servers,
+            on_s3: s3.is_some(),
+        })
+    }
+
+    /// Publishes three files at the origin; the dataset id.
+    async fn publish(&self) -> Result<i64, Error> {
+        let id = self
+            .depositor
+            .create_draft("Fluxes kept in two places")
             .await?;
-        assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
+        let files: &[(&str, &[u8])] = &[
+            ("data/flux.csv", FLUX),
+            ("notes.txt", b"Sensor moved on 2019-01-01.\n"),
+            ("data/site.csv", b"site,lat,lon\nUS-Ha1,42.5,-72.2\n"),
+        ];
+        publish_on(&self.depositor, &self.curator, id, files).await?;
+        Ok(id)
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let report = json(
-            client
-                .get(format!("{base}/api/datasets/{id}/validation"))
-                .bearer_auth(depositor)
-                .send()
-                .await?,
-        )
-        .await?;
-        if report["state"] == "done" {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the check did not finish: {report}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    json(
-        client
-            .post(format!("{base}/api/datasets/{id}/submit"))
-            .bearer_auth(depositor)
-            .send()
-            .await?,
-    )
-    .await?;
-    json(
-        client
-            .post(format!("{base}/api/datasets/{id}/review"))
-            .bearer_auth(curator)
-            .json(&serde_json::json!({"decision": "accept"}))
-            .send()
-            .await?,
-    )
-    .await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body = json(
-            client
-                .get(format!("{base}/api/datasets/{id}"))
-                .bearer_auth(curator)
-                .send()
-                .await?,
-        )
-        .await?;
-        if body["state"] == "published" {
-            return Ok(id);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("not published within a minute: {body}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
-async fn replicas(base: &str, curator: &str, id: i64) -> Result<serde_json::Value, Error> {
-    json(
-        crate::helpers::fresh_client()
-            .get(format!("{base}/api/datasets/{id}/replicas"))
-            .bearer_auth(curator)
-            .send()
-            .await?,
-    )
-    .await
+    /// The replica pulls from the origin with the partner's token.
+    fn pull(&self) -> TestResult {
+        self.replica.cli(&[
+            "replicate",
+            "add",
+            "--source",
+            &self.origin_base,
+            "--token",
+            &self.partner_token,
+        ])?;
+        self.replica.cli(&["replicate", "run"])?;
+        Ok(())
+    }
+
+    /// Publishes, pulls, and challenges the copy, which passes; the dataset id.
+    async fn replicated(&self) -> Result<i64, Error> {
+        let id = self.publish().await?;
+        self.pull()?;
+        let out = self
+            .origin
+            .cli(&["replicate", "challenge", "--partner", "replica-b"])?;
+        assert!(out.contains("passed"), "{out}");
+        Ok(id)
+    }
+
+    async fn replicas(&self, id: i64) -> Result<serde_json::Value, Error> {
+        self.curator
+            .get_ok(&format!("/api/datasets/{id}/replicas"))
+            .await
+    }
 }
 
 /// (event type, outcome, detail, outcome detail, agent) of the PREMIS events in a
 /// node's database, dataset or not.
 async fn premis_events(
-    node: &Node,
+    node: &Home,
 ) -> Result<Vec<(String, String, String, String, String)>, Error> {
     let url = node.database_url.clone();
     let db = tokio::task::spawn_blocking(move || holdfast::db::Db::connect(&url, 2)).await??;
@@ -312,130 +270,17 @@ async fn premis_events(
         .await?)
 }
 
-#[actix_web::test]
-async fn the_origin_challenges_its_replica_and_repairs_from_it() -> TestResult {
-    for backend in backends() {
-        run(backend, None)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
-}
-
-/// The same with both archives on S3 (SeaweedFS): challenges and repairs stream through
-/// the store.
-#[actix_web::test]
-async fn challenges_and_repairs_work_with_both_archives_on_s3() -> TestResult {
-    let weed = crate::s3::Weed::start().await?;
-    run(Backend::Sqlite, Some(&weed))
-        .await
-        .map_err(|e| format!("on S3: {e}").into())
-}
-
-fn s3_env(weed: &crate::s3::Weed, prefix: &str) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "HOLDFAST_STORAGE_URL",
-            format!("s3://{}/{prefix}", crate::s3::BUCKET),
-        ),
-        ("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone()),
-        ("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY.into()),
-        ("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY.into()),
-    ]
-}
-
-async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let mut origin = Node::new(dir.path(), "origin", backend)?;
-    let mut replica = Node::new(dir.path(), "replica", backend)?;
-    // Each run on S3 takes prefixes of its own.
-    let tag = origin.port;
-    let (origin_store, replica_store) = match s3 {
-        None => (
-            Storage::Disk(origin.data_dir.join("ocfl")),
-            Storage::Disk(replica.data_dir.join("replicas")),
-        ),
-        Some(weed) => (
-            Storage::S3(holdfast::storage::S3Store::new(crate::s3::settings(
-                &weed.endpoint,
-                &format!("origin{tag}"),
-            )?)?),
-            // A replica's root per source sits beside its own root: PREFIX-replicas/ID.
-            Storage::S3(holdfast::storage::S3Store::new(crate::s3::settings(
-                &weed.endpoint,
-                &format!("replica{tag}-replicas"),
-            )?)?),
-        ),
-    };
-    origin.env = vec![
-        ("HOLDFAST_REPLICATION_MIN_COPIES", "1".into()),
-        // Below the policy opens the alert at once.
-        ("HOLDFAST_REPLICATION_ALERT_HOURS", "0".into()),
-        // Every file of the copy is challenged, so a lost one is always in the sample.
-        ("HOLDFAST_CHALLENGE_SAMPLE", "64".into()),
-        ("HOLDFAST_FIXITY_AUTO_REPAIR", "false".into()),
-        // The scheduled round runs every second too, beside the command line's.
-        ("HOLDFAST_CHALLENGE_INTERVAL_SECS", "1".into()),
-    ];
-    // The replica's server only answers; pulls run from its command line here.
-    replica.env = vec![("HOLDFAST_WORKERS", "0".into())];
-    if let Some(weed) = s3 {
-        origin.env.extend(s3_env(weed, &format!("origin{tag}")));
-        replica.env.extend(s3_env(weed, &format!("replica{tag}")));
-    }
-    origin.cli(&["migrate"])?;
-    replica.cli(&["migrate"])?;
-    for (email, role) in [
-        ("pi@example.org", "depositor"),
-        ("cura@example.org", "curator"),
-    ] {
-        origin.cli(&[
-            "user", "add", "--email", email, "--name", "Someone", "--role", role,
-        ])?;
-    }
-    let depositor = origin.cli(&["token", "create", "--email", "pi@example.org"])?;
-    let curator = origin.cli(&["token", "create", "--email", "cura@example.org"])?;
-    let partner_token = origin.cli(&[
-        "partner",
-        "add",
-        "--name",
-        "replica-b",
-        "--url",
-        &replica.base(),
-    ])?;
-    let _origin = origin.serve().await?;
-    let _replica = replica.serve().await?;
-
-    let flux = b"time,flux\n2019-01-01T00:00,1.5\n2019-01-01T00:30,1.7\n".to_vec();
-    let notes = b"Sensor moved on 2019-01-01.\n".to_vec();
-    let meta = b"site,lat,lon\nUS-Ha1,42.5,-72.2\n".to_vec();
-    let id = publish(
-        &origin.base(),
-        &depositor,
-        &curator,
-        &[
-            ("data/flux.csv", &flux),
-            ("notes.txt", &notes),
-            ("data/site.csv", &meta),
-        ],
-    )
-    .await?;
+/// A copy lifts the dataset above the policy, and its challenges pass, by command and
+/// on schedule.
+async fn a_copy_counts_once_its_challenges_pass(pair: &Pair) -> TestResult {
+    let id = pair.publish().await?;
     // Without a copy the dataset is below the policy.
-    origin.cli(&["replicate", "challenge"])?;
-    let r = replicas(&origin.base(), &curator, id).await?;
+    pair.origin.cli(&["replicate", "challenge"])?;
+    let r = pair.replicas(id).await?;
     assert_eq!(r["below_policy"], true, "{r}");
     assert_eq!(r["good_copies"], 0);
-
-    replica.cli(&[
-        "replicate",
-        "add",
-        "--source",
-        &origin.base(),
-        "--token",
-        &partner_token,
-    ])?;
-    replica.cli(&["replicate", "run"])?;
-    let r = replicas(&origin.base(), &curator, id).await?;
+    pair.pull()?;
+    let r = pair.replicas(id).await?;
     assert_eq!(r["copies"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["copies"][0]["partner"], "replica-b");
     // The receipt alone lifts the dataset above the policy (min 1) and closes the alert.
@@ -443,12 +288,15 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
     assert_eq!(r["alerted_at"], serde_json::Value::Null);
 
     // A challenge of the pulled copy passes, and lifts the dataset above the policy.
-    let out = origin.cli(&["replicate", "challenge", "--partner", "replica-b"])?;
+    let out = pair
+        .origin
+        .cli(&["replicate", "challenge", "--partner", "replica-b"])?;
     assert!(out.contains("passed"), "{out}");
-    let unknown = origin.run(&["replicate", "challenge", "--partner", "nobody"])?;
-    assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active partner"));
-    let r = replicas(&origin.base(), &curator, id).await?;
+    let unknown = pair
+        .origin
+        .cli_failing(&["replicate", "challenge", "--partner", "nobody"])?;
+    assert!(unknown.contains("no active partner"), "{unknown}");
+    let r = pair.replicas(id).await?;
     assert_eq!(r["copies"][0]["last_outcome"], "passed", "{r}");
     assert!(r["copies"][0]["last_verified_at"].is_string());
     assert_eq!(r["below_policy"], false);
@@ -456,62 +304,59 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
     let challenges = r["challenges"].as_array().ok_or("challenges")?;
     assert_eq!(challenges[0]["files"], 3, "every content file sampled");
     assert_eq!(challenges[0]["outcome"], "passed");
-    // The scheduled round challenges the copy by itself as well.
+    // The scheduled round (the origin's worker) challenges the copy by itself as well.
     let latest = challenges[0]["challenged_at"].clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = replicas(&origin.base(), &curator, id).await?;
-        if r["challenges"][0]["challenged_at"] != latest {
-            assert_eq!(r["challenges"][0]["outcome"], "passed", "{r}");
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no scheduled challenge within a minute: {r}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let r = wait::eventually("a scheduled challenge", || async {
+        let r = pair.replicas(id).await?;
+        Ok(check(r["challenges"][0]["challenged_at"] != latest, r))
+    })
+    .await?;
+    assert_eq!(r["challenges"][0]["outcome"], "passed", "{r}");
+    Ok(())
+}
 
-    // A signed request is required; an unsigned or wrongly signed one changes nothing.
+/// A challenge must be signed; an unsigned or wrongly signed one changes nothing.
+async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
+    // The replica knows the origin's key once it replicates it.
+    pair.replicated().await?;
     let body = serde_json::json!({
         "object_id": "doi:10.5072/none", "version": 1,
         "issued_at": chrono::Utc::now().to_rfc3339(),
         "files": [{"content_path": "v1/content/data/flux.csv", "nonce": "ab".repeat(32)}]
     });
-    let client = crate::helpers::fresh_client();
-    let r = client
-        .post(format!("{}/api/federation/challenges", replica.base()))
-        .json(&body)
-        .send()
-        .await?;
+    let client = fresh_client();
+    let url = format!("{}/api/federation/challenges", pair.replica_base);
+    let r = client.post(&url).json(&body).send().await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let wrong = format!("hmac-sha256={}", "00".repeat(32));
     let r = client
-        .post(format!("{}/api/federation/challenges", replica.base()))
-        .header(
-            "x-holdfast-signature",
-            format!("hmac-sha256={}", "00".repeat(32)),
-        )
+        .post(&url)
+        .header("x-holdfast-signature", wrong)
         .json(&body)
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Signed, but not a challenge of the right shape: a clear 4xx.
-    let key = holdfast::federation::signing::key_of_token(&partner_token);
+    let key = holdfast::federation::signing::key_of_token(&pair.partner_token);
     let bad = br#"{"object_id":"doi:10.5072/none","version":1,"files":[]}"#;
+    let signature = holdfast::federation::signing::sign(&key, bad);
     let r = client
-        .post(format!("{}/api/federation/challenges", replica.base()))
-        .header(
-            "x-holdfast-signature",
-            holdfast::federation::signing::sign(&key, bad),
-        )
+        .post(&url)
+        .header("x-holdfast-signature", signature)
         .body(bad.to_vec())
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", r.text().await?);
+    Ok(())
+}
 
-    // The origin's copy of flux.csv is damaged: the audit finds it, the repair restores
-    // it from the replica (the only other copy of these bytes), verified.
-    let origin_flux = origin_store.find("v1/content/data/flux.csv").await?;
-    origin_store
+/// The origin's copy of flux.csv is damaged: the audit finds it, the repair restores it
+/// from the replica (the only other copy of these bytes), verified.
+async fn the_origin_repairs_from_its_replica(pair: &Pair) -> TestResult {
+    let id = pair.replicated().await?;
+    let (origin, store) = (&pair.origin, &pair.origin_store);
+    let origin_flux = store.find("v1/content/data/flux.csv").await?;
+    store
         .write(&origin_flux, b"time,flux\n2019-01-01T00:00,9.9\n")
         .await?;
     let audit = origin.run(&["fixity", "run", "--all"])?;
@@ -523,21 +368,18 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
         "{repaired}"
     );
     assert_eq!(
-        origin_store.read(&origin_flux).await?,
-        flux,
+        store.read(&origin_flux).await?,
+        FLUX,
         "the origin's bytes are back"
     );
-    let r = client
-        .get(format!(
-            "{}/datasets/{id}/files/data/flux.csv",
-            origin.base()
-        ))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.bytes().await?.as_ref(), &flux[..]);
+    assert_eq!(
+        Api::new(&pair.origin_base, None)
+            .download(id, "data/flux.csv")
+            .await?,
+        FLUX
+    );
     origin.cli(&["fixity", "run", "--all"])?;
-    let events = premis_events(&origin).await?;
+    let events = premis_events(origin).await?;
     assert!(
         events.iter().any(|(t, o, _, d, _)| t == "recovery"
             && o == "success"
@@ -551,89 +393,72 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
             && a == "replica-b"),
         "the passed challenge is an event with the partner as agent: {events:?}"
     );
-    if s3.is_none() {
+    if !pair.on_s3 {
         validate_ocfl_root(&origin.data_dir.join("ocfl"))?;
     }
+    Ok(())
+}
 
-    // The replica loses one file and another changes: the challenge fails.
-    let lost = replica_store.find("v1/content/notes.txt").await?;
-    replica_store.delete(&lost).await?;
-    let altered = replica_store.find("v1/content/data/site.csv").await?;
-    replica_store
+/// The replica loses one file and another changes: the challenge fails, the dataset
+/// falls below the policy, an alert ticket opens, pages warn curators, and a failed
+/// copy is no source for repairs.
+async fn a_damaged_replica_fails_its_challenge(pair: &Pair) -> TestResult {
+    let id = pair.replicated().await?;
+    let store = &pair.replica_store;
+    store
+        .delete(&store.find("v1/content/notes.txt").await?)
+        .await?;
+    let altered = store.find("v1/content/data/site.csv").await?;
+    store
         .write(&altered, b"site,lat,lon\nUS-Ha1,42.5,-72.3\n")
         .await?;
-    let failed = origin.run(&["replicate", "challenge"])?;
-    let text = String::from_utf8_lossy(&failed.stdout).to_string();
-    assert!(
-        !failed.status.success(),
-        "a failed copy fails the command: {text}"
-    );
+    let text = pair.origin.cli_failing(&["replicate", "challenge"])?;
     assert!(text.contains("failed"), "{text}");
     assert!(text.contains("notes.txt: missing"), "{text}");
     assert!(text.contains("data/site.csv: sha256(nonce"), "{text}");
-    let r = replicas(&origin.base(), &curator, id).await?;
+    let r = pair.replicas(id).await?;
     assert_eq!(r["copies"][0]["last_outcome"], "failed", "{r}");
     assert_eq!(r["copies"][0]["counts"], false);
     assert_eq!(r["below_policy"], true);
     assert!(r["alerted_at"].is_string(), "the alert was raised: {r}");
-    let tickets = json(
-        client
-            .get(format!("{}/api/datasets/{id}/tickets", origin.base()))
-            .bearer_auth(&curator)
-            .send()
-            .await?,
-    )
-    .await?;
-    let text = tickets.to_string();
+    let tickets = pair
+        .curator
+        .get_ok(&format!("/api/datasets/{id}/tickets"))
+        .await?
+        .to_string();
     assert!(
-        text.contains("replication-below-policy") || text.contains("Replication alert"),
-        "an alert ticket is open: {text}"
+        tickets.contains("replication-below-policy") || tickets.contains("Replication alert"),
+        "an alert ticket is open: {tickets}"
     );
     // A copy that failed is no source for repairs.
-    origin_store.write(&origin_flux, b"damaged again").await?;
-    let _ = origin.run(&["fixity", "run", "--all"])?;
-    let not = origin.run(&["fixity", "repair"])?;
-    assert!(!not.status.success(), "no good copy is left");
-    origin_store.write(&origin_flux, &flux).await?;
-    origin.cli(&["fixity", "run", "--all"])?;
+    let origin_flux = pair.origin_store.find("v1/content/data/flux.csv").await?;
+    pair.origin_store
+        .write(&origin_flux, b"damaged again")
+        .await?;
+    pair.origin.run(&["fixity", "run", "--all"])?;
+    pair.origin.cli_failing(&["fixity", "repair"])?;
+    pair.origin_store.write(&origin_flux, FLUX).await?;
+    pair.origin.cli(&["fixity", "run", "--all"])?;
 
-    // Pages: the admin preservation page lists the dataset, its page warns a curator.
-    let password = origin.cli(&[
-        "user",
-        "add",
-        "--email",
-        "admin@example.org",
-        "--name",
-        "Admin",
-        "--role",
-        "admin",
-    ])?;
-    let browser = Browser {
-        client: crate::helpers::http_client()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?,
-        base: origin.base(),
-    };
-    browser.sign_in("admin@example.org", &password).await?;
-    let (status, html) = browser.get_text("/admin/preservation").await?;
-    assert_eq!(status, StatusCode::OK);
+    // The admin preservation page lists the dataset, its page warns; visitors see neither.
+    let password = pair.origin.add_user("admin@example.org", "admin")?;
+    let admin = Browser::new(&pair.origin_base);
+    admin.sign_in("admin@example.org", &password).await?;
+    let html = admin.page("/admin/preservation").await?;
     assert!(html.contains("1 dataset(s) below policy"), "{html}");
     assert!(html.contains(&format!("/datasets/{id}\"")), "{html}");
-    let (_, html) = browser.get_text(&format!("/datasets/{id}")).await?;
-    assert!(html.contains("id=\"replication-warning\""), "{html}");
-    assert!(html.contains("replica-b"));
-    // Visitors see neither.
-    let html = client
-        .get(format!("{}/datasets/{id}", origin.base()))
-        .send()
-        .await?
-        .text()
+    let html = admin.page(&format!("/datasets/{id}")).await?;
+    assert!(
+        html.contains("id=\"replication-warning\"") && html.contains("replica-b"),
+        "{html}"
+    );
+    let public = Api::new(&pair.origin_base, None)
+        .get(&format!("/datasets/{id}"))
         .await?;
-    assert!(!html.contains("replication-warning"));
+    assert!(!public.text.contains("replication-warning"));
 
     // The replica recorded every challenge it answered.
-    let events = premis_events(&replica).await?;
+    let events = premis_events(&pair.replica).await?;
     let answered: Vec<_> = events
         .iter()
         .filter(|(t, _, d, _, _)| t == "fixity check" && d.starts_with("Challenge from"))
@@ -648,5 +473,60 @@ async fn run(backend: Backend, s3: Option<&crate::s3::Weed>) -> TestResult {
             .any(|(_, o, _, d, _)| o == "failure" && d.contains("notes.txt missing")),
         "{events:?}"
     );
+    Ok(())
+}
+
+async fn on_disk<F, Fut>(story: F) -> TestResult
+where
+    F: Fn(Pair) -> Fut,
+    Fut: std::future::Future<Output = TestResult>,
+{
+    for backend in backends() {
+        let pair = Pair::start(backend, None).await?;
+        story(pair)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[actix_web::test]
+async fn a_replica_copy_counts_once_its_challenges_pass() -> TestResult {
+    on_disk(|pair| async move { a_copy_counts_once_its_challenges_pass(&pair).await }).await
+}
+
+#[actix_web::test]
+async fn a_replica_answers_only_signed_challenges() -> TestResult {
+    on_disk(|pair| async move { challenges_must_be_signed(&pair).await }).await
+}
+
+#[actix_web::test]
+async fn the_origin_repairs_damage_from_its_replica() -> TestResult {
+    on_disk(|pair| async move { the_origin_repairs_from_its_replica(&pair).await }).await
+}
+
+#[actix_web::test]
+async fn a_replica_that_loses_files_fails_its_challenge_and_raises_the_alert() -> TestResult {
+    on_disk(|pair| async move { a_damaged_replica_fails_its_challenge(&pair).await }).await
+}
+
+/// The same stories with both archives on S3 (SeaweedFS): challenges and repairs
+/// stream through the store.
+#[actix_web::test]
+async fn challenges_and_repairs_work_with_both_archives_on_s3() -> TestResult {
+    let weed = crate::s3::Weed::start().await?;
+    let on_s3 = || Pair::start(Backend::Sqlite, Some(&weed));
+    a_copy_counts_once_its_challenges_pass(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    challenges_must_be_signed(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    the_origin_repairs_from_its_replica(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
+    a_damaged_replica_fails_its_challenge(&on_s3().await?)
+        .await
+        .map_err(|e| format!("on S3: {e}"))?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! (checked with the python `signposting` client), whole-version downloads as zip and as
 //! BagIt bags (checked with `bagit.py --validate`), and usage counts.
 
-use crate::helpers::*;
+use crate::support::checkers::{python, validate_bag};
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::{header, StatusCode};
 use std::io::Read;
@@ -11,47 +12,33 @@ use std::path::{Path, PathBuf};
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 
-/// The test tools' python (scripts/test sets it); a missing tool fails the test.
-fn python() -> Result<String, Box<dyn std::error::Error>> {
-    std::env::var("HOLDFAST_TEST_PYTHON")
-        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test".into())
-}
-
 /// Publishes a dataset with an ORCID creator and the given files (uploaded as one zip
 /// that is unpacked); returns (id, DOI, the API's file list).
 async fn published(
     app: &TestApp,
     files: &[(&str, &[u8])],
-) -> Result<(i64, String, Vec<serde_json::Value>), Box<dyn std::error::Error>> {
-    let dep = app.token_for("dep@example.org", Role::Depositor).await?;
-    let cur = app.token_for("cur@example.org", Role::Curator).await?;
-    let client = app.client();
+) -> Result<(i64, String, Vec<serde_json::Value>), Error> {
+    let users = app.users().await?;
+    let dep = app.api(&users.depositor.token);
     let mut metadata = minimal_json("Harvard Forest fluxes 2019");
     metadata["creators"] = serde_json::json!([
         {"name": "Müller, Jörg", "nameType": "Personal",
          "nameIdentifiers": [{"nameIdentifier": "0000-0002-1825-0097", "nameIdentifierScheme": "ORCID"}]},
         {"name": "Harvard Forest LTER", "nameType": "Organizational"}
     ]);
-    let r = client
-        .post(app.url("/api/datasets"))
-        .bearer_auth(&dep)
-        .json(&metadata)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let id = r.json::<serde_json::Value>().await?["id"]
+    let id = dep.create_dataset(&metadata).await?["id"]
         .as_i64()
         .ok_or("id")?;
-    let r = client
-        .put(app.url(&format!("/api/datasets/{id}/files/bundle.zip?unpack=true")))
-        .bearer_auth(&dep)
-        .body(zip_of(files))
-        .send()
+    let bundle = dep.request(
+        reqwest::Method::PUT,
+        &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"),
+    );
+    dep.send(bundle.body(zip_of(files)))
+        .await?
+        .expect(StatusCode::CREATED)?;
+    let body = app
+        .publish(&dep, &app.api(&users.curator.token), id)
         .await?;
-    if !r.status().is_success() {
-        return Err(format!("upload: {} {}", r.status(), r.text().await?).into());
-    }
-    let body = app.api_publish(&dep, &cur, id).await?;
     let doi = body["doi"].as_str().ok_or("doi")?.to_string();
     let list = body["files"].as_array().ok_or("files")?.clone();
     Ok((id, doi, list))
@@ -64,10 +51,7 @@ const SMALL: &[(&str, &[u8])] = &[
 
 /// Runs the python signposting client on a landing page (HTTP Link headers, HEAD) and on
 /// its link set in both serialisations; returns what it found, as JSON.
-fn signposting_client(
-    landing: &str,
-    linkset: &str,
-) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+fn signposting_client(landing: &str, linkset: &str) -> Result<serde_json::Value, Error> {
     const SCRIPT: &str = r#"
 import json, sys, signposting
 landing, linkset = sys.argv[1], sys.argv[2]
@@ -163,6 +147,16 @@ async fn signposting_clients_find_the_links_in_headers_and_link_sets() -> TestRe
             );
         }
 
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn link_sets_come_in_two_forms_and_resources_point_back() -> TestResult {
+    on_each_backend(|app| async move {
+        let (id, doi, _) = published(&app, SMALL).await?;
+        let v = format!("/datasets/{id}/versions/1");
         // The link set's two forms, chosen by Accept or ?format=.
         let client = app.client();
         let r = client
@@ -258,8 +252,12 @@ async fn drafts_carry_no_signposts_and_many_files_are_left_to_the_link_set() -> 
         assert_eq!(found["text"]["items"].as_array().map(Vec::len), Some(25));
 
         // A draft (seen by its depositor) has no Link header and no public link set.
-        let dep = app.token_for("other@example.org", Role::Depositor).await?;
-        let draft = app.api_draft(&dep, "Draft").await?;
+        let dep = app.api(
+            &app.new_user("other@example.org", Role::Depositor)
+                .await?
+                .token,
+        );
+        let draft = dep.create_draft("Draft").await?;
         let r = app
             .client()
             .get(app.url(&format!("/datasets/{draft}/linkset")))
@@ -288,61 +286,52 @@ fn extract(zip_bytes: &[u8], dir: &Path) -> TestResult {
     Ok(())
 }
 
-fn bagit_validate(bag: &Path) -> TestResult {
-    let out = std::process::Command::new(python()?)
-        .args(["-m", "bagit", "--validate"])
-        .arg(bag)
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "bagit.py says the bag is invalid:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
+/// A hundred files of four kinds: tables in a folder with a space, binary files with
+/// parentheses in their names, non-ASCII names, plain text at the top.
+fn hundred_files() -> Vec<(String, Vec<u8>)> {
+    (0..100)
+        .map(|i| {
+            // Binary bytes only where no data standard reads them as text.
+            let binary: Vec<u8> = (0..(i * 37 + 1)).map(|j| (j * 7 + i) as u8).collect();
+            let rows: String = (0..i).map(|j| format!("{j},{}\n", i * j)).collect();
+            match i % 4 {
+                0 => (
+                    format!("data/site A/{i:03}.csv"),
+                    format!("N,V\n{rows}").into_bytes(),
+                ),
+                // No '%' here: bagit-python 1.9 does not decode the `%25` RFC 8493
+                // requires in manifests (bagit-python#157); the unit tests check it.
+                1 => (format!("data/2019/half-hourly/{i:03} (raw).bin"), binary),
+                2 => (
+                    format!("docs/Übersicht-{i:03}.md"),
+                    format!("# Teil {i}\n").into_bytes(),
+                ),
+                _ => (format!("{i:03}.txt"), format!("file {i}\n").into_bytes()),
+            }
+        })
+        .collect()
+}
+
+async fn published_hundred(
+    app: &TestApp,
+) -> Result<(Vec<(String, Vec<u8>)>, i64, String, Vec<serde_json::Value>), Error> {
+    let files = hundred_files();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let (id, doi, listed) = published(app, &refs).await?;
+    assert_eq!(listed.len(), 100);
+    Ok((files, id, doi, listed))
 }
 
 #[actix_web::test]
-async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
+async fn a_version_downloads_whole_as_a_zip_of_every_file() -> TestResult {
     on_each_backend(|app| async move {
-        let files: Vec<(String, Vec<u8>)> = (0..100)
-            .map(|i| {
-                // Binary bytes only where no data standard reads them as text.
-                let binary: Vec<u8> = (0..(i * 37 + 1)).map(|j| (j * 7 + i) as u8).collect();
-                let rows: String = (0..i).map(|j| format!("{j},{}\n", i * j)).collect();
-                match i % 4 {
-                    0 => (
-                        format!("data/site A/{i:03}.csv"),
-                        format!("N,V\n{rows}").into_bytes(),
-                    ),
-                    // No '%' here: bagit-python 1.9 does not decode the `%25` RFC 8493
-                    // requires in manifests (bagit-python#157); the unit tests check it.
-                    1 => (format!("data/2019/half-hourly/{i:03} (raw).bin"), binary),
-                    2 => (
-                        format!("docs/Übersicht-{i:03}.md"),
-                        format!("# Teil {i}\n").into_bytes(),
-                    ),
-                    _ => (format!("{i:03}.txt"), format!("file {i}\n").into_bytes()),
-                }
-            })
-            .collect();
-        let refs: Vec<(&str, &[u8])> = files
-            .iter()
-            .map(|(n, b)| (n.as_str(), b.as_slice()))
-            .collect();
-        let (id, doi, listed) = published(&app, &refs).await?;
-        assert_eq!(listed.len(), 100);
-        let client = app.client();
+        let (files, id, _, listed) = published_hundred(&app).await?;
+        let public = app.public_api();
         let v = format!("/datasets/{id}/versions/1");
-
-        let api: serde_json::Value = client
-            .get(app.url(&format!("/api/datasets/{id}")))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let api = public.dataset(id).await?;
         assert_eq!(
             api["links"]["download_zip"],
             app.url(&format!("{v}/download?format=zip"))
@@ -352,7 +341,7 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
             app.url(&format!("{v}/download?format=bagit"))
         );
         assert_eq!(api["links"]["linkset"], app.url(&format!("{v}/linkset")));
-        let html = client.get(app.url(&v)).send().await?.text().await?;
+        let html = public.get(&v).await?.text;
         assert!(
             html.contains(&format!("href=\"{v}/download?format=zip\"")),
             "zip link"
@@ -363,15 +352,20 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
         );
 
         // The zip: every file at its path, byte for byte (the recorded digests).
-        let r = client
+        let r = app
+            .client()
             .get(app.url(&format!("{v}/download?format=zip")))
             .send()
             .await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/zip");
-        assert!(r.headers()[header::CONTENT_DISPOSITION]
+        let disposition = r.headers()[header::CONTENT_DISPOSITION]
             .to_str()?
-            .contains(&format!("dataset-{id}-v1.zip")));
+            .to_string();
+        assert!(
+            disposition.contains(&format!("dataset-{id}-v1.zip")),
+            "{disposition}"
+        );
         let zip_bytes = r.bytes().await?;
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec()))?;
         assert_eq!(archive.len(), 100);
@@ -388,14 +382,28 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
             );
         }
         for (name, body) in &files {
-            let mut entry = archive.by_name(name)?;
             let mut got = Vec::new();
-            entry.read_to_end(&mut got)?;
+            archive.by_name(name)?.read_to_end(&mut got)?;
             assert_eq!(&got, body, "{name}");
         }
+        let r = public.get(&format!("{v}/download?format=tar")).await?;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = public
+            .get(&format!("/datasets/{id}/versions/2/download?format=zip"))
+            .await?;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        Ok(())
+    })
+    .await
+}
 
-        // The bag: bagit.py validates it (payload, manifests, Payload-Oxum).
-        let r = client
+#[actix_web::test]
+async fn a_version_downloads_whole_as_a_bag_that_bagit_validates() -> TestResult {
+    on_each_backend(|app| async move {
+        let (files, id, doi, _) = published_hundred(&app).await?;
+        let v = format!("/datasets/{id}/versions/1");
+        let r = app
+            .client()
             .get(app.url(&format!("{v}/download?format=bagit")))
             .send()
             .await?;
@@ -404,7 +412,8 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
         let dir = tempfile::tempdir()?;
         extract(&bag_zip, dir.path())?;
         let bag: PathBuf = dir.path().join(format!("dataset-{id}-v1"));
-        bagit_validate(&bag)?;
+        // bagit.py validates it: payload, manifests, Payload-Oxum.
+        validate_bag(&bag)?;
         let info = std::fs::read_to_string(bag.join("bag-info.txt"))?;
         let total: usize = files.iter().map(|(_, b)| b.len()).sum();
         for line in [
@@ -423,20 +432,9 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
         // A damaged bag fails the same check, so the check is real.
         std::fs::write(bag.join("data/003.txt"), b"changed")?;
         assert!(
-            bagit_validate(&bag).is_err(),
+            validate_bag(&bag).is_err(),
             "bagit.py notices a changed file"
         );
-
-        let r = client
-            .get(app.url(&format!("{v}/download?format=tar")))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        let r = client
-            .get(app.url(&format!("/datasets/{id}/versions/2/download?format=zip")))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
         Ok(())
     })
     .await
@@ -445,9 +443,8 @@ async fn a_version_downloads_whole_as_a_zip_and_as_a_valid_bag() -> TestResult {
 #[actix_web::test]
 async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
     on_each_backend(|app| async move {
-        let owner = app.browser();
-        owner
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+        let owner = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
             .await?;
         let id = owner.create_dataset(&minimal_form("Private draft")).await?;
         let r = owner
@@ -466,9 +463,9 @@ async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "anonymous: {path}");
         }
         // Another signed-in depositor sees nothing either.
-        let pw = app.user("nosy@example.org", Role::Depositor).await?;
-        let nosy = app.browser();
-        nosy.sign_in("nosy@example.org", &pw).await?;
+        let nosy = app
+            .signed_in(&app.new_user("nosy@example.org", Role::Depositor).await?)
+            .await?;
         for path in [&zip, &bag] {
             assert_eq!(
                 nosy.get(path).await?.status(),
@@ -493,11 +490,7 @@ async fn a_drafts_version_cannot_be_downloaded_by_others() -> TestResult {
 }
 
 /// GETs `path` as a browser with the given user agent (None: no User-Agent at all).
-async fn visit(
-    app: &TestApp,
-    path: &str,
-    user_agent: Option<&str>,
-) -> Result<StatusCode, Box<dyn std::error::Error>> {
+async fn visit(app: &TestApp, path: &str, user_agent: Option<&str>) -> Result<StatusCode, Error> {
     let mut request = app.client().get(app.url(path));
     if let Some(ua) = user_agent {
         request = request.header(header::USER_AGENT, ua);
@@ -508,19 +501,13 @@ async fn visit(
     Ok(status)
 }
 
-async fn usage(app: &TestApp, id: i64) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+async fn usage(app: &TestApp, id: i64) -> Result<serde_json::Value, Error> {
     app.archive.usage.flush().await;
-    let r = app
-        .client()
-        .get(app.url(&format!("/api/datasets/{id}")))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
-    Ok(r.json::<serde_json::Value>().await?["usage"].clone())
+    Ok(app.public_api().dataset(id).await?["usage"].clone())
 }
 
 #[actix_web::test]
-async fn views_and_downloads_count_once_per_visitor_per_hour_and_robots_not_at_all() -> TestResult {
+async fn a_view_counts_once_per_visitor_per_hour_and_robots_not_at_all() -> TestResult {
     on_each_backend(|app| async move {
         let (id, _, _) = published(&app, SMALL).await?;
         let landing = format!("/datasets/{id}");
@@ -556,8 +543,21 @@ async fn views_and_downloads_count_once_per_visitor_per_hour_and_robots_not_at_a
             (Some(1), Some(0)),
             "{u}"
         );
+        Ok(())
+    })
+    .await
+}
 
-        // Downloads: one person fetching files, a range and the whole zip counts once.
+#[actix_web::test]
+async fn downloads_count_once_per_visitor_and_only_salted_hashes_are_kept() -> TestResult {
+    on_each_backend(|app| async move {
+        let (id, _, _) = published(&app, SMALL).await?;
+        let v = format!("/datasets/{id}/versions/1");
+        // One person views, fetches files, a range and the whole zip: one download.
+        assert_eq!(
+            visit(&app, &format!("/datasets/{id}"), Some(FIREFOX)).await?,
+            StatusCode::OK
+        );
         for path in [
             format!("{v}/files/README.txt"),
             format!("/datasets/{id}/files/data/fluxes.csv"),
@@ -584,15 +584,7 @@ async fn views_and_downloads_count_once_per_visitor_per_hour_and_robots_not_at_a
         assert_eq!(u["downloads"], 2, "{u}");
         assert_eq!(u["versions"][0]["version"], 1);
         assert_eq!(u["versions"][0]["views"], 2);
-
-        // The landing page shows the counts.
-        let html = app
-            .client()
-            .get(app.url(&landing))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = app.public_api().get(&format!("/datasets/{id}")).await?.text;
         assert!(html.contains("2 views · 2 downloads"), "counts on the page");
 
         // Only salted hashes are kept, never the address or the user agent.

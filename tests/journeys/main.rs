@@ -1,10 +1,15 @@
 //! The user journeys, against the real server on a random port. Every journey runs on
-//! SQLite, and again on PostgreSQL when HOLDFAST_TEST_DATABASE_URL is set.
+//! SQLite, and again on PostgreSQL when HOLDFAST_TEST_DATABASE_URL is set. Their
+//! harness is tests/support/ (docs/testing.md).
+
+#[path = "../support/mod.rs"]
+mod support;
 
 mod helpers;
 
 mod accounts;
 mod api;
+mod api_shapes;
 mod citation;
 mod cli;
 mod crash;
@@ -13,6 +18,7 @@ mod deposit;
 mod federation;
 mod federation_audit;
 mod fixity;
+mod harness;
 mod landing;
 mod mail;
 mod many_files;

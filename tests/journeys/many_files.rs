@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use crate::helpers::*;
+use crate::support::checkers::validate_ocfl_root_with_rocfl;
+use crate::support::wait::{self, Check};
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 
@@ -48,21 +50,45 @@ fn file_rows(html: &str) -> usize {
 #[actix_web::test]
 async fn a_dataset_of_thousands_of_files_is_listed_published_downloaded_and_audited() -> TestResult
 {
-    // Each backend gets its own app without background workers: the journey runs the
-    // jobs itself, so the page can be seen while the publication waits and runs.
+    // The deposit is large, so one archive per backend takes it through every step;
+    // the app runs no background worker: the journey runs the jobs itself, so the page
+    // can be seen while the publication waits and runs.
     for backend in backends() {
-        journey(backend).await?;
+        let app = TestApp::builder().spawn(backend).await?;
+        let on = |e: Error| format!("on {backend:?}: {e}");
+        let many = deposit(&app).await.map_err(on)?;
+        the_draft_page_browses_folders_a_page_at_a_time(&app, &many)
+            .await
+            .map_err(on)?;
+        the_publication_shows_its_progress(&app, &many)
+            .await
+            .map_err(on)?;
+        the_version_downloads_whole_and_is_audited(&app, &many)
+            .await
+            .map_err(on)?;
     }
     Ok(())
 }
 
-async fn journey(backend: Backend) -> TestResult {
-    let app = TestApp::spawn_with(backend, |a| a.workers = Some(0)).await?;
-    let depositor = app.token_for("many@example.org", Role::Depositor).await?;
-    let curator = app.token_for("cura@example.org", Role::Curator).await?;
-    let id = app.api_draft(&depositor, "Many small files").await?;
-    let client = app.client();
+/// The large draft: its id, the bytes of every file, the tokens.
+struct Many {
+    id: i64,
+    expected: BTreeMap<String, Vec<u8>>,
+    extra: usize,
+    total: usize,
+    depositor: String,
+    curator: String,
+}
 
+/// One zip of 3,000 files in nested folders, unpacked, and single files through the API.
+async fn deposit(app: &TestApp) -> Result<Many, Error> {
+    let depositor = app
+        .new_user("many@example.org", Role::Depositor)
+        .await?
+        .token;
+    let curator = app.new_user("cura@example.org", Role::Curator).await?.token;
+    let id = app.api(&depositor).create_draft("Many small files").await?;
+    let client = app.client();
     // One zip of 3,000 files in nested folders, unpacked into the draft.
     let zipped: Vec<(String, Vec<u8>)> = (0..FOLDERS * PER_FOLDER)
         .map(|i| (zip_path(i), content(i)))
@@ -124,7 +150,19 @@ async fn journey(backend: Backend) -> TestResult {
     let extra = PUTS - 1;
     let total = expected.len();
 
-    // The draft's page: the folder tree with counts, one folder paged, a filter.
+    Ok(Many {
+        id,
+        expected,
+        extra,
+        total,
+        depositor,
+        curator,
+    })
+}
+
+/// The draft's page: the folder tree with counts, one folder paged, a filter.
+async fn the_draft_page_browses_folders_a_page_at_a_time(app: &TestApp, many: &Many) -> TestResult {
+    let (id, total, extra) = (many.id, many.total, many.extra);
     let owner = app.browser();
     let password = "a long enough password";
     owner.sign_in("many@example.org", password).await?;
@@ -178,26 +216,24 @@ async fn journey(backend: Backend) -> TestResult {
         "every file matches"
     );
 
+    Ok(())
+}
+
+/// Submit and approve: the publication waits as a job and runs; its progress shows.
+async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestResult {
+    let (id, total) = (many.id, many.total);
+    let (depositor, curator) = (&many.depositor, &many.curator);
+    let client = app.client();
+    let owner = app.browser();
+    owner.sign_in("many@example.org", User::PASSWORD).await?;
     // Validation of the whole draft (run here: this app has no background workers).
-    holdfast::jobs::run_pending_now(&app.archive).await?;
-    let report = app.wait_for_checks(&depositor, id).await?;
+    app.run_jobs().await?;
+    let report = app.api(depositor).validation(id).await?;
     assert_eq!(report["state"], "done");
 
     // Submit and approve: the publication waits as a job, and the page says so.
-    let r = client
-        .post(app.url(&format!("/api/datasets/{id}/submit")))
-        .bearer_auth(&depositor)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = client
-        .post(app.url(&format!("/api/datasets/{id}/review")))
-        .bearer_auth(&curator)
-        .json(&serde_json::json!({"decision": "accept"}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let waiting: serde_json::Value = r.json().await?;
+    app.api(depositor).submit(id).await?;
+    let waiting = app.api(curator).accept(id).await?;
     assert_eq!(waiting["state"], "approved");
     assert_eq!(waiting["publishing"]["state"], "queued");
     let (_, page) = owner.get_text(&format!("/datasets/{id}")).await?;
@@ -212,37 +248,41 @@ async fn journey(backend: Backend) -> TestResult {
         let archive = app.archive.clone();
         actix_web::rt::spawn(async move { holdfast::jobs::run_pending_now(&archive).await })
     };
-    let mut phases = Vec::new();
-    loop {
-        // Polled without the file list, as a client of a large dataset would.
-        let body: serde_json::Value = client
-            .get(app.url(&format!("/api/datasets/{id}?files=false")))
-            .bearer_auth(&curator)
-            .send()
-            .await?
-            .json()
-            .await?;
-        assert!(body.get("files").is_none(), "no file list asked for");
-        assert_eq!(body["file_count"], total);
-        if body["state"] == "published" {
-            assert!(body["publishing"].is_null(), "no progress once published");
-            break;
-        }
-        let p = &body["publishing"];
-        if let (Some(done), Some(of)) = (p["done"].as_i64(), p["total"].as_i64()) {
-            assert!(done <= of, "{p}");
-            assert!(of as usize <= total, "{p}");
-        }
-        if let Some(phase) = p["phase"].as_str() {
-            if phases.last().map(String::as_str) != Some(phase) {
-                phases.push(phase.to_string());
+    let phases = std::cell::RefCell::new(Vec::<String>::new());
+    let (phases_seen, worker_ref) = (&phases, &worker);
+    let (app_ref, client_ref, curator_ref) = (app, &client, curator);
+    wait::eventually("the publication to finish", move || {
+        let url = app_ref.url(&format!("/api/datasets/{id}?files=false"));
+        let request = client_ref.get(url).bearer_auth(curator_ref);
+        async move {
+            // Polled without the file list, as a client of a large dataset would.
+            let body: serde_json::Value = request.send().await?.json().await?;
+            assert!(body.get("files").is_none(), "no file list asked for");
+            assert_eq!(body["file_count"], total);
+            if body["state"] == "published" {
+                assert!(body["publishing"].is_null(), "no progress once published");
+                return Ok(Check::Done(()));
             }
+            let p = &body["publishing"];
+            if let (Some(done), Some(of)) = (p["done"].as_i64(), p["total"].as_i64()) {
+                assert!(done <= of, "{p}");
+                assert!(of as usize <= total, "{p}");
+            }
+            if let Some(phase) = p["phase"].as_str() {
+                let mut seen = phases_seen.borrow_mut();
+                if seen.last().map(String::as_str) != Some(phase) {
+                    seen.push(phase.to_string());
+                }
+            }
+            Ok(if worker_ref.is_finished() {
+                Check::Done(())
+            } else {
+                Check::NotYet(p.to_string())
+            })
         }
-        if worker.is_finished() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await?;
+    let phases = phases.into_inner();
     worker.await??;
     let order = ["preparing", "copying", "recording", "finishing"];
     let ranks: Vec<usize> = phases
@@ -262,9 +302,17 @@ async fn journey(backend: Backend) -> TestResult {
         .ok_or("no publication job")?;
     assert_eq!(noted.state, "done");
     assert_eq!(noted.phase.as_deref(), Some("finishing"));
-    let published = app.wait_published(&curator, id).await?;
+    let published = app.api(curator).dataset(id).await?;
+    assert_eq!(published["state"], "published");
     assert_eq!(published["files"].as_array().map(Vec::len), Some(total));
 
+    Ok(())
+}
+
+/// The whole version as one zip, a fixity audit, and both OCFL validators.
+async fn the_version_downloads_whole_and_is_audited(app: &TestApp, many: &Many) -> TestResult {
+    let (id, total, extra, expected) = (many.id, many.total, many.extra, &many.expected);
+    let client = app.client();
     // The public page lists a page at a time too.
     let (_, public) = app
         .browser()
@@ -321,18 +369,6 @@ async fn journey(backend: Backend) -> TestResult {
 
     // The object passes both external OCFL validators.
     validate_ocfl_root(&app.ocfl_root())?;
-    let rocfl = std::env::var("HOLDFAST_ROCFL")
-        .map_err(|_| "HOLDFAST_ROCFL is not set: run the tests with scripts/test")?;
-    let out = std::process::Command::new(rocfl)
-        .arg("-r")
-        .arg(app.ocfl_root())
-        .arg("validate")
-        .output()?;
-    assert!(
-        out.status.success(),
-        "rocfl validate: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    validate_ocfl_root_with_rocfl(&app.ocfl_root())?;
     Ok(())
 }

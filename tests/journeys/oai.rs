@@ -5,12 +5,11 @@
 //! request gets its protocol error.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use crate::helpers::*;
+use crate::support::checkers::python;
+use crate::support::wait::next_second;
+use crate::support::*;
 use holdfast::accounts::Role;
-use holdfast::app::Archive;
-use holdfast::web::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -81,10 +80,8 @@ else:
 print(json.dumps(out))
 "#;
 
-fn sickle(base: &str, mode: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let python = std::env::var("HOLDFAST_TEST_PYTHON")
-        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
-    let out = std::process::Command::new(python)
+fn sickle(base: &str, mode: &str) -> Result<Value, Error> {
+    let out = std::process::Command::new(python()?)
         .args(["-c", SCRIPT, base, KERNEL_XSD, mode])
         .output()?;
     if !out.status.success() {
@@ -98,7 +95,7 @@ fn sickle(base: &str, mode: &str) -> Result<Value, Box<dyn std::error::Error>> {
 }
 
 /// A raw OAI-PMH request by GET; checks the media type; returns the body.
-async fn oai(base: &str, query: &str) -> Result<String, Box<dyn std::error::Error>> {
+async fn oai(base: &str, query: &str) -> Result<String, Error> {
     let r = reqwest::get(format!("{base}/oai?{query}")).await?;
     assert_eq!(r.status(), StatusCode::OK, "{query}");
     let media = r
@@ -144,15 +141,6 @@ fn identifiers_in(body: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Waits for the clock to reach the next second, so that the next publication gets
-/// a datestamp of its own (the granularity is the second).
-async fn next_second() {
-    let now = chrono::Utc::now().timestamp();
-    while chrono::Utc::now().timestamp() == now {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 struct Published {
     id: i64,
     doi: String,
@@ -161,43 +149,31 @@ struct Published {
 
 async fn publish(
     app: &TestApp,
-    dep: &str,
-    cur: &str,
+    (dep, cur): (&Api, &Api),
     title: &str,
     resource_type: &str,
     file: (&str, &[u8]),
     standards: &[&str],
-) -> Result<Published, Box<dyn std::error::Error>> {
-    let client = app.client();
+) -> Result<Published, Error> {
     let mut metadata = minimal_json(title);
     metadata["types"] = json!({"resourceTypeGeneral": resource_type});
     metadata["subjects"] = json!([{"subject": "eddy covariance"}]);
     metadata["language"] = json!("en");
-    let r = client
-        .post(app.url("/api/datasets"))
-        .bearer_auth(dep)
-        .json(&metadata)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
-    let id = r.json::<Value>().await?["id"].as_i64().ok_or("id")?;
-    let r = client
-        .put(app.url(&format!("/api/datasets/{id}/files/{}", file.0)))
-        .bearer_auth(dep)
-        .body(file.1.to_vec())
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = dep.create_dataset(&metadata).await?["id"]
+        .as_i64()
+        .ok_or("id")?;
+    dep.put_file(id, file.0, file.1).await?;
     if !standards.is_empty() {
-        let r = client
-            .put(app.url(&format!("/api/datasets/{id}/standards")))
-            .bearer_auth(dep)
-            .json(&json!({ "standards": standards }))
-            .send()
+        let claimed = dep
+            .put(
+                &format!("/api/datasets/{id}/standards"),
+                &json!({ "standards": standards }),
+            )
             .await?;
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+        assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
     }
-    let body = app.api_publish(dep, cur, id).await?;
+    let body = app.publish(dep, cur, id).await?;
+    // The next publication gets a datestamp of its own (the granularity is the second).
     next_second().await;
     Ok(Published {
         id,
@@ -209,55 +185,49 @@ async fn publish(
     })
 }
 
-/// A second server on the same data and database: what a restart (or another node
-/// behind the same base URL) sees.
-async fn second_server(app: &TestApp) -> Result<String, Box<dyn std::error::Error>> {
-    let mut settings = (*app.archive.settings).clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    settings.bind = listener.local_addr()?.to_string();
-    let archive = Archive::open(settings).await?;
-    let server = Application::from_listener(archive, listener)?;
-    let base = format!("http://127.0.0.1:{}", server.port());
-    actix_web::rt::spawn(server.run_until_stopped());
-    Ok(base)
+/// Four published records (one of them withdrawn since), a draft, and a new draft
+/// version of the first; two records a page, so four take two pages.
+struct Records {
+    app: TestApp,
+    forest: Published,
+    model: Published,
+    fen: Published,
+    withdrawn: Published,
+    draft: i64,
 }
 
-#[actix_web::test]
-async fn harvesters_get_every_published_record_selectively_and_in_pages() -> TestResult {
-    for backend in backends() {
-        if let Err(e) = journey(backend).await {
-            return Err(format!("on {backend:?}: {e}").into());
-        }
+impl Records {
+    fn id_of(&self, p: &Published) -> String {
+        format!("oai:127.0.0.1:dataset/{}", p.id)
     }
-    Ok(())
 }
 
-async fn journey(backend: Backend) -> TestResult {
-    // Two records a page, so four records take two pages.
-    let app = TestApp::spawn_with(backend, |a| a.oai_page_size = Some(2)).await?;
-    let base = app.base.clone();
-
+async fn four_records(backend: Backend) -> Result<Records, Error> {
+    let app = TestApp::builder()
+        .settings(|a| a.oai_page_size = Some(2))
+        .spawn(backend)
+        .await?;
     // An empty archive: no records, no sets yet.
-    let empty = oai(&base, "verb=ListRecords&metadataPrefix=oai_dc").await?;
+    let empty = oai(&app.base, "verb=ListRecords&metadataPrefix=oai_dc").await?;
     assert_eq!(
         error_code(&empty).as_deref(),
         Some("noRecordsMatch"),
         "{empty}"
     );
-    let empty = oai(&base, "verb=ListSets").await?;
+    let empty = oai(&app.base, "verb=ListSets").await?;
     assert_eq!(
         error_code(&empty).as_deref(),
         Some("noSetHierarchy"),
         "{empty}"
     );
 
-    let dep = app.token_for("pi@example.org", Role::Depositor).await?;
-    let cur = app.token_for("cur@example.org", Role::Curator).await?;
-    let admin = app.token_for("admin@example.org", Role::Admin).await?;
+    let dep = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
+    let cur = app.api(&app.new_user("cur@example.org", Role::Curator).await?.token);
+    let admin = app.api(&app.new_user("admin@example.org", Role::Admin).await?.token);
+    let both = (&dep, &cur);
     let forest = publish(
         &app,
-        &dep,
-        &cur,
+        both,
         "Harvard Forest fluxes",
         "Dataset",
         ("fluxes.csv", b"site,flux\nUS-Ha1,1.5\n"),
@@ -266,8 +236,7 @@ async fn journey(backend: Backend) -> TestResult {
     .await?;
     let model = publish(
         &app,
-        &dep,
-        &cur,
+        both,
         "Gap-filling model",
         "Software",
         ("notes.txt", b"model notes"),
@@ -276,8 +245,7 @@ async fn journey(backend: Backend) -> TestResult {
     .await?;
     let fen = publish(
         &app,
-        &dep,
-        &cur,
+        both,
         "Fen chambers",
         "Dataset",
         ("notes.txt", b"chamber notes"),
@@ -286,51 +254,81 @@ async fn journey(backend: Backend) -> TestResult {
     .await?;
     let withdrawn = publish(
         &app,
-        &dep,
-        &cur,
+        both,
         "Withdrawn plot",
         "Dataset",
         ("notes.txt", b"plot notes"),
         &[],
     )
     .await?;
-    let r = app
-        .client()
-        .post(app.url(&format!("/api/datasets/{}/deaccession", withdrawn.id)))
-        .bearer_auth(&admin)
-        .json(&json!({"reason": "Consent for the site data was withdrawn."}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+    let reason = json!({"reason": "Consent for the site data was withdrawn."});
+    admin
+        .post(
+            &format!("/api/datasets/{}/deaccession", withdrawn.id),
+            &reason,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
     // Never published: a draft, and a new draft version of the forest dataset.
-    let draft = app.api_draft(&dep, "Unfinished draft").await?;
-    let r = app
-        .client()
-        .post(app.url(&format!("/api/datasets/{}/versions", forest.id)))
-        .bearer_auth(&dep)
-        .json(&json!({}))
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
+    let draft = dep.create_draft("Unfinished draft").await?;
+    dep.post(&format!("/api/datasets/{}/versions", forest.id), &json!({}))
+        .await?
+        .expect(StatusCode::CREATED)?;
     let mut changed = minimal_json("Draft title of version 2");
     changed["types"] = json!({"resourceTypeGeneral": "Dataset"});
-    let r = app
-        .client()
-        .put(app.url(&format!("/api/datasets/{}", forest.id)))
-        .bearer_auth(&dep)
-        .json(&changed)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+    dep.update_metadata(forest.id, &changed).await?;
+    Ok(Records {
+        app,
+        forest,
+        model,
+        fen,
+        withdrawn,
+        draft,
+    })
+}
 
-    let id_of = |p: &Published| format!("oai:127.0.0.1:dataset/{}", p.id);
-    let all: BTreeSet<String> = [&forest, &model, &fen, &withdrawn]
+async fn on_each<F, Fut>(journey: F) -> TestResult
+where
+    F: Fn(Records) -> Fut,
+    Fut: std::future::Future<Output = TestResult>,
+{
+    for backend in backends() {
+        let records = four_records(backend).await?;
+        journey(records)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Every published record, in every format, the withdrawn one as deleted.
+#[actix_web::test]
+async fn harvesters_get_every_published_record_in_every_format() -> TestResult {
+    on_each(|r| async move {
+        // The full harvest, in every format.
+        let h = sickle(&format!("{}/oai", r.app.base), "full")?;
+        every_record_once_with_its_datestamp(&r, &h)?;
+        records_carry_their_published_versions_metadata(&r, &h)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Identify, formats and sets; each record once in every format, deleted as withdrawn.
+fn every_record_once_with_its_datestamp(r: &Records, h: &Value) -> TestResult {
+    let Records {
+        forest,
+        model,
+        fen,
+        withdrawn,
+        ..
+    } = r;
+    let base = r.app.base.clone();
+    let id_of = |p: &Published| r.id_of(p);
+    let all: BTreeSet<String> = [forest, model, fen, withdrawn]
         .iter()
         .map(|p| id_of(p))
         .collect();
-
-    // The full harvest, in every format.
-    let h = sickle(&format!("{base}/oai"), "full")?;
     let identify = &h["identify"];
     assert_eq!(identify["baseURL"], format!("{base}/oai"));
     assert_eq!(identify["repositoryName"], "holdfast");
@@ -367,7 +365,7 @@ async fn journey(backend: Backend) -> TestResult {
         assert_eq!(records.len(), 4, "{prefix}: each record once");
         for r in records {
             let id = r["identifier"].as_str().ok_or("identifier")?;
-            let deleted = id == id_of(&withdrawn);
+            let deleted = id == id_of(withdrawn);
             assert_eq!(r["deleted"], deleted, "{prefix} {id}");
             assert_eq!(
                 r["has_metadata"], !deleted,
@@ -380,10 +378,24 @@ async fn journey(backend: Backend) -> TestResult {
     }
     assert_eq!(
         identify["earliestDatestamp"],
-        datestamps[&id_of(&forest)].as_str(),
+        datestamps[&id_of(forest)].as_str(),
         "the earliest datestamp is the first publication"
     );
-    let find = |prefix: &str, p: &Published| -> Result<Value, Box<dyn std::error::Error>> {
+    Ok(())
+}
+
+/// Sets come from the versions and stay with the withdrawn record; oai_dc and
+/// DataCite describe the published version, not the draft.
+fn records_carry_their_published_versions_metadata(r: &Records, h: &Value) -> TestResult {
+    let Records {
+        forest,
+        model,
+        withdrawn,
+        ..
+    } = r;
+    let base = r.app.base.clone();
+    let id_of = |p: &Published| r.id_of(p);
+    let find = |prefix: &str, p: &Published| -> Result<Value, Error> {
         h[prefix]
             .as_array()
             .and_then(|rs| rs.iter().find(|r| r["identifier"] == id_of(p).as_str()))
@@ -392,19 +404,19 @@ async fn journey(backend: Backend) -> TestResult {
     };
     // Sets come from the versions, and stay with the withdrawn record.
     assert_eq!(
-        find("oai_dc", &forest)?["sets"],
+        find("oai_dc", forest)?["sets"],
         json!(["standard", "standard:csv", "type", "type:Dataset"])
     );
     assert_eq!(
-        find("oai_dc", &model)?["sets"],
+        find("oai_dc", model)?["sets"],
         json!(["type", "type:Software"])
     );
     assert_eq!(
-        find("oai_dc", &withdrawn)?["sets"],
+        find("oai_dc", withdrawn)?["sets"],
         json!(["type", "type:Dataset"])
     );
     // oai_dc: the published version's metadata, not the draft's.
-    let dc = &find("oai_dc", &forest)?["dc"];
+    let dc = &find("oai_dc", forest)?["dc"];
     assert_eq!(dc["title"], json!(["Harvard Forest fluxes"]));
     assert_eq!(dc["creator"], json!(["Doe, Jane"]));
     assert_eq!(dc["subject"], json!(["eddy covariance"]));
@@ -434,7 +446,7 @@ async fn journey(backend: Backend) -> TestResult {
         "{dc}"
     );
     // oai_datacite: the oai-1.1 wrapper around a valid kernel-4 resource; datacite: bare.
-    let wrapped = find("oai_datacite", &forest)?;
+    let wrapped = find("oai_datacite", forest)?;
     assert_eq!(
         wrapped["root"],
         "{http://schema.datacite.org/oai/oai-1.1/}oai_datacite"
@@ -442,130 +454,297 @@ async fn journey(backend: Backend) -> TestResult {
     assert_eq!(wrapped["schemaVersion"], "4.6");
     assert_eq!(wrapped["doi"], forest.concept_doi.as_str());
     assert_eq!(wrapped["title"], "Harvard Forest fluxes");
-    let bare = find("datacite", &model)?;
+    let bare = find("datacite", model)?;
     assert_eq!(
         bare["root"],
         "{http://datacite.org/schema/kernel-4}resource"
     );
     assert_eq!(bare["doi"], model.concept_doi.as_str());
 
-    // Selective harvests: exactly the records in range and set.
-    let stamp = |p: &Published| datestamps[&id_of(p)].clone();
-    assert!(stamp(&forest) < stamp(&model) && stamp(&model) < stamp(&fen));
-    assert!(
-        stamp(&fen) < stamp(&withdrawn),
-        "the deaccession moved the datestamp on"
-    );
-    let day = &stamp(&forest)[..10];
-    let queries = json!({
-        "range": {"from": stamp(&model), "until": stamp(&fen)},
-        "from": {"from": stamp(&fen)},
-        "until": {"until": stamp(&model)},
-        "one_second": {"from": stamp(&model), "until": stamp(&model)},
-        "software": {"set": "type:Software"},
-        "csv": {"set": "standard:csv"},
-        "standards": {"set": "standard"},
-        "datasets_from_fen": {"set": "type:Dataset", "from": stamp(&fen)},
-        "days": {"from": day, "until": "9999-12-31"},
-        "before": {"until": "2000-01-01"},
-        "no_such_set": {"set": "type:Image"},
-    });
-    let sel = sickle(&format!("{base}/oai"), &queries.to_string())?;
-    let ids = |ps: &[&Published]| json!(ps.iter().map(|p| id_of(p)).collect::<Vec<_>>());
-    assert_eq!(sel["range"], ids(&[&model, &fen]));
-    assert_eq!(sel["from"], ids(&[&fen, &withdrawn]));
-    assert_eq!(sel["until"], ids(&[&forest, &model]));
-    assert_eq!(sel["one_second"], ids(&[&model]));
-    assert_eq!(sel["software"], ids(&[&model]));
-    assert_eq!(sel["csv"], ids(&[&forest]));
-    assert_eq!(sel["standards"], ids(&[&forest]));
-    assert_eq!(sel["datasets_from_fen"], ids(&[&fen, &withdrawn]));
-    assert_eq!(sel["days"], ids(&[&forest, &model, &fen, &withdrawn]));
-    assert_eq!(sel["before"], "noRecordsMatch");
-    assert_eq!(sel["no_such_set"], "noRecordsMatch");
+    Ok(())
+}
 
-    // Paging: two records, then the last two with an empty token; the same token gives
-    // the same page, here and on a second server (a restart).
-    let page1 = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
-    assert_eq!(identifiers_in(&page1), [id_of(&forest), id_of(&model)]);
-    let (position, token) = token_of(&page1).ok_or("no token on page 1")?;
-    assert_eq!(position, "4/0");
-    assert!(!token.is_empty());
-    let query = format!("verb=ListIdentifiers&resumptionToken={token}");
-    let page2 = oai(&base, &query).await?;
-    assert_eq!(identifiers_in(&page2), [id_of(&fen), id_of(&withdrawn)]);
-    assert_eq!(token_of(&page2), Some(("4/2".to_string(), String::new())));
-    assert!(page2.contains(r#"<header status="deleted">"#));
-    assert_eq!(
-        identifiers_in(&oai(&base, &query).await?),
-        identifiers_in(&page2)
-    );
-    let other = second_server(&app).await?;
-    let again = oai(&other, &query).await?;
-    assert_eq!(identifiers_in(&again), identifiers_in(&page2));
-    assert_eq!(token_of(&again), token_of(&page2));
-    // A complete single page carries no token at all.
-    let single = oai(
-        &base,
-        "verb=ListIdentifiers&metadataPrefix=oai_dc&set=type:Software",
-    )
-    .await?;
-    assert_eq!(token_of(&single), None, "{single}");
+/// from/until/set select exactly the expected records.
+#[actix_web::test]
+async fn selective_harvests_return_exactly_the_records_in_range_and_set() -> TestResult {
+    on_each(|r| async move {
+        let Records {
+            forest,
+            model,
+            fen,
+            withdrawn,
+            ..
+        } = &r;
+        let base = r.app.base.clone();
+        let id_of = |p: &Published| r.id_of(p);
+        // The datestamps, as a harvester reads them.
+        let h = sickle(&format!("{base}/oai"), "full")?;
+        let datestamps: std::collections::BTreeMap<String, String> = h["oai_dc"]
+            .as_array()
+            .ok_or("oai_dc")?
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r["identifier"].as_str()?.to_string(),
+                    r["datestamp"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        // Selective harvests: exactly the records in range and set.
+        let stamp = |p: &Published| datestamps[&id_of(p)].clone();
+        assert!(stamp(forest) < stamp(model) && stamp(model) < stamp(fen));
+        assert!(
+            stamp(fen) < stamp(withdrawn),
+            "the deaccession moved the datestamp on"
+        );
+        let day = &stamp(forest)[..10];
+        let queries = json!({
+            "range": {"from": stamp(model), "until": stamp(fen)},
+            "from": {"from": stamp(fen)},
+            "until": {"until": stamp(model)},
+            "one_second": {"from": stamp(model), "until": stamp(model)},
+            "software": {"set": "type:Software"},
+            "csv": {"set": "standard:csv"},
+            "standards": {"set": "standard"},
+            "datasets_from_fen": {"set": "type:Dataset", "from": stamp(fen)},
+            "days": {"from": day, "until": "9999-12-31"},
+            "before": {"until": "2000-01-01"},
+            "no_such_set": {"set": "type:Image"},
+        });
+        let sel = sickle(&format!("{base}/oai"), &queries.to_string())?;
+        let ids = |ps: &[&Published]| json!(ps.iter().map(|p| id_of(p)).collect::<Vec<_>>());
+        assert_eq!(sel["range"], ids(&[model, fen]));
+        assert_eq!(sel["from"], ids(&[fen, withdrawn]));
+        assert_eq!(sel["until"], ids(&[forest, model]));
+        assert_eq!(sel["one_second"], ids(&[model]));
+        assert_eq!(sel["software"], ids(&[model]));
+        assert_eq!(sel["csv"], ids(&[forest]));
+        assert_eq!(sel["standards"], ids(&[forest]));
+        assert_eq!(sel["datasets_from_fen"], ids(&[fen, withdrawn]));
+        assert_eq!(sel["days"], ids(&[forest, model, fen, withdrawn]));
+        assert_eq!(sel["before"], "noRecordsMatch");
+        assert_eq!(sel["no_such_set"], "noRecordsMatch");
 
-    // GetRecord and ListMetadataFormats of one record; the request is echoed.
-    let one = oai(
-        &base,
-        &format!(
-            "verb=GetRecord&metadataPrefix=oai_dc&identifier={}",
-            id_of(&fen)
-        ),
-    )
-    .await?;
-    assert!(one.contains("<dc:title>Fen chambers</dc:title>"), "{one}");
-    assert_eq!(
-        request_attrs(&one),
-        format!(
-            r#"verb="GetRecord" metadataPrefix="oai_dc" identifier="{}""#,
-            id_of(&fen)
+        Ok(())
+    })
+    .await
+}
+
+/// Pages and their tokens, answered by a restarted server too; records are added
+/// back at start for datasets published before OAI-PMH.
+#[actix_web::test]
+async fn pages_follow_resumption_tokens_across_restarts_and_the_backfill() -> TestResult {
+    on_each(|r| async move {
+        let Records {
+            forest,
+            model,
+            fen,
+            withdrawn,
+            ..
+        } = &r;
+        let base = r.app.base.clone();
+        let id_of = |p: &Published| r.id_of(p);
+        // Paging: two records, then the last two with an empty token; the same token gives
+        // the same page, here and on a second server (a restart).
+        let page1 = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+        assert_eq!(identifiers_in(&page1), [id_of(forest), id_of(model)]);
+        let (position, token) = token_of(&page1).ok_or("no token on page 1")?;
+        assert_eq!(position, "4/0");
+        assert!(!token.is_empty());
+        let query = format!("verb=ListIdentifiers&resumptionToken={token}");
+        let page2 = oai(&base, &query).await?;
+        assert_eq!(identifiers_in(&page2), [id_of(fen), id_of(withdrawn)]);
+        assert_eq!(token_of(&page2), Some(("4/2".to_string(), String::new())));
+        assert!(page2.contains(r#"<header status="deleted">"#));
+        assert_eq!(
+            identifiers_in(&oai(&base, &query).await?),
+            identifiers_in(&page2)
+        );
+        let other = r.app.restarted().await?;
+        let again = oai(&other.base, &query).await?;
+        assert_eq!(identifiers_in(&again), identifiers_in(&page2));
+        assert_eq!(token_of(&again), token_of(&page2));
+        // A complete single page carries no token at all.
+        let single = oai(
+            &base,
+            "verb=ListIdentifiers&metadataPrefix=oai_dc&set=type:Software",
         )
-    );
-    let gone = oai(
-        &base,
-        &format!(
-            "verb=GetRecord&metadataPrefix=oai_datacite&identifier={}",
-            id_of(&withdrawn)
-        ),
-    )
-    .await?;
-    assert!(gone.contains(r#"<header status="deleted">"#) && !gone.contains("<metadata>"));
-    let formats = oai(
-        &base,
-        &format!("verb=ListMetadataFormats&identifier={}", id_of(&model)),
-    )
-    .await?;
-    assert_eq!(formats.matches("<metadataFormat>").count(), 3);
-    // POST with a form body answers as GET does.
-    let posted = app
-        .client()
-        .post(app.url("/oai"))
-        .form(&[
-            ("verb", "GetRecord"),
-            ("metadataPrefix", "oai_dc"),
-            ("identifier", &id_of(&fen)),
-        ])
-        .send()
-        .await?
-        .text()
         .await?;
-    assert!(
-        posted.contains("<dc:title>Fen chambers</dc:title>"),
-        "{posted}"
-    );
+        assert_eq!(token_of(&single), None, "{single}");
 
-    // Every error code; badVerb and badArgument echo no arguments.
-    let draft_id = format!("oai:127.0.0.1:dataset/{draft}");
-    let tampered = token.replacen(|c: char| c.is_ascii_alphanumeric(), "_", 1);
-    let cases: Vec<(String, &str)> = vec![
+        // Records of datasets published before OAI-PMH existed are added at start, the
+        // withdrawn one as deleted with its sets.
+        let before: Vec<String> = identifiers_in(&page1)
+            .into_iter()
+            .chain(identifiers_in(&page2))
+            .collect();
+        r.app
+            .archive
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                diesel::delete(holdfast::db::schema::oai_set_members::table).execute(conn)?;
+                diesel::delete(holdfast::db::schema::oai_records::table).execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        let gone = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+        assert_eq!(
+            error_code(&gone).as_deref(),
+            Some("noRecordsMatch"),
+            "{gone}"
+        );
+        let restarted = r.app.restarted().await?.base;
+        let first = oai(&restarted, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+        let (_, next) = token_of(&first).ok_or("no token after the backfill")?;
+        let rest = oai(
+            &restarted,
+            &format!("verb=ListIdentifiers&resumptionToken={next}"),
+        )
+        .await?;
+        let after: Vec<String> = identifiers_in(&first)
+            .into_iter()
+            .chain(identifiers_in(&rest))
+            .collect();
+        assert_eq!(after, before);
+        // The same datestamps, sets and deletion as before, so the same token too.
+        let listed = |body: &str| {
+            body.split_once("<ListIdentifiers>")
+                .map(|(_, l)| l.to_string())
+        };
+        assert_eq!(listed(&first), listed(&page1));
+        assert_eq!(listed(&rest), listed(&page2));
+        let sets = oai(&restarted, "verb=ListSets").await?;
+        assert_eq!(sets.matches("<set>").count(), 5, "{sets}");
+
+        Ok(())
+    })
+    .await
+}
+
+/// GetRecord and ListMetadataFormats of one record, by GET and by form POST.
+#[actix_web::test]
+async fn single_records_and_formats_are_answered_by_get_and_post() -> TestResult {
+    on_each(|r| async move {
+        let Records {
+            fen,
+            withdrawn,
+            model,
+            ..
+        } = &r;
+        let base = r.app.base.clone();
+        let id_of = |p: &Published| r.id_of(p);
+        // GetRecord and ListMetadataFormats of one record; the request is echoed.
+        let one = oai(
+            &base,
+            &format!(
+                "verb=GetRecord&metadataPrefix=oai_dc&identifier={}",
+                id_of(fen)
+            ),
+        )
+        .await?;
+        assert!(one.contains("<dc:title>Fen chambers</dc:title>"), "{one}");
+        assert_eq!(
+            request_attrs(&one),
+            format!(
+                r#"verb="GetRecord" metadataPrefix="oai_dc" identifier="{}""#,
+                id_of(fen)
+            )
+        );
+        let gone = oai(
+            &base,
+            &format!(
+                "verb=GetRecord&metadataPrefix=oai_datacite&identifier={}",
+                id_of(withdrawn)
+            ),
+        )
+        .await?;
+        assert!(gone.contains(r#"<header status="deleted">"#) && !gone.contains("<metadata>"));
+        let formats = oai(
+            &base,
+            &format!("verb=ListMetadataFormats&identifier={}", id_of(model)),
+        )
+        .await?;
+        assert_eq!(formats.matches("<metadataFormat>").count(), 3);
+        // POST with a form body answers as GET does.
+        let posted = r
+            .app
+            .client()
+            .post(r.app.url("/oai"))
+            .form(&[
+                ("verb", "GetRecord"),
+                ("metadataPrefix", "oai_dc"),
+                ("identifier", &id_of(fen)),
+            ])
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            posted.contains("<dc:title>Fen chambers</dc:title>"),
+            "{posted}"
+        );
+
+        // POST must be form-encoded.
+        let answer = r
+            .app
+            .client()
+            .post(r.app.url("/oai"))
+            .header("content-type", "application/json")
+            .body(r#"{"verb":"Identify"}"#)
+            .send()
+            .await?;
+        assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        Ok(())
+    })
+    .await
+}
+
+/// Every error code; badVerb and badArgument echo no arguments.
+#[actix_web::test]
+async fn every_bad_request_gets_its_protocol_error() -> TestResult {
+    on_each(|r| async move {
+        let Records { fen, .. } = &r;
+        let base = r.app.base.clone();
+        let id_of = |p: &Published| r.id_of(p);
+        // A token of a real page, to tamper with and to misuse.
+        let page1 = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
+        let (_, token) = token_of(&page1).ok_or("no token on page 1")?;
+        let draft = r.draft;
+        // Every error code; badVerb and badArgument echo no arguments.
+        let draft_id = format!("oai:127.0.0.1:dataset/{draft}");
+        let tampered = token.replacen(|c: char| c.is_ascii_alphanumeric(), "_", 1);
+        let cases = error_cases(&token, &tampered, &id_of(fen), &draft_id);
+        for (query, expected) in &cases {
+            let body = oai(&base, query).await?;
+            assert_eq!(
+                error_code(&body).as_deref(),
+                Some(*expected),
+                "{query}: {body}"
+            );
+            let attrs = request_attrs(&body);
+            if matches!(*expected, "badVerb" | "badArgument") {
+                assert_eq!(attrs, "", "{query}: no arguments echoed");
+            } else {
+                assert!(
+                    attrs.starts_with("verb="),
+                    "{query}: arguments echoed: {attrs}"
+                );
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Every bad request and the error it must get: (query, OAI-PMH error code).
+fn error_cases(
+    token: &str,
+    tampered: &str,
+    fen: &str,
+    draft_id: &str,
+) -> Vec<(String, &'static str)> {
+    vec![
         ("".into(), "badVerb"),
         ("verb=Harvest".into(), "badVerb"),
         ("verb=Identify&verb=ListSets".into(), "badVerb"),
@@ -618,10 +797,7 @@ async fn journey(backend: Backend) -> TestResult {
             "cannotDisseminateFormat",
         ),
         (
-            format!(
-                "verb=GetRecord&metadataPrefix=mods&identifier={}",
-                id_of(&fen)
-            ),
+            format!("verb=GetRecord&metadataPrefix=mods&identifier={}", fen),
             "cannotDisseminateFormat",
         ),
         (
@@ -644,76 +820,5 @@ async fn journey(backend: Backend) -> TestResult {
             "verb=ListIdentifiers&metadataPrefix=oai_dc&set=type:Image".into(),
             "noRecordsMatch",
         ),
-    ];
-    for (query, expected) in &cases {
-        let body = oai(&base, query).await?;
-        assert_eq!(
-            error_code(&body).as_deref(),
-            Some(*expected),
-            "{query}: {body}"
-        );
-        let attrs = request_attrs(&body);
-        if matches!(*expected, "badVerb" | "badArgument") {
-            assert_eq!(attrs, "", "{query}: no arguments echoed");
-        } else {
-            assert!(
-                attrs.starts_with("verb="),
-                "{query}: arguments echoed: {attrs}"
-            );
-        }
-    }
-    // Records of datasets published before OAI-PMH existed are added at start, the
-    // withdrawn one as deleted with its sets.
-    let before: Vec<String> = identifiers_in(&page1)
-        .into_iter()
-        .chain(identifiers_in(&page2))
-        .collect();
-    app.archive
-        .db
-        .run(|conn| {
-            use diesel::prelude::*;
-            diesel::delete(holdfast::db::schema::oai_set_members::table).execute(conn)?;
-            diesel::delete(holdfast::db::schema::oai_records::table).execute(conn)?;
-            Ok(())
-        })
-        .await?;
-    let gone = oai(&base, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
-    assert_eq!(
-        error_code(&gone).as_deref(),
-        Some("noRecordsMatch"),
-        "{gone}"
-    );
-    let restarted = second_server(&app).await?;
-    let first = oai(&restarted, "verb=ListIdentifiers&metadataPrefix=oai_dc").await?;
-    let (_, next) = token_of(&first).ok_or("no token after the backfill")?;
-    let rest = oai(
-        &restarted,
-        &format!("verb=ListIdentifiers&resumptionToken={next}"),
-    )
-    .await?;
-    let after: Vec<String> = identifiers_in(&first)
-        .into_iter()
-        .chain(identifiers_in(&rest))
-        .collect();
-    assert_eq!(after, before);
-    // The same datestamps, sets and deletion as before, so the same token too.
-    let listed = |body: &str| {
-        body.split_once("<ListIdentifiers>")
-            .map(|(_, l)| l.to_string())
-    };
-    assert_eq!(listed(&first), listed(&page1));
-    assert_eq!(listed(&rest), listed(&page2));
-    let sets = oai(&restarted, "verb=ListSets").await?;
-    assert_eq!(sets.matches("<set>").count(), 5, "{sets}");
-
-    // POST must be form-encoded.
-    let r = app
-        .client()
-        .post(app.url("/oai"))
-        .header("content-type", "application/json")
-        .body(r#"{"verb":"Identify"}"#)
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    Ok(())
+    ]
 }

@@ -7,7 +7,7 @@ use holdfast::accounts::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const BAD16: &str = "US-UMB_HR_200001010000_200001012000_bad16.csv";
 
@@ -17,36 +17,6 @@ fn conformance_file(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("conformance file readable")
-}
-
-async fn put_file(app: &TestApp, token: &str, id: i64, path: &str, bytes: Vec<u8>) -> TestResult {
-    let r = app
-        .client()
-        .put(app.url(&format!("/api/datasets/{id}/files/{path}")))
-        .bearer_auth(token)
-        .body(bytes)
-        .send()
-        .await?;
-    if r.status() != StatusCode::CREATED {
-        return Err(format!("upload {path}: {}", r.status()).into());
-    }
-    Ok(())
-}
-
-async fn get_json(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let r = app
-        .client()
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    let status = r.status();
-    let body = r.json::<Value>().await.unwrap_or(Value::Null);
-    Ok((status, body))
 }
 
 fn items_of(tickets: &Value) -> Vec<Value> {
@@ -59,22 +29,32 @@ fn items_of(tickets: &Value) -> Vec<Value> {
         .collect()
 }
 
-#[actix_web::test]
-async fn findings_become_ticket_items_that_close_when_fixed_and_block_until_waived() -> TestResult {
-    on_each_backend(|app| async move {
-        let pi = app.token_for("pi@site.org", Role::Depositor).await?;
-        let curator = app.token_for("cur@archive.org", Role::Curator).await?;
-        let id = app.api_draft(&pi, "Flux tower US-UMB 2000").await?;
-        let path = format!("data/{BAD16}");
-        put_file(&app, &pi, id, &path, conformance_file(BAD16)).await?;
+/// A PI's draft with an AmeriFlux file with errors, checked; (PI, curator, draft id,
+/// file path).
+async fn checked_bad_upload(app: &TestApp) -> Result<(Api, Api, i64, String), Error> {
+    let pi = app.api(&app.new_user("pi@site.org", Role::Depositor).await?.token);
+    let curator = app.api(&app.new_user("cur@archive.org", Role::Curator).await?.token);
+    let id = pi.create_draft("Flux tower US-UMB 2000").await?;
+    let path = format!("data/{BAD16}");
+    pi.put_file(id, &path, &conformance_file(BAD16)).await?;
+    // The upload returned at once; the report follows from the job.
+    app.run_jobs().await?;
+    Ok((pi, curator, id, path))
+}
 
-        // The upload returned at once; the report follows from the background job.
-        let report = app.wait_for_checks(&pi, id).await?;
+#[actix_web::test]
+async fn findings_become_one_ticket_item_per_problem_and_block_submission() -> TestResult {
+    on_each_backend(|app| async move {
+        let (pi, _, id, path) = checked_bad_upload(&app).await?;
+        let report = pi.validation(id).await?;
         assert_eq!(report["state"], "done", "{report}");
         assert_eq!(report["status"], "error");
         let file = &report["files"][0];
         assert_eq!(file["path"], path.as_str());
-        assert_eq!(file["ameriflux_status"], "ERROR", "AmeriFlux's own level beside ours");
+        assert_eq!(
+            file["ameriflux_status"], "ERROR",
+            "AmeriFlux's own level beside ours"
+        );
         let findings = file["findings"].as_array().ok_or("findings")?;
         let missing_code = findings
             .iter()
@@ -87,200 +67,175 @@ async fn findings_become_ticket_items_that_close_when_fixed_and_block_until_waiv
         assert!(report["blocking"].as_u64().ok_or("blocking")? > 0);
 
         // One ticket, one item per (file, check), each with its findings.
-        let (status, tickets) = get_json(&app, &pi, &format!("/api/datasets/{id}/tickets")).await?;
-        assert_eq!(status, StatusCode::OK);
+        let tickets = pi.get_ok(&format!("/api/datasets/{id}/tickets")).await?;
         let items = items_of(&tickets);
         let keys: Vec<(String, String)> = items
             .iter()
-            .map(|i| (i["file"].as_str().unwrap_or("").into(), i["code"].as_str().unwrap_or("").into()))
+            .map(|i| {
+                (
+                    i["file"].as_str().unwrap_or("").into(),
+                    i["code"].as_str().unwrap_or("").into(),
+                )
+            })
             .collect();
         let mut unique = keys.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), keys.len(), "one item per (file, check): {keys:?}");
+        assert_eq!(
+            unique.len(),
+            keys.len(),
+            "one item per (file, check): {keys:?}"
+        );
         let item = items
             .iter()
             .find(|i| i["code"] == "missing-value-code")
             .ok_or("item for missing-value-code")?;
         assert_eq!(item["state"], "open");
         assert_eq!(item["blocking"], true);
-        assert_eq!(item["occurrences"], 12, "USTAR 11 and WD 1, as AmeriFlux counts them");
+        assert_eq!(
+            item["occurrences"], 12,
+            "USTAR 11 and WD 1, as AmeriFlux counts them"
+        );
         let ticket_id = tickets["tickets"][0]["id"].as_i64().ok_or("ticket id")?;
 
-        // The PI gets an email about the ticket (the embedded default writes .eml files).
-        let mail_dir = app.data_dir.join("mail");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let message = loop {
-            let found = std::fs::read_dir(&mail_dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                .find(|m| m.contains("pi@site.org") && m.contains("Problems found"));
-            if let Some(m) = found {
-                break m;
-            }
-            assert!(std::time::Instant::now() < deadline, "no ticket email in {mail_dir:?}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
-        assert!(message.contains(&format!("/tickets/{ticket_id}")), "{message}");
+        // The PI gets an email about the ticket.
+        let mail = app.mail_to("pi@site.org").await?;
+        let told = mail
+            .iter()
+            .find(|m| m.subject.contains("Problems found") || m.text.contains("Problems found"))
+            .ok_or_else(|| format!("no ticket email: {mail:?}"))?;
+        assert!(
+            told.text.contains(&format!("/tickets/{ticket_id}")),
+            "{}",
+            told.text
+        );
 
         // Submission is refused with the list of blocking items.
-        let r = app
-            .client()
-            .post(app.url(&format!("/api/datasets/{id}/submit")))
-            .bearer_auth(&pi)
-            .send()
+        let r = pi
+            .post(&format!("/api/datasets/{id}/submit"), &json!({}))
             .await?;
-        assert_eq!(r.status(), StatusCode::CONFLICT);
-        let body: Value = r.json().await?;
-        let message = body["error"].as_str().unwrap_or("");
-        assert!(message.contains("missing-value-code"), "{message}");
-
-        // The PI uploads a fixed file at the same path: that item closes by itself.
-        let fixed = String::from_utf8(conformance_file(BAD16))?
-            .replace("-6999", "-9999")
-            .replace("NaN", "-9999");
-        put_file(&app, &pi, id, &path, fixed.into_bytes()).await?;
-        let report = app.wait_for_checks(&pi, id).await?;
-        assert_eq!(report["run"]["files_checked"], 1);
-        let (_, tickets) = get_json(&app, &pi, &format!("/api/datasets/{id}/tickets")).await?;
-        let items = items_of(&tickets);
-        let item = items
-            .iter()
-            .find(|i| i["code"] == "missing-value-code")
-            .ok_or("the item is kept, not deleted")?;
-        assert_eq!(item["state"], "fixed");
-        let (_, ticket) = get_json(&app, &pi, &format!("/api/tickets/{ticket_id}")).await?;
-        let events = ticket["events"].as_array().ok_or("events")?;
-        assert!(events.iter().any(|e| e["kind"] == "item-fixed"), "history keeps the fix");
-
-        // A depositor cannot waive.
-        let open: Vec<&Value> = items.iter().filter(|i| i["state"] == "open").collect();
-        assert!(!open.is_empty(), "physical-range errors and warnings remain");
-        assert!(open.iter().any(|i| i["severity"] == "warning"));
-        let first = open[0]["id"].as_i64().ok_or("item id")?;
-        let r = app
-            .client()
-            .post(app.url(&format!("/api/tickets/{ticket_id}/items/{first}/waive")))
-            .bearer_auth(&pi)
-            .json(&json!({"reason": "I say so"}))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        // A waiver needs a reason.
-        let r = app
-            .client()
-            .post(app.url(&format!("/api/tickets/{ticket_id}/items/{first}/waive")))
-            .bearer_auth(&curator)
-            .json(&json!({"reason": "  "}))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-        // The curator waives each remaining item with a reason.
-        for i in &open {
-            let item_id = i["id"].as_i64().ok_or("item id")?;
-            let r = app
-                .client()
-                .post(app.url(&format!("/api/tickets/{ticket_id}/items/{item_id}/waive")))
-                .bearer_auth(&curator)
-                .json(&json!({"reason": "Units checked with the site PI: kPa logged as hPa, corrected downstream"}))
-                .send()
-                .await?;
-            assert_eq!(r.status(), StatusCode::OK);
-            let waived: Value = r.json().await?;
-            assert_eq!(waived["state"], "waived");
-            assert_eq!(waived["blocking"], false);
-        }
-        let report = app.wait_for_checks(&pi, id).await?;
-        assert_eq!(report["blocking"], 0);
-
-        // Now submission goes through.
-        let r = app
-            .client()
-            .post(app.url(&format!("/api/datasets/{id}/submit")))
-            .bearer_auth(&pi)
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await?);
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.error().contains("missing-value-code"), "{}", r.text);
         Ok(())
     })
     .await
 }
 
 #[actix_web::test]
-async fn ticket_pages_threads_attachments_and_access() -> TestResult {
+async fn a_fixed_file_closes_its_item_and_a_curator_waives_the_rest() -> TestResult {
     on_each_backend(|app| async move {
-        app.user("pi@site.org", Role::Depositor).await?;
-        app.user("cur@archive.org", Role::Curator).await?;
-        app.user("other@site.org", Role::Depositor).await?;
-        let pi = app.browser();
-        pi.sign_in("pi@site.org", "a long enough password").await?;
-        let id = pi.create_dataset(&minimal_form("Soil moisture")).await?;
-        let r = pi
-            .upload(
-                id,
-                "",
-                false,
-                vec![("bad.csv".into(), b"site,site\nA,1\nB,x,3\n".to_vec())],
-            )
-            .await?;
-        expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
-        let token = app.token_for("pi-api@site.org", Role::Depositor).await?;
-        let _ = token;
+        let (pi, curator, id, path) = checked_bad_upload(&app).await?;
+        let ticket_id = pi.get_ok(&format!("/api/datasets/{id}/tickets")).await?["tickets"][0]["id"]
+            .as_i64()
+            .ok_or("ticket id")?;
+        // The PI uploads a fixed file at the same path: that item closes by itself.
+        let fixed = String::from_utf8(conformance_file(BAD16))?
+            .replace("-6999", "-9999")
+            .replace("NaN", "-9999");
+        pi.put_file(id, &path, fixed.as_bytes()).await?;
+        app.run_jobs().await?;
+        assert_eq!(pi.validation(id).await?["run"]["files_checked"], 1);
+        let items = items_of(&pi.get_ok(&format!("/api/datasets/{id}/tickets")).await?);
+        let item = items
+            .iter()
+            .find(|i| i["code"] == "missing-value-code")
+            .ok_or("the item is kept, not deleted")?;
+        assert_eq!(item["state"], "fixed");
+        let ticket = pi.get_ok(&format!("/api/tickets/{ticket_id}")).await?;
+        let events = ticket["events"].as_array().ok_or("events")?;
+        assert!(events.iter().any(|e| e["kind"] == "item-fixed"), "history keeps the fix");
 
-        // The page says "checking" or shows the result, and links the report.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let ticket_id = loop {
-            let (_, html) = pi.get_text(&format!("/datasets/{id}")).await?;
-            if let Some(pos) = html.find("href=\"/tickets/") {
-                let rest = &html[pos + "href=\"/tickets/".len()..];
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                assert!(html.contains("Data standards check"));
-                break digits.parse::<i64>()?;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no ticket appeared: {html}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
-        let (status, report_html) = pi.get_text(&format!("/datasets/{id}/validation")).await?;
-        assert_eq!(status, StatusCode::OK);
+        // A depositor cannot waive; a waiver needs a reason.
+        let open: Vec<&Value> = items.iter().filter(|i| i["state"] == "open").collect();
+        assert!(!open.is_empty(), "physical-range errors and warnings remain");
+        assert!(open.iter().any(|i| i["severity"] == "warning"));
+        let waive = |item: &Value| format!("/api/tickets/{ticket_id}/items/{}/waive", item["id"]);
+        let r = pi.post(&waive(open[0]), &json!({"reason": "I say so"})).await?;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = curator.post(&waive(open[0]), &json!({"reason": "  "})).await?;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The curator waives each remaining item with a reason; submission goes through.
+        let reason = json!({"reason": "Units checked with the site PI: kPa logged as hPa, corrected downstream"});
+        for item in &open {
+            let waived = curator.post(&waive(item), &reason).await?.expect(StatusCode::OK)?;
+            assert_eq!(waived["state"], "waived");
+            assert_eq!(waived["blocking"], false);
+        }
+        app.run_jobs().await?;
+        assert_eq!(pi.validation(id).await?["blocking"], 0);
+        pi.submit(id).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A PI's draft with a CSV that fails its checks, uploaded through the page and
+/// checked; (the PI's browser, the draft id, its ticket id).
+async fn ticketed_draft(app: &TestApp) -> Result<(Browser, i64, i64), Error> {
+    let pi = app
+        .signed_in(&app.new_user("pi@site.org", Role::Depositor).await?)
+        .await?;
+    let id = pi.create_dataset(&minimal_form("Soil moisture")).await?;
+    let bad = vec![("bad.csv".into(), b"site,site\nA,1\nB,x,3\n".to_vec())];
+    let r = pi.upload(id, "", false, bad).await?;
+    expect_redirect(&r, &format!("/datasets/{id}?msg=uploaded"))?;
+    app.run_jobs().await?;
+    let html = pi.page(&format!("/datasets/{id}")).await?;
+    assert!(html.contains("Data standards check"));
+    let pos = html
+        .find("href=\"/tickets/")
+        .ok_or_else(|| format!("no ticket link: {html}"))?;
+    let digits: String = html[pos + "href=\"/tickets/".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Ok((pi, id, digits.parse()?))
+}
+
+#[actix_web::test]
+async fn the_draft_page_links_its_report_and_ticket() -> TestResult {
+    on_each_backend(|app| async move {
+        let (pi, id, ticket_id) = ticketed_draft(&app).await?;
+        let report_html = pi.page(&format!("/datasets/{id}/validation")).await?;
         assert!(report_html.contains("duplicate-label"), "{report_html}");
-
         // The ticket page lists the items and the thread.
-        let (status, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
-        assert_eq!(status, StatusCode::OK);
+        let html = pi.page(&format!("/tickets/{ticket_id}")).await?;
         assert!(html.contains("duplicate-label"));
         assert!(
             !html.contains("Reason for waiving"),
             "depositors see no waive form"
         );
+        Ok(())
+    })
+    .await
+}
 
+#[actix_web::test]
+async fn comments_are_escaped_attachments_kept_and_others_see_nothing() -> TestResult {
+    on_each_backend(|app| async move {
+        let (pi, id, ticket_id) = ticketed_draft(&app).await?;
+        let ticket = format!("/tickets/{ticket_id}");
+        let comment = |csrf: String, body: &str, attachment: Option<reqwest::multipart::Part>| {
+            let mut form = reqwest::multipart::Form::new()
+                .text("csrf_token", csrf)
+                .text("body", body.to_string());
+            if let Some(part) = attachment {
+                form = form.part("attachment", part);
+            }
+            pi.client
+                .post(app.url(&format!("{ticket}/comments")))
+                .multipart(form)
+        };
         // A comment with a link and markup, and an attachment.
-        let token = pi.csrf(&format!("/tickets/{ticket_id}")).await?;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf_token", token)
-            .text(
-                "body",
-                "Fixed upstream, see https://example.org/log. <script>alert(1)</script>",
-            )
-            .part(
-                "attachment",
-                reqwest::multipart::Part::bytes(b"calibration notes".to_vec())
-                    .file_name("notes.txt"),
-            );
-        let r = pi
-            .client
-            .post(app.url(&format!("/tickets/{ticket_id}/comments")))
-            .multipart(form)
+        let attachment =
+            reqwest::multipart::Part::bytes(b"calibration notes".to_vec()).file_name("notes.txt");
+        let body = "Fixed upstream, see https://example.org/log. <script>alert(1)</script>";
+        let r = comment(pi.csrf(&ticket).await?, body, Some(attachment))
             .send()
             .await?;
-        expect_redirect_prefix(&r, &format!("/tickets/{ticket_id}?msg=commented"))?;
-        let (_, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
+        expect_redirect_prefix(&r, &format!("{ticket}?msg=commented"))?;
+        let html = pi.page(&ticket).await?;
         assert!(html
             .contains("<a href=\"https://example.org/log\" rel=\"nofollow noopener noreferrer\">"));
         assert!(
@@ -288,35 +243,26 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
             "comments are escaped"
         );
         assert!(html.contains("alert(1)"), "the text is shown, escaped");
-        let link_start = html
-            .find(&format!("/tickets/{ticket_id}/attachments/"))
+        let start = html
+            .find(&format!("{ticket}/attachments/"))
             .ok_or("attachment link")?;
-        let link: String = html[link_start..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect();
+        let link: String = html[start..].chars().take_while(|c| *c != '"').collect();
         let r = pi.get(&link).await?;
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(r
+        let disposition = r
             .headers()
             .get("content-disposition")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("attachment")));
+            .and_then(|v| v.to_str().ok());
+        assert!(disposition.is_some_and(|v| v.starts_with("attachment")));
         assert_eq!(r.bytes().await?.as_ref(), b"calibration notes");
 
         // A forged CSRF token changes nothing.
         let before = html.matches("class=\"event event-comment\"").count();
-        let form = reqwest::multipart::Form::new()
-            .text("csrf_token", "forged")
-            .text("body", "should not appear");
-        let r = pi
-            .client
-            .post(app.url(&format!("/tickets/{ticket_id}/comments")))
-            .multipart(form)
+        let r = comment("forged".into(), "should not appear", None)
             .send()
             .await?;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let (_, html) = pi.get_text(&format!("/tickets/{ticket_id}")).await?;
+        let html = pi.page(&ticket).await?;
         assert_eq!(
             html.matches("class=\"event event-comment\"").count(),
             before
@@ -324,83 +270,73 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
         assert!(!html.contains("should not appear"));
 
         // Another depositor cannot see the ticket, its attachment or the report.
-        let other = app.browser();
-        other
-            .sign_in("other@site.org", "a long enough password")
+        let other = app
+            .signed_in(&app.new_user("other@site.org", Role::Depositor).await?)
             .await?;
-        assert_eq!(
-            other.get(&format!("/tickets/{ticket_id}")).await?.status(),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(other.get(&link).await?.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            other
-                .get(&format!("/datasets/{id}/validation"))
-                .await?
-                .status(),
-            StatusCode::NOT_FOUND
-        );
+        for path in [ticket.clone(), link, format!("/datasets/{id}/validation")] {
+            assert_eq!(
+                other.get(&path).await?.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+        Ok(())
+    })
+    .await
+}
 
-        // The curator assigns, sets a due date, and opens a ticket by hand.
-        let cur = app.browser();
-        cur.sign_in("cur@archive.org", "a long enough password")
-            .await?;
-        let (_, html) = cur.get_text(&format!("/tickets/{ticket_id}")).await?;
-        assert!(html.contains("Reason for waiving"));
-        let curator_id = app
-            .archive
-            .db
-            .run(|conn| {
-                Ok(
-                    holdfast::accounts::users::find_by_email(conn, "cur@archive.org")?
-                        .map(|u| u.id),
-                )
-            })
-            .await?
-            .ok_or("curator")?;
+#[actix_web::test]
+async fn a_curator_assigns_schedules_and_opens_tickets_by_hand() -> TestResult {
+    on_each_backend(|app| async move {
+        let (pi, id, ticket_id) = ticketed_draft(&app).await?;
+        let ticket = format!("/tickets/{ticket_id}");
+        let curator = app.new_user("cur@archive.org", Role::Curator).await?;
+        let cur = app.signed_in(&curator).await?;
+        assert!(cur.page(&ticket).await?.contains("Reason for waiving"));
+        let assignee = curator.id.to_string();
         let r = cur
             .post_form(
-                &format!("/tickets/{ticket_id}"),
-                &format!("/tickets/{ticket_id}/assign"),
-                &[("assignee", &curator_id.to_string())],
+                &ticket,
+                &format!("{ticket}/assign"),
+                &[("assignee", &assignee)],
             )
             .await?;
-        expect_redirect_prefix(&r, &format!("/tickets/{ticket_id}"))?;
+        expect_redirect_prefix(&r, &ticket)?;
         let r = cur
             .post_form(
-                &format!("/tickets/{ticket_id}"),
-                &format!("/tickets/{ticket_id}/due"),
+                &ticket,
+                &format!("{ticket}/due"),
                 &[("due_date", "2026-12-31")],
             )
             .await?;
-        expect_redirect_prefix(&r, &format!("/tickets/{ticket_id}"))?;
+        expect_redirect_prefix(&r, &ticket)?;
         let r = cur
             .post_form(
-                &format!("/tickets/{ticket_id}"),
-                &format!("/tickets/{ticket_id}/due"),
+                &ticket,
+                &format!("{ticket}/due"),
                 &[("due_date", "31/12/2026")],
             )
             .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let (_, html) = cur.get_text(&format!("/tickets/{ticket_id}")).await?;
-        assert!(html.contains("2026-12-31"));
-        let (_, queue) = cur.get_text("/curation/tickets?sort=due").await?;
-        assert!(queue.contains(&format!("/tickets/{ticket_id}\"")));
-        let (_, unassigned) = cur.get_text("/curation/tickets?assignee=none").await?;
-        assert!(!unassigned.contains(&format!("/tickets/{ticket_id}\"")));
+        assert!(cur.page(&ticket).await?.contains("2026-12-31"));
+        let queue = cur.page("/curation/tickets?sort=due").await?;
+        assert!(queue.contains(&format!("{ticket}\"")));
+        let unassigned = cur.page("/curation/tickets?assignee=none").await?;
+        assert!(!unassigned.contains(&format!("{ticket}\"")));
 
+        let fields = [
+            ("title", "Methods description missing"),
+            ("body", "Please describe the sensor setup."),
+        ];
         let r = cur
             .post_form(
                 &format!("/datasets/{id}/tickets/new"),
                 &format!("/datasets/{id}/tickets"),
-                &[
-                    ("title", "Methods description missing"),
-                    ("body", "Please describe the sensor setup."),
-                ],
+                &fields,
             )
             .await?;
         let manual = expect_redirect_prefix(&r, "/tickets/")?;
-        let (_, mine) = pi.get_text("/tickets").await?;
+        let mine = pi.page("/tickets").await?;
         assert!(mine.contains("Methods description missing"));
         assert!(mine.contains(&format!("{}\"", manual.split('?').next().unwrap_or(""))));
         // Depositors cannot open tickets by hand.
@@ -420,37 +356,32 @@ async fn ticket_pages_threads_attachments_and_access() -> TestResult {
 #[actix_web::test]
 async fn claimed_standards_and_incremental_runs() -> TestResult {
     on_each_backend(|app| async move {
-        let pi = app.token_for("pi@site.org", Role::Depositor).await?;
-        let id = app.api_draft(&pi, "Two files").await?;
-        put_file(&app, &pi, id, "a.csv", b"site,depth_cm\nA,1.5\n".to_vec()).await?;
-        put_file(&app, &pi, id, "b.csv", b"site,depth_cm\nB,2.5\n".to_vec()).await?;
-        let report = app.wait_for_checks(&pi, id).await?;
+        let pi = app.api(&app.new_user("pi@site.org", Role::Depositor).await?.token);
+        let id = pi.create_draft("Two files").await?;
+        pi.put_file(id, "a.csv", b"site,depth_cm\nA,1.5\n").await?;
+        pi.put_file(id, "b.csv", b"site,depth_cm\nB,2.5\n").await?;
+        app.run_jobs().await?;
+        let report = pi.validation(id).await?;
         assert_eq!(report["summary"]["files"], 2);
 
         // Changing one file re-reads only that file.
-        put_file(&app, &pi, id, "b.csv", b"site,depth_cm\nB,3.5\n".to_vec()).await?;
-        let report = app.wait_for_checks(&pi, id).await?;
+        pi.put_file(id, "b.csv", b"site,depth_cm\nB,3.5\n").await?;
+        app.run_jobs().await?;
+        let report = pi.validation(id).await?;
         assert_eq!(report["run"]["files_checked"], 1, "{report}");
         assert_eq!(report["run"]["files_reused"], 1);
 
         // An unknown standard is refused; claiming FLMD without an FLMD file is a finding.
-        let r = app
-            .client()
-            .put(app.url(&format!("/api/datasets/{id}/standards")))
-            .bearer_auth(&pi)
-            .json(&json!({"standards": ["no-such-standard"]}))
-            .send()
+        let standards = format!("/api/datasets/{id}/standards");
+        let r = pi
+            .put(&standards, &json!({"standards": ["no-such-standard"]}))
             .await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let r = app
-            .client()
-            .put(app.url(&format!("/api/datasets/{id}/standards")))
-            .bearer_auth(&pi)
-            .json(&json!({"standards": ["essdive-flmd"]}))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::OK);
-        let report = app.wait_for_checks(&pi, id).await?;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        pi.put(&standards, &json!({"standards": ["essdive-flmd"]}))
+            .await?
+            .expect(StatusCode::OK)?;
+        app.run_jobs().await?;
+        let report = pi.validation(id).await?;
         let dataset = report["dataset"].as_array().ok_or("dataset findings")?;
         assert!(
             dataset

@@ -5,18 +5,19 @@
 //! damaged through S3 and audited again; the root copied back to disk is a
 //! valid OCFL root.
 
-use crate::helpers::*;
+use crate::support::checkers::python;
+use crate::support::process::Process;
+use crate::support::wait::{self, check, Check};
+use crate::support::*;
 use holdfast::accounts::Role;
 use holdfast::fixity::files::Selection;
 use holdfast::fixity::run::{run_selection, RunOptions};
 use holdfast::storage::{BlobStore, S3Settings, S3Store, StorageError};
 use reqwest::{header, StatusCode};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-type Error = Box<dyn std::error::Error>;
+use std::time::Duration;
 
 pub(crate) const ACCESS_KEY: &str = "holdfast-test";
 pub(crate) const SECRET_KEY: &str = "s3cret/with+signs";
@@ -25,34 +26,14 @@ pub(crate) const PART: u64 = 5 << 20;
 
 /// A SeaweedFS server (master, volume, filer, S3) on free ports; killed on drop.
 pub(crate) struct Weed {
-    child: Child,
+    _process: Process,
     pub(crate) endpoint: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Weed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `n` distinct free ports: every listener is held until all are chosen, so the kernel
-/// cannot hand the same port out twice (two SeaweedFS services on one port fail).
-fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
-}
-
 /// The `weed` binary next to the test tools' python (scripts/test installs it).
 fn weed_binary() -> Result<PathBuf, Error> {
-    let python = std::env::var("HOLDFAST_TEST_PYTHON")
-        .map_err(|_| "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test")?;
+    let python = python()?;
     let weed = Path::new(&python)
         .parent()
         .ok_or("HOLDFAST_TEST_PYTHON has no folder")?
@@ -134,38 +115,29 @@ impl Weed {
         {
             cmd.arg(format!("-{flag}={port}"));
         }
-        let log = std::fs::File::create(dir.path().join("weed.log"))?;
-        cmd.stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log));
-        let child = cmd.spawn()?;
+        let process = Process::spawn(cmd, &dir.path().join("weed.log"), Some(s3_port))?;
         let endpoint = format!("http://127.0.0.1:{s3_port}");
-        let weed = Weed {
-            child,
+        let store = S3Store::new(settings(&endpoint, "")?)?;
+        // SeaweedFS answers on S3 a few seconds after start.
+        wait::eventually_within(
+            "SeaweedFS to accept a signed request",
+            Duration::from_secs(90),
+            || async {
+                Ok(match store.create_bucket().await {
+                    Ok(()) => Check::Done(()),
+                    Err(e) => {
+                        let log = process.log_tail();
+                        Check::NotYet(format!("{e}\n{log}"))
+                    }
+                })
+            },
+        )
+        .await?;
+        Ok(Weed {
+            _process: process,
             endpoint,
             _dir: dir,
-        };
-        let store = S3Store::new(settings(&weed.endpoint, "")?)?;
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match store.create_bucket().await {
-                Ok(()) => break,
-                Err(e) if Instant::now() > deadline => {
-                    let log = std::fs::read_to_string(weed._dir.path().join("weed.log"))
-                        .unwrap_or_default();
-                    let tail: String = log
-                        .chars()
-                        .rev()
-                        .take(3000)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect();
-                    return Err(format!("SeaweedFS did not come up: {e}\n{tail}").into());
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        }
-        Ok(weed)
+        })
     }
 }
 
@@ -327,34 +299,33 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         let fifo = fifo.clone();
         tokio::spawn(async move { store.put_file("a/dropped.bin", &fifo, None).await })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !store
-        .incomplete_uploads()
-        .await?
-        .iter()
-        .any(|u| u.key == "a/dropped.bin")
-    {
-        if Instant::now() > deadline {
-            return Err("the multipart upload never started".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait::eventually("the multipart upload to start", || async {
+        let open = store.incomplete_uploads().await?;
+        Ok(check(
+            open.iter().any(|u| u.key == "a/dropped.bin"),
+            open.len(),
+        ))
+    })
+    .await?;
     // Cancelled only once the store has taken in what the pipe gives (on a busy
     // machine it may still be waiting for the creation's answer when the upload lists).
-    while written_rx.try_recv().is_err() {
-        if Instant::now() > deadline {
-            return Err("the store never read the pipe's two parts".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let written_rx = std::sync::Mutex::new(written_rx);
+    wait::eventually("the store to read the pipe's two parts", || async {
+        let read = written_rx
+            .lock()
+            .map_err(|_| "poisoned")?
+            .try_recv()
+            .is_ok();
+        Ok(check(read, read))
+    })
+    .await?;
     uploading.abort();
     assert!(uploading.await.is_err_and(|e| e.is_cancelled()));
-    while !store.incomplete_uploads().await?.is_empty() {
-        if Instant::now() > deadline {
-            return Err("the dropped multipart upload was not aborted".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait::eventually("the dropped multipart upload to be aborted", || async {
+        let open = store.incomplete_uploads().await?;
+        Ok(check(open.is_empty(), open.len()))
+    })
+    .await?;
     assert_eq!(store.size("a/dropped.bin").await?, None);
     drop(close_tx);
     writer.join().map_err(|_| "pipe writer panicked")??;
@@ -403,17 +374,19 @@ async fn an_archive_on_s3_publishes_serves_audits_and_stays_valid_ocfl() -> Test
 async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
     let endpoint = weed.endpoint.clone();
     let storage_url = format!("s3://{BUCKET}/{prefix}");
-    let app = TestApp::spawn_with(backend, |a| {
-        a.storage_url = Some(storage_url);
-        a.s3_endpoint = Some(endpoint);
-        a.s3_access_key = Some(ACCESS_KEY.into());
-        a.s3_secret_key = Some(SECRET_KEY.into());
-        a.s3_part_size = Some(PART);
-        // The audits below are run by the test; repairs would hide the damage.
-        a.fixity_auto_repair = Some(false);
-        a.fixity_interval_secs = Some(3600);
-    })
-    .await?;
+    let app = TestApp::builder()
+        .settings(move |a| {
+            a.storage_url = Some(storage_url.clone());
+            a.s3_endpoint = Some(endpoint.clone());
+            a.s3_access_key = Some(ACCESS_KEY.into());
+            a.s3_secret_key = Some(SECRET_KEY.into());
+            a.s3_part_size = Some(PART);
+            // The audits below are run by the test; repairs would hide the damage.
+            a.fixity_auto_repair = Some(false);
+            a.fixity_interval_secs = Some(3600);
+        })
+        .spawn(backend)
+        .await?;
     let store = S3Store::new(settings(&weed.endpoint, prefix)?)?;
     assert!(
         store.get_bytes("0=ocfl_1.1").await?.is_some(),
@@ -424,9 +397,12 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         "nothing is stored under DATA_DIR/ocfl"
     );
 
-    let depositor = app.token_for("dep@example.org", Role::Depositor).await?;
-    let curator = app.token_for("cur@example.org", Role::Curator).await?;
-    let id = app.api_draft(&depositor, "Fluxes on S3").await?;
+    let depositor = app
+        .new_user("dep@example.org", Role::Depositor)
+        .await?
+        .token;
+    let curator = app.new_user("cur@example.org", Role::Curator).await?.token;
+    let id = app.api(&depositor).create_draft("Fluxes on S3").await?;
     let big = noise((2 * PART + 4321) as usize, 11);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("big.bin", big.clone()),
@@ -444,9 +420,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
     }
-    app.api_publish(&depositor, &curator, id).await?;
+    app.publish(&app.api(&depositor), &app.api(&curator), id)
+        .await?;
     // Another dataset holds the same bytes as data/a.csv: a good copy for repairs.
-    let twin = app.api_draft(&depositor, "The same table again").await?;
+    let twin = app
+        .api(&depositor)
+        .create_draft("The same table again")
+        .await?;
     let r = app
         .client()
         .put(app.url(&format!("/api/datasets/{twin}/files/copy.csv")))
@@ -455,7 +435,8 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::CREATED);
-    app.api_publish(&depositor, &curator, twin).await?;
+    app.publish(&app.api(&depositor), &app.api(&curator), twin)
+        .await?;
 
     // Downloads stream from S3, whole and by range.
     let public = app.client();
@@ -596,7 +577,8 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let report = app.wait_for_checks(&depositor, id).await?;
+    app.run_jobs().await?;
+    let report = app.api(&depositor).validation(id).await?;
     assert_eq!(report["version"], 2, "{report}");
     assert_eq!(report["run"]["state"], "done", "{report}");
     // The table carried over from version 1 was read from S3 (its bytes and rows).
@@ -606,7 +588,9 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .ok_or_else(|| format!("data/a.csv was not checked: {report}"))?;
     assert_eq!(table["bytes"], 8, "{table}");
     assert_eq!(table["rows"], 1, "{table}");
-    let v2 = app.api_publish(&depositor, &curator, id).await?;
+    let v2 = app
+        .publish(&app.api(&depositor), &app.api(&curator), id)
+        .await?;
     assert_eq!(v2["version"], 2, "{v2}");
     let r = public
         .get(app.url(&format!("/datasets/{id}/files/big.bin")))

@@ -1,10 +1,11 @@
 //! Bad input gets a clear error and changes nothing.
 
-use crate::helpers::*;
+use crate::support::wait::{self, check};
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 
-async fn dataset_count(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
+async fn dataset_count(app: &TestApp) -> Result<i64, Error> {
     Ok(app
         .archive
         .db
@@ -16,7 +17,7 @@ async fn dataset_count(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>>
         .await?)
 }
 
-async fn file_count(app: &TestApp) -> Result<i64, Box<dyn std::error::Error>> {
+async fn file_count(app: &TestApp) -> Result<i64, Error> {
     Ok(app
         .archive
         .db
@@ -41,9 +42,8 @@ fn staged_blobs(app: &TestApp) -> usize {
 #[actix_web::test]
 async fn forged_or_missing_csrf_tokens_are_refused_and_change_nothing() -> TestResult {
     on_each_backend(|app| async move {
-        let browser = app.browser();
-        browser
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+        let browser = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
             .await?;
         let id = browser.create_dataset(&minimal_form("CSRF target")).await?;
 
@@ -118,9 +118,12 @@ async fn forged_or_missing_csrf_tokens_are_refused_and_change_nothing() -> TestR
 #[actix_web::test]
 async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.token_for("dep@example.org", Role::Depositor).await?;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
-        let id = app.api_draft(&dep, "Paths").await?;
+        let id = app.api(&dep).create_draft("Paths").await?;
         for bad in [
             "..%2F..%2Fetc%2Fpasswd",
             "a/../../b",
@@ -182,9 +185,12 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
             s.unzip_max_entries = Some(10);
         })
         .await?;
-        let dep = app.token_for("dep@example.org", Role::Depositor).await?;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
-        let id = app.api_draft(&dep, "Zips").await?;
+        let id = app.api(&dep).create_draft("Zips").await?;
         let put_zip = |zip: Vec<u8>| {
             client
                 .put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true")))
@@ -232,9 +238,8 @@ async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
 async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
     for backend in backends() {
         let app = TestApp::spawn_with(backend, |s| s.max_upload_bytes = Some(1024 * 1024)).await?;
-        let browser = app.browser();
-        browser
-            .sign_up("Jane Doe", "jane@example.org", "a fine password")
+        let browser = app
+            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
             .await?;
         let huge = "x".repeat(10 * 1024 * 1024);
         let mut fields = minimal_form("Huge");
@@ -253,9 +258,12 @@ async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-        let dep = app.token_for("dep@example.org", Role::Depositor).await?;
+        let dep = app
+            .new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token;
         let client = app.client();
-        let id = app.api_draft(&dep, "Limits").await?;
+        let id = app.api(&dep).create_draft("Limits").await?;
         let r = client
             .put(app.url(&format!("/api/datasets/{id}/files/big.bin")))
             .bearer_auth(&dep)
@@ -310,9 +318,9 @@ async fn unknown_and_malformed_ids_are_not_found() -> TestResult {
 async fn an_interrupted_upload_leaves_no_file_and_no_row() -> TestResult {
     use tokio::io::AsyncWriteExt;
     on_each_backend(|app| async move {
-        let dep = app.token_for("dep@example.org", Role::Depositor).await?;
-        let client = app.client();
-        let id = app.api_draft(&dep, "Interrupted upload").await?;
+        let dep = app.new_user("dep@example.org", Role::Depositor).await?.token;
+        let api = app.api(&dep);
+        let id = api.create_draft("Interrupted upload").await?;
 
         // Announce 8 MB, send 1 MB, then drop the connection.
         let addr = app.base.trim_start_matches("http://").to_string();
@@ -324,23 +332,22 @@ async fn an_interrupted_upload_leaves_no_file_and_no_row() -> TestResult {
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(&vec![42u8; 1024 * 1024]).await?;
         stream.flush().await?;
+        // Only once the server is writing the upload does its clean-up prove anything.
+        wait::eventually("the upload to reach staging", || async {
+            Ok(check(staged_blobs(&app) > 0, staged_blobs(&app)))
+        })
+        .await?;
         drop(stream);
 
-        // The server notices the dropped connection and cleans up; poll briefly.
-        let mut clean = false;
-        for _ in 0..50 {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-            if staged_blobs(&app) == 0 {
-                clean = true;
-                break;
-            }
-        }
-        assert!(clean, "no partial upload left in staging");
+        // The server notices the dropped connection and cleans up.
+        wait::eventually("no partial upload left in staging", || async {
+            Ok(check(staged_blobs(&app) == 0, staged_blobs(&app)))
+        })
+        .await?;
         assert_eq!(file_count(&app).await?, 0, "no row for the interrupted file");
 
         // The same upload, complete, works afterwards.
-        let r = client.put(app.url(&format!("/api/datasets/{id}/files/cut.bin"))).bearer_auth(&dep).body(vec![42u8; 8 * 1024 * 1024]).send().await?;
-        assert_eq!(r.status(), StatusCode::CREATED);
+        api.put_file(id, "cut.bin", &vec![42u8; 8 * 1024 * 1024]).await?;
         Ok(())
     })
     .await

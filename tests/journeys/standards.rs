@@ -1,15 +1,13 @@
 //! `holdfast validate` and `holdfast standards`, offline: no database, no data dir.
 
+use crate::support::process::Home;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn holdfast(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_holdfast"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOLDFAST_LOG", "warn")
-        // A data dir that cannot exist proves validation never touches the archive.
-        .env("HOLDFAST_DATA_DIR", "/nonexistent/holdfast-data")
+    // A data dir that cannot exist proves validation never touches the archive.
+    Home::default_database("/nonexistent/holdfast-data".into())
+        .command()
         .current_dir(dir)
         .args(args)
         .output()

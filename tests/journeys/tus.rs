@@ -2,7 +2,9 @@
 //! resume from the server's offset, a restart in the middle, and the protocol's edges
 //! (checksum mismatch, termination, expiry, another user's upload, bad metadata).
 
-use crate::helpers::*;
+use crate::support::checkers::python;
+use crate::support::wait::{self, check};
+use crate::support::*;
 use base64::Engine;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
@@ -10,8 +12,6 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-
-type Error = Box<dyn std::error::Error>;
 
 pub(crate) const CHUNK: usize = 256 * 1024;
 const PASSWORD: &str = "a long enough password";
@@ -69,9 +69,7 @@ print(json.dumps(out))
 
 /// Runs the tuspy script off the test's thread (the proxy and server keep running).
 pub(crate) async fn tuspy(args: serde_json::Value) -> Result<serde_json::Value, Error> {
-    let python = std::env::var("HOLDFAST_TEST_PYTHON").map_err(|_| {
-        "HOLDFAST_TEST_PYTHON is not set: run the tests with scripts/test, which installs tuspy"
-    })?;
+    let python = python()?;
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&python)
             .args(["-c", CLIENT, &args.to_string()])
@@ -197,8 +195,8 @@ async fn download(app: &TestApp, email: &str, id: i64, path: &str) -> Result<Vec
 async fn tuspy_resumes_after_the_connection_is_cut() -> TestResult {
     on_each_backend(|app| async move {
         let email = "tus@example.org";
-        let token = app.token_for(email, Role::Depositor).await?;
-        let id = app.api_draft(&token, "Resumable").await?;
+        let token = app.new_user(email, Role::Depositor).await?.token;
+        let id = app.api(&token).create_draft("Resumable").await?;
         let bytes = content(4 * CHUNK + 12_345);
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("big.bin");
@@ -232,7 +230,8 @@ async fn tuspy_resumes_after_the_connection_is_cut() -> TestResult {
         assert_eq!(f["size"].as_u64(), Some(bytes.len() as u64));
         assert!(download(&app, email, id, "data/big.bin").await? == bytes);
         // The draft's checks were queued, as for any upload, and they finish.
-        let report = app.wait_for_checks(&token, id).await?;
+        app.run_jobs().await?;
+        let report = app.api(&token).validation(id).await?;
         assert_ne!(report["state"], "checking");
 
         // A HEAD after completion still answers (a client that lost the last answer).
@@ -258,8 +257,8 @@ async fn tuspy_resumes_after_the_connection_is_cut() -> TestResult {
 async fn an_upload_resumes_after_a_restart() -> TestResult {
     on_each_backend(|app| async move {
         let email = "restart@example.org";
-        let token = app.token_for(email, Role::Depositor).await?;
-        let id = app.api_draft(&token, "Restarted").await?;
+        let token = app.new_user(email, Role::Depositor).await?.token;
+        let id = app.api(&token).create_draft("Restarted").await?;
         let bytes = content(3 * CHUNK + 777);
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("series.bin");
@@ -278,7 +277,7 @@ async fn an_upload_resumes_after_a_restart() -> TestResult {
         .await?;
         assert_eq!(first["offset"].as_u64(), Some(stop_at as u64), "{first}");
 
-        let second = restarted(&app).await?;
+        let second = app.restarted().await?;
         let path = first["url"]
             .as_str()
             .ok_or("url")?
@@ -299,31 +298,14 @@ async fn an_upload_resumes_after_a_restart() -> TestResult {
     .await
 }
 
-/// Another server process on the same data folder and database, started as after a
-/// restart (its start-up sweeps run).
-async fn restarted(app: &TestApp) -> Result<TestApp, Error> {
-    let data_dir = app.data_dir.clone();
-    let database_url = app.archive.settings.database_url.clone();
-    let backend = if database_url.starts_with("postgres") {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    TestApp::spawn_with(backend, move |a| {
-        a.data_dir = Some(data_dir);
-        a.database_url = Some(database_url);
-    })
-    .await
-}
-
 #[actix_web::test]
 async fn a_completion_cut_short_by_a_crash_is_finished_later() -> TestResult {
     on_each_backend(|app| async move {
         use diesel::prelude::*;
         use holdfast::db::schema::tus_uploads;
         let email = "crash@example.org";
-        let token = app.token_for(email, Role::Depositor).await?;
-        let id = app.api_draft(&token, "Crashed").await?;
+        let token = app.new_user(email, Role::Depositor).await?.token;
+        let id = app.api(&token).create_draft("Crashed").await?;
         let meta = format!("dataset {},path {}", b64(&id.to_string()), b64("crash.bin"));
         let upload = create(&app, &token, 5, &meta).await?;
         let r = patch(&app, &token, &upload, 0, b"abc", None).await?;
@@ -361,7 +343,7 @@ async fn a_completion_cut_short_by_a_crash_is_finished_later() -> TestResult {
             .open(&blob)?
             .set_modified(two_hours_ago)?;
 
-        let second = restarted(&app).await?;
+        let second = app.restarted().await?;
         let r = head(&second, &token, &upload).await?;
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(offset_of(&r), Some(5));
@@ -449,14 +431,50 @@ fn bin_file(app: &TestApp, upload: &str) -> std::path::PathBuf {
         .join(format!("{id}.bin"))
 }
 
-#[actix_web::test]
-async fn the_protocol_refuses_what_it_must() -> TestResult {
-    on_each_backend(|app| async move {
-        let token = app.token_for("edge@example.org", Role::Depositor).await?;
-        let other = app.token_for("other@example.org", Role::Depositor).await?;
-        let id = app.api_draft(&token, "Edges").await?;
-        let client = app.client();
+/// A depositor's draft, another depositor, and the metadata of an upload into it.
+struct Edges {
+    token: String,
+    other: String,
+    id: i64,
+    /// The draft's id, base64 as tus metadata has it.
+    dataset: String,
+    meta: String,
+}
 
+async fn edges(app: &TestApp) -> Result<Edges, Error> {
+    let token = app
+        .new_user("edge@example.org", Role::Depositor)
+        .await?
+        .token;
+    let other = app
+        .new_user("other@example.org", Role::Depositor)
+        .await?
+        .token;
+    let id = app.api(&token).create_draft("Edges").await?;
+    let dataset = b64(&id.to_string());
+    let meta = format!("dataset {dataset},path {}", b64("a.bin"));
+    Ok(Edges {
+        token,
+        other,
+        id,
+        dataset,
+        meta,
+    })
+}
+
+/// OPTIONS tells the extensions; bad metadata, too large, no Tus-Resumable and
+/// someone else's draft are refused and create nothing.
+#[actix_web::test]
+async fn discovery_names_the_extensions_and_bad_creations_are_refused() -> TestResult {
+    on_each_backend(|app| async move {
+        let Edges {
+            token,
+            other,
+            dataset,
+            meta,
+            ..
+        } = edges(&app).await?;
+        let client = app.client();
         // Discovery.
         let r = client
             .request(reqwest::Method::OPTIONS, app.url("/api/uploads"))
@@ -480,7 +498,6 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
         );
 
         // Bad metadata: a clear 400, nothing created.
-        let dataset = b64(&id.to_string());
         for (metadata, needle) in [
             (format!("dataset {dataset}"), "'path'"),
             (
@@ -501,7 +518,6 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
             assert!(error.contains(needle), "{error}");
         }
         // Too large for the archive; without Tus-Resumable.
-        let meta = format!("dataset {dataset},path {}", b64("a.bin"));
         let r = client
             .post(app.url("/api/uploads"))
             .bearer_auth(&token)
@@ -533,6 +549,20 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
+        Ok(())
+    })
+    .await
+}
+
+/// A checksum mismatch discards the chunk; wrong offsets, other users and too many
+/// bytes are refused.
+#[actix_web::test]
+async fn each_chunk_is_checked_and_only_the_owner_touches_an_upload() -> TestResult {
+    on_each_backend(|app| async move {
+        let Edges {
+            token, other, meta, ..
+        } = edges(&app).await?;
+        let client = app.client();
         // Checksum mismatch: 460, the chunk is discarded; the right one is kept.
         let upload = create(&app, &token, 6, &meta).await?;
         let r = patch(&app, &token, &upload, 0, b"abc", Some(b"abd")).await?;
@@ -562,7 +592,21 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(offset_of(&head(&app, &token, &upload).await?), Some(3));
 
+        Ok(())
+    })
+    .await
+}
+
+/// DELETE removes an upload and its bytes; the sweep removes abandoned ones.
+#[actix_web::test]
+async fn termination_and_expiry_remove_an_uploads_bytes() -> TestResult {
+    on_each_backend(|app| async move {
+        let Edges { token, meta, .. } = edges(&app).await?;
+        let client = app.client();
         // Termination removes the bytes and the upload.
+        let upload = create(&app, &token, 6, &meta).await?;
+        let r = patch(&app, &token, &upload, 0, b"abc", None).await?;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert!(bin_file(&app, &upload).exists());
         let r = client
             .delete(app.url(&upload))
@@ -596,6 +640,19 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
             StatusCode::NOT_FOUND
         );
 
+        Ok(())
+    })
+    .await
+}
+
+/// The whole-file digest of the metadata is checked; a POST may carry the bytes.
+#[actix_web::test]
+async fn a_wrong_whole_file_digest_stores_nothing_and_creation_with_upload_works() -> TestResult {
+    on_each_backend(|app| async move {
+        let Edges {
+            token, id, dataset, ..
+        } = edges(&app).await?;
+        let client = app.client();
         // A whole-file digest in the metadata that does not match stores nothing.
         let wrong = format!(
             "dataset {dataset},path {},sha256 {}",
@@ -636,9 +693,23 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
         let f = listed(&app, &token, id, "one.txt").await?;
         assert_eq!(f["sha256"], sha256_hex(b"hello"));
 
+        Ok(())
+    })
+    .await
+}
+
+/// Once submitted, a draft takes no new upload and no more bytes of one under way.
+#[actix_web::test]
+async fn a_submitted_draft_refuses_new_and_unfinished_uploads() -> TestResult {
+    on_each_backend(|app| async move {
+        let Edges {
+            token, id, meta, ..
+        } = edges(&app).await?;
+        let client = app.client();
         // A submitted dataset refuses new uploads, and more bytes for one under way.
+        app.api(&token).put_file(id, "one.txt", b"hello").await?;
         let pending = create(&app, &token, 10, &meta).await?;
-        app.wait_for_checks(&token, id).await?;
+        app.run_jobs().await?;
         let r = client
             .post(app.url(&format!("/api/datasets/{id}/submit")))
             .bearer_auth(&token)
@@ -667,8 +738,8 @@ async fn the_protocol_refuses_what_it_must() -> TestResult {
 async fn the_deposit_page_uploads_with_its_session_and_csrf_token() -> TestResult {
     on_each_backend(|app| async move {
         let email = "page@example.org";
-        let token = app.token_for(email, Role::Depositor).await?;
-        let id = app.api_draft(&token, "From the page").await?;
+        let token = app.new_user(email, Role::Depositor).await?.token;
+        let id = app.api(&token).create_draft("From the page").await?;
         let browser = app.browser();
         browser.sign_in(email, PASSWORD).await?;
         let csrf = browser.csrf(&format!("/datasets/{id}")).await?;
@@ -730,13 +801,16 @@ async fn the_deposit_page_uploads_with_its_session_and_csrf_token() -> TestResul
 #[actix_web::test]
 async fn a_request_writing_on_one_node_holds_off_the_other_node() -> TestResult {
     on_each_backend(|app| async move {
-        let token = app.token_for("lease@example.org", Role::Depositor).await?;
-        let id = app.api_draft(&token, "Two nodes").await?;
+        let token = app
+            .new_user("lease@example.org", Role::Depositor)
+            .await?
+            .token;
+        let id = app.api(&token).create_draft("Two nodes").await?;
         let bytes = content(2000);
         let meta = format!("dataset {},path {}", b64(&id.to_string()), b64("two.bin"));
         let upload = create(&app, &token, bytes.len(), &meta).await?;
         // Another node: its own process state (locks), the same database and folders.
-        let other = restarted(&app).await?;
+        let other = app.restarted().await?;
 
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
         let rx = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -757,29 +831,25 @@ async fn a_request_writing_on_one_node_holds_off_the_other_node() -> TestResult 
         };
         tx.send(bytes[..1000].to_vec())?;
         let key = upload.rsplit('/').next().unwrap_or_default().to_string();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
+        wait::eventually("the first node's PATCH to take the upload's lease", || {
             let k = key.clone();
-            let writer = app
-                .archive
-                .db
-                .run(move |conn| {
-                    use diesel::prelude::*;
-                    use holdfast::db::schema::tus_uploads;
-                    Ok(tus_uploads::table
-                        .find(&k)
-                        .select(tus_uploads::writer)
-                        .first::<Option<String>>(conn)?)
-                })
-                .await?;
-            if writer.is_some() {
-                break;
+            async {
+                let writer = app
+                    .archive
+                    .db
+                    .run(move |conn| {
+                        use diesel::prelude::*;
+                        use holdfast::db::schema::tus_uploads;
+                        Ok(tus_uploads::table
+                            .find(&k)
+                            .select(tus_uploads::writer)
+                            .first::<Option<String>>(conn)?)
+                    })
+                    .await?;
+                Ok(check(writer.is_some(), writer))
             }
-            if std::time::Instant::now() > deadline {
-                return Err("the first node's PATCH never took the upload's lease".into());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await?;
         let asking = {
             let req = other
                 .client()

@@ -1,148 +1,107 @@
 //! The review workflow: submit, request changes, fix and resubmit, claim, approve and
-//! publish in the background; a second version with its own DOI; deaccession.
+//! publish through the job queue; a second version with its own DOI; deaccession.
 
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::support::*;
 
-async fn post(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let r = app
-        .client()
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    let status = r.status();
-    Ok((status, r.json().await.unwrap_or(Value::Null)))
+/// The depositor, curator and admin of these journeys.
+async fn people(app: &TestApp) -> Result<(Api, Api, Api), Error> {
+    let token = |email: &'static str, role| async move {
+        Ok::<_, Error>(app.new_user(email, role).await?.token)
+    };
+    Ok((
+        app.api(&token("pi@site.org", Role::Depositor).await?),
+        app.api(&token("cur@archive.org", Role::Curator).await?),
+        app.api(&token("admin@archive.org", Role::Admin).await?),
+    ))
 }
 
-async fn put_file(app: &TestApp, token: &str, id: i64, path: &str, bytes: &[u8]) -> TestResult {
-    let r = app
-        .client()
-        .put(app.url(&format!("/api/datasets/{id}/files/{path}")))
-        .bearer_auth(token)
-        .body(bytes.to_vec())
-        .send()
-        .await?;
-    if r.status() != StatusCode::CREATED {
-        return Err(format!("upload {path}: {}", r.status()).into());
-    }
-    Ok(())
+/// A checked draft with one file.
+async fn checked_draft(app: &TestApp, dep: &Api) -> Result<i64, Error> {
+    let id = dep.create_draft("Leaf litter decomposition").await?;
+    dep.put_file(id, "notes.txt", b"first draft").await?;
+    app.run_jobs().await?;
+    Ok(id)
 }
 
 #[actix_web::test]
-async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> TestResult {
+async fn illegal_review_steps_are_refused_and_only_curators_claim() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.token_for("pi@site.org", Role::Depositor).await?;
-        let cur = app.token_for("cur@archive.org", Role::Curator).await?;
-        let admin = app.token_for("admin@archive.org", Role::Admin).await?;
-        let id = app.api_draft(&dep, "Leaf litter decomposition").await?;
-        put_file(&app, &dep, id, "notes.txt", b"first draft").await?;
-        app.wait_for_checks(&dep, id).await?;
+        let (dep, cur, _) = people(&app).await?;
+        let id = checked_draft(&app, &dep).await?;
 
         // Illegal transitions are refused with a clear message.
-        let (status, body) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/review"),
-            json!({"decision": "request_changes", "comment": "x"}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        assert!(body["error"].as_str().unwrap_or("").contains("draft"));
+        let r = cur.review(id, "request_changes", Some("x")).await?;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        assert!(r.error().contains("draft"));
 
-        let (status, _) =
-            post(&app, &dep, &format!("/api/datasets/{id}/submit"), json!({})).await?;
-        assert_eq!(status, StatusCode::OK);
-        let (status, _) = post(&app, &dep, &format!("/api/datasets/{id}/claim"), json!({})).await?;
-        assert_eq!(status, StatusCode::FORBIDDEN, "depositors cannot claim");
-        let (status, body) =
-            post(&app, &cur, &format!("/api/datasets/{id}/claim"), json!({})).await?;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["state"], "in_review");
+        dep.submit(id).await?;
+        let r = dep
+            .post(&format!("/api/datasets/{id}/claim"), &json!({}))
+            .await?;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "depositors cannot claim");
+        assert_eq!(cur.claim(id).await?["state"], "in_review");
 
         // The queue shows it with its assignee.
-        let r = app
-            .client()
-            .get(app.url("/api/curation/queue?assignee=me"))
-            .bearer_auth(&cur)
-            .send()
-            .await?;
-        let queue: Value = r.json().await?;
+        let queue = cur.get_ok("/api/curation/queue?assignee=me").await?;
         let entry = queue["datasets"]
             .as_array()
             .and_then(|l| l.iter().find(|e| e["dataset"]["id"] == id))
             .ok_or("queued")?;
         assert!(entry["assignee_name"].as_str().is_some());
         assert_eq!(entry["blocking_items"], 0);
+        Ok(())
+    })
+    .await
+}
 
-        // Changes requested need a comment; the draft reopens with the request on top.
-        let (status, _) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/review"),
-            json!({"decision": "request_changes", "comment": " "}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let (status, body) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/review"),
-            json!({"decision": "request_changes", "comment": "Please add the sampling protocol."}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["state"], "changes_requested");
-        let outbox: Vec<(String, String)> = app
-            .archive
-            .db
-            .run(|conn| {
-                use diesel::prelude::*;
-                use holdfast::db::schema::outbox;
-                Ok(outbox::table
-                    .select((outbox::to_address, outbox::subject))
-                    .load(conn)?)
-            })
+#[actix_web::test]
+async fn a_submission_goes_back_for_changes_and_is_then_published() -> TestResult {
+    on_each_backend(|app| async move {
+        let (dep, cur, _) = people(&app).await?;
+        let id = checked_draft(&app, &dep).await?;
+        dep.submit(id).await?;
+        cur.claim(id).await?;
+
+        // Changes requested need a comment; the draft reopens and the depositor is told.
+        let r = cur.review(id, "request_changes", Some(" ")).await?;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = cur
+            .review(
+                id,
+                "request_changes",
+                Some("Please add the sampling protocol."),
+            )
             .await?;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["state"], "changes_requested");
+        let told = app.mail_to("pi@site.org").await?;
         assert!(
-            outbox
-                .iter()
-                .any(|(to, subject)| to == "pi@site.org" && subject.contains("Changes requested")),
-            "the depositor is told: {outbox:?}"
+            told.iter().any(|m| m.subject.contains("Changes requested")),
+            "the depositor is told: {told:?}"
         );
 
-        // The depositor fixes and resubmits.
-        put_file(&app, &dep, id, "protocol.txt", b"sampling protocol").await?;
-        app.wait_for_checks(&dep, id).await?;
-        let (status, body) =
-            post(&app, &dep, &format!("/api/datasets/{id}/submit"), json!({})).await?;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["state"], "submitted");
-
-        // Approval (claiming on the way) publishes through the job queue.
-        let (status, body) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/review"),
-            json!({"decision": "accept", "comment": "Thanks"}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        let v1 = app.wait_published(&cur, id).await?;
+        // The depositor fixes and resubmits; approval (claiming on the way) publishes
+        // through the job queue.
+        dep.put_file(id, "protocol.txt", b"sampling protocol")
+            .await?;
+        app.run_jobs().await?;
+        assert_eq!(dep.submit(id).await?["state"], "submitted");
+        let r = cur.review(id, "accept", Some("Thanks")).await?;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        app.run_jobs().await?;
+        let v1 = cur.dataset(id).await?;
+        assert_eq!(v1["state"], "published");
         assert_eq!(v1["version"], 1);
         assert_eq!(v1["doi_state"], "findable");
-        let v1_doi = v1["doi"].as_str().ok_or("doi")?.to_string();
-        let concept = v1["concept_doi"].as_str().ok_or("concept doi")?.to_string();
-        assert_ne!(v1_doi, concept);
+        assert_ne!(v1["doi"], v1["concept_doi"]);
+        assert!(
+            v1["concept_doi"].is_string() && v1["doi"].is_string(),
+            "{v1}"
+        );
         let history = app
             .archive
             .db
@@ -166,121 +125,125 @@ async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> Te
             .iter()
             .skip(1)
             .all(|t| t.actor_name.is_some() || t.row.to_state == "published"));
+        Ok(())
+    })
+    .await
+}
 
-        // A second version: files carried over, its own DOI, the concept DOI follows it.
-        let (status, body) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/versions"),
-            json!({}),
-        )
+/// A dataset published twice: version 1 with notes.txt and protocol.txt, version 2
+/// with new notes. Checks on the way that only the depositor opens a version, that the
+/// files are carried over and that the public sees version 1 meanwhile. Its id and the
+/// two versions' JSON.
+async fn two_versions(app: &TestApp, dep: &Api, cur: &Api) -> Result<(i64, Value, Value), Error> {
+    let id = checked_draft(app, dep).await?;
+    dep.put_file(id, "protocol.txt", b"sampling protocol")
         .await?;
-        assert_eq!(
-            status,
-            StatusCode::FORBIDDEN,
-            "only the depositor opens versions: {body}"
-        );
-        let (status, body) = post(
-            &app,
-            &dep,
-            &format!("/api/datasets/{id}/versions"),
-            json!({}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        assert_eq!(body["state"], "draft");
-        assert_eq!(body["version"], 2);
-        assert_eq!(
-            body["files"].as_array().map(Vec::len),
-            Some(2),
-            "files carried over"
-        );
-        // The public still sees version 1.
-        let public: Value = app
-            .client()
-            .get(app.url(&format!("/api/datasets/{id}")))
-            .send()
-            .await?
-            .json()
-            .await?;
-        assert_eq!(public["version"], 1);
-        put_file(&app, &dep, id, "notes.txt", b"second version").await?;
-        let v2 = app.api_publish(&dep, &cur, id).await?;
+    let v1 = app.publish(dep, cur, id).await?;
+
+    let versions = format!("/api/datasets/{id}/versions");
+    let r = cur.post(&versions, &json!({})).await?;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only the depositor opens versions: {}",
+        r.text
+    );
+    let draft = dep
+        .post(&versions, &json!({}))
+        .await?
+        .expect(StatusCode::CREATED)?;
+    assert_eq!(draft["state"], "draft");
+    assert_eq!(draft["version"], 2);
+    assert_eq!(
+        draft["files"].as_array().map(Vec::len),
+        Some(2),
+        "files carried over"
+    );
+    assert_eq!(
+        app.public_api().dataset(id).await?["version"],
+        1,
+        "the public still sees version 1"
+    );
+    dep.put_file(id, "notes.txt", b"second version").await?;
+    let v2 = app.publish(dep, cur, id).await?;
+    Ok((id, v1, v2))
+}
+
+#[actix_web::test]
+async fn a_second_version_gets_its_own_doi_and_the_concept_doi_follows() -> TestResult {
+    on_each_backend(|app| async move {
+        let (dep, cur, _) = people(&app).await?;
+        let (id, v1, v2) = two_versions(&app, &dep, &cur).await?;
         assert_eq!(v2["version"], 2);
-        let v2_doi = v2["doi"].as_str().ok_or("doi")?.to_string();
-        assert_ne!(v2_doi, v1_doi);
-        assert_eq!(v2["concept_doi"], concept.as_str());
+        assert_ne!(v2["doi"], v1["doi"]);
+        assert_eq!(v2["concept_doi"], v1["concept_doi"]);
         assert_eq!(v2["versions"].as_array().map(Vec::len), Some(2));
-        let old = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}/versions/1/files/notes.txt")))
-            .send()
+        let public = app.public_api();
+        let old = public
+            .get(&format!("/datasets/{id}/versions/1/files/notes.txt"))
             .await?;
-        assert_eq!(old.bytes().await?.as_ref(), b"first draft");
-        let new = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}/files/notes.txt")))
-            .send()
-            .await?;
-        assert_eq!(new.bytes().await?.as_ref(), b"second version");
-        let protocol = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}/files/protocol.txt")))
-            .send()
-            .await?;
-        assert_eq!(protocol.bytes().await?.as_ref(), b"sampling protocol");
+        assert_eq!(old.text, "first draft");
+        assert_eq!(public.download(id, "notes.txt").await?, b"second version");
+        assert_eq!(
+            public.download(id, "protocol.txt").await?,
+            b"sampling protocol"
+        );
         validate_ocfl_root(&app.ocfl_root())?;
+        Ok(())
+    })
+    .await
+}
 
-        // Deaccession: admins only, with a reason; a tombstone stays, files are gone.
-        let (status, _) = post(
-            &app,
-            &cur,
-            &format!("/api/datasets/{id}/deaccession"),
-            json!({"reason": "x"}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, body) = post(
-            &app,
-            &admin,
-            &format!("/api/datasets/{id}/deaccession"),
-            json!({"reason": "Consent for the site data was withdrawn."}),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::OK, "{body}");
+#[actix_web::test]
+async fn a_deaccessioned_dataset_leaves_a_tombstone_and_a_resolving_doi() -> TestResult {
+    on_each_backend(|app| async move {
+        let (dep, cur, admin) = people(&app).await?;
+        let (id, v1, _) = two_versions(&app, &dep, &cur).await?;
+        let concept = v1["concept_doi"].as_str().ok_or("concept doi")?;
+
+        // Admins only, with a reason; a tombstone stays, files are gone.
+        let path = format!("/api/datasets/{id}/deaccession");
+        let r = cur.post(&path, &json!({"reason": "x"})).await?;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let body = admin
+            .post(
+                &path,
+                &json!({"reason": "Consent for the site data was withdrawn."}),
+            )
+            .await?
+            .expect(StatusCode::OK)?;
         assert_eq!(body["state"], "deaccessioned");
         assert_eq!(body["doi_state"], "registered");
-        let page = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}")))
-            .send()
+        let public = app.public_api();
+        let page = public.get(&format!("/datasets/{id}")).await?;
+        assert_eq!(page.status, StatusCode::GONE);
+        assert!(page
+            .text
+            .contains("Consent for the site data was withdrawn."));
+        let file = public
+            .get(&format!("/datasets/{id}/files/notes.txt"))
             .await?;
-        assert_eq!(page.status(), StatusCode::GONE);
-        let html = page.text().await?;
-        assert!(html.contains("Consent for the site data was withdrawn."));
-        let file = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}/files/notes.txt")))
-            .send()
-            .await?;
-        assert_eq!(file.status(), StatusCode::GONE);
+        assert_eq!(file.status, StatusCode::GONE);
         // The DOI still resolves (to the tombstone).
-        let r = app
-            .client()
-            .get(app.url(&format!("/doi/{concept}")))
-            .send()
-            .await?;
-        assert!(r.status().is_redirection(), "{}", r.status());
+        let r = public.get(&format!("/doi/{concept}")).await?;
+        assert!(r.status.is_redirection(), "{}", r.status);
+        Ok(())
+    })
+    .await
+}
 
-        // The event history reads as an account of what happened, and travels with the
-        // content in the OCFL object's logs.
-        let r = app
-            .client()
-            .get(app.url(&format!("/api/datasets/{id}/events")))
-            .bearer_auth(&admin)
-            .send()
-            .await?;
-        let events: Value = r.json().await?;
+#[actix_web::test]
+async fn the_event_history_tells_what_happened_and_travels_with_the_content() -> TestResult {
+    on_each_backend(|app| async move {
+        let (dep, cur, admin) = people(&app).await?;
+        let (id, v1, _) = two_versions(&app, &dep, &cur).await?;
+        let path = format!("/api/datasets/{id}/deaccession");
+        admin
+            .post(&path, &json!({"reason": "Consent was withdrawn."}))
+            .await?
+            .expect(StatusCode::OK)?;
+
+        let events = admin.get_ok(&format!("/api/datasets/{id}/events")).await?;
         let kinds: Vec<&str> = events["events"]
             .as_array()
             .ok_or("events")?
@@ -309,24 +272,20 @@ async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> Te
             .as_str()
             .unwrap_or("")
             .contains("admin@archive.org"));
-        let r = app
-            .client()
-            .get(app.url(&format!("/api/datasets/{id}/events?format=premis")))
-            .bearer_auth(&admin)
-            .send()
-            .await?;
-        let xml = r.text().await?;
+        let xml = admin
+            .get(&format!("/api/datasets/{id}/events?format=premis"))
+            .await?
+            .text;
         assert!(
             xml.contains("<premis xmlns=\"http://www.loc.gov/premis/v3\"")
                 && xml.contains("<eventType")
         );
-        let object_id = format!("doi:{concept}");
+        let object_id = format!("doi:{}", v1["concept_doi"].as_str().ok_or("concept doi")?);
         let log = app
             .ocfl_root()
             .join(app.archive.ocfl.object_root(&object_id))
             .join("logs/premis-events.xml");
-        let log = std::fs::read_to_string(&log)?;
-        assert!(log.contains("ingestion"));
+        assert!(std::fs::read_to_string(&log)?.contains("ingestion"));
         validate_ocfl_root(&app.ocfl_root())?;
         Ok(())
     })
@@ -336,32 +295,29 @@ async fn submit_request_changes_resubmit_approve_version_and_deaccession() -> Te
 #[actix_web::test]
 async fn landing_pages_browse_folders_page_files_and_state_the_standards_passed() -> TestResult {
     on_each_backend(|app| async move {
-        let dep = app.token_for("pi@site.org", Role::Depositor).await?;
-        let cur = app.token_for("cur@archive.org", Role::Curator).await?;
-        let id = app.api_draft(&dep, "Many small files").await?;
+        let (dep, cur, _) = people(&app).await?;
+        let id = dep.create_draft("Many small files").await?;
         let names: Vec<String> = (0..150).map(|i| format!("many/f{i:03}.txt")).collect();
         let entries: Vec<(&str, &[u8])> = names
             .iter()
             .map(|n| (n.as_str(), b"x".as_slice()))
             .collect();
-        let r = app
-            .client()
-            .put(app.url(&format!("/api/datasets/{id}/files/bundle.zip?unpack=true")))
-            .bearer_auth(&dep)
-            .body(zip_of(&entries))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        put_file(&app, &dep, id, "table.csv", b"site,depth_cm\nA,1.5\n").await?;
-        app.api_publish(&dep, &cur, id).await?;
-
-        let html = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}")))
-            .send()
+        let bundle = dep.request(
+            reqwest::Method::PUT,
+            &format!("/api/datasets/{id}/files/bundle.zip?unpack=true"),
+        );
+        dep.send(bundle.body(zip_of(&entries)))
             .await?
-            .text()
+            .expect(StatusCode::CREATED)?;
+        dep.put_file(id, "table.csv", b"site,depth_cm\nA,1.5\n")
             .await?;
+        app.publish(&dep, &cur, id).await?;
+        let page = |query: &'static str| {
+            let public = app.public_api();
+            async move { Ok::<_, Error>(public.get(&format!("/datasets/{id}{query}")).await?.text) }
+        };
+
+        let html = page("").await?;
         assert!(html.contains("many/</a>"), "the folder is one row");
         assert!(html.contains("150 file(s)"));
         assert!(html.contains(">table.csv</a>"));
@@ -374,34 +330,16 @@ async fn landing_pages_browse_folders_page_files_and_state_the_standards_passed(
             "the standards passed are stated"
         );
 
-        let html = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}?folder=many")))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = page("?folder=many").await?;
         assert!(html.contains(">many/f000.txt</a>") && html.contains(">many/f099.txt</a>"));
         assert!(
             !html.contains(">many/f100.txt</a>"),
             "a hundred files per page"
         );
         assert!(html.contains("Page 1 of 2"));
-        let html = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}?folder=many&page=2")))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = page("?folder=many&page=2").await?;
         assert!(html.contains(">many/f149.txt</a>") && !html.contains(">many/f000.txt</a>"));
-        let html = app
-            .client()
-            .get(app.url(&format!("/datasets/{id}?q=f14")))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = page("?q=f14").await?;
         assert!(html.contains(">many/f140.txt</a>") && !html.contains(">many/f000.txt</a>"));
         Ok(())
     })

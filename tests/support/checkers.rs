@@ -1,0 +1,131 @@
+//! The external checkers journeys run on holdfast's output. scripts/test installs them
+//! and names them in the environment; a journey fails (never skips) without them.
+
+use std::path::{Path, PathBuf};
+
+use super::{Error, TestResult};
+
+fn tool(var: &str) -> Result<String, Error> {
+    std::env::var(var)
+        .map_err(|_| format!("{var} is not set: run the tests with scripts/test").into())
+}
+
+/// The Python of the test tools' virtualenv (aiosmtpd, xmlschema, bagit, sickle, …).
+pub fn python() -> Result<String, Error> {
+    tool("HOLDFAST_TEST_PYTHON")
+}
+
+/// rocfl, which validates whole OCFL roots (layout 0004 included).
+pub fn rocfl() -> Result<PathBuf, Error> {
+    let path = PathBuf::from(tool("HOLDFAST_ROCFL")?);
+    if !path.is_file() {
+        return Err(format!("rocfl not found at {}", path.display()).into());
+    }
+    Ok(path)
+}
+
+/// Runs ocfl-py's validator on every object of an OCFL root; fails when any object is
+/// invalid or the root holds none.
+pub fn validate_ocfl_root(root: &Path) -> TestResult {
+    let validator = tool("HOLDFAST_OCFL_VALIDATE")?;
+    let mut objects = Vec::new();
+    find_objects(root, &mut objects)?;
+    if objects.is_empty() {
+        return Err(format!("no OCFL object under {}", root.display()).into());
+    }
+    for object in objects {
+        let out = std::process::Command::new(&validator)
+            .arg(&object)
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() || text.contains("[E") {
+            return Err(format!(
+                "ocfl-validate.py says {} is invalid:\n{text}",
+                object.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+fn find_objects(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if dir.join("0=ocfl_object_1.1").exists() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            find_objects(&entry.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Validates DataCite XML against the official 4.6 schema with Python's xmlschema.
+pub fn validate_datacite_xml(xml: &str) -> TestResult {
+    let xsd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/datacite/kernel-4.6/metadata.xsd"
+    );
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("record.xml");
+    std::fs::write(&file, xml)?;
+    let out = std::process::Command::new(python()?)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            xsd,
+        ])
+        .arg(&file)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "DataCite XML does not validate:\n{}\n{xml}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Validates an unpacked BagIt bag with bagit-python (`python -m bagit --validate`).
+pub fn validate_bag(bag: &Path) -> TestResult {
+    let out = std::process::Command::new(python()?)
+        .args(["-m", "bagit", "--validate"])
+        .arg(bag)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "bagit.py says the bag is invalid:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Validates a whole OCFL storage root with rocfl (layout 0004 included).
+pub fn validate_ocfl_root_with_rocfl(root: &Path) -> TestResult {
+    let out = std::process::Command::new(rocfl()?)
+        .arg("-r")
+        .arg(root)
+        .arg("validate")
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "rocfl says {} is invalid: {}{}",
+            root.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
