@@ -49,8 +49,14 @@ pub(super) fn run(cmd: &StandardsCommand) -> ExitCode {
                 for s in &r.standards {
                     let applies = if s.datacite.is_some() {
                         "the dataset's metadata".to_string()
-                    } else {
+                    } else if s.applies_when_followed.is_empty() {
                         s.applies_to.join(" ")
+                    } else {
+                        format!(
+                            "{}; in datasets that follow it also {}",
+                            s.applies_to.join(" "),
+                            s.applies_when_followed.join(" ")
+                        )
                     };
                     println!("{:16} {}  (applies to {applies})", s.name, s.title);
                 }

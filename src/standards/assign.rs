@@ -3,6 +3,8 @@
 //! column (`ESS-DIVE Soil Respiration v1`), less those another applicable standard
 //! `replaces`. And the files a format needs beside each other (`requiresStandards`).
 
+use std::borrow::Cow;
+
 use csv::ByteRecord;
 
 use super::crossfile::lists;
@@ -42,6 +44,12 @@ impl FlmdTerms {
             }
         }
         FlmdTerms { entries }
+    }
+
+    /// Whether some FLMD of the dataset lists a file under a format's term.
+    fn names_format(&self, term: &str) -> bool {
+        let term = normal_term(term);
+        self.entries.iter().any(|(_, t)| normal_term(t) == term)
     }
 
     /// The standard term the FLMD gives a dataset path, if any.
@@ -104,6 +112,47 @@ fn read_terms(
     Ok(())
 }
 
+/// The registry as one dataset sees it: a format's `appliesToWhenFollowed` patterns
+/// join its name patterns when the dataset follows the format, that is when it claims
+/// one of the format's standards or its FLMD names the format. A flux dataset's
+/// `site_data.csv` or `chambers.csv` is not a chemistry or respiration file.
+pub fn as_followed<'r>(
+    registry: &'r Registry,
+    claimed: &[String],
+    terms: &FlmdTerms,
+) -> Cow<'r, Registry> {
+    let format_of = |name: &str| {
+        registry
+            .get(name)
+            .ok()
+            .and_then(|s| s.flmd_standard.as_deref())
+    };
+    let follows = |s: &Standard| {
+        claimed.iter().any(|c| {
+            c == &s.name
+                || (s.flmd_standard.is_some() && format_of(c) == s.flmd_standard.as_deref())
+        }) || s
+            .flmd_standard
+            .as_deref()
+            .is_some_and(|t| terms.names_format(t))
+    };
+    if !registry
+        .standards
+        .iter()
+        .any(|s| !s.applies_when_followed.is_empty() && follows(s))
+    {
+        return Cow::Borrowed(registry);
+    }
+    let mut seen = registry.clone();
+    for s in &mut seen.standards {
+        if follows(s) {
+            let extra = s.applies_when_followed.clone();
+            s.applies_to.extend(extra);
+        }
+    }
+    Cow::Owned(seen)
+}
+
 /// The table standards for one file.
 pub fn standards_for<'r>(
     registry: &'r Registry,
@@ -156,11 +205,7 @@ pub fn check_companions(
                 continue;
             }
             let described = registry.get(needed).map_or(needed.clone(), |n| {
-                format!(
-                    "{} file (named like {})",
-                    n.title,
-                    n.applies_to.join(" or ")
-                )
+                format!("{} file (named like {})", n.title, n.name_patterns())
             });
             out.push(
                 Issue::new(

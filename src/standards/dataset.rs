@@ -82,6 +82,9 @@ pub fn validate_dataset_with<'r>(
     progress: &mut dyn FnMut(&DatasetFile, u64),
 ) -> Result<DatasetReport, RunError> {
     let files = input.files;
+    let terms = assign::FlmdTerms::read(registry, files);
+    let seen = assign::as_followed(registry, input.claimed, &terms);
+    let registry: &Registry = &seen;
     let mut hashes = FileHashes::default();
     let mut dataset: Vec<Finding> = Vec::new();
     // Data packages first: their resources add checks to files.
@@ -98,7 +101,6 @@ pub fn validate_dataset_with<'r>(
             }
         }
     }
-    let terms = assign::FlmdTerms::read(registry, files);
     let mut reports = Vec::new();
     for (i, f) in files.iter().enumerate() {
         // A file the caller names gets a report even when no standard applies to it.

@@ -83,6 +83,10 @@ struct RawStandard {
     #[serde(default)]
     replaces: Vec<String>,
     applies_to: Vec<String>,
+    /// Name patterns too common to apply to every dataset (`*_data.csv`): they apply
+    /// only in datasets that follow the format (claimed, or named in their FLMD).
+    #[serde(default)]
+    applies_to_when_followed: Vec<String>,
     #[serde(default)]
     dialect: Dialect,
     #[serde(default)]
@@ -418,6 +422,7 @@ pub struct Standard {
     pub version: Option<String>,
     pub source: Option<String>,
     pub applies_to: Vec<String>,
+    pub applies_when_followed: Vec<String>,
     pub dialect: Dialect,
     pub schema: TableSchema,
     pub structure: Option<Structure>,
@@ -448,7 +453,10 @@ impl Standard {
         if raw.name.trim().is_empty() {
             return Err(bad("`name` is empty".into()));
         }
-        if raw.applies_to.is_empty() && raw.datacite.is_none() {
+        if raw.applies_to.is_empty()
+            && raw.applies_to_when_followed.is_empty()
+            && raw.datacite.is_none()
+        {
             return Err(bad(
                 "`appliesTo` lists no file patterns (use [\"*.csv\"] for every CSV)".into(),
             ));
@@ -576,6 +584,7 @@ impl Standard {
             version: raw.version,
             source: raw.source,
             applies_to: raw.applies_to,
+            applies_when_followed: raw.applies_to_when_followed,
             dialect: raw.dialect,
             schema: raw.schema,
             structure,
@@ -606,6 +615,17 @@ impl Standard {
         self.applies_to
             .iter()
             .any(|p| glob_match(p.as_bytes(), file_name.as_bytes()))
+    }
+
+    /// Every name pattern, for messages that tell how to name a file.
+    pub fn name_patterns(&self) -> String {
+        let all: Vec<&str> = self
+            .applies_to
+            .iter()
+            .chain(&self.applies_when_followed)
+            .map(String::as_str)
+            .collect();
+        all.join(" or ")
     }
 }
 
