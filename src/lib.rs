@@ -16,6 +16,7 @@ pub mod fixity;
 pub mod http_client;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod node;
 pub mod packaging;
 pub mod preservation;

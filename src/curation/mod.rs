@@ -533,7 +533,14 @@ impl Job for PublishDataset {
             tracing::info!(dataset = id, state = %state, "publication job found nothing to publish");
             return Ok(());
         }
-        publish(publisher, &curator, id).await.map(|_| ())
+        let started = std::time::Instant::now();
+        publish(publisher, &curator, id).await?;
+        let metrics = crate::metrics::process();
+        metrics.publications.inc();
+        metrics
+            .publication_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
     }
 }
 

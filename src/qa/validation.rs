@@ -523,6 +523,25 @@ fn finish_run(
         .map(|f| f.bytes)
         .sum();
     let dataset_findings = serde_json::to_string(&report.dataset).map_err(DomainError::internal)?;
+    // Counted before the commit: a run whose transaction then fails is counted all the
+    // same (it did read those bytes and find those findings).
+    crate::metrics::process().validation_run(
+        status_str(report.status),
+        checked_bytes,
+        report
+            .files
+            .iter()
+            .filter(|f| !reused.contains(&f.path))
+            .flat_map(|f| f.findings.iter())
+            .chain(report.dataset.iter())
+            .map(|f| {
+                (
+                    f.standard.as_str(),
+                    f.issue.code.as_ref(),
+                    severity_str(f.issue.severity),
+                )
+            }),
+    );
     diesel::update(validation_runs::table.find(run_id))
         .set((
             validation_runs::state.eq("done"),
