@@ -5,9 +5,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::access::{load_for, require_curator};
-use super::lifecycle::{add_event, open_item_count, set_ticket_state, ticket_row, touch};
+use super::lifecycle::{add_event, close_when_settled, set_ticket_state, touch};
 use super::model::{clean_text, now, ItemRow, ItemState, TicketState, MAX_TEXT};
-use super::sync::VALIDATION_KIND;
 use crate::accounts::User;
 use crate::config::Settings;
 use crate::db::schema::{ticket_items, tickets};
@@ -56,7 +55,7 @@ pub fn waive(
             "waived",
             &format!("Waived {label}: {reason}"),
         )?;
-        close_if_settled(conn, ticket_id)?;
+        close_when_settled(conn, ticket_id)?;
         touch(conn, ticket_id)?;
         let notice = Notice {
             kind: NotificationKind::TicketUpdated,
@@ -115,27 +114,6 @@ fn item_of(conn: &mut AnyConnection, ticket_id: i64, item_id: i64) -> Result<Ite
         .filter(ticket_items::ticket_id.eq(ticket_id))
         .select(ItemRow::as_select())
         .first(conn)?)
-}
-
-/// A validation ticket whose items are all settled closes by itself.
-fn close_if_settled(conn: &mut AnyConnection, ticket_id: i64) -> Result<(), DomainError> {
-    let ticket = ticket_row(conn, ticket_id)?;
-    if ticket.kind != VALIDATION_KIND || !ticket.is_open() {
-        return Ok(());
-    }
-    let open: i64 = open_item_count(conn, ticket_id)?;
-    if open == 0 {
-        set_ticket_state(conn, ticket_id, TicketState::Closed)?;
-        add_event(
-            conn,
-            ticket_id,
-            None,
-            None,
-            "closed",
-            "Closed: every item is fixed or waived.",
-        )?;
-    }
-    Ok(())
 }
 
 /// Assigns the ticket to a curator (or nobody).

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::lifecycle::{
-    add_event, add_item, fix_item, insert_ticket, open_item_count, set_ticket_state, touch,
+    add_event, add_item, close_when_settled, fix_item, insert_ticket, set_ticket_state, touch,
 };
 use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketRow, TicketState};
 use crate::db::schema::{ticket_items, tickets};
@@ -151,18 +151,7 @@ pub fn resolve_alert(
             &format!("{}: {note}", item.label()),
         )?;
     }
-    let still_open: i64 = open_item_count(conn, ticket_id)?;
-    if still_open == 0 {
-        set_ticket_state(conn, ticket_id, TicketState::Closed)?;
-        add_event(
-            conn,
-            ticket_id,
-            None,
-            None,
-            "closed",
-            "Closed: every item is resolved.",
-        )?;
-    } else {
+    if !close_when_settled(conn, ticket_id)? {
         touch(conn, ticket_id)?;
     }
     Ok(Some(ticket_id))

@@ -1,5 +1,6 @@
-//! How tickets and items change state. Every change writes its event in the thread, so
-//! the history shows who (or which run) did what.
+//! How tickets and items change state, including the one rule that closes a ticket by
+//! itself ([`close_when_settled`]). Every change writes its event in the thread, so the
+//! history shows who (or which run) did what.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -157,4 +158,23 @@ pub(crate) fn ticket_row(
         .find(id)
         .select(super::model::TicketRow::as_select())
         .first(conn)?)
+}
+
+/// What the thread says when a ticket closes by itself.
+pub(crate) const SETTLED_NOTE: &str = "Closed: every item is fixed or waived.";
+
+/// The one rule that closes a ticket by itself: after its items changed (a run no longer
+/// finds a problem, an alert is resolved, a curator waives an item), an open ticket with
+/// no item left open closes. Returns whether it closed.
+pub(crate) fn close_when_settled(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+) -> Result<bool, DomainError> {
+    let ticket = ticket_row(conn, ticket_id)?;
+    if !ticket.is_open() || open_item_count(conn, ticket_id)? > 0 {
+        return Ok(false);
+    }
+    set_ticket_state(conn, ticket_id, TicketState::Closed)?;
+    add_event(conn, ticket_id, None, None, "closed", SETTLED_NOTE)?;
+    Ok(true)
 }

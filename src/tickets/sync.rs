@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use super::lifecycle::{
-    add_event, add_item, fix_item, insert_ticket, open_item_count, set_ticket_state, ticket_row,
-    touch,
+    add_event, add_item, close_when_settled, fix_item, insert_ticket, open_item_count,
+    set_ticket_state, ticket_row, touch,
 };
 use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketRow, TicketState};
 use crate::db::schema::{ticket_items, tickets};
@@ -169,8 +169,8 @@ fn refresh_item(
     Ok(())
 }
 
-/// Reopens the ticket when items are open again; closes it when the run settled the last
-/// one.
+/// Reopens the ticket when items are open again; when the run changed something, the
+/// ticket closes if nothing is left open.
 fn settle_ticket(
     conn: &mut AnyConnection,
     ticket: &TicketRow,
@@ -187,16 +187,8 @@ fn settle_ticket(
             "reopened",
             "Reopened: the data standards check found new problems.",
         )?;
-    } else if open_items == 0 && ticket.is_open() && outcome.changed() {
-        set_ticket_state(conn, ticket.id, TicketState::Closed)?;
-        add_event(
-            conn,
-            ticket.id,
-            None,
-            None,
-            "closed",
-            "Closed: every item is fixed or waived.",
-        )?;
+    } else if outcome.changed() {
+        close_when_settled(conn, ticket.id)?;
     }
     Ok(())
 }
