@@ -27,6 +27,7 @@ pub mod search;
 pub mod secret;
 pub mod standards;
 pub mod storage;
+pub mod tickets;
 pub mod usage;
 pub mod web;
 pub mod xml;

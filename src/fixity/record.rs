@@ -12,7 +12,7 @@ use crate::db::AnyConnection;
 use crate::error::DomainError;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome as EventOutcome, Subject};
-use crate::qa::tickets::{self, Observation};
+use crate::tickets::{self, Observation};
 
 /// The ticket kind of fixity alerts.
 pub const TICKET_KIND: &str = "fixity";

@@ -25,11 +25,11 @@ use crate::error::DomainError;
 use crate::jobs::Waker;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
-use crate::qa::tickets::{self, Observation};
 use crate::standards::dataset::{validate_dataset, DatasetFile, DatasetInput, DatasetReport};
 use crate::standards::Registry;
 use crate::standards::{FileReport, Finding, Severity, Status, Summary};
 use crate::storage::{BlobStore, OcflRoot};
+use crate::tickets::{self, Observation};
 use std::sync::Arc;
 
 /// Findings kept per (file, check) on a ticket item, as in the report.
