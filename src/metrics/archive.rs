@@ -21,8 +21,11 @@ const REGISTER_DOI: &str = "register-doi";
 /// Ages of open tickets, in days: `[0, 1)`, `[1, 7)`, `[7, 30)`, 30 and more.
 const TICKET_AGE_BUCKETS: [(&str, i64); 4] = [("0-1d", 0), ("1-7d", 1), ("7-30d", 7), ("30d+", 30)];
 
+// The stored text of `DatasetState` and `TicketState` values: this module stays a leaf
+// (every domain reports to it), so it names them rather than importing them.
 /// Dataset states of the review queue.
 const IN_REVIEW: [&str; 3] = ["submitted", "in_review", "approved"];
+const TICKET_OPEN: &str = "open";
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobKindState {
@@ -85,7 +88,7 @@ pub fn read(conn: &mut AnyConnection) -> Result<ArchiveState, DomainError> {
     for (i, (label, from_days)) in TICKET_AGE_BUCKETS.iter().enumerate() {
         let newest = now - chrono::Duration::days(*from_days);
         let mut query = tickets::table
-            .filter(tickets::state.eq("open"))
+            .filter(tickets::state.eq(TICKET_OPEN))
             .filter(tickets::created_at.le(newest))
             .into_boxed();
         if let Some((_, to_days)) = TICKET_AGE_BUCKETS.get(i + 1) {
