@@ -418,7 +418,8 @@ impl DatasetPage {
             .iter()
             .map(|s| s.subject.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            // Not commas: a keyword may hold one.
+            .join("; ")
     }
 
     fn encoded(&self, path: &str) -> String {
