@@ -42,6 +42,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(auth::csrf_cookie))
+                .wrap(from_fn(auth::return_after_signin))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))

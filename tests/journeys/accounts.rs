@@ -40,7 +40,7 @@ async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
         let r = browser.post_form("/datasets/mine", "/signout", &[]).await?;
         expect_redirect(&r, "/")?;
         let r = browser.get("/datasets/mine").await?;
-        expect_redirect(&r, "/signin")?;
+        expect_redirect(&r, "/signin?next=%2Fdatasets%2Fmine")?;
 
         browser
             .sign_in("ADA@example.org ", "analytical engine")
@@ -285,6 +285,63 @@ async fn healthz_answers_ok_when_ready() -> TestResult {
             app.client().get(app.url("/healthz")).send().await?.status(),
             StatusCode::OK
         );
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_link_followed_while_signed_out_lands_on_its_page_after_signing_in() -> TestResult {
+    on_each_backend(|app| async move {
+        let browser = app.browser();
+        browser
+            .sign_up("Grace Hopper", "grace@example.org", "compiler first")
+            .await?;
+        browser.post_form("/datasets/mine", "/signout", &[]).await?;
+
+        // A link from an email: the page asks to sign in and remembers the way back.
+        let r = browser.get("/profile?tab=tokens").await?;
+        let to = expect_redirect_prefix(&r, "/signin?next=")?;
+        assert_eq!(to, "/signin?next=%2Fprofile%3Ftab%3Dtokens");
+        let (_, html) = browser.get_text(&to).await?;
+        assert!(
+            html.contains(r#"name="next" value="/profile?tab=tokens""#),
+            "{html}"
+        );
+        let fields = [
+            ("email", "grace@example.org"),
+            ("password", "compiler first"),
+            ("next", "/profile?tab=tokens"),
+        ];
+        let r = browser.post_form(&to, "/signin", &fields).await?;
+        expect_redirect(&r, "/profile?tab=tokens")?;
+
+        // Only this archive's own paths are followed.
+        browser.post_form("/profile", "/signout", &[]).await?;
+        for elsewhere in [
+            "//evil.example/x",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/a\r\nSet-Cookie: x=1",
+        ] {
+            let fields = [
+                ("email", "grace@example.org"),
+                ("password", "compiler first"),
+                ("next", elsewhere),
+            ];
+            let r = browser.post_form("/signin", "/signin", &fields).await?;
+            expect_redirect(&r, "/datasets/mine")?;
+            browser.post_form("/datasets/mine", "/signout", &[]).await?;
+        }
+        // A form posted while signed out goes to sign in without a way back.
+        let token = browser.csrf("/signin").await?;
+        let r = browser
+            .client
+            .post(app.url("/profile/tokens"))
+            .form(&[("csrf_token", token.as_str()), ("name", "x")])
+            .send()
+            .await?;
+        expect_redirect(&r, "/signin")?;
         Ok(())
     })
     .await
