@@ -61,8 +61,11 @@ pub struct Archive {
     /// One writer at a time per resumable upload.
     pub tus_locks: Arc<crate::deposit::tus::UploadLocks>,
     /// The last health check and when it ran (see [`Archive::health`]).
-    health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>>,
+    health: Arc<tokio::sync::Mutex<Option<HealthAnswer>>>,
 }
+
+/// When a health check ran and what it found (the reason it is not ready).
+type HealthAnswer = (std::time::Instant, Result<(), String>);
 
 /// How long a health answer is shared: a load balancer's probes, however many at once,
 /// cost one check a second and never fail because of one another.
