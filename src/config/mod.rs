@@ -90,7 +90,7 @@ pub struct SettingsArgs {
     /// Database connection pool size [default: 16].
     #[arg(long, env = "HOLDFAST_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<u32>,
-    /// Failed sign-ins allowed per account or client address within 15 minutes before sign-in is paused [default: 5].
+    /// Failed sign-ins allowed per account and client address within 15 minutes before sign-in is paused; four times as many per address, twenty times per account [default: 5].
     #[arg(long, env = "HOLDFAST_SIGNIN_MAX_FAILURES", global = true)]
     pub signin_max_failures: Option<u32>,
     /// Background job workers this process runs (validation, mail); 0 runs none, for a

@@ -132,6 +132,42 @@ async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(r.text().await?.contains("too many failed sign-ins"));
+
+        // The owner, elsewhere, is not locked out by a stranger's guesses.
+        let owner = Browser::from_address(&app.base, "127.0.0.3".parse()?);
+        owner.sign_in("bob@example.org", &password).await?;
+
+        // Forty guesses at once from one more address: at most five are checked.
+        let crowd = Browser::from_address(&app.base, "127.0.0.4".parse()?);
+        let token = crowd.csrf("/signin").await?;
+        let guesses = (0..40).map(|i| {
+            let (crowd, token) = (&crowd, &token);
+            async move {
+                let guess = format!("guess number {i}");
+                let form = [
+                    ("csrf_token", token.as_str()),
+                    ("email", "bob@example.org"),
+                    ("password", guess.as_str()),
+                ];
+                let r = crowd
+                    .client
+                    .post(crowd.url("/signin"))
+                    .form(&form)
+                    .send()
+                    .await?;
+                Ok::<_, Error>(r.status())
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let mut checked = 0;
+        for status in statuses {
+            match status? {
+                StatusCode::UNAUTHORIZED => checked += 1,
+                StatusCode::TOO_MANY_REQUESTS => {}
+                other => return Err(format!("a guess got {other}").into()),
+            }
+        }
+        assert!((1..=5).contains(&checked), "{checked} guesses were checked");
         Ok(())
     })
     .await
