@@ -287,7 +287,7 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
         x.leaf("dc:coverage", &[], place)?;
     }
     // Each license by name (or SPDX id) and by URL.
-    for rights in &m.rights_list {
+    for rights in r.licenses() {
         let name = rights
             .rights
             .as_deref()
@@ -299,12 +299,15 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
             x.leaf("dc:rights", &[], &url)?;
         }
     }
+    // Access as OpenAIRE's guidelines ask (oai_dc: the info:eu-repo term).
+    x.leaf("dc:rights", &[], r.access_rights().uri)?;
     x.close("oai_dc:dc")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deposit::access::Access;
     use crate::deposit::metadata::{Metadata, Title};
     use crate::federation::records::RecordRow;
 
@@ -339,6 +342,7 @@ mod tests {
             landing_url: "https://a.org/datasets/1",
             files: &[],
             catalog: None,
+            access: &Access::Open,
         };
         let payload = Payload {
             record: &record,

@@ -32,5 +32,6 @@ mod samples;
 mod search;
 mod security;
 mod standards;
+mod tombstone;
 mod tus;
 mod workflow;

@@ -178,6 +178,7 @@ fn with_neighbours<T>(
             name: &archive.settings.site_name,
             url: base,
         }),
+        access: &view.access,
     };
     Ok(f(&record))
 }

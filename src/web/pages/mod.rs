@@ -12,6 +12,7 @@ pub mod samples;
 pub mod search;
 pub mod signposting;
 pub mod tickets;
+pub mod tombstone;
 
 use actix_web::HttpRequest;
 
