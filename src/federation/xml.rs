@@ -164,9 +164,7 @@ pub fn record(
                         ),
                     ],
                 )?;
-                // Curated and checked against DataCite 4.6 before publication; written
-                // as DataCite's and Zenodo's providers do.
-                x.leaf("isReferenceQuality", &[], "true")?;
+                // oai_datacite 1.1 has these three (1.0's isReferenceQuality is gone).
                 x.leaf("schemaVersion", &[], "4.6")?;
                 x.leaf("datacentreSymbol", &[], p.datacentre)?;
                 x.open("payload", &[])?;

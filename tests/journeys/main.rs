@@ -24,6 +24,7 @@ mod mail;
 mod many_files;
 mod nodes;
 mod oai;
+mod oai_schema;
 mod publish;
 mod qa;
 mod resourcesync;
