@@ -22,6 +22,7 @@ mod harness;
 mod landing;
 mod mail;
 mod many_files;
+mod metrics;
 mod nodes;
 mod oai;
 mod oai_schema;
