@@ -105,6 +105,7 @@ async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult 
     // OpenAIRE's set: listed, and every record in it (the withdrawn one as deleted).
     let sets = answer(&app, "verb=ListSets").await?;
     assert!(sets.contains("<setSpec>openaire_data</setSpec>"), "{sets}");
+    let identifier = regex::Regex::new(r"<identifier>([^<]+)</identifier>")?;
     let mut in_set = Vec::new();
     let mut page = answer(
         &app,
@@ -112,11 +113,7 @@ async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult 
     )
     .await?;
     loop {
-        in_set.extend(
-            regex::Regex::new(r"<identifier>([^<]+)</identifier>")?
-                .captures_iter(&page)
-                .map(|c| c[1].to_string()),
-        );
+        in_set.extend(identifier.captures_iter(&page).map(|c| c[1].to_string()));
         match token_in(&page) {
             Some(t) => {
                 page = answer(&app, &format!("verb=ListIdentifiers&resumptionToken={t}")).await?
