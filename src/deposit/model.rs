@@ -186,6 +186,8 @@ pub struct DatasetView {
     pub files: Vec<FileRow>,
     pub file_count: i64,
     pub file_bytes: i64,
+    /// Who may read the published files (what the exports state as access rights).
+    pub access: super::access::Access,
 }
 
 /// The most files a landing page loads in full (for its JSON-LD and Signposting).

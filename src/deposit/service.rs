@@ -273,8 +273,16 @@ fn load_view_with(
             (files, count, bytes)
         }
     };
+    let state = state_of(&dataset)?;
+    let access = super::access::of_state(
+        conn,
+        dataset.id,
+        state,
+        dataset.deaccession_reason.as_deref(),
+    )?;
     Ok(DatasetView {
-        state: state_of(&dataset)?,
+        state,
+        access,
         metadata: parse_stored_metadata(&version.metadata)?,
         dataset,
         owner_name,

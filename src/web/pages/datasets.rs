@@ -653,7 +653,7 @@ async fn show_version(
     if view.state == DatasetState::Deaccessioned
         && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
     {
-        return tombstone(req, archive, viewer, &view);
+        return super::tombstone::page(req, archive, viewer, &view, number);
     }
     let change_request = if view.state == DatasetState::ChangesRequested {
         transitions
@@ -787,29 +787,6 @@ async fn show_version(
         count_usage(req, archive, id, version, usage::Kind::View);
     }
     Ok(response)
-}
-
-#[derive(Template)]
-#[template(path = "tombstone.html")]
-struct TombstonePage {
-    page: PageCtx,
-    view: DatasetView,
-}
-
-/// What stays of a deaccessioned dataset: its citation facts and the reason, with 410.
-fn tombstone(
-    req: &HttpRequest,
-    archive: &Archive,
-    viewer: Option<User>,
-    view: &DatasetView,
-) -> Result<HttpResponse, PageError> {
-    render(
-        StatusCode::GONE,
-        &TombstonePage {
-            page: PageCtx::new(req, archive, viewer),
-            view: view.clone(),
-        },
-    )
 }
 
 fn qa_panel(

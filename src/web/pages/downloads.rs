@@ -234,8 +234,8 @@ async fn serve(
     } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     }
-    if req.method() == actix_web::http::Method::HEAD {
-        // actix sends no body for HEAD, but keeps the Content-Length of a sized body.
+    if crate::web::head::is_head(&req) {
+        // No file is opened: the HEAD answer keeps the Content-Length of a sized body.
         let empty: ByteStream = Box::pin(futures_util::stream::empty());
         return Ok(response.body(SizedStream::new(length, empty)));
     }

@@ -12,6 +12,7 @@ pub mod samples;
 pub mod search;
 pub mod signposting;
 pub mod tickets;
+pub mod tombstone;
 
 use actix_web::HttpRequest;
 
@@ -72,7 +73,7 @@ pub fn count_usage(
     version: i32,
     kind: crate::usage::Kind,
 ) {
-    if req.method() != actix_web::http::Method::GET {
+    if req.method() != actix_web::http::Method::GET || crate::web::head::is_head(req) {
         return;
     }
     let user_agent = req
