@@ -66,14 +66,14 @@ pub async fn csrf_cookie(
 
 /// Pages that need an account answer a signed-out visitor with a redirect to
 /// `/signin`; this adds where they were going (`/signin?next=/tickets/3`), so a link
-/// from an email lands on its page after signing in. GET only: a form posted while
-/// signed out is not repeated.
+/// from an email lands on its page after signing in. GET (and HEAD) only: a form
+/// posted while signed out is not repeated.
 pub async fn return_after_signin(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     use actix_web::http::{header, StatusCode};
-    let wanted = (req.method() == Method::GET)
+    let wanted = matches!(*req.method(), Method::GET | Method::HEAD)
         .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
         .flatten();
     let mut res = next.call(req).await?;
