@@ -457,9 +457,7 @@ pub fn load_for(
         .filter(tickets::id.eq(id))
         .select((TicketRow::as_select(), datasets::owner_id))
         .first(conn)?;
-    if owner != user.id && !user.role.can_curate() {
-        return Err(DomainError::NotFound);
-    }
+    crate::deposit::service::access_of(conn, Some(user), ticket.dataset_id)?.check_see_tickets()?;
     Ok(TicketAccess {
         ticket,
         dataset_owner: owner,
@@ -467,13 +465,7 @@ pub fn load_for(
 }
 
 fn require_curator(user: &User) -> Result<(), DomainError> {
-    if user.role.can_curate() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only curators can do this on a ticket".into(),
-        ))
-    }
+    crate::accounts::access::require_curator(user, "do this on a ticket")
 }
 
 /// Trims and bounds free text; empty text is refused when `required`.
@@ -1232,13 +1224,7 @@ pub fn of_dataset(
     user: &User,
     dataset_id: i64,
 ) -> Result<Vec<TicketSummary>, DomainError> {
-    let owner: i64 = datasets::table
-        .find(dataset_id)
-        .select(datasets::owner_id)
-        .first(conn)?;
-    if owner != user.id && !user.role.can_curate() {
-        return Err(DomainError::NotFound);
-    }
+    crate::deposit::service::access_of(conn, Some(user), dataset_id)?.check_see_tickets()?;
     let rows = tickets::table
         .filter(tickets::dataset_id.eq(dataset_id))
         .order((tickets::state.desc(), tickets::id.asc()))
