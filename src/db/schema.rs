@@ -272,6 +272,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    samples (id) {
+        id -> BigInt,
+        dataset_id -> BigInt,
+        version_id -> BigInt,
+        igsn -> Nullable<Text>,
+        name -> Text,
+        name_key -> Text,
+        parent_igsn -> Nullable<Text>,
+        file_path -> Text,
+        described -> Bool,
+        attrs -> Text,
+    }
+}
+
+diesel::table! {
     search_documents (dataset_id) {
         dataset_id -> BigInt,
         version_id -> BigInt,
@@ -506,6 +521,8 @@ diesel::joinable!(replica_copies -> datasets (dataset_id));
 diesel::joinable!(replica_copies -> federation_partners (partner_id));
 diesel::joinable!(replica_objects -> replication_sources (source_id));
 diesel::joinable!(replication_shortfalls -> datasets (dataset_id));
+diesel::joinable!(samples -> dataset_versions (version_id));
+diesel::joinable!(samples -> datasets (dataset_id));
 diesel::joinable!(search_documents -> dataset_versions (version_id));
 diesel::joinable!(search_documents -> datasets (dataset_id));
 diesel::joinable!(search_facets -> search_documents (dataset_id));
@@ -524,24 +541,6 @@ diesel::joinable!(validation_runs -> dataset_versions (version_id));
 diesel::joinable!(validation_runs -> datasets (dataset_id));
 diesel::joinable!(version_files -> dataset_versions (version_id));
 diesel::joinable!(version_folders -> dataset_versions (version_id));
-
-diesel::table! {
-    /// Samples of published datasets (see src/samples).
-    samples (id) {
-        id -> BigInt,
-        dataset_id -> BigInt,
-        version_id -> BigInt,
-        igsn -> Nullable<Text>,
-        name -> Text,
-        name_key -> Text,
-        parent_igsn -> Nullable<Text>,
-        file_path -> Text,
-        described -> Bool,
-        attrs -> Text,
-    }
-}
-
-diesel::joinable!(samples -> datasets (dataset_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
