@@ -182,6 +182,19 @@ pub struct SettingsArgs {
     /// Part size of S3 multipart uploads in bytes, at least 5 MiB [default: 16777216].
     #[arg(long, env = "HOLDFAST_S3_PART_SIZE", global = true)]
     pub s3_part_size: Option<u64>,
+    /// Bearer token Prometheus sends to scrape `/metrics`; without it (and without
+    /// METRICS_BIND) `/metrics` is not served.
+    #[arg(
+        long,
+        env = "HOLDFAST_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
+    /// A separate address serving only `/metrics`, without a token (an address only the
+    /// monitoring network reaches, e.g. 10.0.0.5:9464).
+    #[arg(long, env = "HOLDFAST_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
 }
 
 /// The same settings as read from a config file.
@@ -233,6 +246,8 @@ struct FileSettings {
     s3_access_key: Option<String>,
     s3_secret_key: Option<String>,
     s3_part_size: Option<u64>,
+    metrics_token: Option<String>,
+    metrics_bind: Option<String>,
 }
 
 /// Who registers this archive's DOIs.
@@ -304,6 +319,10 @@ pub struct Settings {
     pub replication_parallel: usize,
     /// Set when the OCFL root is on S3-compatible storage (HOLDFAST_STORAGE_URL).
     pub s3: Option<crate::storage::S3Settings>,
+    /// Who may read `/metrics` on the main address (see [`SettingsArgs::metrics_token`]).
+    pub metrics_token: Option<Secret>,
+    /// A separate, token-free address for `/metrics`.
+    pub metrics_bind: Option<String>,
 }
 
 /// How the scheduled fixity audit runs (see src/fixity).
@@ -516,6 +535,17 @@ impl Settings {
             replication_parallel: pick(args.replication_parallel, file.replication_parallel, 4)
                 .clamp(1, 64),
             s3,
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            metrics_bind: args
+                .metrics_bind
+                .clone()
+                .or(file.metrics_bind)
+                .filter(|b| !b.is_empty()),
         })
     }
 

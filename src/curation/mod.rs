@@ -27,10 +27,11 @@ use crate::error::DomainError;
 use crate::jobs::{Job, Waker};
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
-use crate::qa::{tickets, validation};
+use crate::qa::validation;
 use crate::search;
 use crate::storage::{BlobStore, OcflRoot};
 use crate::storage::{FileSource, NewFile, NewVersion};
+use crate::tickets;
 
 mod submit;
 
@@ -292,12 +293,11 @@ pub fn queue(
     filter: &QueueFilter,
     limit: i64,
 ) -> Result<Vec<QueueEntry>, DomainError> {
-    use crate::db::schema::{dataset_transitions, ticket_items, tickets, users};
+    use crate::db::schema::{dataset_transitions, users};
     use std::collections::HashMap;
     let rows = service::list_for_curation(conn, &filter.states, filter.assignee, limit)?;
     let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
     let mut submitted: HashMap<i64, NaiveDateTime> = HashMap::new();
-    let mut blocking: HashMap<i64, i64> = HashMap::new();
     for chunk in ids.chunks(500) {
         let times: Vec<(i64, Option<NaiveDateTime>)> = dataset_transitions::table
             .filter(dataset_transitions::dataset_id.eq_any(chunk))
@@ -309,16 +309,8 @@ pub fn queue(
             ))
             .load(conn)?;
         submitted.extend(times.into_iter().filter_map(|(id, t)| t.map(|t| (id, t))));
-        let counts: Vec<(i64, i64)> = ticket_items::table
-            .inner_join(tickets::table)
-            .filter(tickets::dataset_id.eq_any(chunk))
-            .filter(ticket_items::state.eq("open"))
-            .filter(ticket_items::severity.eq("error"))
-            .group_by(tickets::dataset_id)
-            .select((tickets::dataset_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        blocking.extend(counts);
     }
+    let blocking = tickets::blocking_counts(conn, &ids)?;
     let assignee_ids: Vec<i64> = rows.iter().filter_map(|(_, a)| *a).collect();
     let names: HashMap<i64, String> = users::table
         .filter(users::id.eq_any(&assignee_ids))
@@ -527,7 +519,14 @@ impl Job for PublishDataset {
             tracing::info!(dataset = id, state = %state, "publication job found nothing to publish");
             return Ok(());
         }
-        publish(publisher, &curator, id).await.map(|_| ())
+        let started = std::time::Instant::now();
+        publish(publisher, &curator, id).await?;
+        let metrics = crate::metrics::process();
+        metrics.publications.inc();
+        metrics
+            .publication_duration
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@ use crate::deposit::model::DatasetState;
 use crate::deposit::service;
 use crate::error::DomainError;
 use crate::mail::{self, Notice, NotificationKind};
-use crate::qa::{tickets, validation};
+use crate::qa::validation;
+use crate::tickets;
 
 /// Hands a draft to the curators, once its files are checked and no error is left open
 /// (fixed or waived); the curators are told.

@@ -120,6 +120,12 @@ impl Db {
         self.backend
     }
 
+    /// Connections of the pool: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     fn migrate(&self) -> anyhow::Result<()> {
         let mut conn = self.pool.get()?;
         let migrations = match self.backend {

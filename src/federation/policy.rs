@@ -22,7 +22,7 @@ use crate::db::schema::{
 use crate::db::AnyConnection;
 use crate::error::DomainError;
 use crate::mail::{self, Notice, NotificationKind};
-use crate::qa::tickets::{self, Observation};
+use crate::tickets::{self, Observation};
 
 pub const TICKET_KIND: &str = "replication";
 pub const ITEM_CODE: &str = "replication-below-policy";

@@ -12,7 +12,7 @@ use crate::db::AnyConnection;
 use crate::error::DomainError;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome as EventOutcome, Subject};
-use crate::qa::tickets::{self, Observation};
+use crate::tickets::{self, Observation};
 
 /// The ticket kind of fixity alerts.
 pub const TICKET_KIND: &str = "fixity";
@@ -39,7 +39,19 @@ pub fn record(
     settings: &Settings,
     results: &[CheckResult],
 ) -> Result<Recorded, DomainError> {
-    crate::db::transaction(conn, |conn| record_in(conn, settings, results))
+    let recorded = crate::db::transaction(conn, |conn| record_in(conn, settings, results))?;
+    let metrics = crate::metrics::process();
+    for r in results {
+        if r.outcome == Outcome::Ok {
+            metrics.fixity_files_verified.inc();
+            metrics
+                .fixity_bytes_verified
+                .inc_by(r.found_size.unwrap_or(0));
+        } else {
+            metrics.fixity_failures.inc();
+        }
+    }
+    Ok(recorded)
 }
 
 fn record_in(

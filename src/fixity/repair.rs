@@ -18,8 +18,8 @@ use crate::error::DomainError;
 use crate::jobs::Job;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
-use crate::qa::tickets;
 use crate::storage::{ocfl::sidecar_body, StorageError};
+use crate::tickets;
 
 /// Where a good copy may be.
 #[derive(Clone, Debug)]

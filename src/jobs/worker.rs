@@ -135,6 +135,7 @@ impl Worker {
                 tracing::warn!(job = id, kind = %kind, attempt = job.attempts, error = %e, "job failed")
             }
         }
+        crate::metrics::process().job_run(&kind, outcome.is_err());
         let error = outcome.err().map(|e| match e {
             DomainError::Internal(detail) => detail,
             other => other.to_string(),

@@ -1,5 +1,4 @@
-//! Quality assurance: validation runs over a dataset's files (`validation`) and the QA
-//! tickets that track each problem until it is fixed or waived (`tickets`).
+//! Quality assurance: validation runs over a dataset's files. The QA tickets that track
+//! each problem until it is fixed or waived live in `crate::tickets`.
 
-pub mod tickets;
 pub mod validation;

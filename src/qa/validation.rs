@@ -25,11 +25,11 @@ use crate::error::DomainError;
 use crate::jobs::Waker;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
-use crate::qa::tickets::{self, Observation};
 use crate::standards::dataset::{validate_dataset, DatasetFile, DatasetInput, DatasetReport};
 use crate::standards::Registry;
 use crate::standards::{FileReport, Finding, Severity, Status, Summary};
 use crate::storage::{BlobStore, OcflRoot};
+use crate::tickets::{self, Observation};
 use std::sync::Arc;
 
 /// Findings kept per (file, check) on a ticket item, as in the report.
@@ -523,6 +523,25 @@ fn finish_run(
         .map(|f| f.bytes)
         .sum();
     let dataset_findings = serde_json::to_string(&report.dataset).map_err(DomainError::internal)?;
+    // Counted before the commit: a run whose transaction then fails is counted all the
+    // same (it did read those bytes and find those findings).
+    crate::metrics::process().validation_run(
+        status_str(report.status),
+        checked_bytes,
+        report
+            .files
+            .iter()
+            .filter(|f| !reused.contains(&f.path))
+            .flat_map(|f| f.findings.iter())
+            .chain(report.dataset.iter())
+            .map(|f| {
+                (
+                    f.standard.as_str(),
+                    f.issue.code.as_ref(),
+                    severity_str(f.issue.severity),
+                )
+            }),
+    );
     diesel::update(validation_runs::table.find(run_id))
         .set((
             validation_runs::state.eq("done"),

@@ -18,7 +18,7 @@ use crate::doi::registration;
 use crate::error::DomainError;
 use crate::mail;
 use crate::preservation::events;
-use crate::qa::tickets;
+use crate::tickets;
 use crate::usage;
 use crate::web::auth::{read_body, ApiCaller};
 use crate::web::errors::ApiError;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod federation;
 pub mod federation_audit;
+pub mod metrics;
 pub mod oai;
 pub mod pages;
 pub mod resourcesync;
@@ -22,6 +23,8 @@ use crate::app::Archive;
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on an address of its own (HOLDFAST_METRICS_BIND).
+    metrics: Option<Server>,
 }
 
 impl Application {
@@ -33,6 +36,7 @@ impl Application {
 
     pub fn from_listener(archive: Archive, listener: TcpListener) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
+        let metrics = metrics::server(&archive)?;
         let data = web::Data::new(archive);
         let server = HttpServer::new(move || {
             App::new()
@@ -49,6 +53,7 @@ impl Application {
                         )),
                 )
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(from_fn(metrics::count_requests))
                 .configure(routes::configure)
         })
         .listen(listener)?
@@ -56,7 +61,11 @@ impl Application {
         .client_request_timeout(std::time::Duration::from_secs(60))
         .shutdown_timeout(30)
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            metrics,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -64,6 +73,13 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            // Both servers stop on the same signals.
+            Some(metrics) => {
+                let (web, metrics) = tokio::join!(self.server, metrics);
+                web.and(metrics)
+            }
+            None => self.server.await,
+        }
     }
 }

@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(page_path_error))
         // Operations
         .route("/healthz", web::get().to(home::healthz))
+        .route("/metrics", web::get().to(super::metrics::scrape))
         .route("/static/style.css", web::get().to(home::stylesheet))
         .route("/static/tus.min.js", web::get().to(super::tus::client_js))
         .route("/static/upload.js", web::get().to(super::tus::upload_js))

@@ -28,7 +28,11 @@ async fn the_route_table() -> TestResult {
     let routes = route_table()?;
     // Every route without parameters that the table lists answers on the running
     // server (the table is read from the source: this keeps it honest).
-    let app = TestApp::builder().spawn(Backend::Sqlite).await?;
+    // With a metrics token, so /metrics is served (401 here) rather than hidden.
+    let app = TestApp::builder()
+        .settings(|s| s.metrics_token = Some("route-table".into()))
+        .spawn(Backend::Sqlite)
+        .await?;
     let client = app.client();
     for route in &routes {
         let (method, path) = route.split_once(' ').ok_or("METHOD /path")?;

@@ -23,6 +23,7 @@ mod harness;
 mod landing;
 mod mail;
 mod many_files;
+mod metrics;
 mod nodes;
 mod oai;
 mod publish;

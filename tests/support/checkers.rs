@@ -129,3 +129,39 @@ pub fn validate_ocfl_root_with_rocfl(root: &Path) -> TestResult {
     }
     Ok(())
 }
+
+/// `/metrics` as Prometheus's Python client parses it (OpenMetrics text): every sample
+/// as `name{label="value",…}` (labels sorted; `name` alone without labels) → value. Fails on text the parser refuses.
+pub fn parse_metrics(text: &str) -> Result<std::collections::BTreeMap<String, f64>, Error> {
+    const READ: &str = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
+        out[s.name + ("{%s}" % labels if labels else "")] = s.value
+json.dump(out, sys.stdout)
+"#;
+    use std::io::Write;
+    let mut child = std::process::Command::new(python()?)
+        .args(["-c", READ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("python's stdin")?
+        .write_all(text.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "prometheus_client refuses /metrics: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}

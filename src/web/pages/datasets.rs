@@ -17,9 +17,9 @@ use crate::doi::export::signposting;
 use crate::doi::export::CitationStyle;
 use crate::doi::registration::{self, DoiStatus};
 use crate::error::{DomainError, FieldError};
-use crate::qa::tickets::{self, TicketSummary};
 use crate::qa::validation;
 use crate::standards::Status;
+use crate::tickets::{self, TicketSummary};
 use crate::usage;
 use crate::web::auth::{
     field, read_form, read_text_field, verify_csrf, SignedIn, Viewer, CSRF_FIELD, SMALL_FIELD,

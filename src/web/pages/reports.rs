@@ -47,7 +47,7 @@ impl ReportPage {
     fn item_note(&self, f: &Finding) -> String {
         match self.r.item(&f.file, &f.issue.code) {
             Some(i) if i.is_blocking() => "blocks submission".into(),
-            Some(i) if i.state == "waived" => {
+            Some(i) if i.is_waived() => {
                 format!("waived: {}", i.waiver_reason.as_deref().unwrap_or_default())
             }
             _ => String::new(),

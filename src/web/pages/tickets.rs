@@ -11,7 +11,9 @@ use super::PageCtx;
 use crate::accounts::{access, users, User};
 use crate::app::Archive;
 use crate::error::DomainError;
-use crate::qa::tickets::{self, linkify, Attachment, Segment, TicketDetail, TicketSummary};
+use crate::tickets::{
+    self, linkify, Attachment, Segment, TicketDetail, TicketState, TicketSummary,
+};
 use crate::web::auth::{field, read_form, read_text_field, verify_csrf, SignedIn, CSRF_FIELD};
 use crate::web::errors::{redirect, render, PageError};
 
@@ -224,8 +226,9 @@ pub async fn queue(
             DomainError::BadRequest("assignee must be a curator's id or none".into())
         })?),
     };
+    let state_text = params.state.clone().unwrap_or_else(|| "open".into());
     let q = tickets::QueueQuery {
-        state: params.state.clone().unwrap_or_else(|| "open".into()),
+        state: tickets::QueueQuery::state_filter(&state_text),
         sort: params.sort.clone().unwrap_or_else(|| "age".into()),
         assignee,
         kind: params.kind.clone().filter(|k| !k.is_empty()),
@@ -249,7 +252,7 @@ pub async fn queue(
             heading: "Ticket queue".into(),
             tickets: list,
             queue: Some(QueueFilters {
-                state: q.state,
+                state: state_text,
                 sort: q.sort,
                 assignee: assignee_text,
                 curators,
@@ -523,19 +526,18 @@ pub async fn set_state(
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let form = ticket_form(&req, payload).await?;
-    let open = match field(&form, "state") {
-        "open" => true,
-        "closed" => false,
-        _ => return Err(DomainError::invalid("state", "use open or closed").into()),
-    };
+    let state: TicketState = field(&form, "state")
+        .parse()
+        .map_err(|_| DomainError::invalid("state", "use open or closed"))?;
     archive
         .db
-        .run(move |conn| tickets::set_open(conn, &user.0, id, open))
+        .run(move |conn| tickets::set_state(conn, &user.0, id, state))
         .await?;
-    Ok(redirect(&format!(
-        "/tickets/{id}?msg={}",
-        if open { "reopened" } else { "closed" }
-    )))
+    let flash = match state {
+        TicketState::Open => "reopened",
+        TicketState::Closed => "closed",
+    };
+    Ok(redirect(&format!("/tickets/{id}?msg={flash}")))
 }
 
 #[derive(Template)]
