@@ -7,6 +7,7 @@ mod support;
 
 mod helpers;
 
+mod access_matrix;
 mod accounts;
 mod api;
 mod api_shapes;

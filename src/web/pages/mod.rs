@@ -17,7 +17,7 @@ pub mod tombstone;
 use actix_web::HttpRequest;
 
 use super::auth::csrf_token;
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::app::Archive;
 
 /// What every page's layout needs.
@@ -37,13 +37,11 @@ impl PageCtx {
     }
 
     pub fn is_curator(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.role.can_curate())
+        access::may_curate(self.user.as_ref())
     }
 
     pub fn is_admin(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.role == crate::accounts::Role::Admin)
+        access::is_admin(self.user.as_ref())
     }
 }
 
