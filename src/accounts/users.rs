@@ -179,6 +179,19 @@ pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<User, DomainError
         .try_into()
 }
 
+/// The names of the given accounts (lists that show who is assigned).
+pub fn names_of(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DomainError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>, DomainError> {
     let email = email.trim().to_lowercase();
     users::table
