@@ -153,6 +153,17 @@ pub fn as_followed<'r>(
     Cow::Owned(seen)
 }
 
+/// Every name pattern of a standard, for messages that tell how to name a file.
+pub fn name_patterns(s: &Standard) -> String {
+    let all: Vec<&str> = s
+        .applies_to
+        .iter()
+        .chain(&s.applies_when_followed)
+        .map(String::as_str)
+        .collect();
+    all.join(" or ")
+}
+
 /// The table standards for one file.
 pub fn standards_for<'r>(
     registry: &'r Registry,
@@ -205,7 +216,7 @@ pub fn check_companions(
                 continue;
             }
             let described = registry.get(needed).map_or(needed.clone(), |n| {
-                format!("{} file (named like {})", n.title, n.name_patterns())
+                format!("{} file (named like {})", n.title, name_patterns(n))
             });
             out.push(
                 Issue::new(

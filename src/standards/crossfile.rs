@@ -317,7 +317,7 @@ pub fn check_claims(
             let needs = if s.datacite.is_some() {
                 "metadata".to_string()
             } else {
-                format!("file named like {}", s.name_patterns())
+                format!("file named like {}", super::assign::name_patterns(s))
             };
             out.push(
                 Issue::new(

@@ -616,17 +616,6 @@ impl Standard {
             .iter()
             .any(|p| glob_match(p.as_bytes(), file_name.as_bytes()))
     }
-
-    /// Every name pattern, for messages that tell how to name a file.
-    pub fn name_patterns(&self) -> String {
-        let all: Vec<&str> = self
-            .applies_to
-            .iter()
-            .chain(&self.applies_when_followed)
-            .map(String::as_str)
-            .collect();
-        all.join(" or ")
-    }
 }
 
 /// `*` and `?` wildcards, case-insensitive (file systems and depositors vary).
