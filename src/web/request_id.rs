@@ -92,27 +92,30 @@ pub async fn assign(
         ),
         started: Instant::now(),
     };
-    let request = req.request().clone();
     let answered = CURRENT
         .scope(id.clone(), next.call(req))
         .instrument(span.clone())
         .await;
     let mut res = match answered {
-        Ok(res) => res.map_into_boxed_body(),
-        // An error from a middleware (a handler's error is already a response): its
-        // answer is made here, so it carries the id too.
+        Ok(res) => res,
+        // An error from a middleware (a handler's error is already a response). The
+        // request went down with it, so the answer is made here, with the id, and
+        // handed on as an error that answers with it.
         Err(e) => {
-            let response = CURRENT.sync_scope(id.clone(), || span.in_scope(|| e.error_response()));
-            ServiceResponse::new(request, response)
+            let mut response =
+                CURRENT.sync_scope(id.clone(), || span.in_scope(|| e.error_response()));
+            set_header(response.headers_mut(), &id);
+            let status = response.status().as_u16();
+            span.in_scope(|| access.write(status, 0));
+            return Err(
+                actix_web::error::InternalError::from_response(e.to_string(), response).into(),
+            );
         }
     };
-    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-        res.headers_mut()
-            .insert(HeaderName::from_static(HEADER), value);
-    }
+    set_header(res.headers_mut(), &id);
     let status = res.status().as_u16();
     Ok(res.map_body(move |_, body| AccessLogged {
-        body,
+        body: body.boxed(),
         span,
         access,
         status,
@@ -120,10 +123,32 @@ pub async fn assign(
     }))
 }
 
+fn set_header(headers: &mut actix_web::http::header::HeaderMap, id: &RequestId) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(HeaderName::from_static(HEADER), value);
+    }
+}
+
 struct AccessLine {
     peer: String,
     line: String,
     started: Instant,
+}
+
+impl AccessLine {
+    /// Writes the access line (in the caller's span).
+    fn write(&self, status: u16, bytes: u64) {
+        let AccessLine {
+            peer,
+            line,
+            started,
+        } = self;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            target: ACCESS_TARGET,
+            "{peer} \"{line}\" {status} {bytes} {ms:.3}ms"
+        );
+    }
 }
 
 /// A response body that writes the access line, in the request's span, once it is
@@ -157,20 +182,8 @@ impl MessageBody for AccessLogged {
 
 impl Drop for AccessLogged {
     fn drop(&mut self) {
-        let AccessLine {
-            peer,
-            line,
-            started,
-        } = &self.access;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        self.span.in_scope(|| {
-            tracing::info!(
-                target: ACCESS_TARGET,
-                "{peer} \"{line}\" {} {} {ms:.3}ms",
-                self.status,
-                self.bytes
-            )
-        });
+        self.span
+            .in_scope(|| self.access.write(self.status, self.bytes));
     }
 }
 
