@@ -199,3 +199,21 @@ impl From<std::io::Error> for DomainError {
         DomainError::Internal(InternalError::new("i/o", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_what_was_done_and_its_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let failed: Result<(), _> = Err(io);
+        let Err(e) = failed.context("reading /data/staging/x.blob") else {
+            panic!("an error stays an error");
+        };
+        assert_eq!(e.to_string(), "internal error", "users see no detail");
+        assert_eq!(e.report(), "reading /data/staging/x.blob: no such file");
+        let source = std::error::Error::source(&e).expect("the context is the source");
+        assert!(source.source().is_some(), "the i/o error is kept");
+    }
+}
