@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::config::Settings;
 use crate::db::schema::{dataset_versions, datasets, version_files};
 use crate::db::AnyConnection;
@@ -57,13 +57,7 @@ struct PublishPlan {
 }
 
 fn require_curator(user: &User) -> Result<(), DomainError> {
-    if user.role.can_curate() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only curators and admins can review submissions".into(),
-        ))
-    }
+    access::require_curator(user, "review submissions")
 }
 
 /// A curator's note for the history: trimmed, bounded, optional or required.
@@ -753,11 +747,7 @@ pub fn deaccession(
     id: i64,
     reason: &str,
 ) -> Result<(), DomainError> {
-    if admin.role != crate::accounts::Role::Admin {
-        return Err(DomainError::Forbidden(
-            "only admins can deaccession a dataset".into(),
-        ));
-    }
+    access::require_admin(admin, "deaccession a dataset")?;
     let reason = tickets::clean_text("reason", reason, true, 10_000)?;
     crate::db::transaction(conn, |conn| {
         let (row, state) = state_of(conn, id)?;
