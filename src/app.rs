@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::deposit::ingest::Staging;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::{ensure_scheduled, Runner, Waker};
 use crate::standards::Registry;
 use crate::storage::{BlobStore, LocalDiskStore, OcflRoot, S3Store};
@@ -337,7 +337,7 @@ impl Archive {
             probe.close()
         })
         .await
-        .map_err(DomainError::internal)?
+        .context("the staging health probe task")?
         .map_err(|e| DomainError::Unavailable(format!("staging is not writable: {e}")))?;
         Ok(())
     }

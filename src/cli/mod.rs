@@ -95,15 +95,26 @@ pub enum Command {
 }
 
 /// Logs to stderr; `HOLDFAST_LOG` (e.g. `debug`, `holdfast=debug,info`) overrides `default`.
+/// `HOLDFAST_LOG_FORMAT=json` writes one JSON object a line (with the request or job
+/// span's fields) for log shippers; anything else keeps the readable text lines.
 pub fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("HOLDFAST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = std::env::var("HOLDFAST_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // Logs go to stderr so stdout stays clean for what commands print (tokens, passwords).
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub fn main() -> ExitCode {
@@ -189,7 +200,7 @@ pub(super) fn describe(e: crate::error::DomainError) -> anyhow::Error {
         ),
         DomainError::NotFound => anyhow::anyhow!("no such account"),
         // The command line is the operator's: the detail helps, and goes nowhere else.
-        DomainError::Internal(detail) => anyhow::anyhow!("internal error: {detail}"),
+        DomainError::Internal(detail) => anyhow::anyhow!("internal error: {}", detail.report()),
         other => anyhow::anyhow!("{other}"),
     }
 }

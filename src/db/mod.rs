@@ -157,7 +157,10 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, DomainError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The work logs in the caller's span (a request's id, a job's kind).
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in_caller_span = span.enter();
             let mut conn = pool
                 .get()
                 .map_err(|e| DomainError::Unavailable(format!("database unavailable: {e}")))?;

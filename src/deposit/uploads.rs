@@ -10,7 +10,7 @@ use super::tus::UploadLocks;
 use crate::accounts::User;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::Waker;
 
 /// One uploaded file, already staged, with the path the depositor gave it.
@@ -76,7 +76,7 @@ pub async fn add_uploads(
             unpack_zip(&zip_path, &staging, folder.as_ref(), &limits)
         })
         .await
-        .map_err(DomainError::internal)?;
+        .context("the zip unpacking task")?;
         zips.push(upload.staged);
         match unpacked {
             Ok(entries) => ready.extend(entries.into_iter().map(|e| (e.path, e.staged))),

@@ -17,7 +17,7 @@ use super::Federation;
 use crate::config::MAX_CHALLENGE_SAMPLE;
 use crate::db::schema::{replica_objects, replication_sources};
 use crate::db::AnyConnection;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::{BlobStore, ByteStream, StorageError};
 
@@ -335,7 +335,10 @@ pub async fn serve_file(
     }
     let (store, root) = held_object_root(fed, source.id, &req.object_id).await?;
     let key = format!("{root}/{}", req.content_path);
-    let size = store.size(&key).await.map_err(DomainError::internal)?;
+    let size = store
+        .size(&key)
+        .await
+        .with_context(|| format!("reading the size of the held file {key}"))?;
     match store.get_range(&key, None).await {
         Ok(stream) => Ok((stream, size)),
         Err(StorageError::NotFound) => Err(DomainError::NotFound),

@@ -30,7 +30,7 @@ use crate::db::schema::{
     datasets, federation_partners, replica_challenges, replica_copies, stored_files,
 };
 use crate::db::AnyConnection;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::Job;
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::ocfl::parse_version_dir;
@@ -251,7 +251,7 @@ async fn send(
 pub fn partner_client() -> Result<reqwest::Client, DomainError> {
     // A challenge makes the partner read whole files before it answers.
     crate::http_client::client(crate::http_client::Peer::SlowAnswer, None)
-        .map_err(DomainError::internal)
+        .context("building the HTTP client for partner challenges")
 }
 
 /// Challenges one copy and records the result.

@@ -44,7 +44,7 @@ use super::Federation;
 use crate::config::Settings;
 use crate::db::schema::{replica_objects, replication_sources};
 use crate::db::AnyConnection;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::Job;
 use crate::preservation::events::{self, Agent, EventType, Outcome, Subject};
 use crate::storage::ocfl::{parse_sidecar, sidecar_body};
@@ -106,7 +106,7 @@ pub struct PullSummary {
 
 fn http_client() -> Result<reqwest::Client, DomainError> {
     crate::http_client::client(crate::http_client::Peer::Transfer, None)
-        .map_err(DomainError::internal)
+        .context("building the HTTP client for replica transfers")
 }
 
 // ---------------------------------------------------------------------------------
@@ -245,16 +245,22 @@ pub async fn replica_root(settings: &Settings, source_id: i64) -> Result<OcflRoo
     let store: Arc<dyn BlobStore> = match &settings.s3 {
         None => Arc::new(
             LocalDiskStore::new(settings.replicas_dir().join(source_id.to_string()))
-                .map_err(DomainError::internal)?,
+                .with_context(|| format!("opening the replica store of source {source_id}"))?,
         ),
         Some(s3) => {
             let mut s3 = s3.clone();
             s3.prefix = s3_replica_prefix(&s3.prefix, source_id);
-            Arc::new(S3Store::new(s3).map_err(DomainError::internal)?.blobs())
+            Arc::new(
+                S3Store::new(s3)
+                    .context("opening the S3 replica store")?
+                    .blobs(),
+            )
         }
     };
     let root = OcflRoot::new(store);
-    root.init().await.map_err(DomainError::internal)?;
+    root.init()
+        .await
+        .with_context(|| format!("initialising the replica root of source {source_id}"))?;
     Ok(root)
 }
 
@@ -624,6 +630,7 @@ pub async fn pull(
         .settings
         .replicas_dir()
         .join(format!("{}.lock", source.id));
+    let locking = format!("locking {}", lock_path.display());
     let _one_process = tokio::task::spawn_blocking(move || {
         if let Some(dir) = lock_path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -640,8 +647,8 @@ pub async fn pull(
         }
     })
     .await
-    .map_err(DomainError::internal)?
-    .map_err(DomainError::internal)?
+    .context("the replica pull lock task")?
+    .context(locking)?
     .ok_or_else(|| {
         DomainError::Conflict(format!(
             "another process is pulling {} right now; try again when it is done",

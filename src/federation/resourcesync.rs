@@ -29,7 +29,7 @@ use crate::config::Settings;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, version_files};
 use crate::db::AnyConnection;
 use crate::deposit::model::DatasetState;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::xml::Xml;
 
 pub use crate::config::SITEMAP_LIMIT;
@@ -507,7 +507,7 @@ pub fn respond(
             }
         }
     };
-    written.map_err(DomainError::internal)
+    written.context("writing a ResourceSync document")
 }
 
 /// Walks a long list a page at a time (never more than one page in memory) and

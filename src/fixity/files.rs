@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::audit::{Kind, Target};
 use crate::db::schema::{datasets, stored_files};
 use crate::db::AnyConnection;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::storage::OcflRoot;
 
 #[derive(Queryable, Selectable, Clone, Debug, Serialize)]
@@ -278,7 +278,7 @@ pub async fn backfill(db: &crate::db::Db, ocfl: &OcflRoot) -> Result<usize, Doma
         let inventory = ocfl
             .inventory(&object_id)
             .await
-            .map_err(DomainError::internal)?;
+            .with_context(|| format!("reading the inventory of {object_id}"))?;
         let Some(inventory) = inventory else {
             tracing::warn!(dataset = dataset_id, object = %object_id, "published dataset has no OCFL object; not registered for fixity audits");
             continue;
@@ -286,7 +286,7 @@ pub async fn backfill(db: &crate::db::Db, ocfl: &OcflRoot) -> Result<usize, Doma
         let Some((digest, size)) = ocfl
             .inventory_digest(&object_id)
             .await
-            .map_err(DomainError::internal)?
+            .with_context(|| format!("reading the inventory digest of {object_id}"))?
         else {
             continue;
         };

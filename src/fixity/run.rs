@@ -15,7 +15,7 @@ use super::files::{self, Selection, StoredFileRow};
 use super::record;
 use super::Fixity;
 use crate::db::schema::stored_files;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::Job;
 
 /// Files read per page: enough to keep the threads busy, small enough that a page's
@@ -74,7 +74,7 @@ pub async fn audit_rows(
         )
     })
     .await
-    .map_err(DomainError::internal)?;
+    .context("the fixity audit task")?;
     for root in roots {
         let object_id = root.object_id.clone();
         let expected: HashSet<String> = fixity
@@ -90,7 +90,7 @@ pub async fn audit_rows(
             .await?;
         let extra = audit::unexpected_files(fixity.store.as_ref(), &root.object_root, &expected)
             .await
-            .map_err(DomainError::internal)?;
+            .with_context(|| format!("listing the files under {}", root.object_root))?;
         for rel in extra {
             let size = fixity
                 .store

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::{backoff, JobRow, Registry, Waker};
 use crate::db::schema::jobs;
 use crate::db::Db;
@@ -121,29 +123,58 @@ impl Worker {
             })
         };
         crate::crashpoint::hit("job.after-claim");
+        let span = job_span(&job);
         let outcome =
             super::schedule::as_job(job.id, self.runner.registry.run(&job.kind, &job.payload))
+                .instrument(span.clone())
                 .await;
         heartbeat.abort();
         crate::crashpoint::hit("job.before-finish");
         let base_ms = self.runner.backoff_base_ms;
         let name = self.name.clone();
-        let (id, kind) = (job.id, job.kind.clone());
-        match &outcome {
-            Ok(()) => tracing::debug!(job = id, kind = %kind, "job done"),
+        let kind = job.kind.clone();
+        span.in_scope(|| match &outcome {
+            Ok(()) => tracing::debug!("job done"),
             Err(e) => {
-                tracing::warn!(job = id, kind = %kind, attempt = job.attempts, error = %e, "job failed")
+                tracing::warn!(attempt = job.attempts, error = %e.report(), "job failed")
             }
-        }
-        crate::metrics::process().job_run(&kind, outcome.is_err());
-        let error = outcome.err().map(|e| match e {
-            DomainError::Internal(detail) => detail,
-            other => other.to_string(),
         });
+        crate::metrics::process().job_run(&kind, outcome.is_err());
+        let error = outcome.err().map(|e| e.report());
         db.run(move |conn| finish(conn, &job, &name, error, base_ms))
             .await?;
         Ok(true)
     }
+}
+
+/// The span a job runs in: every log line of the run carries its kind, id and subject
+/// (the dataset, object, ... its payload names).
+fn job_span(job: &JobRow) -> tracing::Span {
+    let span = tracing::info_span!(
+        "job",
+        kind = %job.kind,
+        job = job.id,
+        dataset = tracing::field::Empty,
+        subject = tracing::field::Empty,
+    );
+    if let Ok(serde_json::Value::Object(payload)) = serde_json::from_str(&job.payload) {
+        if let Some(dataset) = payload.get("dataset_id").and_then(|v| v.as_i64()) {
+            span.record("dataset", dataset);
+        }
+        let subject = [
+            "object_id",
+            "version_id",
+            "source_id",
+            "partner_id",
+            "message_id",
+        ]
+        .iter()
+        .find_map(|key| payload.get(*key).map(|v| format!("{key}={v}")));
+        if let Some(subject) = subject {
+            span.record("subject", subject.as_str());
+        }
+    }
+    span
 }
 
 /// Runs due jobs in this task until none is left (used by the CLI and tests).

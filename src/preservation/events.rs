@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::accounts::User;
 use crate::db::schema::premis_events;
 use crate::db::AnyConnection;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::xml::Xml;
 
 /// Event types from the PREMIS event type vocabulary
@@ -177,7 +177,8 @@ const PREMIS_SCHEMA: &str =
 /// The events as a PREMIS 3 document: one `event` per row, with the objects (the OCFL
 /// object, or a file by its digest) and agents they link to.
 pub fn premis_xml(object_id: &str, events: &[EventRow]) -> Result<Vec<u8>, DomainError> {
-    write_premis(object_id, events).map_err(DomainError::internal)
+    write_premis(object_id, events)
+        .with_context(|| format!("writing the PREMIS document of {object_id}"))
 }
 
 fn write_premis(object_id: &str, events: &[EventRow]) -> std::io::Result<Vec<u8>> {

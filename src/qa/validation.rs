@@ -21,7 +21,7 @@ use crate::deposit::ingest::Staging;
 use crate::deposit::model::{FileRow, VersionRow};
 use crate::deposit::service;
 use crate::deposit::validation::DraftCheck;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::jobs::Waker;
 use crate::mail::{self, Notice, NotificationKind};
 use crate::preservation::events::{self, Agent, EventType, Outcome};
@@ -181,7 +181,7 @@ async fn run(checker: &Checker, request: ValidateDraft) -> Result<(), DomainErro
         (report, reused, inputs)
     })
     .await
-    .map_err(DomainError::internal)?;
+    .context("the validation task")?;
     let (report, reused, inputs) = checked;
     let files_seen: Vec<(String, String)> = inputs
         .iter()

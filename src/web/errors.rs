@@ -1,6 +1,7 @@
 //! The one place where a `DomainError` becomes an HTTP answer: `PageError` renders an
-//! HTML page, `ApiError` a JSON body `{"error": ..., "fields": [...]}`. Internal details
-//! are logged here, once, and never shown.
+//! HTML page, `ApiError` a JSON body `{"error": ..., "fields": [...], "request_id": ...}`.
+//! Internal details (the whole error chain) are logged here, once, in the request's span,
+//! and never shown: the person sees a generic line and the request id to quote.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -30,8 +31,8 @@ pub fn status_of(e: &DomainError) -> StatusCode {
 pub fn public_message(e: &DomainError) -> String {
     match e {
         DomainError::Internal(detail) => {
-            tracing::error!(%detail, "internal error");
-            "something went wrong on our side; it has been logged. Please try again later".into()
+            tracing::error!(error = %detail.report(), "internal error");
+            "something went wrong on our side; it has been logged. Please try again later, or tell us the request id below".into()
         }
         DomainError::NotFound => "there is nothing here, or you may not see it".into(),
         DomainError::Invalid(fields) => {
@@ -65,6 +66,9 @@ struct ApiErrorBody<'a> {
     error: String,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     fields: &'a [FieldError],
+    /// What to quote when asking about this answer (also in the X-Request-Id header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ResponseError for ApiError {
@@ -85,7 +89,11 @@ impl ResponseError for ApiError {
         if matches!(self.0, DomainError::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"holdfast\""));
         }
-        response.json(ApiErrorBody { error, fields })
+        response.json(ApiErrorBody {
+            error,
+            fields,
+            request_id: super::request_id::current(),
+        })
     }
 }
 
@@ -110,6 +118,7 @@ struct ErrorPage {
     status: u16,
     heading: &'static str,
     message: String,
+    request_id: Option<String>,
 }
 
 impl ResponseError for PageError {
@@ -129,6 +138,7 @@ impl ResponseError for PageError {
             status: status.as_u16(),
             heading: status.canonical_reason().unwrap_or("Error"),
             message: public_message(&self.0),
+            request_id: super::request_id::current(),
         };
         let body = page
             .render()

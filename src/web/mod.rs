@@ -9,12 +9,13 @@ pub mod head;
 pub mod metrics;
 pub mod oai;
 pub mod pages;
+pub mod request_id;
 pub mod resourcesync;
 mod routes;
 pub mod tus;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 
@@ -56,8 +57,9 @@ impl Application {
                             "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
                         )),
                 )
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .wrap(from_fn(metrics::count_requests))
+                // Outermost: everything inside, the access line included, logs with the id.
+                .wrap(from_fn(request_id::assign))
                 .configure(routes::configure)
         })
         .listen(listener)?

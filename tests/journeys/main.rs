@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod datacite;
 mod deposit;
+mod errors;
 mod federation;
 mod federation_audit;
 mod fixity;

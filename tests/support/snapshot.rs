@@ -31,6 +31,7 @@ fn redact(
     let timing =
         key.is_some_and(|k| k.ends_with("_ms") || k.contains("duration") || k.contains("elapsed"));
     match value {
+        Value::String(_) if key == Some("request_id") => Value::String("[request id]".into()),
         Value::Number(_) if id_like => Value::String("[id]".into()),
         Value::Number(_) if timing => Value::String("[duration]".into()),
         Value::Number(_)

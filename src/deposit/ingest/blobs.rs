@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{StagedFile, Staging};
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext, InternalError};
 
 /// How many chunks may wait between the network and the disk writer.
 const UPLOAD_QUEUE_CHUNKS: usize = 16;
@@ -63,7 +63,10 @@ impl Staging {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut writer = self.create_pipelined()?.with_limit(limit);
+        let mut writer = self
+            .create_pipelined()
+            .with_context(|| format!("creating an upload file in {}", self.dir().display()))?
+            .with_limit(limit);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
         // Set only when the body arrived whole; otherwise the writer discards its file.
         let body_complete = Arc::new(AtomicBool::new(false));
@@ -141,6 +144,6 @@ fn upload_error(e: std::io::Error) -> DomainError {
     if e.kind() == std::io::ErrorKind::FileTooLarge {
         DomainError::PayloadTooLarge(e.to_string())
     } else {
-        DomainError::internal(format!("writing upload: {e}"))
+        DomainError::Internal(InternalError::new("writing an upload into staging", e))
     }
 }

@@ -29,7 +29,7 @@ use crate::db::AnyConnection;
 use crate::deposit::ingest::DatasetPath;
 use crate::deposit::service;
 use crate::deposit::uploads::Uploads;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 
 pub use metadata::{parse_target, UploadTarget};
 pub use sha256::ResumableSha256;
@@ -424,7 +424,7 @@ pub async fn status(uploads: &Uploads, actor: &User, id: &str) -> Result<UploadR
         let row = load(&mut conn, &actor, &id)?;
         if row.completed_at.is_none() && row.offset() == row.length() {
             let state = ResumableSha256::from_bytes(&row.hash_state, row.offset())
-                .map_err(DomainError::internal)?;
+                .with_context(|| format!("restoring the hash state of upload {}", row.id))?;
             write::complete(&uploads, &mut conn, &actor, &row, &state)?;
         }
         load(&mut conn, &actor, &id)
@@ -474,7 +474,7 @@ pub async fn terminate(uploads: &Uploads, actor: &User, id: &str) -> Result<(), 
         removed
     })
     .await
-    .map_err(DomainError::internal)?
+    .context("the upload removal task")?
 }
 
 /// Deletes the bytes first, then the row: a crash in between leaves a row whose bytes
@@ -511,7 +511,7 @@ pub async fn sweep_expired(uploads: &Uploads, now: NaiveDateTime) -> Result<usiz
     let uploads = uploads.clone();
     tokio::task::spawn_blocking(move || sweep_blocking(&uploads, now))
         .await
-        .map_err(DomainError::internal)?
+        .context("the expired upload sweep task")?
 }
 
 fn sweep_blocking(uploads: &Uploads, now: NaiveDateTime) -> Result<usize, DomainError> {

@@ -11,7 +11,7 @@ use crate::app::Archive;
 use crate::deposit::ingest::DatasetPath;
 use crate::deposit::service;
 use crate::doi::export::signposting;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::packaging::{self, BagInfo, Package, PackageFile, Source};
 use crate::storage::ByteStream;
 use crate::usage;
@@ -92,12 +92,15 @@ async fn open_local(
     range: Option<Range<u64>>,
 ) -> Result<ByteStream, DomainError> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(&path).await?;
+    let reading = || format!("reading the staged file {}", path.display());
+    let mut file = tokio::fs::File::open(&path).await.with_context(reading)?;
     let (start, len) = match &range {
         Some(r) => (r.start, r.end - r.start),
-        None => (0, file.metadata().await?.len()),
+        None => (0, file.metadata().await.with_context(reading)?.len()),
     };
-    file.seek(std::io::SeekFrom::Start(start)).await?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .with_context(reading)?;
     let reader = file.take(len);
     Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
         reader,

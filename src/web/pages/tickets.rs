@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use super::PageCtx;
 use crate::accounts::{access, users, User};
 use crate::app::Archive;
-use crate::error::DomainError;
+use crate::error::{DomainError, ErrorContext};
 use crate::tickets::{
     self, linkify, Attachment, Segment, TicketDetail, TicketState, TicketSummary,
 };
@@ -375,7 +375,7 @@ async fn keep_attachment(
         std::fs::rename(&source, &target)
     })
     .await
-    .map_err(DomainError::internal)?;
+    .context("the attachment move task")?;
     if let Err(e) = moved {
         archive.staging.discard([file]).await;
         return Err(DomainError::internal(format!("keeping an attachment: {e}")));
