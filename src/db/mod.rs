@@ -97,6 +97,13 @@ pub struct Db {
     backend: Backend,
 }
 
+/// No connection could be had: the reason goes to the log, the user reads that the
+/// database is unavailable (pool and driver texts name hosts and settings).
+fn unavailable(e: diesel::r2d2::PoolError) -> DomainError {
+    tracing::warn!(error = %e, "no database connection");
+    DomainError::Unavailable("the database is unavailable; try again in a moment".into())
+}
+
 impl Db {
     /// Connects, then applies any pending migrations of the URL's backend.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
@@ -145,9 +152,7 @@ impl Db {
     }
 
     pub fn get(&self) -> Result<DbConn, DomainError> {
-        self.pool
-            .get()
-            .map_err(|e| DomainError::Unavailable(format!("database unavailable: {e}")))
+        self.pool.get().map_err(unavailable)
     }
 
     /// Runs synchronous database work on a blocking thread.
@@ -161,9 +166,7 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _in_caller_span = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| DomainError::Unavailable(format!("database unavailable: {e}")))?;
+            let mut conn = pool.get().map_err(unavailable)?;
             work(&mut conn)
         })
         .await

@@ -245,9 +245,8 @@ async fn serve(
                 .get_range(&key, wanted.clone())
                 .await
                 .map_err(|e| {
-                    DomainError::Unavailable(format!(
-                        "the stored file cannot be read right now: {e}"
-                    ))
+                    tracing::warn!(key = %key, error = %e, "a stored file cannot be read");
+                    DomainError::Unavailable("the stored file cannot be read right now".into())
                 })?;
             if wanted.is_none() {
                 // A whole file is checked while it is sent: on a mismatch the last chunk
