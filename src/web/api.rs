@@ -172,7 +172,7 @@ async fn view_json_with(
             // The publication job's progress (phase, files done of total), while it runs.
             let publishing =
                 if insider && view.state == crate::deposit::model::DatasetState::Approved {
-                    curation::publish_progress(conn, id)?
+                    crate::publish::publish_progress(conn, id)?
                 } else {
                     None
                 };
@@ -598,7 +598,7 @@ pub async fn deaccession(
     let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| curation::deaccession(conn, &settings, &admin, id, &wanted.reason))
+        .run(move |conn| crate::publish::deaccession(conn, &settings, &admin, id, &wanted.reason))
         .await?;
     crate::crashpoint::hit("deaccession.after-commit");
     archive.wake_workers();
