@@ -60,7 +60,16 @@ pub struct Archive {
     pub usage: crate::usage::Recorder,
     /// One writer at a time per resumable upload.
     pub tus_locks: Arc<crate::deposit::tus::UploadLocks>,
+    /// The last health check and when it ran (see [`Archive::health`]).
+    health: Arc<tokio::sync::Mutex<Option<HealthAnswer>>>,
 }
+
+/// When a health check ran and what it found (the reason it is not ready).
+type HealthAnswer = (std::time::Instant, Result<(), String>);
+
+/// How long a health answer is shared: a load balancer's probes, however many at once,
+/// cost one check a second and never fail because of one another.
+const HEALTH_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AsRef<Runner> for Archive {
     fn as_ref(&self) -> &Runner {
@@ -123,6 +132,7 @@ impl Archive {
             doi_provider,
             usage: crate::usage::Recorder::start(db.clone()),
             tus_locks: Arc::default(),
+            health: Arc::default(),
         };
         // The job contexts hold the waker, not the archive: the registry is built from
         // the finished handles, then put in place before anything runs a job.
@@ -288,7 +298,22 @@ impl Archive {
     }
 
     /// Ready to serve: the database answers and storage can be written.
+    /// Whether the database, the storage root and staging answer and take writes.
+    /// Probes arriving while a check runs wait for its answer.
     pub async fn health(&self) -> Result<(), DomainError> {
+        let mut last = self.health.lock().await;
+        if let Some((_, outcome)) = last.as_ref().filter(|(at, _)| at.elapsed() < HEALTH_FRESH) {
+            return outcome.clone().map_err(DomainError::Unavailable);
+        }
+        let outcome = self.check_health().await.map_err(|e| match e {
+            DomainError::Unavailable(why) => why,
+            other => other.to_string(),
+        });
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome.map_err(DomainError::Unavailable)
+    }
+
+    async fn check_health(&self) -> Result<(), DomainError> {
         self.db
             .run(|conn| {
                 use diesel::prelude::*;
@@ -303,9 +328,13 @@ impl Archive {
             .map_err(|e| DomainError::Unavailable(format!("storage is not writable: {e}")))?;
         let staging = self.staging.dir().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let probe = staging.join(".health-probe");
-            std::fs::write(&probe, b"ok")?;
-            std::fs::remove_file(&probe)
+            // A name of its own (removed when dropped), so no other check can race it.
+            use std::io::Write;
+            let mut probe = tempfile::Builder::new()
+                .prefix(".health-probe")
+                .tempfile_in(&staging)?;
+            probe.write_all(b"ok")?;
+            probe.close()
         })
         .await
         .map_err(DomainError::internal)?

@@ -179,6 +179,19 @@ pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<User, DomainError
         .try_into()
 }
 
+/// The names of the given accounts (lists that show who is assigned).
+pub fn names_of(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DomainError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>, DomainError> {
     let email = email.trim().to_lowercase();
     users::table
@@ -258,17 +271,42 @@ pub fn sign_in(
     max_failures: u32,
 ) -> Result<User, DomainError> {
     let email = email.trim().to_lowercase();
-    let since = Utc::now().naive_utc() - Duration::minutes(SIGN_IN_WINDOW_MINUTES);
-    let recent_failures: i64 = sign_in_failures::table
-        .filter(sign_in_failures::failed_at.gt(since))
-        .filter(
-            sign_in_failures::email
-                .eq(&email)
-                .or(sign_in_failures::client_ip.eq(client_ip)),
-        )
+    let now = Utc::now().naive_utc();
+    // The attempt is written before anything is checked, so guesses sent in parallel
+    // each see the others and no more than the limit get a password hashed.
+    let attempt: i64 = diesel::insert_into(sign_in_failures::table)
+        .values((
+            sign_in_failures::email.eq(&email),
+            sign_in_failures::client_ip.eq(client_ip),
+            sign_in_failures::failed_at.eq(now),
+        ))
+        .returning(sign_in_failures::id)
+        .get_result(conn)?;
+    let limits = SignInLimits::new(max_failures);
+    let since = now - Duration::minutes(SIGN_IN_WINDOW_MINUTES);
+    let recent = || {
+        sign_in_failures::table
+            .filter(sign_in_failures::failed_at.gt(since))
+            .filter(sign_in_failures::id.le(attempt))
+            .into_boxed()
+    };
+    let from_here: i64 = recent()
+        .filter(sign_in_failures::client_ip.eq(client_ip))
         .count()
         .get_result(conn)?;
-    if recent_failures >= i64::from(max_failures) {
+    let this_pair: i64 = recent()
+        .filter(sign_in_failures::client_ip.eq(client_ip))
+        .filter(sign_in_failures::email.eq(&email))
+        .count()
+        .get_result(conn)?;
+    let this_account: i64 = recent()
+        .filter(sign_in_failures::email.eq(&email))
+        .count()
+        .get_result(conn)?;
+    if this_pair > limits.per_account_and_address
+        || from_here > limits.per_address
+        || this_account > limits.per_account
+    {
         return Err(DomainError::TooManyRequests(format!(
             "too many failed sign-ins; wait {SIGN_IN_WINDOW_MINUTES} minutes and try again"
         )));
@@ -284,18 +322,34 @@ pub fn sign_in(
         .unwrap_or(passwords::dummy_hash());
     let password_ok = passwords::verify(password, stored_hash);
     match row {
-        Some(row) if password_ok => row.try_into(),
-        _ => {
-            diesel::insert_into(sign_in_failures::table)
-                .values((
-                    sign_in_failures::email.eq(&email),
-                    sign_in_failures::client_ip.eq(client_ip),
-                    sign_in_failures::failed_at.eq(Utc::now().naive_utc()),
-                ))
-                .execute(conn)?;
-            Err(DomainError::Unauthorized(
-                "the email or password is not right".into(),
-            ))
+        Some(row) if password_ok => {
+            // A good attempt is not a failure.
+            diesel::delete(sign_in_failures::table.find(attempt)).execute(conn)?;
+            row.try_into()
+        }
+        _ => Err(DomainError::Unauthorized(
+            "the email or password is not right".into(),
+        )),
+    }
+}
+
+/// Attempts allowed within [`SIGN_IN_WINDOW_MINUTES`]. The tight limit is per account
+/// *and* address, so a stranger guessing from elsewhere cannot lock the owner out;
+/// an address guessing across accounts, and an account guessed at from many
+/// addresses, get wider ones.
+struct SignInLimits {
+    per_account_and_address: i64,
+    per_address: i64,
+    per_account: i64,
+}
+
+impl SignInLimits {
+    fn new(max_failures: u32) -> SignInLimits {
+        let max = i64::from(max_failures.max(1));
+        SignInLimits {
+            per_account_and_address: max,
+            per_address: max * 4,
+            per_account: max * 20,
         }
     }
 }

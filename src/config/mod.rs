@@ -4,6 +4,7 @@
 //! `HOLDFAST_CONFIG`), `HOLDFAST_*` environment variables, command-line flags. Clap
 //! reads the last two; the file fills whatever they left unset.
 
+mod oai;
 pub mod smtp;
 
 use clap::Args;
@@ -90,7 +91,7 @@ pub struct SettingsArgs {
     /// Database connection pool size [default: 16].
     #[arg(long, env = "HOLDFAST_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<u32>,
-    /// Failed sign-ins allowed per account or client address within 15 minutes before sign-in is paused [default: 5].
+    /// Failed sign-ins allowed per account and client address within 15 minutes before sign-in is paused; four times as many per address, twenty times per account [default: 5].
     #[arg(long, env = "HOLDFAST_SIGNIN_MAX_FAILURES", global = true)]
     pub signin_max_failures: Option<u32>,
     /// Background job workers this process runs (validation, mail); 0 runs none, for a
@@ -151,7 +152,8 @@ pub struct SettingsArgs {
     /// OAI-PMH: records per ListRecords/ListIdentifiers page.
     #[arg(long, env = "HOLDFAST_OAI_PAGE_SIZE", global = true)]
     pub oai_page_size: Option<usize>,
-    /// OAI-PMH Identify's adminEmail; default: the mail-from address.
+    /// OAI-PMH Identify's adminEmail (needs a domain with a dot); default: the
+    /// mail-from address if it has one, else holdfast@ the base URL's host.
     #[arg(long, env = "HOLDFAST_OAI_ADMIN_EMAIL", global = true)]
     pub oai_admin_email: Option<String>,
     /// ResourceSync: entries per resource list or change list before it is paged with
@@ -411,6 +413,14 @@ impl Settings {
             "holdfast@localhost".into(),
         );
         smtp::validate_settings(smtp_url.as_deref(), &mail_from).map_err(|e| anyhow::anyhow!(e))?;
+        let oai_admin_email = oai::admin_email(
+            args.oai_admin_email
+                .as_deref()
+                .or(file.oai_admin_email.as_deref()),
+            &mail_from,
+            &base_url,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
         let cycle_days = pick(args.fixity_cycle_days, file.fixity_cycle_days, 30.0);
         if !(cycle_days.is_finite() && cycle_days > 0.0 && cycle_days <= 36_500.0) {
             anyhow::bail!(
@@ -488,11 +498,7 @@ impl Settings {
                 SITEMAP_LIMIT,
             )
             .clamp(1, SITEMAP_LIMIT),
-            oai_admin_email: pick(
-                args.oai_admin_email.clone(),
-                file.oai_admin_email,
-                mail_from.clone(),
-            ),
+            oai_admin_email,
             mail_from,
             fixity: FixitySettings {
                 cycle: fixity_cycle,

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::config::Settings;
 use crate::db::schema::datasets;
 use crate::db::AnyConnection;
@@ -23,13 +23,7 @@ mod submit;
 pub use submit::submit;
 
 fn require_curator(user: &User) -> Result<(), DomainError> {
-    if user.role.can_curate() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only curators and admins can review submissions".into(),
-        ))
-    }
+    access::require_curator(user, "review submissions")
 }
 
 /// A curator's note for the history: trimmed, bounded, optional or required.

@@ -1,5 +1,6 @@
 //! Datasets, their versions and files: metadata, upload streaming, drafts.
 
+pub mod access;
 pub mod ingest;
 pub mod listing;
 pub mod metadata;

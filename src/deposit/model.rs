@@ -7,7 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::metadata::Metadata;
+use crate::accounts::access::{Access, DatasetFacts, Stage};
+use crate::accounts::User;
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, version_files};
+use crate::error::DomainError;
 
 /// Where a dataset is in its life:
 /// draft → submitted → in_review → (changes_requested → submitted …) → approved →
@@ -65,6 +68,17 @@ impl DatasetState {
         matches!(self, DatasetState::Draft | DatasetState::ChangesRequested)
     }
 
+    /// The stage the access rule (`accounts::access`) knows this state as.
+    pub fn access_stage(self) -> Stage {
+        match self {
+            DatasetState::Draft | DatasetState::ChangesRequested => Stage::Editable,
+            DatasetState::Submitted | DatasetState::InReview => Stage::InReview,
+            DatasetState::Approved => Stage::Publishing,
+            DatasetState::Published => Stage::Published,
+            DatasetState::Deaccessioned => Stage::Deaccessioned,
+        }
+    }
+
     /// States a curator acts on (the review queue).
     pub fn in_curation(self) -> bool {
         matches!(
@@ -108,6 +122,22 @@ pub struct DatasetRow {
     pub updated_at: NaiveDateTime,
     pub assignee_id: Option<i64>,
     pub deaccession_reason: Option<String>,
+}
+
+impl DatasetRow {
+    /// What the access rule needs to know of this dataset.
+    pub fn access_facts(&self) -> Result<DatasetFacts, DomainError> {
+        let state: DatasetState = self.state.parse().map_err(DomainError::internal)?;
+        Ok(self.facts_in(state))
+    }
+
+    fn facts_in(&self, state: DatasetState) -> DatasetFacts {
+        DatasetFacts {
+            owner_id: self.owner_id,
+            stage: state.access_stage(),
+            deaccession_reason: self.deaccession_reason.clone(),
+        }
+    }
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -186,12 +216,19 @@ pub struct DatasetView {
     pub files: Vec<FileRow>,
     pub file_count: i64,
     pub file_bytes: i64,
+    /// Who may read the published files (what the exports state as access rights).
+    pub access: super::access::Access,
 }
 
 /// The most files a landing page loads in full (for its JSON-LD and Signposting).
 pub const LANDING_FILES_LIMIT: i64 = 1000;
 
 impl DatasetView {
+    /// What `viewer` may do with this dataset (see `accounts::access`).
+    pub fn access(&self, viewer: Option<&User>) -> Access {
+        Access::of(viewer, &self.dataset.facts_in(self.state))
+    }
+
     pub fn is_published_version(&self) -> bool {
         self.version.published_at.is_some()
     }

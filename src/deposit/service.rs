@@ -1,8 +1,7 @@
 //! Dataset drafts: create, edit metadata, add and remove files, new versions.
 //!
-//! Access rule used everywhere: a published version is public; anything else is
-//! visible only to its depositor, curators and admins, and everyone else gets "not
-//! found" (so ids of other people's drafts reveal nothing).
+//! Who may see or change what is decided by `accounts::access` (the one access rule);
+//! this module loads the facts it needs and words the refusals of the state machine.
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -11,7 +10,7 @@ use super::ingest::{DatasetPath, StagedFile};
 use super::metadata::{self, Metadata};
 use super::model::*;
 use super::validation;
-use crate::accounts::User;
+use crate::accounts::{Access, User};
 use crate::db::schema::{dataset_transitions, dataset_versions, datasets, users, version_files};
 use crate::db::AnyConnection;
 use crate::error::{DomainError, FieldError};
@@ -108,8 +107,13 @@ pub fn state_of(row: &DatasetRow) -> Result<DatasetState, DomainError> {
     row.state.parse().map_err(DomainError::internal)
 }
 
-fn can_see_unpublished(viewer: Option<&User>, row: &DatasetRow) -> bool {
-    viewer.is_some_and(|u| u.id == row.owner_id || u.role.can_curate())
+/// What `viewer` may do with dataset `id` (see `accounts::access`).
+pub fn access_of(
+    conn: &mut AnyConnection,
+    viewer: Option<&User>,
+    id: i64,
+) -> Result<Access, DomainError> {
+    Ok(Access::of(viewer, &dataset_row(conn, id)?.access_facts()?))
 }
 
 fn latest_version(
@@ -240,7 +244,7 @@ fn load_view_with(
     max_files: Option<i64>,
 ) -> Result<DatasetView, DomainError> {
     let dataset = dataset_row(conn, id)?;
-    let insider = can_see_unpublished(viewer, &dataset);
+    let access = Access::of(viewer, &dataset.access_facts()?);
     let version = match number {
         Some(n) => dataset_versions::table
             .filter(dataset_versions::dataset_id.eq(id))
@@ -248,8 +252,8 @@ fn load_view_with(
             .select(VersionRow::as_select())
             .first(conn)
             .optional()?
-            .filter(|v| insider || v.published_at.is_some()),
-        None => latest_version(conn, id, !insider)?,
+            .filter(|v| access.may_see_version(v.published_at.is_some())),
+        None => latest_version(conn, id, !access.may_see_drafts())?,
     }
     .ok_or(DomainError::NotFound)?;
     let owner_name: String = users::table
@@ -273,8 +277,16 @@ fn load_view_with(
             (files, count, bytes)
         }
     };
+    let state = state_of(&dataset)?;
+    let access = super::access::of_state(
+        conn,
+        dataset.id,
+        state,
+        dataset.deaccession_reason.as_deref(),
+    )?;
     Ok(DatasetView {
-        state: state_of(&dataset)?,
+        state,
+        access,
         metadata: parse_stored_metadata(&version.metadata)?,
         dataset,
         owner_name,
@@ -305,26 +317,19 @@ pub fn editable_draft(
     id: i64,
 ) -> Result<(DatasetRow, VersionRow), DomainError> {
     let dataset = dataset_row(conn, id)?;
-    if !can_see_unpublished(Some(actor), &dataset) {
-        return Err(DomainError::NotFound);
-    }
-    if dataset.owner_id != actor.id {
-        return Err(DomainError::Forbidden(
-            "only the depositor of this dataset can change it".into(),
-        ));
-    }
-    let state = state_of(&dataset)?;
-    if !state.is_editable() {
-        return Err(DomainError::Conflict(format!(
-            "this dataset is {}; only a draft (or one with changes requested) can be changed",
-            state.label().to_lowercase()
-        )));
-    }
+    let access = Access::of(Some(actor), &dataset.access_facts()?);
+    access.check_depositor("change it")?;
     let version = latest_version(conn, id, false)?.ok_or(DomainError::NotFound)?;
-    if version.published_at.is_some() {
-        return Err(DomainError::Conflict(
-            "this version is published and cannot be changed".into(),
-        ));
+    if !access.may_edit(version.published_at.is_some()) {
+        let state = state_of(&dataset)?;
+        return Err(DomainError::Conflict(if state.is_editable() {
+            "this version is published and cannot be changed".into()
+        } else {
+            format!(
+                "this dataset is {}; only a draft (or one with changes requested) can be changed",
+                state.label().to_lowercase()
+            )
+        }));
     }
     Ok((dataset, version))
 }
@@ -676,19 +681,12 @@ pub fn set_state(
 pub fn new_version(conn: &mut AnyConnection, actor: &User, id: i64) -> Result<i32, DomainError> {
     crate::db::transaction(conn, |conn| {
         let dataset = dataset_row(conn, id)?;
-        if !can_see_unpublished(Some(actor), &dataset) {
-            return Err(DomainError::NotFound);
-        }
-        if dataset.owner_id != actor.id {
-            return Err(DomainError::Forbidden(
-                "only the depositor of this dataset can open a new version".into(),
-            ));
-        }
-        let state = state_of(&dataset)?;
-        if state != DatasetState::Published {
+        let access = Access::of(Some(actor), &dataset.access_facts()?);
+        access.check_depositor("open a new version")?;
+        if !access.may_open_version() {
             return Err(DomainError::Conflict(format!(
                 "a new version can be opened only from a published dataset; this one is {}",
-                state.label().to_lowercase()
+                state_of(&dataset)?.label().to_lowercase()
             )));
         }
         let last = latest_version(conn, id, true)?.ok_or(DomainError::NotFound)?;

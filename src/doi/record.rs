@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use super::export::{self, ExportFile, PublishedRecord};
 use crate::db::schema::{dataset_versions, dois};
 use crate::db::AnyConnection;
+use crate::deposit::access::{self, Access};
 use crate::deposit::metadata::Metadata;
 use crate::deposit::model::VersionRow;
 use crate::deposit::service;
@@ -84,6 +85,7 @@ pub struct DoiRecord {
     pub published: NaiveDateTime,
     pub landing_url: String,
     pub files: Vec<ExportFile>,
+    pub access: Access,
 }
 
 impl DoiRecord {
@@ -101,6 +103,7 @@ impl DoiRecord {
             landing_url: &self.landing_url,
             files: &self.files,
             catalog: None,
+            access: &self.access,
         };
         f(&record)
     }
@@ -126,6 +129,7 @@ pub fn load(
             .select(datasets::concept_doi)
             .first(conn)?
     };
+    let access = access::of(conn, row.dataset_id)?;
     let Some(version) = (match row.version_id {
         Some(id) => published.iter().find(|v| v.id == id),
         None => published.last(),
@@ -151,6 +155,7 @@ pub fn load(
             version: version.number,
             published: published_at,
             files,
+            access: access.clone(),
         }
     } else {
         DoiRecord {
@@ -174,6 +179,7 @@ pub fn load(
             version: version.number,
             published: published_at,
             files,
+            access: access.clone(),
         }
     };
     Ok(Some(record))

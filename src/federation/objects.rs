@@ -13,9 +13,10 @@
 use diesel::prelude::*;
 
 use super::Audience;
+use crate::accounts::Access;
 use crate::db::schema::{dataset_versions, datasets};
 use crate::db::AnyConnection;
-use crate::deposit::model::DatasetState;
+use crate::deposit::model::DatasetRow;
 use crate::error::DomainError;
 use crate::storage::ocfl::parse_version_dir;
 
@@ -95,17 +96,16 @@ pub fn locate(
     path: &str,
 ) -> Result<Located, DomainError> {
     let kind = ObjectPath::parse(path).ok_or(DomainError::NotFound)?;
-    let row: Option<(String, Option<String>, Option<String>)> = datasets::table
+    let dataset: DatasetRow = datasets::table
         .find(dataset_id)
-        .select((
-            datasets::state,
-            datasets::ocfl_object_id,
-            datasets::deaccession_reason,
-        ))
+        .select(DatasetRow::as_select())
         .first(conn)
-        .optional()?;
-    let (state, object_id, reason) = row.ok_or(DomainError::NotFound)?;
-    let object_id = object_id.ok_or(DomainError::NotFound)?;
+        .optional()?
+        .ok_or(DomainError::NotFound)?;
+    let object_id = dataset
+        .ocfl_object_id
+        .clone()
+        .ok_or(DomainError::NotFound)?;
     let newest_published: Option<i32> = dataset_versions::table
         .filter(dataset_versions::dataset_id.eq(dataset_id))
         .filter(dataset_versions::published_at.is_not_null())
@@ -114,14 +114,9 @@ pub fn locate(
     let newest = newest_published
         .and_then(|n| u32::try_from(n).ok())
         .ok_or(DomainError::NotFound)?;
-    if state == DatasetState::Deaccessioned.as_str() {
-        return Err(DomainError::Gone(format!(
-            "this dataset was deaccessioned ({}); its object is no longer served",
-            reason.as_deref().unwrap_or("no reason recorded")
-        )));
-    }
-    // Every published dataset is public in the deposit model (see `Audience`), so a
-    // partner and the public pass the same checks here.
+    // The object's files are the published versions' downloads, under the one access
+    // rule; a partner is anybody there (see `Audience`): every published file is open.
+    Access::of(None, &dataset.access_facts()?).check_download(true)?;
     if kind.version().is_some_and(|n| n > newest) {
         return Err(DomainError::NotFound);
     }

@@ -36,6 +36,11 @@ pub struct Set {
     pub name: String,
 }
 
+/// OpenAIRE's set for data archives: every record (every record here is research data
+/// or software with open metadata). Not stored as memberships: it holds all records.
+pub const OPENAIRE_DATA: &str = "openaire_data";
+const OPENAIRE_DATA_NAME: &str = "OpenAIRE data";
+
 /// The datestamp granularity is the second: anything finer is cut, so a harvest with
 /// `from` equal to a datestamp it was given finds that record again.
 fn to_second(t: NaiveDateTime) -> NaiveDateTime {
@@ -208,13 +213,15 @@ fn with_sets(conn: &mut AnyConnection, rows: Vec<RecordRow>) -> Result<Vec<Heade
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| Header {
-            sets: members
+        .map(|row| {
+            let mut sets: Vec<String> = members
                 .iter()
                 .filter(|(id, _)| *id == row.dataset_id)
                 .map(|(_, s)| s.clone())
-                .collect(),
-            row,
+                .collect();
+            sets.push(OPENAIRE_DATA.to_string());
+            sets.sort();
+            Header { sets, row }
         })
         .collect())
 }
@@ -228,7 +235,7 @@ fn selected(q: &ListQuery) -> oai_records::BoxedQuery<'static, crate::db::MultiB
     if let Some(until) = q.until {
         query = query.filter(oai_records::datestamp.le(until));
     }
-    if let Some(set) = &q.set {
+    if let Some(set) = q.set.as_ref().filter(|s| *s != OPENAIRE_DATA) {
         query = query.filter(
             oai_records::dataset_id.eq_any(
                 oai_set_members::table
@@ -271,7 +278,7 @@ pub fn count(conn: &mut AnyConnection, q: &ListQuery) -> Result<i64, DomainError
 }
 
 /// Every set some record belongs to, by spec (a group such as `type` just before
-/// its members).
+/// its members), and `openaire_data` once there is a record.
 pub fn sets(conn: &mut AnyConnection) -> Result<Vec<Set>, DomainError> {
     let rows: Vec<(String, String)> = oai_set_members::table
         .select((oai_set_members::set_spec, oai_set_members::set_name))
@@ -284,6 +291,13 @@ pub fn sets(conn: &mut AnyConnection) -> Result<Vec<Set>, DomainError> {
         if !out.iter().any(|s| s.spec == spec) {
             out.push(Set { spec, name });
         }
+    }
+    if earliest(conn)?.is_some() {
+        out.push(Set {
+            spec: OPENAIRE_DATA.into(),
+            name: OPENAIRE_DATA_NAME.into(),
+        });
+        out.sort_by(|a, b| a.spec.cmp(&b.spec));
     }
     Ok(out)
 }

@@ -164,9 +164,7 @@ pub fn record(
                         ),
                     ],
                 )?;
-                // Curated and checked against DataCite 4.6 before publication; written
-                // as DataCite's and Zenodo's providers do.
-                x.leaf("isReferenceQuality", &[], "true")?;
+                // oai_datacite 1.1 has these three (1.0's isReferenceQuality is gone).
                 x.leaf("schemaVersion", &[], "4.6")?;
                 x.leaf("datacentreSymbol", &[], p.datacentre)?;
                 x.open("payload", &[])?;
@@ -287,7 +285,7 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
         x.leaf("dc:coverage", &[], place)?;
     }
     // Each license by name (or SPDX id) and by URL.
-    for rights in &m.rights_list {
+    for rights in r.licenses() {
         let name = rights
             .rights
             .as_deref()
@@ -299,12 +297,15 @@ fn oai_dc(x: &mut Xml, r: &PublishedRecord) -> io::Result<()> {
             x.leaf("dc:rights", &[], &url)?;
         }
     }
+    // Access as OpenAIRE's guidelines ask (oai_dc: the info:eu-repo term).
+    x.leaf("dc:rights", &[], r.access_rights().uri)?;
     x.close("oai_dc:dc")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deposit::access::Access;
     use crate::deposit::metadata::{Metadata, Title};
     use crate::federation::records::RecordRow;
 
@@ -339,6 +340,7 @@ mod tests {
             landing_url: "https://a.org/datasets/1",
             files: &[],
             catalog: None,
+            access: &Access::Open,
         };
         let payload = Payload {
             record: &record,

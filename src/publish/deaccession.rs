@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::config::Settings;
 use crate::db::schema::datasets;
 use crate::db::AnyConnection;
@@ -25,11 +25,7 @@ pub fn deaccession(
     id: i64,
     reason: &str,
 ) -> Result<(), DomainError> {
-    if admin.role != crate::accounts::Role::Admin {
-        return Err(DomainError::Forbidden(
-            "only admins can deaccession a dataset".into(),
-        ));
-    }
+    access::require_admin(admin, "deaccession a dataset")?;
     let reason = tickets::clean_text("reason", reason, true, 10_000)?;
     crate::db::transaction(conn, |conn| {
         let row = service::dataset_row(conn, id)?;

@@ -654,9 +654,7 @@ pub fn report_for(
 ) -> Result<ReportView, DomainError> {
     // The files themselves are not needed: reports are matched to them in SQL.
     let view = service::load_landing_view(conn, Some(user), dataset_id, None)?;
-    if view.dataset.owner_id != user.id && !user.role.can_curate() {
-        return Err(DomainError::NotFound);
-    }
+    view.access(Some(user)).check_see_tickets()?;
     let version_id = view.version.id;
     let checking = is_checking(conn, version_id)?;
     let run = latest_run(conn, version_id)?;

@@ -1,12 +1,13 @@
-//! Who may see a ticket (the dataset's owner and curators) and who may act on it
-//! (curators).
+//! Who may see a ticket (as who may see its dataset's drafts) and who may act on it
+//! (curators): both asked of the one access rule, `accounts::access`.
 
 use diesel::prelude::*;
 
 use super::model::TicketRow;
-use crate::accounts::User;
+use crate::accounts::{access, Access, User};
 use crate::db::schema::{datasets, tickets};
 use crate::db::AnyConnection;
+use crate::deposit::service;
 use crate::error::DomainError;
 
 /// A ticket the viewer may see, with the owner of its dataset.
@@ -27,9 +28,7 @@ pub fn load_for(
         .filter(tickets::id.eq(id))
         .select((TicketRow::as_select(), datasets::owner_id))
         .first(conn)?;
-    if owner != user.id && !user.role.can_curate() {
-        return Err(DomainError::NotFound);
-    }
+    service::access_of(conn, Some(user), ticket.dataset_id)?.check_see_tickets()?;
     Ok(TicketAccess {
         ticket,
         dataset_owner: owner,
@@ -42,22 +41,11 @@ pub(crate) fn dataset_owner_for(
     user: &User,
     dataset_id: i64,
 ) -> Result<i64, DomainError> {
-    let owner: i64 = datasets::table
-        .find(dataset_id)
-        .select(datasets::owner_id)
-        .first(conn)?;
-    if owner != user.id && !user.role.can_curate() {
-        return Err(DomainError::NotFound);
-    }
-    Ok(owner)
+    let dataset = service::dataset_row(conn, dataset_id)?;
+    Access::of(Some(user), &dataset.access_facts()?).check_see_tickets()?;
+    Ok(dataset.owner_id)
 }
 
 pub(crate) fn require_curator(user: &User) -> Result<(), DomainError> {
-    if user.role.can_curate() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only curators can do this on a ticket".into(),
-        ))
-    }
+    access::require_curator(user, "do this on a ticket")
 }

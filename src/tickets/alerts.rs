@@ -6,9 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::lifecycle::{
-    add_event, add_item, close_when_settled, fix_item, insert_ticket, set_ticket_state, touch,
+    add_event, add_item, close_when_settled, fix_item, insert_ticket, latest_of_kind,
+    set_ticket_state, touch,
 };
-use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketRow, TicketState};
+use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketState};
 use crate::db::schema::{ticket_items, tickets};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
@@ -62,13 +63,7 @@ fn open_alert_ticket(
     kind: &str,
     title: &str,
 ) -> Result<i64, DomainError> {
-    let existing: Option<TicketRow> = tickets::table
-        .filter(tickets::dataset_id.eq(dataset_id))
-        .filter(tickets::kind.eq(kind))
-        .order(tickets::id.desc())
-        .select(TicketRow::as_select())
-        .first(conn)
-        .optional()?;
+    let existing = latest_of_kind(conn, dataset_id, kind)?;
     match existing {
         Some(t) => {
             if !t.is_open() {

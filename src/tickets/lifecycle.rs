@@ -160,6 +160,21 @@ pub(crate) fn ticket_row(
         .first(conn)?)
 }
 
+/// The dataset's newest ticket of a kind (validation, fixity, …), open or closed.
+pub(crate) fn latest_of_kind(
+    conn: &mut AnyConnection,
+    dataset_id: i64,
+    kind: &str,
+) -> Result<Option<super::model::TicketRow>, DomainError> {
+    Ok(tickets::table
+        .filter(tickets::dataset_id.eq(dataset_id))
+        .filter(tickets::kind.eq(kind))
+        .order(tickets::id.desc())
+        .select(super::model::TicketRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// What the thread says when a ticket closes by itself.
 pub(crate) const SETTLED_NOTE: &str = "Closed: every item is fixed or waived.";
 

@@ -9,7 +9,7 @@ use super::access::{dataset_owner_for, require_curator};
 use super::blocking::BLOCKING_SEVERITY;
 use super::model::{now, ItemRow, ItemState, TicketRow, TicketState};
 use crate::accounts::User;
-use crate::db::schema::{dataset_versions, datasets, ticket_items, tickets, users};
+use crate::db::schema::{dataset_versions, datasets, ticket_items, tickets};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
 
@@ -149,12 +149,7 @@ fn summarize(
     let titles = titles_of(conn, &dataset_ids)?;
     let open = open_counts(conn, &ids)?;
     let assignee_ids: Vec<i64> = rows.iter().filter_map(|t| t.assignee_id).collect();
-    let names: HashMap<i64, String> = users::table
-        .filter(users::id.eq_any(&assignee_ids))
-        .select((users::id, users::name))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
+    let names = crate::accounts::users::names_of(conn, &assignee_ids)?;
     Ok(rows
         .into_iter()
         .map(|t| {

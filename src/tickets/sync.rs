@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use super::lifecycle::{
-    add_event, add_item, close_when_settled, fix_item, insert_ticket, open_item_count,
-    set_ticket_state, ticket_row, touch,
+    add_event, add_item, close_when_settled, fix_item, insert_ticket, latest_of_kind,
+    open_item_count, set_ticket_state, ticket_row, touch,
 };
 use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketRow, TicketState};
-use crate::db::schema::{ticket_items, tickets};
+use crate::db::schema::ticket_items;
 use crate::db::AnyConnection;
 use crate::error::DomainError;
 
@@ -96,13 +96,7 @@ fn validation_ticket(
     observations: &[Observation],
     outcome: &mut SyncOutcome,
 ) -> Result<Option<TicketRow>, DomainError> {
-    let existing: Option<TicketRow> = tickets::table
-        .filter(tickets::dataset_id.eq(dataset_id))
-        .filter(tickets::kind.eq(VALIDATION_KIND))
-        .order(tickets::id.desc())
-        .select(TicketRow::as_select())
-        .first(conn)
-        .optional()?;
+    let existing = latest_of_kind(conn, dataset_id, VALIDATION_KIND)?;
     match existing {
         Some(t) => Ok(Some(t)),
         None if observations.is_empty() => Ok(None),

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::app::Archive;
 use crate::curation;
 use crate::deposit::ingest::verify_content_digest;
@@ -124,10 +124,6 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Value, DomainEr
     Ok(Value::Object(out))
 }
 
-fn viewer_is_insider(view: &DatasetView, viewer: Option<&User>) -> bool {
-    viewer.is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate())
-}
-
 /// `null` when the agency holds what the archive asks for; else what is under way.
 fn registration_json(status: Option<&registration::DoiStatus>, insider: bool) -> Value {
     let Some(status) = status.filter(|s| s.is_pending()) else {
@@ -168,14 +164,12 @@ async fn view_json_with(
                 service::load_landing_view(conn, viewer.as_ref(), id, None)?
             };
             let copies = crate::federation::receipts::copies_of(conn, id)?;
-            let insider = viewer_is_insider(&view, viewer.as_ref());
             // The publication job's progress (phase, files done of total), while it runs.
-            let publishing =
-                if insider && view.state == crate::deposit::model::DatasetState::Approved {
-                    crate::publish::publish_progress(conn, id)?
-                } else {
-                    None
-                };
+            let publishing = if view.access(viewer.as_ref()).may_see_publication_progress() {
+                crate::publish::publish_progress(conn, id)?
+            } else {
+                None
+            };
             let versions = service::published_versions(conn, id)?;
             let doi_status = match &view.version.doi {
                 Some(d) => registration::status(conn, &settings, d)?,
@@ -200,7 +194,7 @@ async fn view_json_with(
             ))
         })
         .await?;
-    let insider = viewer_is_insider(&view, viewer_for_status.as_ref());
+    let insider = view.access(viewer_for_status.as_ref()).may_see_drafts();
     let mut body = dataset_json(archive, &view)?;
     body["file_count"] = json!(view.file_count);
     body["file_bytes"] = json!(view.file_bytes);
@@ -618,9 +612,7 @@ pub async fn curation_queue(
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.required()?;
-    if !user.role.can_curate() {
-        return Err(DomainError::Forbidden("the review queue is for curators".into()).into());
-    }
+    access::require_curator(&user, "work the review queue")?;
     let filter = curation::QueueFilter::parse(
         query.state.as_deref().unwrap_or(""),
         query.assignee.as_deref().unwrap_or(""),
@@ -888,9 +880,7 @@ pub async fn events(
         .db
         .run(move |conn| {
             let view = service::load_landing_view(conn, viewer.as_ref(), id, None)?;
-            let insider = viewer
-                .as_ref()
-                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
+            let insider = view.access(viewer.as_ref()).may_see_drafts();
             let published: Vec<i32> = service::published_versions(conn, id)?
                 .iter()
                 .map(|v| v.number)

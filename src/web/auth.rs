@@ -64,6 +64,34 @@ pub async fn csrf_cookie(
     Ok(res)
 }
 
+/// Pages that need an account answer a signed-out visitor with a redirect to
+/// `/signin`; this adds where they were going (`/signin?next=/tickets/3`), so a link
+/// from an email lands on its page after signing in. GET (and HEAD) only: a form
+/// posted while signed out is not repeated.
+pub async fn return_after_signin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::{header, StatusCode};
+    let wanted = matches!(*req.method(), Method::GET | Method::HEAD)
+        .then(|| req.uri().path_and_query().map(|p| p.as_str().to_string()))
+        .flatten();
+    let mut res = next.call(req).await?;
+    let to_signin = res.status() == StatusCode::SEE_OTHER
+        && res
+            .headers()
+            .get(header::LOCATION)
+            .is_some_and(|l| l.as_bytes() == b"/signin");
+    if let Some(wanted) = wanted.filter(|_| to_signin) {
+        let query = serde_urlencoded::to_string([("next", wanted)])
+            .map_err(actix_web::error::ErrorInternalServerError)?;
+        let location = header::HeaderValue::from_str(&format!("/signin?{query}"))
+            .map_err(actix_web::error::ErrorInternalServerError)?;
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(res)
+}
+
 pub fn csrf_token(req: &HttpRequest) -> String {
     req.extensions()
         .get::<CsrfToken>()

@@ -6,6 +6,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::accounts::access;
 use crate::app::Archive;
 use crate::error::DomainError;
 use crate::federation::{answer, signing};
@@ -50,12 +51,7 @@ pub async fn dataset_replicas(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.required()?;
-    if !user.role.can_curate() {
-        return Err(DomainError::Forbidden(
-            "only curators and administrators see a dataset's replicas".into(),
-        )
-        .into());
-    }
+    access::require_curator(&user, "see a dataset's replicas")?;
     let id = path.into_inner();
     let settings = archive.settings.clone();
     let report = archive

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod federation;
 pub mod federation_audit;
+pub mod head;
 pub mod metrics;
 pub mod oai;
 pub mod pages;
@@ -41,7 +42,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                // Innermost: HEAD is routed as GET; the logger still sees HEAD.
+                .wrap(from_fn(head::head_as_get))
                 .wrap(from_fn(auth::csrf_cookie))
+                .wrap(from_fn(auth::return_after_signin))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))

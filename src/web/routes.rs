@@ -1,4 +1,5 @@
-//! Every route of holdfast, in one place.
+//! Every route of holdfast, in one place. Every GET route answers HEAD too
+//! (`super::head`): HEAD routes are not listed.
 
 use actix_web::web;
 
@@ -82,8 +83,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/datasets/new", web::get().to(datasets::new_form))
         .route("/datasets", web::post().to(datasets::create))
         .route("/datasets/{id}", web::get().to(datasets::show))
-        // HEAD too: FAIR Signposting clients read the landing page's Link header with HEAD.
-        .route("/datasets/{id}", web::head().to(datasets::show))
         .route("/datasets/{id}/edit", web::get().to(datasets::edit_form))
         .route("/datasets/{id}/edit", web::post().to(datasets::update))
         .route("/datasets/{id}/files", web::post().to(datasets::upload))
@@ -100,10 +99,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/datasets/{id}/versions/{n}",
             web::get().to(datasets::show_numbered),
-        )
-        .route(
-            "/datasets/{id}/versions/{n}",
-            web::head().to(datasets::show_numbered),
         )
         // FAIR Signposting link sets (RFC 9264)
         .route(
@@ -123,22 +118,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(exports::numbered),
         )
         .route("/doi/{doi:.+}", web::get().to(exports::resolve_doi))
-        // Downloads (GET and HEAD)
+        // Downloads
         .route(
             "/datasets/{id}/files/{path:.+}",
             web::get().to(downloads::download),
         )
         .route(
-            "/datasets/{id}/files/{path:.+}",
-            web::head().to(downloads::download),
-        )
-        .route(
             "/datasets/{id}/versions/{n}/files/{path:.+}",
             web::get().to(downloads::download_numbered),
-        )
-        .route(
-            "/datasets/{id}/versions/{n}/files/{path:.+}",
-            web::head().to(downloads::download_numbered),
         )
         // A whole version as a zip or a BagIt bag, streamed while it is built
         .route(
@@ -209,10 +196,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/federation/objects/{id}/{path:.+}",
             web::get().to(super::federation::object_file),
-        )
-        .route(
-            "/federation/objects/{id}/{path:.+}",
-            web::head().to(super::federation::object_file),
         )
         // API
         .service(

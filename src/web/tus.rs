@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/uploads", web::method(Method::OPTIONS).to(options))
         .route("/uploads", web::post().to(create))
         .route("/uploads/{id}", web::method(Method::OPTIONS).to(options))
-        .route("/uploads/{id}", web::head().to(head))
+        // tus asks HEAD; `super::head` routes it here as GET.
+        .route("/uploads/{id}", web::get().to(head))
         .route("/uploads/{id}", web::patch().to(patch))
         .route("/uploads/{id}", web::delete().to(terminate));
 }

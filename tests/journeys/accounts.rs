@@ -40,7 +40,7 @@ async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
         let r = browser.post_form("/datasets/mine", "/signout", &[]).await?;
         expect_redirect(&r, "/")?;
         let r = browser.get("/datasets/mine").await?;
-        expect_redirect(&r, "/signin")?;
+        expect_redirect(&r, "/signin?next=%2Fdatasets%2Fmine")?;
 
         browser
             .sign_in("ADA@example.org ", "analytical engine")
@@ -132,6 +132,42 @@ async fn repeated_failed_sign_ins_are_throttled() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(r.text().await?.contains("too many failed sign-ins"));
+
+        // The owner, elsewhere, is not locked out by a stranger's guesses.
+        let owner = Browser::from_address(&app.base, "127.0.0.3".parse()?);
+        owner.sign_in("bob@example.org", &password).await?;
+
+        // Forty guesses at once from one more address: at most five are checked.
+        let crowd = Browser::from_address(&app.base, "127.0.0.4".parse()?);
+        let token = crowd.csrf("/signin").await?;
+        let guesses = (0..40).map(|i| {
+            let (crowd, token) = (&crowd, &token);
+            async move {
+                let guess = format!("guess number {i}");
+                let form = [
+                    ("csrf_token", token.as_str()),
+                    ("email", "bob@example.org"),
+                    ("password", guess.as_str()),
+                ];
+                let r = crowd
+                    .client
+                    .post(crowd.url("/signin"))
+                    .form(&form)
+                    .send()
+                    .await?;
+                Ok::<_, Error>(r.status())
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let mut checked = 0;
+        for status in statuses {
+            match status? {
+                StatusCode::UNAUTHORIZED => checked += 1,
+                StatusCode::TOO_MANY_REQUESTS => {}
+                other => return Err(format!("a guess got {other}").into()),
+            }
+        }
+        assert!((1..=5).contains(&checked), "{checked} guesses were checked");
         Ok(())
     })
     .await
@@ -271,20 +307,94 @@ async fn api_tokens_are_created_used_and_revoked_on_the_profile_page() -> TestRe
 #[actix_web::test]
 async fn healthz_answers_ok_when_ready() -> TestResult {
     on_each_backend(|app| async move {
-        let r = app.client().get(app.url("/healthz")).send().await?;
-        assert_eq!(r.status(), StatusCode::OK);
-        // Storage that cannot be written makes the archive not ready.
+        let probe = || async {
+            let r = app.client().get(app.url("/healthz")).send().await?;
+            Ok::<_, Error>(r.status())
+        };
+        assert_eq!(probe().await?, StatusCode::OK);
+        // Thirty probes at once, as load balancers send them: every one answers ok.
+        let answers = futures_util::future::join_all((0..30).map(|_| probe())).await;
+        for a in answers {
+            assert_eq!(a?, StatusCode::OK);
+        }
+        // Storage that cannot be written makes the archive not ready (answers are
+        // shared for a second, so within a second).
         let staging = app.data_dir.join("staging");
         std::fs::remove_dir_all(&staging)?;
         std::fs::write(&staging, b"not a folder")?;
-        let r = app.client().get(app.url("/healthz")).send().await?;
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        eventually("/healthz to see staging broken", || async {
+            let status = probe().await?;
+            Ok(wait::check(
+                status == StatusCode::SERVICE_UNAVAILABLE,
+                status,
+            ))
+        })
+        .await?;
         std::fs::remove_file(&staging)?;
         std::fs::create_dir(&staging)?;
-        assert_eq!(
-            app.client().get(app.url("/healthz")).send().await?.status(),
-            StatusCode::OK
+        eventually("/healthz to see staging back", || async {
+            let status = probe().await?;
+            Ok(wait::check(status == StatusCode::OK, status))
+        })
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_link_followed_while_signed_out_lands_on_its_page_after_signing_in() -> TestResult {
+    on_each_backend(|app| async move {
+        let browser = app.browser();
+        browser
+            .sign_up("Grace Hopper", "grace@example.org", "compiler first")
+            .await?;
+        browser.post_form("/datasets/mine", "/signout", &[]).await?;
+
+        // A link from an email: the page asks to sign in and remembers the way back.
+        let r = browser.get("/profile?tab=tokens").await?;
+        let to = expect_redirect_prefix(&r, "/signin?next=")?;
+        assert_eq!(to, "/signin?next=%2Fprofile%3Ftab%3Dtokens");
+        let (_, html) = browser.get_text(&to).await?;
+        assert!(
+            html.contains(r#"name="next" value="/profile?tab=tokens""#),
+            "{html}"
         );
+        let fields = [
+            ("email", "grace@example.org"),
+            ("password", "compiler first"),
+            ("next", "/profile?tab=tokens"),
+        ];
+        let r = browser.post_form(&to, "/signin", &fields).await?;
+        expect_redirect(&r, "/profile?tab=tokens")?;
+
+        // Only this archive's own paths are followed.
+        browser.post_form("/profile", "/signout", &[]).await?;
+        for elsewhere in [
+            "//evil.example/x",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/a\r\nSet-Cookie: x=1",
+            "/\t/evil.example",
+        ] {
+            let fields = [
+                ("email", "grace@example.org"),
+                ("password", "compiler first"),
+                ("next", elsewhere),
+            ];
+            let r = browser.post_form("/signin", "/signin", &fields).await?;
+            expect_redirect(&r, "/datasets/mine")?;
+            browser.post_form("/datasets/mine", "/signout", &[]).await?;
+        }
+        // A form posted while signed out goes to sign in without a way back.
+        let token = browser.csrf("/signin").await?;
+        let r = browser
+            .client
+            .post(app.url("/profile/tokens"))
+            .form(&[("csrf_token", token.as_str()), ("name", "x")])
+            .send()
+            .await?;
+        expect_redirect(&r, "/signin")?;
         Ok(())
     })
     .await

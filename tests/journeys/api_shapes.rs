@@ -132,3 +132,87 @@ async fn the_error_json() -> TestResult {
     })
     .await
 }
+
+/// Headers that differ between any two answers (a fresh CSRF cookie, the clock).
+const PER_ANSWER_HEADERS: [&str; 2] = ["date", "set-cookie"];
+
+/// A route of the table with its parameters filled in for `dataset` (published).
+fn concrete(path: &str, dataset: &Value) -> Option<String> {
+    let id = dataset["id"].as_i64()?.to_string();
+    let doi = dataset["doi"].as_str()?;
+    let mut out = path.to_string();
+    for (param, value) in [
+        ("{id}", id.as_str()),
+        ("{n}", "1"),
+        ("{format}", "json-ld"),
+        ("{path:.+}", "data/flux.csv"),
+        ("{doi:.+}", doi),
+        ("{name}", "data"),
+        ("{igsn}", "IEXYZ0001"),
+        ("{item}", "1"),
+        ("{event}", "1"),
+    ] {
+        out = out.replace(param, value);
+    }
+    (!out.contains('{')).then_some(out)
+}
+
+#[actix_web::test]
+async fn every_get_route_answers_head_with_its_status_and_headers() -> TestResult {
+    let app = TestApp::builder().spawn(Backend::Sqlite).await?;
+    let users = app.users().await?;
+    let dataset = app
+        .published(&users, "Heads and tails", &[("data/flux.csv", FLUX_CSV)])
+        .await?;
+    let mut paths = Vec::new();
+    for route in route_table()? {
+        let (method, path) = route.split_once(' ').ok_or("METHOD /path")?;
+        if method == "GET" {
+            paths.push(concrete(path, &dataset).ok_or(format!("fill in {path}"))?);
+        }
+    }
+    let id = &dataset["id"];
+    paths.extend([
+        format!("/datasets/{id}/versions/1/download?format=zip"),
+        format!("/datasets/{id}/versions/1/download?format=bagit"),
+        "/oai?verb=Identify".to_string(),
+        "/oai?verb=ListRecords&metadataPrefix=oai_datacite".to_string(),
+    ]);
+    let client = app.client();
+    for path in &paths {
+        let get = client.get(app.url(path)).send().await?;
+        let head = client.head(app.url(path)).send().await?;
+        assert_eq!(get.status(), head.status(), "HEAD {path}");
+        let without = |r: &reqwest::Response| {
+            let mut headers: Vec<(String, String)> = r
+                .headers()
+                .iter()
+                .filter(|(k, _)| !PER_ANSWER_HEADERS.contains(&k.as_str()))
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            headers.sort();
+            headers
+        };
+        assert_eq!(without(&get), without(&head), "HEAD {path}");
+        // Content-Length, where GET has it, is among the headers compared above.
+        assert!(head.bytes().await?.is_empty(), "HEAD {path} sent a body");
+    }
+    // The ones Signposting clients and harvesters ask for answer 200 with a length.
+    for path in [
+        format!("/datasets/{id}/export/datacite-xml"),
+        format!("/datasets/{id}/linkset"),
+        format!("/doi/{}", dataset["doi"].as_str().unwrap_or_default()),
+        "/oai?verb=Identify".to_string(),
+        "/resourcesync/resourcelist.xml".to_string(),
+        "/".to_string(),
+        "/healthz".to_string(),
+    ] {
+        let head = client.head(app.url(&path)).send().await?;
+        assert!(
+            head.status().is_success() || head.status().is_redirection(),
+            "HEAD {path}: {}",
+            head.status()
+        );
+    }
+    Ok(())
+}

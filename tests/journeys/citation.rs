@@ -164,6 +164,13 @@ async fn dois_resolve_by_content_negotiation() -> TestResult {
             location(&r).as_deref(),
             Some(format!("/datasets/{id}/versions/1").as_str())
         );
+        let vary = |r: &reqwest::Response| {
+            r.headers()
+                .get(header::VARY)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(vary(&r).as_deref(), Some("Accept"), "a negotiated redirect");
         // DOIs are case-insensitive.
         let r = client
             .get(app.url(&format!("/doi/{}", doi.to_uppercase())))
@@ -172,6 +179,8 @@ async fn dois_resolve_by_content_negotiation() -> TestResult {
         assert_eq!(r.status(), StatusCode::FOUND);
 
         for media in [
+            "text/x-bibliography",
+            "text/x-bibliography; style=harvard-cite-them-right; locale=en-GB",
             "application/vnd.citationstyles.csl+json",
             "application/x-bibtex",
             "application/x-research-info-systems",
@@ -185,12 +194,14 @@ async fn dois_resolve_by_content_negotiation() -> TestResult {
                 .send()
                 .await?;
             assert_eq!(r.status(), StatusCode::OK, "{media}");
+            let essence = media.split(';').next().unwrap_or(media);
             assert!(
                 r.headers()[header::CONTENT_TYPE]
                     .to_str()?
-                    .starts_with(media),
+                    .starts_with(essence),
                 "{media}"
             );
+            assert_eq!(vary(&r).as_deref(), Some("Accept"), "{media}");
             assert!(r.text().await?.contains(&doi), "{media} names the DOI");
         }
 

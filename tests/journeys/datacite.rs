@@ -878,12 +878,7 @@ async fn deaccession_hides_every_doi(r: &Registry, dois: [&str; 3]) -> TestResul
 
 #[actix_web::test]
 async fn datacite_being_down_delays_registration_and_never_loses_it() -> TestResult {
-    for backend in backends() {
-        down_journey(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(down_journey).await
 }
 
 async fn down_journey(backend: Backend) -> TestResult {
@@ -957,12 +952,7 @@ async fn down_journey(backend: Backend) -> TestResult {
 
 #[actix_web::test]
 async fn datacite_not_listening_at_first_is_retried_until_it_is() -> TestResult {
-    for backend in backends() {
-        not_listening_journey(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(not_listening_journey).await
 }
 
 async fn not_listening_journey(backend: Backend) -> TestResult {
@@ -995,12 +985,7 @@ async fn not_listening_journey(backend: Backend) -> TestResult {
 
 #[actix_web::test]
 async fn a_draft_doi_is_deleted_at_datacite_a_registered_one_never() -> TestResult {
-    for backend in backends() {
-        delete_journey(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(delete_journey).await
 }
 
 async fn delete_journey(backend: Backend) -> TestResult {
@@ -1130,12 +1115,7 @@ async fn the_local_registrar_reserves_a_draft_doi_from_the_draft_page() -> TestR
 
 #[actix_web::test]
 async fn switching_to_datacite_registers_the_archives_dois_at_start() -> TestResult {
-    for backend in backends() {
-        switch_journey(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(switch_journey).await
 }
 
 async fn switch_journey(backend: Backend) -> TestResult {

@@ -146,12 +146,7 @@ where
     F: Fn(Backend) -> Fut,
     Fut: std::future::Future<Output = TestResult>,
 {
-    for backend in backends() {
-        journey(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(journey).await
 }
 
 const BAD_TOKEN: &str = "hfp_not-a-token-of-this-archive";

@@ -51,7 +51,7 @@ const SMALL: &[(&str, &[u8])] = &[
 
 /// Runs the python signposting client on a landing page (HTTP Link headers, HEAD) and on
 /// its link set in both serialisations; returns what it found, as JSON.
-fn signposting_client(landing: &str, linkset: &str) -> Result<serde_json::Value, Error> {
+pub(crate) fn signposting_client(landing: &str, linkset: &str) -> Result<serde_json::Value, Error> {
     const SCRIPT: &str = r#"
 import json, sys, signposting
 landing, linkset = sys.argv[1], sys.argv[2]

@@ -7,6 +7,7 @@ mod support;
 
 mod helpers;
 
+mod access_matrix;
 mod accounts;
 mod api;
 mod api_shapes;
@@ -25,6 +26,7 @@ mod many_files;
 mod metrics;
 mod nodes;
 mod oai;
+mod oai_schema;
 mod publish;
 mod qa;
 mod resourcesync;
@@ -33,5 +35,6 @@ mod samples;
 mod search;
 mod security;
 mod standards;
+mod tombstone;
 mod tus;
 mod workflow;

@@ -43,12 +43,7 @@ fn moved(before: &Samples, after: &Samples, key: &str) -> f64 {
 
 #[actix_web::test]
 async fn operators_scrape_what_the_archive_did() -> TestResult {
-    for backend in backends() {
-        run(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(run).await
 }
 
 async fn run(backend: Backend) -> TestResult {

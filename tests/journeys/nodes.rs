@@ -46,12 +46,7 @@ async fn publish_across(dep: [&Api; 2], cur: [&Api; 2], id: i64) -> TestResult {
 
 #[actix_web::test]
 async fn two_web_nodes_and_a_worker_process_publish_a_dataset_together() -> TestResult {
-    for backend in backends() {
-        run(backend)
-            .await
-            .map_err(|e| format!("on {backend:?}: {e}"))?;
-    }
-    Ok(())
+    for_each_backend(run).await
 }
 
 async fn run(backend: Backend) -> TestResult {

@@ -50,6 +50,21 @@ where
     TestApp::builder().on_each_backend(journey).await
 }
 
+/// Runs `journey` once per backend, naming the backend in a failure: for journeys that
+/// start the real binary rather than a [`TestApp`].
+pub async fn for_each_backend<F, Fut>(journey: F) -> TestResult
+where
+    F: Fn(Backend) -> Fut,
+    Fut: Future<Output = TestResult>,
+{
+    for backend in backends() {
+        journey(backend)
+            .await
+            .map_err(|e| format!("on {backend:?}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn random_suffix() -> String {
     let mut rng = rand::thread_rng();
     (0..10)

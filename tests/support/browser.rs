@@ -29,6 +29,21 @@ impl Browser {
         }
     }
 
+    /// A browser on another machine: its connections come from `ip` (any address of
+    /// 127.0.0.0/8 reaches the test server).
+    pub fn from_address(base: &str, ip: std::net::IpAddr) -> Browser {
+        Browser {
+            client: Client::builder()
+                .cookie_store(true)
+                .redirect(redirect::Policy::none())
+                .pool_idle_timeout(super::IDLE_CONNECTION)
+                .local_address(ip)
+                .build()
+                .expect("client builds"),
+            base: base.to_string(),
+        }
+    }
+
     /// The same browser (its cookies) on another server: a second node behind one URL.
     pub fn on(&self, base: &str) -> Browser {
         Browser {

@@ -31,7 +31,9 @@ pub mod users;
 pub mod wait;
 
 pub use api::{Api, ApiAnswer};
-pub use app::{backends, fresh_postgres_schema, on_each_backend, Backend, Builder, TestApp};
+pub use app::{
+    backends, for_each_backend, fresh_postgres_schema, on_each_backend, Backend, Builder, TestApp,
+};
 pub use browser::{csrf_in, expect_redirect, expect_redirect_prefix, location, Browser};
 pub use checkers::{validate_datacite_xml, validate_ocfl_root};
 pub use fixtures::{minimal_form, minimal_json, sha256_hex, zip_of};

@@ -462,20 +462,36 @@ impl FormState {
     }
 }
 
-/// Keywords from the `subjects` text field: one per line if there are several
-/// lines, otherwise comma-separated.
+/// Keywords from the `subjects` text field: one per line and separated by commas,
+/// mixed as a person types them; a keyword that holds a comma is written in double
+/// quotes (`"Soils, tropical"`), as in a CSV row, which is how each line is read.
 fn split_keywords(text: &str) -> Vec<String> {
-    let parts: Vec<&str> = if text.contains('\n') {
-        text.lines().collect()
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut row = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(line.as_bytes());
+        let mut record = csv::StringRecord::new();
+        match row.read_record(&mut record) {
+            Ok(true) => out.extend(record.iter().map(str::to_string)),
+            // An unbalanced quote: the line's comma-separated pieces as typed.
+            Ok(false) | Err(_) => out.extend(line.split(',').map(|s| s.trim().to_string())),
+        }
+    }
+    out.retain(|k| !k.is_empty());
+    out
+}
+
+/// A keyword as [`split_keywords`] reads it back: quoted when it holds a comma or a
+/// quote.
+fn keyword_for_form(keyword: &str) -> String {
+    if keyword.contains([',', '"']) {
+        format!("\"{}\"", keyword.replace('"', "\"\""))
     } else {
-        text.split(',').collect()
-    };
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+        keyword.to_string()
+    }
 }
 
 /// Parse submitted form pairs into metadata. Blank rows are dropped; errors are
@@ -567,16 +583,12 @@ pub fn to_form(m: &Metadata) -> FormState {
         );
     }
     if !m.subjects.is_empty() {
-        let mut text = m
+        let text = m
             .subjects
             .iter()
-            .map(|s| s.subject.as_str())
+            .map(|s| keyword_for_form(&s.subject))
             .collect::<Vec<_>>()
             .join("\n");
-        if m.subjects.len() == 1 && text.contains(',') {
-            // Keep a single keyword that contains a comma in one piece.
-            text.push('\n');
-        }
         set("subjects".into(), Some(&text));
     }
     if let Some(t) = &m.types {

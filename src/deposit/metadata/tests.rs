@@ -852,8 +852,33 @@ fn to_form_round_trips_through_from_form() {
         ..Metadata::default()
     };
     let st = to_form(&one);
+    assert_eq!(st.get("subjects"), "\"soil, chemistry\"");
     let (back, _) = from_form(&[("subjects".into(), st.get("subjects").into())]);
     assert_eq!(back.subjects, one.subjects);
+}
+
+#[test]
+fn keywords_split_on_lines_and_commas_mixed_and_keep_quoted_commas() {
+    let read = |text: &str| -> Vec<String> {
+        let (m, _) = from_form(&[("subjects".into(), text.into())]);
+        m.subjects.into_iter().map(|s| s.subject).collect()
+    };
+    assert_eq!(
+        read("eddy covariance, carbon flux, AmeriFlux\nmethane\r\n\n soil ,, "),
+        [
+            "eddy covariance",
+            "carbon flux",
+            "AmeriFlux",
+            "methane",
+            "soil"
+        ]
+    );
+    assert_eq!(
+        read("\"Soils, tropical\", peat\n\"a \"\"quoted\"\" word\""),
+        ["Soils, tropical", "peat", "a \"quoted\" word"]
+    );
+    // A quote never closed runs to the end of its line.
+    assert_eq!(read("\"open, ended\nnext"), ["open, ended", "next"]);
 }
 
 #[test]

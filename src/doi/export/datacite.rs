@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::names::{display_name, name_of, Name};
 use super::{type_map, PublishedRecord};
+use crate::deposit::access::Access;
 use crate::deposit::metadata::{vocab, Date, GeoLocationBox, GeoLocationPoint, RelatedIdentifier};
 use crate::xml::Xml;
 
@@ -78,6 +79,16 @@ fn dates(r: &PublishedRecord) -> Vec<Date> {
             date: r.published_date(),
             date_type: "Issued".to_string(),
             date_information: None,
+        });
+    }
+    // DataCite's marker of a withdrawn resource (kernel 4.4+): the date, and the reason
+    // in dateInformation.
+    if let Access::Withdrawn { reason, on } = r.access {
+        out.retain(|d| d.date_type != "Withdrawn");
+        out.push(Date {
+            date: on.format("%Y-%m-%d").to_string(),
+            date_type: "Withdrawn".to_string(),
+            date_information: Some(reason.clone()).filter(|r| !r.is_empty()),
         });
     }
     out
@@ -301,7 +312,7 @@ fn write_resource(r: &PublishedRecord) -> io::Result<Vec<u8>> {
     x.list("formats", &r.media_types(), |x, f| x.leaf("format", &[], f))?;
     x.leaf("version", &[], &r.version_label())?;
 
-    x.list("rightsList", &m.rights_list, |x, rt| {
+    x.list("rightsList", &r.rights_list(), |x, rt| {
         x.leaf(
             "rights",
             &[
@@ -486,6 +497,7 @@ pub fn datacite_json(r: &PublishedRecord) -> Value {
     set(&mut attrs, "sizes", json!(sizes(r)));
     set(&mut attrs, "formats", json!(r.media_types()));
     set(&mut attrs, "version", json!(r.version_label()));
+    set(&mut attrs, "rightsList", json!(r.rights_list()));
     set(&mut attrs, "schemaVersion", json!(NAMESPACE));
     if !attrs.contains_key("titles") {
         set(&mut attrs, "titles", json!([{ "title": ":unav" }]));

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use super::datacite::{bbox, point};
 use super::names::{creator_ror_url, name_of, orcid_url, ror_url, Name};
 use super::{type_map, PublishedRecord};
+use crate::deposit::access::Access;
 use crate::deposit::metadata::{Affiliation, Creator};
 
 /// schema.org `Dataset` (or the type matching `resourceTypeGeneral`) for one version.
@@ -41,6 +42,16 @@ pub fn schema_org_jsonld(r: &PublishedRecord) -> Value {
     );
     if let Some(url) = r.license_url() {
         put("license", json!(url));
+    }
+    let access = r.access_rights();
+    put("isAccessibleForFree", json!(access.free));
+    if let Some(conditions) = access.conditions {
+        put("conditionsOfAccess", json!(conditions));
+    }
+    if let Access::Withdrawn { on, .. } = r.access {
+        // A tombstone: search engines and harvesters learn the work is gone, and when.
+        put("creativeWorkStatus", json!("Withdrawn"));
+        put("expires", json!(on.format("%Y-%m-%d").to_string()));
     }
     let keywords = r.keywords();
     if !keywords.is_empty() {
@@ -111,8 +122,9 @@ pub fn schema_org_jsonld(r: &PublishedRecord) -> Value {
     if !funding.is_empty() {
         put("funding", Value::Array(funding));
     }
+    // A withdrawn version's files answer 410: none is offered.
     let distribution: Vec<Value> = r
-        .files
+        .served_files()
         .iter()
         .map(|f| {
             let mut d = json!({

@@ -7,6 +7,7 @@
 //! exporters still skip values that would make an output invalid (an unknown controlled
 //! value, a coordinate out of range) instead of emitting a broken document.
 
+mod access;
 mod citation;
 pub(crate) mod datacite;
 mod jsonld;
@@ -20,8 +21,10 @@ use std::borrow::Cow;
 use chrono::{Datelike, NaiveDateTime};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
+use crate::deposit::access::Access;
 use crate::deposit::metadata::{vocab, Metadata, Rights};
 
+pub use self::access::{access_rights, AccessRights, EU_REPO_ACCESS};
 pub use self::citation::{apa, bibtex, chicago, cite, csl_json, harvard, ris, CitationStyle};
 pub use self::datacite::{datacite_json, datacite_xml, DATACITE_SCHEMA_LOCATION};
 pub use self::jsonld::{jsonld_script_text, schema_org_jsonld};
@@ -70,6 +73,8 @@ pub struct PublishedRecord<'a> {
     pub landing_url: &'a str,
     pub files: &'a [ExportFile],
     pub catalog: Option<Catalog<'a>>,
+    /// Who may read the files: every access-rights statement is made from it.
+    pub access: &'a Access,
 }
 
 /// Characters escaped in a DOI placed in a URL path (DOI Handbook and RFC 3986):
@@ -174,9 +179,44 @@ impl PublishedRecord<'_> {
             .collect()
     }
 
+    /// The files a reader can download: none once the dataset is withdrawn.
+    pub fn served_files(&self) -> &[ExportFile] {
+        if self.access.is_withdrawn() {
+            &[]
+        } else {
+            self.files
+        }
+    }
+
+    /// How the exports state access to the files.
+    pub fn access_rights(&self) -> AccessRights {
+        access_rights(self.access)
+    }
+
+    /// The depositor's rights entries (licenses), without any access statement: the
+    /// archive states access itself, from [`Self::access`].
+    pub fn licenses(&self) -> impl Iterator<Item = &Rights> {
+        self.metadata
+            .rights_list
+            .iter()
+            .filter(|r| !access::is_access_statement(r.rights_uri.as_deref()))
+    }
+
+    /// The rights entries DataCite gets: the licenses, then the access statement.
+    pub fn rights_list(&self) -> Vec<Rights> {
+        let access = self.access_rights();
+        let mut list: Vec<Rights> = self.licenses().cloned().collect();
+        list.push(Rights {
+            rights: Some(access.label.to_string()),
+            rights_uri: Some(access.uri.to_string()),
+            ..Rights::default()
+        });
+        list
+    }
+
     /// The first license that names a URL (directly or through its SPDX id).
     pub fn license_url(&self) -> Option<Cow<'_, str>> {
-        self.metadata.rights_list.iter().find_map(rights_url)
+        self.licenses().find_map(rights_url)
     }
 
     pub fn total_bytes(&self) -> u64 {

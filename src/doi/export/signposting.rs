@@ -126,9 +126,10 @@ fn landing_links(r: &PublishedRecord, urls: &Urls, all: bool) -> Vec<Target> {
         t.profile = doc.profile;
         links.push(t);
     }
-    if all || r.files.len() <= MAX_HEADER_ITEMS {
+    let files = r.served_files();
+    if all || files.len() <= MAX_HEADER_ITEMS {
         links.extend(
-            r.files
+            files
                 .iter()
                 .map(|f| target("item", &f.download_url, Some(&f.media_type))),
         );
@@ -173,7 +174,11 @@ pub fn linkset(r: &PublishedRecord, urls: &Urls) -> Vec<Context> {
         anchor: uri(anchor),
         links: vec![target(rel, &landing, Some("text/html"))],
     };
-    contexts.extend(r.files.iter().map(|f| back("collection", &f.download_url)));
+    contexts.extend(
+        r.served_files()
+            .iter()
+            .map(|f| back("collection", &f.download_url)),
+    );
     contexts.extend(urls.metadata.iter().map(|d| back("describes", &d.url)));
     contexts
 }

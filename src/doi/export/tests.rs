@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::*;
+use crate::deposit::access::Access;
 use crate::deposit::metadata::{normalize, Metadata};
 
 const FULL: &str = r#"{
@@ -111,6 +112,7 @@ fn full<'a>(m: &'a Metadata, files: &'a [ExportFile]) -> PublishedRecord<'a> {
             name: "Holdfast Test Archive",
             url: "https://archive.example/",
         }),
+        access: &Access::Open,
     }
 }
 
@@ -128,6 +130,7 @@ fn minimal(m: &Metadata) -> PublishedRecord<'_> {
         landing_url: "https://archive.example/datasets/1",
         files: &[],
         catalog: None,
+        access: &Access::Open,
     }
 }
 

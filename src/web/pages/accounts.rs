@@ -102,7 +102,11 @@ struct SignInPage {
 
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+    {
         next.to_string()
     } else {
         "/datasets/mine".to_string()

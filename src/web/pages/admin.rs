@@ -3,18 +3,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::PageCtx;
-use crate::accounts::{users, Role, User};
+use crate::accounts::{access, users, Role, User};
 use crate::app::Archive;
 use crate::error::DomainError;
 use crate::web::auth::{field, read_form, SignedIn};
 use crate::web::errors::{redirect, render, PageError};
 
 fn require_admin(user: &User) -> Result<(), PageError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden("only administrators can manage accounts".into()).into())
-    }
+    Ok(access::require_admin(user, "manage accounts")?)
 }
 
 #[derive(Template)]
@@ -101,12 +97,7 @@ pub async fn preservation_page(
     archive: web::Data<Archive>,
     user: SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    if !user.0.role.can_curate() {
-        return Err(DomainError::Forbidden(
-            "only curators and administrators see the preservation dashboard".into(),
-        )
-        .into());
-    }
+    access::require_curator(&user.0, "see the preservation dashboard")?;
     let cycle = archive.settings.fixity.cycle;
     let (coverage, shortfalls, partners) = archive
         .db

@@ -3,7 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::PageCtx;
-use crate::accounts::{users, User};
+use crate::accounts::{access, users, User};
 use crate::app::Archive;
 use crate::curation::{self, QueueEntry, QueueFilter};
 use crate::error::DomainError;
@@ -53,9 +53,7 @@ pub async fn queue(
     user: SignedIn,
     params: web::Query<QueueParams>,
 ) -> Result<HttpResponse, PageError> {
-    if !user.0.role.can_curate() {
-        return Err(DomainError::Forbidden("the review queue is for curators".into()).into());
-    }
+    access::require_curator(&user.0, "work the review queue")?;
     let state = params.state.clone().unwrap_or_default();
     let assignee = params.assignee.clone().unwrap_or_default();
     let filter = QueueFilter::parse(&state, &assignee, user.0.id)?;

@@ -418,7 +418,8 @@ impl DatasetPage {
             .iter()
             .map(|s| s.subject.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            // Not commas: a keyword may hold one.
+            .join("; ")
     }
 
     fn encoded(&self, path: &str) -> String {
@@ -587,23 +588,21 @@ async fn show_version(
                 &query_filter,
                 query_page,
             )?;
-            let insider = v
-                .as_ref()
-                .is_some_and(|u| u.id == view.dataset.owner_id || u.role.can_curate());
-            let transitions = if insider {
+            let access = view.access(v.as_ref());
+            let transitions = if access.may_see_drafts() {
                 service::transitions(conn, id)?
             } else {
                 Vec::new()
             };
             let qa = match &v {
-                Some(user) if insider && !view.is_published_version() => {
+                Some(user) if access.may_see_tickets() && !view.is_published_version() => {
                     Some(qa_panel(conn, user, &view, standards)?)
                 }
                 _ => None,
             };
             let versions = service::published_versions(conn, id)?;
             let standards_passed = validation::standards_passed(conn, view.version.id)?;
-            let publishing = if insider && view.state == DatasetState::Approved {
+            let publishing = if access.may_see_publication_progress() {
                 crate::publish::publish_progress(conn, id)?
             } else {
                 None
@@ -631,8 +630,7 @@ async fn show_version(
             } else {
                 Vec::new()
             };
-            let curator = v.as_ref().is_some_and(|u| u.role.can_curate());
-            let replication = if curator && view.version.published_at.is_some() {
+            let replication = if access.may_see_replication() && view.is_published_version() {
                 crate::federation::policy::of_dataset(conn, &settings, id)?
             } else {
                 None
@@ -649,10 +647,9 @@ async fn show_version(
             ))
         })
         .await?;
-    if view.state == DatasetState::Deaccessioned
-        && !viewer.as_ref().is_some_and(|u| u.role.can_curate())
-    {
-        return tombstone(req, archive, viewer, &view);
+    let access = view.access(viewer.as_ref());
+    if access.sees_tombstone() {
+        return super::tombstone::page(req, archive, viewer, &view, number);
     }
     let change_request = if view.state == DatasetState::ChangesRequested {
         transitions
@@ -663,19 +660,12 @@ async fn show_version(
     } else {
         None
     };
-    let is_owner = viewer
-        .as_ref()
-        .is_some_and(|u| u.id == view.dataset.owner_id);
-    let insider = is_owner || viewer.as_ref().is_some_and(|u| u.role.can_curate());
-    let can_edit = is_owner && view.state.is_editable() && !view.is_published_version();
+    let insider = access.may_see_drafts();
+    let can_edit = access.may_edit(view.is_published_version());
     let can_reserve_doi = can_edit && view.version.doi.is_none();
-    let can_review = viewer.as_ref().is_some_and(|u| u.role.can_curate())
-        && matches!(view.state, DatasetState::Submitted | DatasetState::InReview);
-    let can_open_version = is_owner && view.state == DatasetState::Published;
-    let can_deaccession = viewer
-        .as_ref()
-        .is_some_and(|u| u.role == crate::accounts::Role::Admin)
-        && view.state == DatasetState::Published;
+    let can_review = access.may_review();
+    let can_open_version = access.may_open_version();
+    let can_deaccession = access.may_deaccession();
     let file_base = match number {
         Some(n) => format!("/datasets/{id}/versions/{n}/files"),
         None => format!("/datasets/{id}/files"),
@@ -786,29 +776,6 @@ async fn show_version(
         count_usage(req, archive, id, version, usage::Kind::View);
     }
     Ok(response)
-}
-
-#[derive(Template)]
-#[template(path = "tombstone.html")]
-struct TombstonePage {
-    page: PageCtx,
-    view: DatasetView,
-}
-
-/// What stays of a deaccessioned dataset: its citation facts and the reason, with 410.
-fn tombstone(
-    req: &HttpRequest,
-    archive: &Archive,
-    viewer: Option<User>,
-    view: &DatasetView,
-) -> Result<HttpResponse, PageError> {
-    render(
-        StatusCode::GONE,
-        &TombstonePage {
-            page: PageCtx::new(req, archive, viewer),
-            view: view.clone(),
-        },
-    )
 }
 
 fn qa_panel(

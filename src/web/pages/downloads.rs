@@ -9,7 +9,6 @@ use std::ops::Range;
 
 use crate::app::Archive;
 use crate::deposit::ingest::DatasetPath;
-use crate::deposit::model::DatasetState;
 use crate::deposit::service;
 use crate::doi::export::signposting;
 use crate::error::DomainError;
@@ -163,6 +162,8 @@ async fn serve(
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, number)?;
+            view.access(v.as_ref())
+                .check_download(view.is_published_version())?;
             let file = view
                 .files
                 .iter()
@@ -173,16 +174,6 @@ async fn serve(
             Ok((view, file))
         })
         .await?;
-    if view.state == DatasetState::Deaccessioned {
-        return Err(DomainError::Gone(format!(
-            "this dataset was deaccessioned ({}); its files are no longer served",
-            view.dataset
-                .deaccession_reason
-                .as_deref()
-                .unwrap_or("no reason recorded")
-        ))
-        .into());
-    }
     let size = u64::try_from(file.size).map_err(DomainError::internal)?;
     let range = parse_range(
         req.headers()
@@ -234,8 +225,8 @@ async fn serve(
     } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     }
-    if req.method() == actix_web::http::Method::HEAD {
-        // actix sends no body for HEAD, but keeps the Content-Length of a sized body.
+    if crate::web::head::is_head(&req) {
+        // No file is opened: the HEAD answer keeps the Content-Length of a sized body.
         let empty: ByteStream = Box::pin(futures_util::stream::empty());
         return Ok(response.body(SizedStream::new(length, empty)));
     }
@@ -400,6 +391,8 @@ pub async fn download_version(
         .db
         .run(move |conn| {
             let view = service::load_view(conn, v.as_ref(), id, Some(n))?;
+            view.access(v.as_ref())
+                .check_download(view.is_published_version())?;
             let files: Vec<&crate::deposit::model::FileRow> = view.files.iter().collect();
             refuse_damaged(conn, &view, &files)?;
             Ok(view)

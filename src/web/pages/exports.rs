@@ -178,6 +178,7 @@ fn with_neighbours<T>(
             name: &archive.settings.site_name,
             url: base,
         }),
+        access: &view.access,
     };
     Ok(f(&record))
 }
@@ -202,14 +203,47 @@ pub fn jsonld_for_page(archive: &Archive, view: &DatasetView) -> Result<String, 
     })
 }
 
+/// What a request for a published version's metadata asks for: an export format, or a
+/// formatted citation (DOI content negotiation's `text/x-bibliography`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Negotiated {
+    Export(Format),
+    Bibliography(CitationStyle),
+}
+
+/// The media type DOI resolvers use for formatted citations.
+const BIBLIOGRAPHY: &str = "text/x-bibliography";
+
+impl Negotiated {
+    fn media_type(self) -> &'static str {
+        match self {
+            Negotiated::Export(f) => f.media_type(),
+            Negotiated::Bibliography(_) => "text/x-bibliography; charset=utf-8",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Negotiated::Export(f) => f.extension(),
+            Negotiated::Bibliography(_) => "txt",
+        }
+    }
+
+    fn render(self, record: &PublishedRecord) -> Result<String, DomainError> {
+        match self {
+            Negotiated::Export(f) => f.render(record),
+            Negotiated::Bibliography(style) => Ok(export::cite(style, record)),
+        }
+    }
+}
+
 async fn serve(
     archive: web::Data<Archive>,
     viewer: Viewer,
     id: i64,
     number: Option<i32>,
-    format_name: &str,
+    what: Negotiated,
 ) -> Result<HttpResponse, PageError> {
-    let format = Format::parse(format_name).ok_or(DomainError::NotFound)?;
     let v = viewer.0;
     let (view, versions) = archive
         .db
@@ -225,17 +259,17 @@ async fn serve(
         &view,
         previous.as_deref(),
         next.as_deref(),
-        |record| format.render(record),
+        |record| what.render(record),
     )??;
     let file_name = format!(
         "dataset-{}-v{}.{}",
         view.dataset.id,
         view.version.number,
-        format.extension()
+        what.extension()
     );
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CONTENT_TYPE, format.media_type()))
+        .insert_header((header::CONTENT_TYPE, what.media_type()))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("inline; filename=\"{file_name}\""),
@@ -249,13 +283,19 @@ async fn serve(
     Ok(response.body(body))
 }
 
+fn export_named(name: &str) -> Result<Negotiated, DomainError> {
+    Format::parse(name)
+        .map(Negotiated::Export)
+        .ok_or(DomainError::NotFound)
+}
+
 pub async fn latest(
     archive: web::Data<Archive>,
     viewer: Viewer,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, format) = path.into_inner();
-    serve(archive, viewer, id, None, &format).await
+    serve(archive, viewer, id, None, export_named(&format)?).await
 }
 
 pub async fn numbered(
@@ -264,28 +304,54 @@ pub async fn numbered(
     path: web::Path<(i64, i32, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (id, n, format) = path.into_inner();
-    serve(archive, viewer, id, Some(n), &format).await
+    serve(archive, viewer, id, Some(n), export_named(&format)?).await
 }
 
-/// Picks the export format an `Accept` header asks for, if any (an HTML request, or
-/// one that accepts anything, gets the landing page instead).
-pub fn negotiate(accept: &str) -> Option<Format> {
+/// A citation style by its name here or its CSL name (what DOI resolvers take).
+fn style_named(name: &str) -> Option<CitationStyle> {
+    match name.to_ascii_lowercase().as_str() {
+        "chicago-author-date" => Some(CitationStyle::Chicago),
+        "harvard-cite-them-right" => Some(CitationStyle::Harvard),
+        other => other.parse().ok(),
+    }
+}
+
+/// Picks what an `Accept` header asks for, if anything this archive serves (an HTML
+/// request, or one that accepts anything, gets the landing page instead).
+/// `text/x-bibliography` takes `style=` (apa, chicago, harvard; APA when absent) as DOI
+/// resolvers do; `locale=` is accepted and ignored (the styles are English). An
+/// unknown style is not acceptable.
+pub fn negotiate(accept: &str) -> Option<Negotiated> {
     accept
         .split(',')
         .filter_map(|part| {
             let mut pieces = part.split(';');
             let media = pieces.next()?.trim().to_ascii_lowercase();
-            let quality = pieces
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
+            let params: Vec<(String, &str)> = pieces
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"')))
+                .collect();
+            let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+            let quality = param("q")
+                .and_then(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
-            let format = Format::ALL
-                .into_iter()
-                .find(|f| f.media_type().split(';').next().is_some_and(|m| m == media))?;
-            (quality > 0.0).then_some((format, quality))
+            let what = if media == BIBLIOGRAPHY {
+                let style = match param("style") {
+                    Some(s) => style_named(s)?,
+                    None => CitationStyle::Apa,
+                };
+                Negotiated::Bibliography(style)
+            } else {
+                Negotiated::Export(
+                    Format::ALL
+                        .into_iter()
+                        .find(|f| f.media_type().split(';').next().is_some_and(|m| m == media))?,
+                )
+            };
+            (quality > 0.0).then_some((what, quality))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(format, _)| format)
+        .map(|(what, _)| what)
 }
 
 /// Resolves a DOI minted by this archive: content negotiation for the citation and
@@ -308,18 +374,23 @@ pub async fn resolve_doi(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let number = target.version_number;
-    match negotiate(accept) {
-        Some(format) => serve(archive, viewer, target.dataset_id, number, format.name()).await,
+    let mut response = match negotiate(accept) {
+        Some(what) => serve(archive, viewer, target.dataset_id, number, what).await?,
         None => {
             let landing = match number {
                 Some(n) => format!("/datasets/{}/versions/{n}", target.dataset_id),
                 None => format!("/datasets/{}", target.dataset_id),
             };
-            Ok(HttpResponse::Found()
+            HttpResponse::Found()
                 .insert_header((header::LOCATION, landing))
-                .finish())
+                .finish()
         }
-    }
+    };
+    // The answer depends on Accept: a shared cache must not serve one format for another.
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -328,10 +399,11 @@ mod tests {
 
     #[test]
     fn accept_headers_pick_the_format_doi_negotiation_uses() {
-        assert_eq!(negotiate("application/x-bibtex"), Some(Format::Bibtex));
+        let export = |f| Some(Negotiated::Export(f));
+        assert_eq!(negotiate("application/x-bibtex"), export(Format::Bibtex));
         assert_eq!(
             negotiate("application/vnd.citationstyles.csl+json"),
-            Some(Format::CslJson)
+            export(Format::CslJson)
         );
         assert_eq!(
             negotiate("text/html,application/xhtml+xml,*/*;q=0.8"),
@@ -342,9 +414,28 @@ mod tests {
             negotiate(
                 "application/x-research-info-systems;q=0.5, application/vnd.datacite.datacite+xml"
             ),
-            Some(Format::DataciteXml)
+            export(Format::DataciteXml)
         );
         assert_eq!(negotiate("application/ld+json;q=0"), None);
         assert_eq!(negotiate(""), None);
+    }
+
+    #[test]
+    fn formatted_citations_by_style() {
+        let cite = |s| Some(Negotiated::Bibliography(s));
+        assert_eq!(negotiate("text/x-bibliography"), cite(CitationStyle::Apa));
+        assert_eq!(
+            negotiate("text/x-bibliography; style=harvard; locale=en-GB"),
+            cite(CitationStyle::Harvard)
+        );
+        assert_eq!(
+            negotiate("text/x-bibliography; style=\"chicago\""),
+            cite(CitationStyle::Chicago)
+        );
+        assert_eq!(
+            negotiate("text/x-bibliography; style=harvard-cite-them-right"),
+            cite(CitationStyle::Harvard)
+        );
+        assert_eq!(negotiate("text/x-bibliography; style=nature"), None);
     }
 }

@@ -12,11 +12,12 @@ pub mod samples;
 pub mod search;
 pub mod signposting;
 pub mod tickets;
+pub mod tombstone;
 
 use actix_web::HttpRequest;
 
 use super::auth::csrf_token;
-use crate::accounts::User;
+use crate::accounts::{access, User};
 use crate::app::Archive;
 
 /// What every page's layout needs.
@@ -36,13 +37,11 @@ impl PageCtx {
     }
 
     pub fn is_curator(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.role.can_curate())
+        access::may_curate(self.user.as_ref())
     }
 
     pub fn is_admin(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.role == crate::accounts::Role::Admin)
+        access::is_admin(self.user.as_ref())
     }
 }
 
@@ -72,7 +71,7 @@ pub fn count_usage(
     version: i32,
     kind: crate::usage::Kind,
 ) {
-    if req.method() != actix_web::http::Method::GET {
+    if req.method() != actix_web::http::Method::GET || crate::web::head::is_head(req) {
         return;
     }
     let user_agent = req

@@ -8,7 +8,7 @@ use askama::Template;
 use futures_util::StreamExt;
 
 use super::PageCtx;
-use crate::accounts::{users, User};
+use crate::accounts::{access, users, User};
 use crate::app::Archive;
 use crate::error::DomainError;
 use crate::tickets::{
@@ -116,7 +116,7 @@ pub async fn show(
         .db
         .run(move |conn| {
             let d = tickets::detail(conn, &viewer, id)?;
-            let curators = if viewer.role.can_curate() {
+            let curators = if access::may_curate(Some(&viewer)) {
                 users::curators(conn)?
             } else {
                 Vec::new()
@@ -556,9 +556,7 @@ pub async fn new_form(
     user: SignedIn,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
-    if !user.0.role.can_curate() {
-        return Err(DomainError::Forbidden("only curators open tickets by hand".into()).into());
-    }
+    access::require_curator(&user.0, "open tickets by hand")?;
     render(
         StatusCode::OK,
         &NewTicketPage {
