@@ -206,12 +206,12 @@ impl Archive {
 
     /// Every job kind with the context it runs with: the one list of them.
     fn job_registry(&self) -> crate::jobs::Registry {
-        use crate::{curation, deposit, doi, federation, fixity, mail};
+        use crate::{deposit, doi, federation, fixity, mail, publish};
         let mut jobs = crate::jobs::Registry::new();
         let checker: Arc<dyn deposit::validation::DraftCheck> = Arc::new(self.checker());
         jobs.add::<deposit::validation::ValidateDraft>(checker)
             .add::<mail::DeliverMail>(Arc::new(self.postman()))
-            .add::<curation::PublishDataset>(Arc::new(self.publisher()))
+            .add::<publish::PublishDataset>(Arc::new(self.publisher()))
             .add::<doi::registration::RegisterDoi>(Arc::new(self.registrar()))
             .add::<fixity::FixitySweep>(Arc::new(self.fixity()))
             .add::<fixity::RepairDataset>(Arc::new(self.fixity()))
@@ -253,8 +253,8 @@ impl Archive {
     }
 
     /// What publishes approved datasets.
-    pub fn publisher(&self) -> crate::curation::Publisher {
-        crate::curation::Publisher {
+    pub fn publisher(&self) -> crate::publish::Publisher {
+        crate::publish::Publisher {
             db: self.db.clone(),
             settings: self.settings.clone(),
             store: self.store.clone(),

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod node;
 pub mod packaging;
 pub mod preservation;
+pub mod publish;
 pub mod qa;
 pub mod recovery;
 pub mod samples;

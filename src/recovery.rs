@@ -248,7 +248,7 @@ fn claim_publication(
     me: &str,
 ) -> Result<Option<Option<i64>>, DomainError> {
     let job: Option<(i64, String, i32)> = jobs::table
-        .filter(jobs::dedupe_key.eq(crate::curation::publish_key(dataset_id)))
+        .filter(jobs::dedupe_key.eq(crate::publish::publish_key(dataset_id)))
         .filter(jobs::state.eq_any(["queued", "running"]))
         .order(jobs::id.desc())
         .select((jobs::id, jobs::state, jobs::attempts))

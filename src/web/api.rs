@@ -166,7 +166,7 @@ async fn view_json_with(
             let copies = crate::federation::receipts::copies_of(conn, id)?;
             // The publication job's progress (phase, files done of total), while it runs.
             let publishing = if view.access(viewer.as_ref()).may_see_publication_progress() {
-                curation::publish_progress(conn, id)?
+                crate::publish::publish_progress(conn, id)?
             } else {
                 None
             };
@@ -592,7 +592,7 @@ pub async fn deaccession(
     let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| curation::deaccession(conn, &settings, &admin, id, &wanted.reason))
+        .run(move |conn| crate::publish::deaccession(conn, &settings, &admin, id, &wanted.reason))
         .await?;
     crate::crashpoint::hit("deaccession.after-commit");
     archive.wake_workers();

@@ -297,7 +297,7 @@ async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestR
     let noted = app
         .archive
         .db
-        .run(move |conn| holdfast::curation::publish_progress(conn, id))
+        .run(move |conn| holdfast::publish::publish_progress(conn, id))
         .await?
         .ok_or("no publication job")?;
     assert_eq!(noted.state, "done");

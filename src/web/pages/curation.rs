@@ -148,7 +148,7 @@ pub async fn deaccession(
     let settings = archive.settings.clone();
     archive
         .db
-        .run(move |conn| curation::deaccession(conn, &settings, &user.0, id, &reason))
+        .run(move |conn| crate::publish::deaccession(conn, &settings, &user.0, id, &reason))
         .await?;
     archive.wake_workers();
     Ok(redirect(&format!("/datasets/{id}?msg=deaccessioned")))

@@ -299,7 +299,7 @@ struct DatasetPage {
     /// Standards the version's files were checked against, and whether all passed.
     standards_passed: Vec<(String, bool)>,
     /// How the publication of an approved dataset is going.
-    publishing: Option<crate::curation::PublishProgress>,
+    publishing: Option<crate::publish::PublishProgress>,
     can_open_version: bool,
     can_deaccession: bool,
     message: Option<String>,
@@ -603,7 +603,7 @@ async fn show_version(
             let versions = service::published_versions(conn, id)?;
             let standards_passed = validation::standards_passed(conn, view.version.id)?;
             let publishing = if access.may_see_publication_progress() {
-                crate::curation::publish_progress(conn, id)?
+                crate::publish::publish_progress(conn, id)?
             } else {
                 None
             };
