@@ -113,11 +113,8 @@ impl Db {
             Backend::Postgres => url.to_string(),
         };
         let manager = ConnectionManager::<AnyConnection>::new(manager_url);
-        // Connections open as they are needed (r2d2 would open all of them at once): a
-        // command-line call needs one, not the server's whole pool.
         let pool = Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;
