@@ -7,9 +7,9 @@ use diesel::prelude::*;
 
 use super::lifecycle::{
     add_event, add_item, close_when_settled, fix_item, insert_ticket, latest_of_kind,
-    set_ticket_state, touch,
+    note_found_again, set_ticket_state, touch,
 };
-use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketState};
+use super::model::{now, ItemRow, ItemState, Observation, TicketState};
 use crate::db::schema::{ticket_items, tickets};
 use crate::db::AnyConnection;
 use crate::error::DomainError;
@@ -102,15 +102,7 @@ fn raise_again(
         ))
         .execute(conn)?;
     if reopen {
-        let label = item_label(&observation.file, &observation.code);
-        add_event(
-            conn,
-            ticket_id,
-            Some(item.id),
-            None,
-            "item-reopened",
-            &format!("Found again: {label}: {}", observation.message),
-        )?;
+        note_found_again(conn, ticket_id, item.id, observation)?;
     }
     Ok(reopen)
 }

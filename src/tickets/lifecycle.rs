@@ -175,6 +175,25 @@ pub(crate) fn latest_of_kind(
         .optional()?)
 }
 
+/// Notes in the thread that an item fixed earlier is found again; its label.
+pub(crate) fn note_found_again(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    item_id: i64,
+    observation: &super::model::Observation,
+) -> Result<String, DomainError> {
+    let label = super::model::item_label(&observation.file, &observation.code);
+    add_event(
+        conn,
+        ticket_id,
+        Some(item_id),
+        None,
+        "item-reopened",
+        &format!("Found again: {label}: {}", observation.message),
+    )?;
+    Ok(label)
+}
+
 /// What the thread says when a ticket closes by itself.
 pub(crate) const SETTLED_NOTE: &str = "Closed: every item is fixed or waived.";
 

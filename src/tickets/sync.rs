@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::lifecycle::{
     add_event, add_item, close_when_settled, fix_item, insert_ticket, latest_of_kind,
-    open_item_count, set_ticket_state, ticket_row, touch,
+    note_found_again, open_item_count, set_ticket_state, ticket_row, touch,
 };
-use super::model::{item_label, now, ItemRow, ItemState, Observation, TicketRow, TicketState};
+use super::model::{now, ItemRow, ItemState, Observation, TicketRow, TicketState};
 use crate::db::schema::ticket_items;
 use crate::db::AnyConnection;
 use crate::error::DomainError;
@@ -150,15 +150,7 @@ fn refresh_item(
             ticket_items::resolved_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    let label = item_label(&o.file, &o.code);
-    add_event(
-        conn,
-        ticket_id,
-        Some(item.id),
-        None,
-        "item-reopened",
-        &format!("Found again: {label}: {}", o.message),
-    )?;
+    let label = note_found_again(conn, ticket_id, item.id, o)?;
     outcome.reopened.push(label);
     Ok(())
 }
