@@ -485,7 +485,15 @@ pub async fn review(
     let comment = review.comment.unwrap_or_default();
     let status = match review.decision.as_str() {
         "accept" => {
-            curation::accept(&archive.db, archive.jobs.waker(), &user, id, &comment).await?;
+            curation::accept(
+                &archive.db,
+                &archive.settings,
+                archive.jobs.waker(),
+                &user,
+                id,
+                &comment,
+            )
+            .await?;
             StatusCode::ACCEPTED
         }
         "request_changes" => {
@@ -518,10 +526,10 @@ pub async fn claim(
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.required()?;
     let id = path.into_inner();
-    let curator = user.clone();
+    let (curator, settings) = (user.clone(), archive.settings.clone());
     archive
         .db
-        .run(move |conn| curation::claim(conn, &curator, id))
+        .run(move |conn| curation::claim(conn, &settings, &curator, id))
         .await?;
     Ok(HttpResponse::Ok().json(view_json(&archive, Some(user), id).await?))
 }
