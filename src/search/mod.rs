@@ -16,6 +16,7 @@
 mod index;
 mod query;
 mod run;
+pub mod sitemap;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
     accounts, admin, curation, datasets, downloads, exports, home, reports, samples, search,
-    signposting, tickets,
+    signposting, sitemap, tickets,
 };
 use crate::error::DomainError;
 
@@ -44,6 +44,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/static/tus-js-client.LICENSE",
             web::get().to(super::tus::client_license),
         )
+        // For search engines
+        .route("/robots.txt", web::get().to(sitemap::robots))
+        .route("/sitemap.xml", web::get().to(sitemap::index))
+        .route("/sitemap/{part}", web::get().to(sitemap::part))
         // Accounts
         .route("/", web::get().to(home::home))
         .route("/signup", web::get().to(accounts::signup_form))

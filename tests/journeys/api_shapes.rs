@@ -151,6 +151,7 @@ pub(crate) fn concrete(path: &str, dataset: &Value) -> Option<String> {
         ("{igsn}", "IEXYZ0001"),
         ("{item}", "1"),
         ("{event}", "1"),
+        ("{part}", "0"),
     ] {
         out = out.replace(param, value);
     }

@@ -14,6 +14,7 @@ mod api_shapes;
 mod citation;
 mod cli;
 mod crash;
+mod crawlers;
 mod datacite;
 mod deposit;
 mod errors;

@@ -212,3 +212,36 @@ json.dump(out, sys.stdout)
     }
     Ok(serde_json::from_slice(&out.stdout)?)
 }
+
+/// Validates a sitemap (`urlset`) or sitemap index (`sitemapindex`) against the
+/// Sitemaps 0.9 schemas in tests/data/sitemaps with Python's xmlschema.
+pub fn validate_sitemap(xml: &str) -> TestResult {
+    let schema = if xml.contains("<sitemapindex") {
+        "siteindex.xsd"
+    } else {
+        "sitemap.xsd"
+    };
+    let xsd = format!(
+        "{}/tests/data/sitemaps/{schema}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("sitemap.xml");
+    std::fs::write(&file, xml)?;
+    let out = std::process::Command::new(python()?)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            &xsd,
+        ])
+        .arg(&file)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "the sitemap does not validate against {schema}:\n{}\n{xml}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@ pub mod reports;
 pub mod samples;
 pub mod search;
 pub mod signposting;
+pub mod sitemap;
 pub mod tickets;
 pub mod tombstone;
 
