@@ -5,8 +5,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod helpers;
-
 mod access_matrix;
 mod accounts;
 mod api;
@@ -15,6 +13,7 @@ mod citation;
 mod cli;
 mod crash;
 mod datacite;
+mod datacite_outages;
 mod deposit;
 mod errors;
 mod federation;
@@ -27,6 +26,7 @@ mod many_files;
 mod metrics;
 mod nodes;
 mod oai;
+mod oai_protocol;
 mod oai_schema;
 mod publish;
 mod qa;
@@ -38,4 +38,5 @@ mod security;
 mod standards;
 mod tombstone;
 mod tus;
+mod tus_protocol;
 mod workflow;
