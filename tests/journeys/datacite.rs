@@ -12,6 +12,19 @@ use serde_json::{json, Value};
 use crate::support::datacite::*;
 use crate::support::*;
 
+/// Asks to reserve a DOI for the draft `id`, as the holder of `token`.
+async fn reserve_doi(app: &TestApp, token: &str, id: i64) -> Result<ApiAnswer, Error> {
+    app.api(token)
+        .post(&format!("/api/datasets/{id}/doi"), &json!({}))
+        .await
+}
+
+/// The status of `/doi/{doi}`: where the archive resolves its own DOIs.
+async fn resolving(app: &TestApp, doi: &str) -> Result<StatusCode, Error> {
+    let r = app.client().get(app.url(&format!("/doi/{doi}"))).send();
+    Ok(r.await?.status())
+}
+
 /// The status the fake DataCite answers a request with (`auth`: repository, password).
 async fn fake_answers(
     fake: &FakeDatacite,
@@ -158,15 +171,9 @@ async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, E
         ..
     } = r;
     let id = *id;
-    let ApiAnswer { status, .. } = app
-        .api(cur)
-        .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-        .await?;
+    let ApiAnswer { status, .. } = reserve_doi(app, cur, id).await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "only the depositor reserves");
-    let ApiAnswer { status, body, .. } = app
-        .api(dep)
-        .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-        .await?;
+    let ApiAnswer { status, body, .. } = reserve_doi(app, dep, id).await?;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let v1_doi = body["doi"].as_str().ok_or("reserved doi")?.to_string();
     assert!(v1_doi.starts_with(&format!("{PREFIX}/")), "{v1_doi}");
@@ -178,10 +185,7 @@ async fn a_reserved_doi_is_a_draft_at_datacite(r: &Registry) -> Result<String, E
         status,
         body: again,
         ..
-    } = app
-        .api(dep)
-        .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-        .await?;
+    } = reserve_doi(app, dep, id).await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         again["doi"],
@@ -409,10 +413,7 @@ async fn delete_journey(backend: Backend) -> TestResult {
     let cur = app.new_user("cur@archive.org", Role::Curator).await?.token;
     let id = app.api(&dep).create_draft("Abandoned plot").await?;
     app.api(&dep).put_file(id, "plot.txt", b"plot 7").await?;
-    let ApiAnswer { status, body, .. } = app
-        .api(&dep)
-        .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-        .await?;
+    let ApiAnswer { status, body, .. } = reserve_doi(&app, &dep, id).await?;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let draft_doi = body["doi"].as_str().ok_or("doi")?.to_string();
     wait_for_datacite(&app, &fake, "draft created", |f| {
@@ -498,14 +499,9 @@ async fn the_local_registrar_reserves_a_draft_doi_from_the_draft_page() -> TestR
         // The local registrar holds it at once, as a draft that does not resolve yet.
         assert_eq!(shown["doi_state"], "draft");
         assert!(shown["doi_registration"].is_null());
-        let r = app.client().get(app.url(&format!("/doi/{doi}"))).send();
-        let r = r.await?;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(resolving(&app, &doi).await?, StatusCode::NOT_FOUND);
         // Others cannot reserve on this draft.
-        let ApiAnswer { status, .. } = app
-            .api(&cur)
-            .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-            .await?;
+        let ApiAnswer { status, .. } = reserve_doi(&app, &cur, id).await?;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // Publication makes the reserved DOI findable at once.
         let v1 = app.publish(&app.api(&dep), &app.api(&cur), id).await?;
@@ -513,14 +509,9 @@ async fn the_local_registrar_reserves_a_draft_doi_from_the_draft_page() -> TestR
         assert_eq!(v1["doi_state"], "findable");
         assert_eq!(v1["concept_doi_state"], "findable");
         assert!(v1["doi_registration"].is_null());
-        let r = app.client().get(app.url(&format!("/doi/{doi}"))).send();
-        let r = r.await?;
-        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(resolving(&app, &doi).await?, StatusCode::FOUND);
         // A published dataset has nothing to reserve.
-        let ApiAnswer { status, .. } = app
-            .api(&dep)
-            .post(&format!("/api/datasets/{id}/doi"), &json!({}))
-            .await?;
+        let ApiAnswer { status, .. } = reserve_doi(&app, &dep, id).await?;
         assert_eq!(status, StatusCode::CONFLICT);
         Ok(())
     })
