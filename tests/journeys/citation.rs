@@ -149,6 +149,46 @@ async fn every_export_format_is_served_and_datacite_xml_validates() -> TestResul
     .await
 }
 
+/// The `Vary` header of an answer.
+fn vary(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get(header::VARY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Each citation and metadata format, asked for by `Accept`, names the DOI.
+async fn the_doi_answers_in_every_citation_format(app: &TestApp, doi: &str) -> TestResult {
+    let client = app.client();
+    for media in [
+        "text/x-bibliography",
+        "text/x-bibliography; style=harvard-cite-them-right; locale=en-GB",
+        "application/vnd.citationstyles.csl+json",
+        "application/x-bibtex",
+        "application/x-research-info-systems",
+        "application/vnd.datacite.datacite+xml",
+        "application/vnd.datacite.datacite+json",
+        "application/ld+json",
+    ] {
+        let r = client
+            .get(app.url(&format!("/doi/{doi}")))
+            .header(header::ACCEPT, media)
+            .send()
+            .await?;
+        assert_eq!(r.status(), StatusCode::OK, "{media}");
+        let essence = media.split(';').next().unwrap_or(media);
+        assert!(
+            r.headers()[header::CONTENT_TYPE]
+                .to_str()?
+                .starts_with(essence),
+            "{media}"
+        );
+        assert_eq!(vary(&r).as_deref(), Some("Accept"), "{media}");
+        assert!(r.text().await?.contains(doi), "{media} names the DOI");
+    }
+    Ok(())
+}
+
 #[actix_web::test]
 async fn dois_resolve_by_content_negotiation() -> TestResult {
     on_each_backend(|app| async move {
@@ -164,12 +204,6 @@ async fn dois_resolve_by_content_negotiation() -> TestResult {
             location(&r).as_deref(),
             Some(format!("/datasets/{id}/versions/1").as_str())
         );
-        let vary = |r: &reqwest::Response| {
-            r.headers()
-                .get(header::VARY)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
         assert_eq!(vary(&r).as_deref(), Some("Accept"), "a negotiated redirect");
         // DOIs are case-insensitive.
         let r = client
@@ -178,32 +212,7 @@ async fn dois_resolve_by_content_negotiation() -> TestResult {
             .await?;
         assert_eq!(r.status(), StatusCode::FOUND);
 
-        for media in [
-            "text/x-bibliography",
-            "text/x-bibliography; style=harvard-cite-them-right; locale=en-GB",
-            "application/vnd.citationstyles.csl+json",
-            "application/x-bibtex",
-            "application/x-research-info-systems",
-            "application/vnd.datacite.datacite+xml",
-            "application/vnd.datacite.datacite+json",
-            "application/ld+json",
-        ] {
-            let r = client
-                .get(app.url(&format!("/doi/{doi}")))
-                .header(header::ACCEPT, media)
-                .send()
-                .await?;
-            assert_eq!(r.status(), StatusCode::OK, "{media}");
-            let essence = media.split(';').next().unwrap_or(media);
-            assert!(
-                r.headers()[header::CONTENT_TYPE]
-                    .to_str()?
-                    .starts_with(essence),
-                "{media}"
-            );
-            assert_eq!(vary(&r).as_deref(), Some("Accept"), "{media}");
-            assert!(r.text().await?.contains(&doi), "{media} names the DOI");
-        }
+        the_doi_answers_in_every_citation_format(&app, &doi).await?;
 
         // The concept DOI resolves to the dataset's latest version.
         let concept = app

@@ -36,6 +36,32 @@ fn request_id_of(headers: &reqwest::header::HeaderMap) -> Result<String, Error> 
         .to_string())
 }
 
+/// Each failed request's id is on the log's error line, with what failed and where,
+/// and on its access line (in JSON lines' fields when `json_logs`).
+fn the_log_has_both_ids(log: &str, api_id: &str, json_logs: bool) -> TestResult {
+    for (rid, what) in [
+        ("quote-me-42", "reading the staged file"),
+        (api_id, "creating an upload file in"),
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(rid) && l.contains("internal error"))
+            .ok_or_else(|| format!("no error line with {rid} in the log:\n{log}"))?;
+        assert!(line.contains(what) && line.contains("staging"), "{line}");
+        if json_logs {
+            let fields: serde_json::Value = serde_json::from_str(line)?;
+            assert_eq!(fields["span"]["request_id"], json!(rid), "{line}");
+        }
+        // The access line of the same request has the id too.
+        assert!(
+            log.lines()
+                .any(|l| l.contains(rid) && l.contains("holdfast::access") && l.contains(" 500 ")),
+            "no access line with {rid}:\n{log}"
+        );
+    }
+    Ok(())
+}
+
 /// Storage that breaks under a running server: the staging folder becomes a file. A
 /// draft file's download (a page) and an upload (the API) fail with 500s that carry the
 /// request id, and the log has the id on the line with the path that failed. The second
@@ -103,28 +129,7 @@ async fn a_server_error_can_be_quoted_and_found_in_the_log() -> TestResult {
             answer.text
         );
 
-        let log = server.log_text();
-        for (rid, what) in [
-            ("quote-me-42", "reading the staged file"),
-            (api_id.as_str(), "creating an upload file in"),
-        ] {
-            let line = log
-                .lines()
-                .find(|l| l.contains(rid) && l.contains("internal error"))
-                .ok_or_else(|| format!("no error line with {rid} in the log:\n{log}"))?;
-            assert!(line.contains(what) && line.contains("staging"), "{line}");
-            if json_logs {
-                let fields: serde_json::Value = serde_json::from_str(line)?;
-                assert_eq!(fields["span"]["request_id"], json!(rid), "{line}");
-            }
-            // The access line of the same request has the id too.
-            assert!(
-                log.lines().any(|l| l.contains(rid)
-                    && l.contains("holdfast::access")
-                    && l.contains(" 500 ")),
-                "no access line with {rid}:\n{log}"
-            );
-        }
+        the_log_has_both_ids(&server.log_text(), &api_id, json_logs)?;
     }
     Ok(())
 }

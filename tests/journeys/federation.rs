@@ -151,6 +151,37 @@ where
 
 const BAD_TOKEN: &str = "hfp_not-a-token-of-this-archive";
 
+/// Object files: only those of published versions are served; ranges work.
+async fn object_files_of_published_versions_only(origin: &Origin) -> TestResult {
+    let (base, flux, client) = (&origin.base, origin.flux, fresh_client());
+    let draft = origin.draft;
+    for (path, status) in [
+        (format!("{flux}/0=ocfl_object_1.1"), StatusCode::OK),
+        (format!("{flux}/v1/inventory.json.sha256"), StatusCode::OK),
+        (format!("{flux}/v2/inventory.json"), StatusCode::NOT_FOUND),
+        (format!("{flux}/logs/x"), StatusCode::NOT_FOUND),
+        (format!("{flux}/v1/content/../../x"), StatusCode::NOT_FOUND),
+        (format!("{draft}/inventory.json"), StatusCode::NOT_FOUND),
+        ("999999/inventory.json".to_string(), StatusCode::NOT_FOUND),
+    ] {
+        let r = client
+            .get(format!("{base}/federation/objects/{path}"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let r = client
+        .get(format!(
+            "{base}/federation/objects/{flux}/v1/content/data/flux.csv"
+        ))
+        .header("Range", "bytes=5-8")
+        .send()
+        .await?;
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&r.bytes().await?[..], b"flux");
+    Ok(())
+}
+
 #[actix_web::test]
 async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do_not() -> TestResult
 {
@@ -204,32 +235,7 @@ async fn partners_and_the_public_reach_the_federation_endpoints_and_strangers_do
         assert!(public_list.contains(&format!(
             r#"<rs:ln rel="describedby" href="{base}/federation/objects/{flux}/v1/inventory.json""#
         )));
-        // Object files: only those of published versions, ranges work.
-        let draft = origin.draft;
-        for (path, status) in [
-            (format!("{flux}/0=ocfl_object_1.1"), StatusCode::OK),
-            (format!("{flux}/v1/inventory.json.sha256"), StatusCode::OK),
-            (format!("{flux}/v2/inventory.json"), StatusCode::NOT_FOUND),
-            (format!("{flux}/logs/x"), StatusCode::NOT_FOUND),
-            (format!("{flux}/v1/content/../../x"), StatusCode::NOT_FOUND),
-            (format!("{draft}/inventory.json"), StatusCode::NOT_FOUND),
-            ("999999/inventory.json".to_string(), StatusCode::NOT_FOUND),
-        ] {
-            let r = client
-                .get(format!("{base}/federation/objects/{path}"))
-                .send()
-                .await?;
-            assert_eq!(r.status(), status, "{path}");
-        }
-        let r = client
-            .get(format!(
-                "{base}/federation/objects/{flux}/v1/content/data/flux.csv"
-            ))
-            .header("Range", "bytes=5-8")
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-        assert_eq!(&r.bytes().await?[..], b"flux");
+        object_files_of_published_versions_only(&origin).await?;
         Ok(())
     })
     .await
@@ -437,6 +443,23 @@ async fn the_replicas_own_worker_keeps_it_current_and_cleans_up_an_interrupted_p
     .await
 }
 
+/// The details of the failed PREMIS replication events of an archive.
+async fn replication_failures(home: &Home) -> Result<Vec<String>, Error> {
+    let db = holdfast::db::Db::connect(&home.database_url, 1)?;
+    let failures: Vec<String> = db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use holdfast::db::schema::premis_events;
+            Ok(premis_events::table
+                .filter(premis_events::event_type.eq("replication"))
+                .filter(premis_events::outcome.eq("failure"))
+                .select(premis_events::outcome_detail)
+                .load::<String>(conn)?)
+        })
+        .await?;
+    Ok(failures)
+}
+
 #[actix_web::test]
 async fn a_byte_flipped_in_transit_is_retried_reported_and_never_stored() -> TestResult {
     on_each(|backend| async move {
@@ -499,18 +522,7 @@ async fn a_byte_flipped_in_transit_is_retried_reported_and_never_stored() -> Tes
             "{listed}"
         );
         // The failure is a PREMIS replication event on the replica.
-        let db = holdfast::db::Db::connect(&second.database_url, 1)?;
-        let failures: Vec<String> = db
-            .run(|conn| {
-                use diesel::prelude::*;
-                use holdfast::db::schema::premis_events;
-                Ok(premis_events::table
-                    .filter(premis_events::event_type.eq("replication"))
-                    .filter(premis_events::outcome.eq("failure"))
-                    .select(premis_events::outcome_detail)
-                    .load::<String>(conn)?)
-            })
-            .await?;
+        let failures = replication_failures(&second).await?;
         assert!(
             failures.iter().any(|f| f.contains("corrupt-me.csv")),
             "{failures:?}"

@@ -110,24 +110,24 @@ struct Pair {
 
 const FLUX: &[u8] = b"time,flux\n2019-01-01T00:00,1.5\n2019-01-01T00:30,1.7\n";
 
-fn s3_settings(home: Home, weed: &crate::s3::Weed, prefix: &str) -> Home {
+fn s3_settings(home: Home, weed: &crate::support::s3::Weed, prefix: &str) -> Home {
     home.with(
         "HOLDFAST_STORAGE_URL",
-        format!("s3://{}/{prefix}", crate::s3::BUCKET),
+        format!("s3://{}/{prefix}", crate::support::s3::BUCKET),
     )
     .with("HOLDFAST_S3_ENDPOINT", weed.endpoint.clone())
-    .with("HOLDFAST_S3_ACCESS_KEY", crate::s3::ACCESS_KEY)
-    .with("HOLDFAST_S3_SECRET_KEY", crate::s3::SECRET_KEY)
+    .with("HOLDFAST_S3_ACCESS_KEY", crate::support::s3::ACCESS_KEY)
+    .with("HOLDFAST_S3_SECRET_KEY", crate::support::s3::SECRET_KEY)
 }
 
-fn s3_store(weed: &crate::s3::Weed, prefix: &str) -> Result<Storage, Error> {
+fn s3_store(weed: &crate::support::s3::Weed, prefix: &str) -> Result<Storage, Error> {
     Ok(Storage::S3(holdfast::storage::S3Store::new(
-        crate::s3::settings(&weed.endpoint, prefix)?,
+        crate::support::s3::settings(&weed.endpoint, prefix)?,
     )?))
 }
 
 impl Pair {
-    async fn start(backend: Backend, s3: Option<&crate::s3::Weed>) -> Result<Pair, Error> {
+    async fn start(backend: Backend, s3: Option<&crate::support::s3::Weed>) -> Result<Pair, Error> {
         let dir = tempfile::tempdir()?;
         let [origin_port, replica_port] = [free_port()?, free_port()?];
         let origin = Home::new(dir.path(), "origin", backend)?
@@ -521,7 +521,7 @@ async fn a_replica_that_loses_files_fails_its_challenge_and_raises_the_alert() -
 /// stream through the store.
 #[actix_web::test]
 async fn challenges_and_repairs_work_with_both_archives_on_s3() -> TestResult {
-    let weed = crate::s3::Weed::start().await?;
+    let weed = crate::support::s3::Weed::start().await?;
     let on_s3 = || Pair::start(Backend::Sqlite, Some(&weed));
     a_copy_counts_once_its_challenges_pass(&on_s3().await?)
         .await

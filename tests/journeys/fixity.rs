@@ -287,19 +287,26 @@ async fn damage_is_ticketed_mailed_and_shown_to_operators() -> TestResult {
         .await
 }
 
+/// Two datasets, A damaged (`damage`), and A's unique bytes changed too: no good copy
+/// of them exists, so they stay damaged. Audited: four damaged files.
+async fn damaged_beyond_repair(app: &TestApp) -> Result<Archive, Error> {
+    let archive = two_datasets(app).await?;
+    damage(app, &archive).await?;
+    std::fs::write(archive.content.join("unique.txt"), b"changed")?;
+    let (a, curator) = (archive.a, &archive.curator);
+    audit_until(app, curator, a, "the audit finding unique.txt", |r| {
+        r["damaged"] == 4
+    })
+    .await?;
+    Ok(archive)
+}
+
 #[actix_web::test]
 async fn repair_restores_from_a_good_copy_and_reports_what_it_cannot() -> TestResult {
     fast_audits()
         .on_each_backend(|app| async move {
-            let archive = two_datasets(&app).await?;
-            damage(&app, &archive).await?;
+            let archive = damaged_beyond_repair(&app).await?;
             let (a, content, curator) = (archive.a, &archive.content, &archive.curator);
-            // Unique bytes damaged too: no good copy exists, so they stay damaged.
-            std::fs::write(content.join("unique.txt"), b"changed")?;
-            audit_until(&app, curator, a, "the audit finding unique.txt", |r| {
-                r["damaged"] == 4
-            })
-            .await?;
 
             // Repair restores the three from dataset B, quarantines the stray file, and
             // reports the one it cannot repair (exit code 1).
@@ -345,14 +352,8 @@ async fn repair_restores_from_a_good_copy_and_reports_what_it_cannot() -> TestRe
 async fn a_cleared_audit_closes_the_ticket_and_the_history_tells_the_story() -> TestResult {
     fast_audits()
         .on_each_backend(|app| async move {
-            let archive = two_datasets(&app).await?;
-            damage(&app, &archive).await?;
+            let archive = damaged_beyond_repair(&app).await?;
             let (a, content, curator) = (archive.a, &archive.content, &archive.curator);
-            std::fs::write(content.join("unique.txt"), b"changed")?;
-            audit_until(&app, curator, a, "the audit finding unique.txt", |r| {
-                r["damaged"] == 4
-            })
-            .await?;
             let cli = Home::on(app.data_dir.clone(), &app.archive.settings.database_url);
             cli.run(&["fixity", "repair"])?;
             // With unique.txt put back by hand, the next audit clears it and the ticket

@@ -5,8 +5,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod helpers;
-
 mod access_matrix;
 mod accounts;
 mod api;
@@ -16,6 +14,7 @@ mod cli;
 mod crash;
 mod crawlers;
 mod datacite;
+mod datacite_outages;
 mod deposit;
 mod errors;
 mod federation;
@@ -29,6 +28,7 @@ mod many_files;
 mod metrics;
 mod nodes;
 mod oai;
+mod oai_protocol;
 mod oai_schema;
 mod publish;
 mod qa;
@@ -40,4 +40,5 @@ mod security;
 mod standards;
 mod tombstone;
 mod tus;
+mod tus_protocol;
 mod workflow;

@@ -221,9 +221,38 @@ async fn the_draft_page_browses_folders_a_page_at_a_time(app: &TestApp, many: &M
 
 /// Submit and approve: the publication waits as a job and runs; its progress shows.
 async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestResult {
-    let (id, total) = (many.id, many.total);
-    let (depositor, curator) = (&many.depositor, &many.curator);
-    let client = app.client();
+    let (id, total, curator) = (many.id, many.total, &many.curator);
+    approval_queues_the_publication(app, many).await?;
+    let phases = phases_while_publishing(app, many).await?;
+    let order = ["preparing", "copying", "recording", "finishing"];
+    let ranks: Vec<usize> = phases
+        .iter()
+        .map(|p| order.iter().position(|o| o == p).unwrap_or(usize::MAX))
+        .collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] < w[1]),
+        "phases in order: {phases:?}"
+    );
+    // The job's last note stays on its row: it went through to the end.
+    let noted = app
+        .archive
+        .db
+        .run(move |conn| holdfast::publish::publish_progress(conn, id))
+        .await?
+        .ok_or("no publication job")?;
+    assert_eq!(noted.state, "done");
+    assert_eq!(noted.phase.as_deref(), Some("finishing"));
+    let published = app.api(curator).dataset(id).await?;
+    assert_eq!(published["state"], "published");
+    assert_eq!(published["files"].as_array().map(Vec::len), Some(total));
+
+    Ok(())
+}
+
+/// The whole draft is checked; once approved the publication waits as a job, and the
+/// page says so.
+async fn approval_queues_the_publication(app: &TestApp, many: &Many) -> TestResult {
+    let (id, depositor, curator) = (many.id, &many.depositor, &many.curator);
     let owner = app.browser();
     owner.sign_in("many@example.org", User::PASSWORD).await?;
     // Validation of the whole draft (run here: this app has no background workers).
@@ -243,7 +272,14 @@ async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestR
         "the page reloads itself while the publication runs"
     );
 
-    // The job runs; whatever progress the API shows on the way is consistent.
+    Ok(())
+}
+
+/// The job runs; whatever progress the API shows on the way is consistent. The phases
+/// seen, in order.
+async fn phases_while_publishing(app: &TestApp, many: &Many) -> Result<Vec<String>, Error> {
+    let (id, total, curator) = (many.id, many.total, &many.curator);
+    let client = app.client();
     let worker = {
         let archive = app.archive.clone();
         actix_web::rt::spawn(async move { holdfast::jobs::run_pending_now(&archive).await })
@@ -284,29 +320,7 @@ async fn the_publication_shows_its_progress(app: &TestApp, many: &Many) -> TestR
     .await?;
     let phases = phases.into_inner();
     worker.await??;
-    let order = ["preparing", "copying", "recording", "finishing"];
-    let ranks: Vec<usize> = phases
-        .iter()
-        .map(|p| order.iter().position(|o| o == p).unwrap_or(usize::MAX))
-        .collect();
-    assert!(
-        ranks.windows(2).all(|w| w[0] < w[1]),
-        "phases in order: {phases:?}"
-    );
-    // The job's last note stays on its row: it went through to the end.
-    let noted = app
-        .archive
-        .db
-        .run(move |conn| holdfast::publish::publish_progress(conn, id))
-        .await?
-        .ok_or("no publication job")?;
-    assert_eq!(noted.state, "done");
-    assert_eq!(noted.phase.as_deref(), Some("finishing"));
-    let published = app.api(curator).dataset(id).await?;
-    assert_eq!(published["state"], "published");
-    assert_eq!(published["files"].as_array().map(Vec::len), Some(total));
-
-    Ok(())
+    Ok(phases)
 }
 
 /// The whole version as one zip, a fixity audit, and both OCFL validators.

@@ -6,7 +6,7 @@
 //! The real binary serves here, so the counters are that process's alone.
 
 use crate::support::checkers::parse_metrics;
-use crate::support::process::{Home, Process};
+use crate::support::process::{Home, Process, Tokens};
 use crate::support::wait::{self, check};
 use crate::support::*;
 use reqwest::StatusCode;
@@ -20,7 +20,7 @@ const FILE_ROUTE: &str = "/api/datasets/{id}/files/{path:.+}";
 type Samples = BTreeMap<String, f64>;
 
 async fn scrape(server: &Process) -> Result<Samples, Error> {
-    let r = reqwest::Client::new()
+    let r = fresh_client()
         .get(server.base() + "/metrics")
         .bearer_auth(TOKEN)
         .send()
@@ -46,24 +46,29 @@ async fn operators_scrape_what_the_archive_did() -> TestResult {
     for_each_backend(run).await
 }
 
-async fn run(backend: Backend) -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let metrics_port = free_port()?;
-    // Audits every few seconds, so the published file is verified while we watch.
-    let home = Home::new(dir.path(), "data", backend)?
+/// The real binary with a metrics token and address, auditing every few seconds (so
+/// the published file is verified while we watch); its tokens and metrics address.
+async fn scraped_server(
+    home_dir: &std::path::Path,
+    backend: Backend,
+) -> Result<(Process, Tokens, String), Error> {
+    let metrics_addr = format!("127.0.0.1:{}", free_port()?);
+    let home = Home::new(home_dir, "data", backend)?
         .with("HOLDFAST_METRICS_TOKEN", TOKEN)
-        .with("HOLDFAST_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
+        .with("HOLDFAST_METRICS_BIND", metrics_addr.clone())
         .with("HOLDFAST_FIXITY_CYCLE_DAYS", "0.00005")
         .with("HOLDFAST_FIXITY_INTERVAL_SECS", "1");
     let tokens = home.accounts()?;
-    let server = home.serve().await?;
-    let (pi, curator) = (
-        Api::new(&server.base(), Some(&tokens.depositor)),
-        Api::new(&server.base(), Some(&tokens.curator)),
-    );
+    Ok((home.serve().await?, tokens, metrics_addr))
+}
 
-    // Closed to the public and to a wrong token; open on the metrics address.
-    let anonymous = reqwest::Client::new();
+/// Closed to the public and to a wrong token; open on the metrics address.
+async fn only_the_token_and_the_metrics_address_open_metrics(
+    server: &Process,
+    tokens: &Tokens,
+    metrics_addr: &str,
+) -> TestResult {
+    let anonymous = fresh_client();
     let url = server.base() + "/metrics";
     assert_eq!(
         anonymous.get(&url).send().await?.status(),
@@ -76,11 +81,22 @@ async fn run(backend: Backend) -> TestResult {
         .await?;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let open = anonymous
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .get(format!("http://{metrics_addr}/metrics"))
         .send()
         .await?;
     assert_eq!(open.status(), StatusCode::OK);
     parse_metrics(&open.text().await?)?;
+    Ok(())
+}
+
+async fn run(backend: Backend) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (server, tokens, metrics_addr) = scraped_server(dir.path(), backend).await?;
+    let (pi, curator) = (
+        Api::new(&server.base(), Some(&tokens.depositor)),
+        Api::new(&server.base(), Some(&tokens.curator)),
+    );
+    only_the_token_and_the_metrics_address_open_metrics(&server, &tokens, &metrics_addr).await?;
 
     let before = scrape(&server).await?;
     let id = pi.create_draft("Harvard Forest fluxes 2026").await?;
@@ -119,58 +135,56 @@ async fn run(backend: Backend) -> TestResult {
         Ok(check(files >= 1.0, now))
     })
     .await?;
+    the_counters_moved_by_what_the_archive_did(&before, &audited)
+}
 
-    let after = audited;
+/// From `before` the PI's uploads to `after` the audit of the published file.
+fn the_counters_moved_by_what_the_archive_did(before: &Samples, after: &Samples) -> TestResult {
     let put = format!(
         "holdfast_http_requests_total{{method=\"PUT\",route=\"{FILE_ROUTE}\",status=\"201\"}}"
     );
-    assert_eq!(moved(&before, &after, &put), 2.0, "two uploads");
-    assert_eq!(moved(&before, &after, "holdfast_publications_total"), 1.0);
+    assert_eq!(moved(before, after, &put), 2.0, "two uploads");
+    assert_eq!(moved(before, after, "holdfast_publications_total"), 1.0);
     assert_eq!(
-        moved(
-            &before,
-            &after,
-            "holdfast_publication_duration_seconds_count"
-        ),
+        moved(before, after, "holdfast_publication_duration_seconds_count"),
         1.0
     );
     assert!(
         moved(
-            &before,
-            &after,
+            before,
+            after,
             "holdfast_validation_runs_total{status=\"error\"}"
         ) >= 1.0
     );
     assert!(
-        moved(&before, &after, "holdfast_validation_bytes_total")
-            >= (BAD.len() + GOOD.len()) as f64,
+        moved(before, after, "holdfast_validation_bytes_total") >= (BAD.len() + GOOD.len()) as f64,
         "both versions of the file were read"
     );
     // The audits re-read the stored files (the data file and the version's metadata).
-    let files = value(&after, "holdfast_fixity_files_verified_total");
-    let bytes = value(&after, "holdfast_fixity_bytes_verified_total");
+    let files = value(after, "holdfast_fixity_files_verified_total");
+    let bytes = value(after, "holdfast_fixity_bytes_verified_total");
     assert!(
         bytes >= files && bytes >= GOOD.len() as f64,
         "{files} files, {bytes} bytes"
     );
-    assert_eq!(value(&after, "holdfast_fixity_failures_total"), 0.0);
+    assert_eq!(value(after, "holdfast_fixity_failures_total"), 0.0);
     // One QA ticket in all (its warnings stay open), opened today; nothing waits for
     // review.
     let open: f64 = ["0-1d", "1-7d", "7-30d", "30d+"]
         .iter()
-        .map(|age| value(&after, &format!("holdfast_tickets_open{{age=\"{age}\"}}")))
+        .map(|age| value(after, &format!("holdfast_tickets_open{{age=\"{age}\"}}")))
         .sum();
     assert_eq!(open, 1.0);
-    assert_eq!(value(&after, "holdfast_tickets_open{age=\"0-1d\"}"), 1.0);
-    assert_eq!(value(&after, "holdfast_review_queue"), 0.0);
+    assert_eq!(value(after, "holdfast_tickets_open{age=\"0-1d\"}"), 1.0);
+    assert_eq!(value(after, "holdfast_review_queue"), 0.0);
     assert!(
         moved(
-            &before,
-            &after,
+            before,
+            after,
             "holdfast_job_runs_total{kind=\"publish-dataset\",outcome=\"done\"}"
         ) == 1.0
     );
-    assert!(value(&after, "holdfast_db_pool_connections{state=\"idle\"}") >= 1.0);
+    assert!(value(after, "holdfast_db_pool_connections{state=\"idle\"}") >= 1.0);
     Ok(())
 }
 

@@ -83,7 +83,7 @@ async fn run(backend: Backend) -> TestResult {
 
 #[actix_web::test]
 async fn nodes_with_their_own_folders_share_one_database_s3_store_and_staging() -> TestResult {
-    let weed = crate::s3::Weed::start().await?;
+    let weed = crate::support::s3::Weed::start().await?;
     for backend in backends() {
         let prefix = format!("nodes-{backend:?}").to_ascii_lowercase();
         on_s3(&weed, backend, &prefix)
@@ -106,8 +106,12 @@ struct Cluster {
     curator: String,
 }
 
-async fn cluster(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> Result<Cluster, Error> {
-    use crate::s3::{ACCESS_KEY, BUCKET, PART, SECRET_KEY};
+async fn cluster(
+    weed: &crate::support::s3::Weed,
+    backend: Backend,
+    prefix: &str,
+) -> Result<Cluster, Error> {
+    use crate::support::s3::{ACCESS_KEY, BUCKET, PART, SECRET_KEY};
     let dir = tempfile::tempdir()?;
     // Every process has a data folder of its own, as on separate machines; the SQLite
     // database lives in a folder of its own too.
@@ -148,7 +152,7 @@ async fn cluster(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> Resu
     })
 }
 
-async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestResult {
+async fn on_s3(weed: &crate::support::s3::Weed, backend: Backend, prefix: &str) -> TestResult {
     let c = cluster(weed, backend, prefix).await?;
     let id = a_session_moves_between_nodes(&c).await?;
     let bytes = a_resumable_upload_moves_between_nodes(&c, id).await?;
@@ -208,9 +212,10 @@ async fn on_s3(weed: &crate::s3::Weed, backend: Backend, prefix: &str) -> TestRe
             "{name} staged locally"
         );
     }
-    let store = holdfast::storage::S3Store::new(crate::s3::settings(&weed.endpoint, prefix)?)?;
+    let store =
+        holdfast::storage::S3Store::new(crate::support::s3::settings(&weed.endpoint, prefix)?)?;
     let copy = tempfile::tempdir()?;
-    crate::s3::copy_to_disk(&store, copy.path()).await?;
+    crate::support::s3::copy_to_disk(&store, copy.path()).await?;
     validate_ocfl_root(copy.path())?;
     Ok(())
 }
@@ -250,16 +255,17 @@ async fn a_session_moves_between_nodes(c: &Cluster) -> Result<i64, Error> {
 /// node B from the offset node B reports. The uploaded bytes.
 async fn a_resumable_upload_moves_between_nodes(c: &Cluster, id: i64) -> Result<Vec<u8>, Error> {
     let (a, b, depositor) = (&c.a, &c.b, &c.depositor);
-    let bytes = crate::tus::content(4 * crate::tus::CHUNK + 12_345);
+    let bytes = crate::support::tus::content(4 * crate::support::tus::CHUNK + 12_345);
     let file = c.dir.path().join("big.bin");
     std::fs::write(&file, &bytes)?;
     let a_addr: std::net::SocketAddr = a.trim_start_matches("http://").parse()?;
-    let proxy = crate::tus::cutting_proxy(a_addr, 2 * crate::tus::CHUNK + 100_000)?;
-    let out = crate::tus::tuspy(serde_json::json!({
+    let proxy =
+        crate::support::tus::cutting_proxy(a_addr, 2 * crate::support::tus::CHUNK + 100_000)?;
+    let out = crate::support::tus::tuspy(serde_json::json!({
         "mode": "interrupt",
         "token": depositor,
         "file": file,
-        "chunk": crate::tus::CHUNK,
+        "chunk": crate::support::tus::CHUNK,
         "proxy": format!("http://{proxy}"),
         "direct": b,
         "retries": 2,

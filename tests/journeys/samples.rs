@@ -4,7 +4,7 @@
 //! dataset that only links a sample's IGSN appears on that sample's page too; samples
 //! are found by ID; their IGSNs are related identifiers in DataCite XML and JSON-LD.
 
-use crate::helpers::*;
+use crate::support::*;
 use holdfast::accounts::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -35,6 +35,12 @@ async fn claim(app: &TestApp, token: &str, id: i64, standards: &[&str]) -> TestR
     Ok(())
 }
 
+/// Runs the data standards check of the draft; its report.
+async fn checked(app: &TestApp, token: &str, id: i64) -> Result<Value, Error> {
+    app.run_jobs().await?;
+    app.api(token).validation(id).await
+}
+
 /// Findings of the ESS-DIVE standards in a validation report (DataCite's are about the
 /// minimal metadata, not the samples).
 fn essdive_findings(report: &Value) -> Vec<String> {
@@ -52,11 +58,11 @@ fn essdive_findings(report: &Value) -> Vec<String> {
 #[actix_web::test]
 async fn published_samples_have_pages_that_link_back_to_every_dataset() -> TestResult {
     on_each_backend(|app| async move {
-        let pi = app.token_for("pi@watershed.org", Role::Depositor).await?;
-        let curator = app.token_for("cur@archive.org", Role::Curator).await?;
+        let pi = app.new_user("pi@watershed.org", Role::Depositor).await?.token;
+        let curator = app.new_user("cur@archive.org", Role::Curator).await?.token;
 
         // The water chemistry dataset, every file of it.
-        let first = app.api_draft(&pi, "East River dissolved organic carbon 2019").await?;
+        let first = app.api(&pi).create_draft("East River dissolved organic carbon 2019").await?;
         let mut names: Vec<String> = std::fs::read_dir(DATASET)?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect::<Result<_, _>>()?;
@@ -65,10 +71,10 @@ async fn published_samples_have_pages_that_link_back_to_every_dataset() -> TestR
             put_file(&app, &pi, first, name, std::fs::read(format!("{DATASET}/{name}"))?).await?;
         }
         claim(&app, &pi, first, &["essdive-wssc", "essdive-sample", "essdive-location", "essdive-flmd"]).await?;
-        let report = app.wait_for_checks(&pi, first).await?;
+        let report = checked(&app, &pi, first).await?;
         assert_eq!(report["state"], "done", "{report}");
         assert_eq!(essdive_findings(&report), Vec::<String>::new(), "{report}");
-        app.api_publish(&pi, &curator, first).await?;
+        app.publish(&app.api(&pi), &app.api(&curator), first).await?;
 
         // A second dataset uses one of those samples by IGSN, linked in its metadata.
         let mut metadata = minimal_json("East River nitrate reanalysis");
@@ -85,9 +91,9 @@ async fn published_samples_have_pages_that_link_back_to_every_dataset() -> TestR
         put_file(&app, &pi, second, "reanalysis_data.csv", data.into_bytes()).await?;
         put_file(&app, &pi, second, "reanalysis_methods.csv", std::fs::read(format!("{DATASET}/river_chem_methods.csv"))?).await?;
         put_file(&app, &pi, second, "reanalysis_terminology.csv", std::fs::read(format!("{DATASET}/river_chem_terminology.csv"))?).await?;
-        let report = app.wait_for_checks(&pi, second).await?;
+        let report = checked(&app, &pi, second).await?;
         assert_eq!(essdive_findings(&report), Vec::<String>::new(), "{report}");
-        app.api_publish(&pi, &curator, second).await?;
+        app.publish(&app.api(&pi), &app.api(&curator), second).await?;
 
         let browser = app.browser();
         // The parent: its metadata, its child, the dataset that describes it.

@@ -77,19 +77,67 @@ struct Archive {
     hidden_draft: i64,
 }
 
-async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
-    let dep = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
-    let cur = app.api(&app.new_user("cura@example.org", Role::Curator).await?.token);
-    let forest = draft(&dep, &Spec {
+/// The five: three to publish (forest, fen, soil), then a draft and a submission that
+/// are never published and share words with the others.
+const FIVE: [Spec<'static>; 5] = [
+    Spec {
         title: "Harvard Forest eddy covariance fluxes",
-        abstract_text: "Half-hourly carbon dioxide and water vapour fluxes above a temperate deciduous forest.",
+        abstract_text:
+            "Half-hourly carbon dioxide and water vapour fluxes above a temperate deciduous forest.",
         creators: &["Doe, Jane", "Munger, William"],
         subjects: &["carbon flux", "forest"],
         resource_type: "Dataset",
         license: "CC-BY-4.0",
         file: ("fluxes.csv", CSV),
-    })
-    .await?;
+    },
+    Spec {
+        title: "Wetland methane chamber measurements",
+        abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
+        creators: &["Smith, Ann"],
+        subjects: &["methane", "peatland"],
+        resource_type: "Dataset",
+        license: "CC0-1.0",
+        file: ("notes.txt", b"chamber notes"),
+    },
+    Spec {
+        title: "Soil moisture profiles",
+        abstract_text: "Volumetric water content at five depths beneath a grassland.",
+        creators: &["Doe, Jane"],
+        subjects: &["soil", "forest"],
+        resource_type: "Collection",
+        license: "CC-BY-4.0",
+        file: ("moisture.csv", CSV),
+    },
+    Spec {
+        title: "Tundra forest zyzzyva survey",
+        abstract_text: "Draft abstract about forest zyzzyva.",
+        creators: &["Doe, Jane"],
+        subjects: &["forest"],
+        resource_type: "Dataset",
+        license: "CC-BY-4.0",
+        file: ("tundra.csv", CSV),
+    },
+    Spec {
+        title: "Quokka forest census",
+        abstract_text: "Submitted, not accepted: quokka counts in a forest.",
+        creators: &["Doe, Jane"],
+        subjects: &["forest"],
+        resource_type: "Dataset",
+        license: "CC-BY-4.0",
+        file: ("census.csv", CSV),
+    },
+];
+
+async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
+    let dep = app.api(&app.new_user("pi@example.org", Role::Depositor).await?.token);
+    let cur = app.api(&app.new_user("cura@example.org", Role::Curator).await?.token);
+    let mut ids = Vec::new();
+    for spec in &FIVE {
+        ids.push(draft(&dep, spec).await?);
+    }
+    let [forest, fen, soil, hidden_draft, submitted] = ids[..] else {
+        return Err(format!("five drafts, not {ids:?}").into());
+    };
     let claimed = dep
         .put(
             &format!("/api/datasets/{forest}/standards"),
@@ -97,59 +145,6 @@ async fn five_datasets(app: &TestApp) -> Result<Archive, Error> {
         )
         .await?;
     assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
-    let fen = draft(
-        &dep,
-        &Spec {
-            title: "Wetland methane chamber measurements",
-            abstract_text: "Static chamber emissions from a boreal fen, with soil temperature.",
-            creators: &["Smith, Ann"],
-            subjects: &["methane", "peatland"],
-            resource_type: "Dataset",
-            license: "CC0-1.0",
-            file: ("notes.txt", b"chamber notes"),
-        },
-    )
-    .await?;
-    let soil = draft(
-        &dep,
-        &Spec {
-            title: "Soil moisture profiles",
-            abstract_text: "Volumetric water content at five depths beneath a grassland.",
-            creators: &["Doe, Jane"],
-            subjects: &["soil", "forest"],
-            resource_type: "Collection",
-            license: "CC-BY-4.0",
-            file: ("moisture.csv", CSV),
-        },
-    )
-    .await?;
-    // Never published: a draft and a submission, sharing words with the others.
-    let hidden_draft = draft(
-        &dep,
-        &Spec {
-            title: "Tundra forest zyzzyva survey",
-            abstract_text: "Draft abstract about forest zyzzyva.",
-            creators: &["Doe, Jane"],
-            subjects: &["forest"],
-            resource_type: "Dataset",
-            license: "CC-BY-4.0",
-            file: ("tundra.csv", CSV),
-        },
-    )
-    .await?;
-    let submitted = draft(
-        &dep,
-        &Spec {
-            title: "Quokka forest census",
-            abstract_text: "Submitted, not accepted: quokka counts in a forest.",
-            creators: &["Doe, Jane"],
-            subjects: &["forest"],
-            resource_type: "Dataset",
-            license: "CC-BY-4.0",
-            file: ("census.csv", CSV),
-        },
-    )
-    .await?;
     for id in [forest, fen, soil] {
         app.publish(&dep, &cur, id).await?;
     }

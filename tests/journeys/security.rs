@@ -179,113 +179,112 @@ async fn unsafe_paths_are_refused_with_a_clear_error() -> TestResult {
 
 #[actix_web::test]
 async fn zip_slip_and_zip_bombs_are_refused_and_store_nothing() -> TestResult {
-    for backend in backends() {
-        let app = TestApp::spawn_with(backend, |s| {
-            s.unzip_max_bytes = Some(5 * 1024 * 1024);
-            s.unzip_max_entries = Some(10);
+    let limited = TestApp::builder().settings(|s| {
+        s.unzip_max_bytes = Some(5 * 1024 * 1024);
+        s.unzip_max_entries = Some(10);
+    });
+    limited
+        .on_each_backend(|app| async move {
+            let dep = app
+                .new_user("dep@example.org", Role::Depositor)
+                .await?
+                .token;
+            let client = app.client();
+            let id = app.api(&dep).create_draft("Zips").await?;
+            let put_zip = |zip: Vec<u8>| {
+                client
+                    .put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true")))
+                    .bearer_auth(&dep)
+                    .body(zip)
+                    .send()
+            };
+
+            let slip = zip_of(&[("ok.txt", b"fine"), ("../../etc/passwd", b"root")]);
+            let r = put_zip(slip).await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(r.text().await?.contains(".."));
+
+            let zeros = vec![0u8; 20 * 1024 * 1024];
+            let bomb = zip_of(&[("zeros.bin", &zeros)]);
+            let r = put_zip(bomb).await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            let text = r.text().await?;
+            assert!(text.contains("limit") || text.contains("ratio"), "{text}");
+
+            let many: Vec<(String, Vec<u8>)> = (0..11)
+                .map(|i| (format!("f{i}.txt"), b"x".to_vec()))
+                .collect();
+            let entries: Vec<(&str, &[u8])> = many
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            let r = put_zip(zip_of(&entries)).await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+            let r = put_zip(b"this is not a zip".to_vec()).await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+            assert_eq!(file_count(&app).await?, 0);
+            assert_eq!(staged_blobs(&app), 0, "no staged bytes left behind");
+            Ok(())
         })
-        .await?;
-        let dep = app
-            .new_user("dep@example.org", Role::Depositor)
-            .await?
-            .token;
-        let client = app.client();
-        let id = app.api(&dep).create_draft("Zips").await?;
-        let put_zip = |zip: Vec<u8>| {
-            client
-                .put(app.url(&format!("/api/datasets/{id}/files/up.zip?unpack=true")))
-                .bearer_auth(&dep)
-                .body(zip)
-                .send()
-        };
-
-        let slip = zip_of(&[("ok.txt", b"fine"), ("../../etc/passwd", b"root")]);
-        let r = put_zip(slip).await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(r.text().await?.contains(".."));
-
-        let zeros = vec![0u8; 20 * 1024 * 1024];
-        let bomb = zip_of(&[("zeros.bin", &zeros)]);
-        let r = put_zip(bomb).await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let text = r.text().await?;
-        assert!(text.contains("limit") || text.contains("ratio"), "{text}");
-
-        let many: Vec<(String, Vec<u8>)> = (0..11)
-            .map(|i| (format!("f{i}.txt"), b"x".to_vec()))
-            .collect();
-        let entries: Vec<(&str, &[u8])> = many
-            .iter()
-            .map(|(n, b)| (n.as_str(), b.as_slice()))
-            .collect();
-        let r = put_zip(zip_of(&entries)).await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-        let r = put_zip(b"this is not a zip".to_vec()).await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
-        assert_eq!(file_count(&app).await?, 0, "{backend:?}");
-        assert_eq!(
-            staged_blobs(&app),
-            0,
-            "{backend:?}: no staged bytes left behind"
-        );
-    }
-    Ok(())
+        .await
 }
 
 #[actix_web::test]
 async fn oversized_forms_and_uploads_are_refused_clearly() -> TestResult {
-    for backend in backends() {
-        let app = TestApp::spawn_with(backend, |s| s.max_upload_bytes = Some(1024 * 1024)).await?;
-        let browser = app
-            .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
-            .await?;
-        let huge = "x".repeat(10 * 1024 * 1024);
-        let mut fields = minimal_form("Huge");
-        fields.push(("descriptions[0].description", &huge));
-        let r = browser
-            .post_form("/datasets/new", "/datasets", &fields)
-            .await?;
-        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(r.text().await?.contains("larger than"));
-        assert_eq!(dataset_count(&app).await?, 0);
+    let limited = TestApp::builder().settings(|s| s.max_upload_bytes = Some(1024 * 1024));
+    limited
+        .on_each_backend(|app| async move {
+            let browser = app
+                .signed_in(&app.new_user("jane@example.org", Role::Depositor).await?)
+                .await?;
+            let huge = "x".repeat(10 * 1024 * 1024);
+            let mut fields = minimal_form("Huge");
+            fields.push(("descriptions[0].description", &huge));
+            let r = browser
+                .post_form("/datasets/new", "/datasets", &fields)
+                .await?;
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert!(r.text().await?.contains("larger than"));
+            assert_eq!(dataset_count(&app).await?, 0);
 
-        // A long but acceptable form field still gets a field error, not a crash.
-        let long_title = "t".repeat(5000);
-        let r = browser
-            .post_form("/datasets/new", "/datasets", &minimal_form(&long_title))
-            .await?;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            // A long but acceptable form field still gets a field error, not a crash.
+            let long_title = "t".repeat(5000);
+            let r = browser
+                .post_form("/datasets/new", "/datasets", &minimal_form(&long_title))
+                .await?;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-        let dep = app
-            .new_user("dep@example.org", Role::Depositor)
-            .await?
-            .token;
-        let client = app.client();
-        let id = app.api(&dep).create_draft("Limits").await?;
-        let r = client
-            .put(app.url(&format!("/api/datasets/{id}/files/big.bin")))
-            .bearer_auth(&dep)
-            .body(vec![0u8; 2 * 1024 * 1024])
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        // Without a Content-Length the limit is enforced while streaming.
-        let stream = futures_util::stream::iter(
-            (0..40).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 * 1024])),
-        );
-        let r = client
-            .put(app.url(&format!("/api/datasets/{id}/files/big2.bin")))
-            .bearer_auth(&dep)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
-            .await?;
-        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(file_count(&app).await?, 0);
-        assert_eq!(staged_blobs(&app), 0);
-    }
-    Ok(())
+            let dep = app
+                .new_user("dep@example.org", Role::Depositor)
+                .await?
+                .token;
+            let client = app.client();
+            let id = app.api(&dep).create_draft("Limits").await?;
+            let r = client
+                .put(app.url(&format!("/api/datasets/{id}/files/big.bin")))
+                .bearer_auth(&dep)
+                .body(vec![0u8; 2 * 1024 * 1024])
+                .send()
+                .await?;
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            // Without a Content-Length the limit is enforced while streaming.
+            let stream = futures_util::stream::iter(
+                (0..40).map(|_| Ok::<_, std::io::Error>(vec![7u8; 64 * 1024])),
+            );
+            let r = client
+                .put(app.url(&format!("/api/datasets/{id}/files/big2.bin")))
+                .bearer_auth(&dep)
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await?;
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(file_count(&app).await?, 0);
+            assert_eq!(staged_blobs(&app), 0);
+            Ok(())
+        })
+        .await
 }
 
 #[actix_web::test]

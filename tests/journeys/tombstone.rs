@@ -21,6 +21,71 @@ fn jsonld_in(html: &str) -> Result<Value, Error> {
     Ok(serde_json::from_str(&script[1])?)
 }
 
+/// A landing page of the withdrawn dataset (its version 1 at `v`): 410 by GET and HEAD
+/// with the same Link header, JSON-LD that says it was withdrawn, and Signposting that
+/// cites the DOI and offers metadata, never a file.
+async fn the_tombstone_signposts_what_stays(
+    app: &TestApp,
+    landing_path: &str,
+    doi: &str,
+    v: &str,
+) -> TestResult {
+    let landing = app.url(landing_path);
+    // GET and HEAD: 410 with the same Link header.
+    let client = app.client();
+    let get = client.get(&landing).send().await?;
+    let head = client.head(&landing).send().await?;
+    assert_eq!(get.status(), StatusCode::GONE, "{landing_path}");
+    assert_eq!(head.status(), StatusCode::GONE, "{landing_path}");
+    let link = get
+        .headers()
+        .get(header::LINK)
+        .and_then(|l| l.to_str().ok())
+        .ok_or("the tombstone has no Link header")?
+        .to_string();
+    assert_eq!(
+        head.headers()
+            .get(header::LINK)
+            .and_then(|l| l.to_str().ok()),
+        Some(link.as_str())
+    );
+    assert!(!link.contains("rel=\"item\""), "{link}");
+    let ld = jsonld_in(&get.text().await?)?;
+    assert_eq!(ld["@id"], format!("https://doi.org/{doi}"));
+    assert_eq!(ld["creativeWorkStatus"], "Withdrawn");
+    assert_eq!(ld["isAccessibleForFree"], false);
+    assert!(
+        ld["conditionsOfAccess"]
+            .as_str()
+            .is_some_and(|c| c.contains(REASON)),
+        "{ld}"
+    );
+    assert!(ld.get("distribution").is_none(), "{ld}");
+
+    // What the signposting client finds, in the header (HEAD) and the link sets.
+    let found = signposting_client(&landing, &format!("{landing}/linkset"))?;
+    for source in ["headers", "json", "text"] {
+        let s = &found[source];
+        assert_eq!(s["cite_as"], format!("https://doi.org/{doi}"), "{source}");
+        assert_eq!(s["items"], json!([]), "{source}: no file answers 410");
+        assert_eq!(
+            s["described_by"],
+            json!([
+                [
+                    app.url(&format!("{v}/export/datacite-xml")),
+                    "application/vnd.datacite.datacite+xml"
+                ],
+                [
+                    app.url(&format!("{v}/export/json-ld")),
+                    "application/ld+json"
+                ],
+            ]),
+            "{source}"
+        );
+    }
+    Ok(())
+}
+
 #[actix_web::test]
 async fn a_tombstone_tells_machines_the_dataset_was_withdrawn() -> TestResult {
     on_each_backend(|app| async move {
@@ -39,59 +104,7 @@ async fn a_tombstone_tells_machines_the_dataset_was_withdrawn() -> TestResult {
             .expect(StatusCode::OK)?;
         let v = format!("/datasets/{id}/versions/1");
         for landing_path in [format!("/datasets/{id}"), v.clone()] {
-            let landing = app.url(&landing_path);
-            // GET and HEAD: 410 with the same Link header.
-            let client = app.client();
-            let get = client.get(&landing).send().await?;
-            let head = client.head(&landing).send().await?;
-            assert_eq!(get.status(), StatusCode::GONE, "{landing_path}");
-            assert_eq!(head.status(), StatusCode::GONE, "{landing_path}");
-            let link = get
-                .headers()
-                .get(header::LINK)
-                .and_then(|l| l.to_str().ok())
-                .ok_or("the tombstone has no Link header")?
-                .to_string();
-            assert_eq!(
-                head.headers()
-                    .get(header::LINK)
-                    .and_then(|l| l.to_str().ok()),
-                Some(link.as_str())
-            );
-            assert!(!link.contains("rel=\"item\""), "{link}");
-            let ld = jsonld_in(&get.text().await?)?;
-            assert_eq!(ld["@id"], format!("https://doi.org/{doi}"));
-            assert_eq!(ld["creativeWorkStatus"], "Withdrawn");
-            assert_eq!(ld["isAccessibleForFree"], false);
-            assert!(
-                ld["conditionsOfAccess"]
-                    .as_str()
-                    .is_some_and(|c| c.contains(REASON)),
-                "{ld}"
-            );
-            assert!(ld.get("distribution").is_none(), "{ld}");
-
-            // What the signposting client finds, in the header (HEAD) and the link sets.
-            let found = signposting_client(&landing, &format!("{landing}/linkset"))?;
-            for source in ["headers", "json", "text"] {
-                let s = &found[source];
-                assert_eq!(s["cite_as"], format!("https://doi.org/{doi}"), "{source}");
-                assert_eq!(s["items"], json!([]), "{source}: no file answers 410");
-                assert_eq!(
-                    s["described_by"],
-                    json!([
-                        [
-                            app.url(&format!("{v}/export/datacite-xml")),
-                            "application/vnd.datacite.datacite+xml"
-                        ],
-                        [
-                            app.url(&format!("{v}/export/json-ld")),
-                            "application/ld+json"
-                        ],
-                    ]),
-                    "{source}"
-                );
-            }
+            the_tombstone_signposts_what_stays(&app, &landing_path, &doi, &v).await?;
         }
         // The metadata records it points to say it was withdrawn.
         let public = app.public_api();

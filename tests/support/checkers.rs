@@ -69,24 +69,42 @@ fn find_objects(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Validates DataCite XML against the official 4.6 schema with Python's xmlschema.
 pub fn validate_datacite_xml(xml: &str) -> TestResult {
+    validate_datacite_xml_all(&[xml.to_string()]).map_err(|e| format!("{e}\n{xml}").into())
+}
+
+/// Validates DataCite XML documents against the official 4.6 schema, in one Python run.
+pub fn validate_datacite_xml_all(documents: &[String]) -> TestResult {
+    const CHECK: &str = r#"
+import sys, xmlschema
+schema = xmlschema.XMLSchema(sys.argv[1])
+bad = []
+for f in sys.argv[2:]:
+    try:
+        schema.validate(f)
+    except Exception as e:
+        bad.append(f + ": " + str(e))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+"#;
     let xsd = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/datacite/kernel-4.6/metadata.xsd"
     );
     let dir = tempfile::tempdir()?;
-    let file = dir.path().join("record.xml");
-    std::fs::write(&file, xml)?;
+    let mut files = Vec::new();
+    for (i, xml) in documents.iter().enumerate() {
+        let file = dir.path().join(format!("record-{i}.xml"));
+        std::fs::write(&file, xml)?;
+        files.push(file);
+    }
     let out = std::process::Command::new(python()?)
-        .args([
-            "-c",
-            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
-            xsd,
-        ])
-        .arg(&file)
+        .args(["-c", CHECK, xsd])
+        .args(&files)
         .output()?;
     if !out.status.success() {
         return Err(format!(
-            "DataCite XML does not validate:\n{}\n{xml}",
+            "DataCite XML does not validate against the 4.6 XSD:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
         .into());

@@ -7,26 +7,33 @@
 //! - [`api`]: a typed client for the JSON API calls journeys make.
 //! - [`browser`]: a cookie-keeping client for the HTML pages and their forms.
 //! - [`mail`]: mail the archive sent, read back as parsed messages; a real SMTP server.
+//! - [`oai`]: OAI-PMH requests and an archive with four records to harvest.
 //! - [`process`]: the `holdfast` binary as a child process (one home, logs kept).
+//! - [`s3`]: a real SeaweedFS S3 server, and S3 store settings for it.
 //! - [`ports`]: free ports for child processes, without the probe-then-bind race.
 //! - [`wait`]: the one bounded polling loop, for work done by other processes.
 //! - [`fixtures`]: valid metadata, small CSVs, zips, digests.
 //! - [`checkers`]: the external validators (ocfl-py, rocfl, xmlschema, bagit).
+//! - [`datacite`]: a DataCite REST API double that checks what it receives.
 //! - [`snapshot`]: answers made comparable across runs, and the route table, for insta.
+//! - [`tus`]: resumable uploads: the tuspy client, a connection-cutting proxy, requests.
 //!
-//! Not every journey uses every helper, and the re-exports below serve the journeys
-//! of other branches through tests/journeys/helpers.rs too.
+//! Not every journey uses every helper.
 #![allow(dead_code, unused_imports)]
 
 pub mod api;
 pub mod app;
 pub mod browser;
 pub mod checkers;
+pub mod datacite;
 pub mod fixtures;
 pub mod mail;
+pub mod oai;
 pub mod ports;
 pub mod process;
+pub mod s3;
 pub mod snapshot;
+pub mod tus;
 pub mod users;
 pub mod wait;
 
@@ -57,6 +64,20 @@ pub fn http_client() -> reqwest::ClientBuilder {
 /// A plain HTTP client for journeys (see [`http_client`]).
 pub fn fresh_client() -> reqwest::Client {
     http_client().build().expect("client builds")
+}
+
+/// GETs a document that must answer 200 with the media type `media`; its text.
+pub async fn get_document(url: &str, media: &str) -> Result<String, Error> {
+    let r = fresh_client().get(url).send().await?;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "{url}");
+    let got = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(got, media, "{url}");
+    Ok(r.text().await?)
 }
 
 /// Any failure of a journey: its message says what went wrong.
