@@ -201,6 +201,24 @@ pub fn require_curator(user: &User, action: &str) -> Result<(), DomainError> {
     }
 }
 
+/// Four eyes: a curator does not review their own deposit while `others` (curators or
+/// admins besides them) could, unless the archive turned the rule off.
+pub fn check_reviewer_is_not_depositor(
+    reviewer: &User,
+    owner_id: i64,
+    others: i64,
+    four_eyes: bool,
+) -> Result<(), DomainError> {
+    if four_eyes && reviewer.id == owner_id && others > 0 {
+        Err(DomainError::Forbidden(
+            "you deposited this dataset, so another curator reviews it (four eyes); ask one of them to claim it"
+                .into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Refuses a non-admin: "only admins can `action`" (403).
 pub fn require_admin(user: &User, action: &str) -> Result<(), DomainError> {
     if is_admin(Some(user)) {
@@ -288,6 +306,24 @@ mod tests {
         assert!(require_curator(&owner, "review submissions").is_err());
         assert!(require_curator(&admin, "review submissions").is_ok());
         assert!(require_admin(&curator, "deaccession a dataset").is_err());
+    }
+
+    #[test]
+    fn nobody_reviews_their_own_deposit_while_someone_else_can() {
+        let curator = user(3, Role::Curator);
+        assert!(check_reviewer_is_not_depositor(&curator, 3, 1, true).is_err());
+        assert!(
+            check_reviewer_is_not_depositor(&curator, 3, 0, true).is_ok(),
+            "alone"
+        );
+        assert!(
+            check_reviewer_is_not_depositor(&curator, 3, 1, false).is_ok(),
+            "turned off"
+        );
+        assert!(
+            check_reviewer_is_not_depositor(&curator, 1, 1, true).is_ok(),
+            "another's"
+        );
     }
 
     #[test]

@@ -222,6 +222,15 @@ pub fn curator_ids(conn: &mut AnyConnection) -> Result<Vec<i64>, DomainError> {
         .load(conn)?)
 }
 
+/// How many people other than `user_id` can curate (curators and admins).
+pub fn other_curators(conn: &mut AnyConnection, user_id: i64) -> Result<i64, DomainError> {
+    Ok(users::table
+        .filter(users::role.eq_any([Role::Curator.as_str(), Role::Admin.as_str()]))
+        .filter(users::id.ne(user_id))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Everyone who can curate, for assignment menus.
 pub fn curators(conn: &mut AnyConnection) -> Result<Vec<User>, DomainError> {
     users::table

@@ -88,6 +88,10 @@ pub struct SettingsArgs {
     /// Whether anyone may create an account on the sign-up page [default: true].
     #[arg(long, env = "HOLDFAST_OPEN_SIGNUP", global = true)]
     pub open_signup: Option<bool>,
+    /// Four eyes: nobody reviews (claims, sends back or approves) their own deposit while
+    /// the archive has another curator or admin; turn off for a one-person archive [default: true].
+    #[arg(long, env = "HOLDFAST_FOUR_EYES", global = true)]
+    pub four_eyes: Option<bool>,
     /// Database connection pool size [default: 16].
     #[arg(long, env = "HOLDFAST_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<u32>,
@@ -221,6 +225,7 @@ struct FileSettings {
     datacite_password: Option<String>,
     site_name: Option<String>,
     open_signup: Option<bool>,
+    four_eyes: Option<bool>,
     db_pool_size: Option<u32>,
     signin_max_failures: Option<u32>,
     workers: Option<usize>,
@@ -303,6 +308,8 @@ pub struct Settings {
     pub datacite: Option<DataciteSettings>,
     pub site_name: String,
     pub open_signup: bool,
+    /// Nobody reviews their own deposit while someone else can.
+    pub four_eyes: bool,
     pub db_pool_size: u32,
     pub signin_max_failures: u32,
     pub workers: usize,
@@ -485,6 +492,7 @@ impl Settings {
             datacite,
             site_name: pick(args.site_name.clone(), file.site_name, "holdfast".into()),
             open_signup: pick(args.open_signup, file.open_signup, true),
+            four_eyes: pick(args.four_eyes, file.four_eyes, true),
             db_pool_size: pick(args.db_pool_size, file.db_pool_size, 16).max(2),
             signin_max_failures: pick(args.signin_max_failures, file.signin_max_failures, 5).max(1),
             workers: pick(args.workers, file.workers, 2),

@@ -40,6 +40,20 @@ fn state_of(conn: &mut AnyConnection, id: i64) -> Result<(DatasetRow, DatasetSta
     Ok((row, state))
 }
 
+/// The four-eyes rule (`access::check_reviewer_is_not_depositor`) for this dataset.
+fn check_four_eyes(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    curator: &User,
+    row: &DatasetRow,
+) -> Result<(), DomainError> {
+    if !settings.four_eyes || row.owner_id != curator.id {
+        return Ok(());
+    }
+    let others = crate::accounts::users::other_curators(conn, curator.id)?;
+    access::check_reviewer_is_not_depositor(curator, row.owner_id, others, settings.four_eyes)
+}
+
 fn require_in_review(state: DatasetState, action: &str) -> Result<(), DomainError> {
     if matches!(state, DatasetState::Submitted | DatasetState::InReview) {
         Ok(())
@@ -59,10 +73,16 @@ fn set_assignee(conn: &mut AnyConnection, id: i64, curator: i64) -> Result<(), D
 }
 
 /// A curator takes a submission: it is in review and assigned to them.
-pub fn claim(conn: &mut AnyConnection, curator: &User, id: i64) -> Result<(), DomainError> {
+pub fn claim(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    curator: &User,
+    id: i64,
+) -> Result<(), DomainError> {
     require_curator(curator)?;
     crate::db::transaction(conn, |conn| {
-        let (_, state) = state_of(conn, id)?;
+        let (row, state) = state_of(conn, id)?;
+        check_four_eyes(conn, settings, curator, &row)?;
         if state != DatasetState::Submitted {
             return Err(DomainError::Conflict(format!(
                 "only a submitted dataset can be claimed; this one is {}",
@@ -116,6 +136,7 @@ pub fn request_changes(
     crate::db::transaction(conn, |conn| {
         let (row, state) = state_of(conn, id)?;
         require_in_review(state, "sent back")?;
+        check_four_eyes(conn, settings, curator, &row)?;
         claim_on_the_way(conn, curator, id, state)?;
         service::set_state(
             conn,
@@ -144,6 +165,7 @@ pub fn request_changes(
 /// job) and the page shows progress until the DOI is findable.
 pub fn approve(
     conn: &mut AnyConnection,
+    settings: &Settings,
     curator: &User,
     id: i64,
     comment: &str,
@@ -151,8 +173,9 @@ pub fn approve(
     require_curator(curator)?;
     let comment = review_comment(comment, false)?;
     crate::db::transaction(conn, |conn| {
-        let (_, state) = state_of(conn, id)?;
+        let (row, state) = state_of(conn, id)?;
         require_in_review(state, "approved")?;
+        check_four_eyes(conn, settings, curator, &row)?;
         let view = service::load_landing_view(conn, Some(curator), id, None)?;
         if validation::is_checking(conn, view.version.id)? {
             return Err(DomainError::Conflict(
@@ -304,13 +327,15 @@ pub fn queue(
 /// Approves and wakes the workers: what the review form and API call for "accept".
 pub async fn accept(
     db: &Db,
+    settings: &Settings,
     waker: &Waker,
     curator: &User,
     id: i64,
     comment: &str,
 ) -> Result<(), DomainError> {
     let (curator, comment) = (curator.clone(), comment.to_string());
-    db.run(move |conn| approve(conn, &curator, id, &comment))
+    let settings = settings.clone();
+    db.run(move |conn| approve(conn, &settings, &curator, id, &comment))
         .await?;
     waker.wake();
     Ok(())

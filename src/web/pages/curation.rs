@@ -87,9 +87,10 @@ pub async fn review(
     let curator = user.0;
     match field(&form, "decision") {
         "claim" => {
+            let settings = archive.settings.clone();
             archive
                 .db
-                .run(move |conn| curation::claim(conn, &curator, id))
+                .run(move |conn| curation::claim(conn, &settings, &curator, id))
                 .await?;
             Ok(redirect(&format!("/datasets/{id}?msg=claimed")))
         }
@@ -105,7 +106,7 @@ pub async fn review(
             Ok(redirect(&format!("/datasets/{id}?msg=changes_requested")))
         }
         "accept" => {
-            curation::accept(&archive.db, archive.jobs.waker(), &curator, id, &comment).await?;
+            curation::accept(&archive.db, &archive.settings, archive.jobs.waker(), &curator, id, &comment).await?;
             Ok(redirect(&format!("/datasets/{id}?msg=approved")))
         }
         other => Err(DomainError::invalid(
