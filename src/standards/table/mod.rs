@@ -10,8 +10,14 @@ use std::sync::Arc;
 use super::engine::Checker;
 use super::findings::{Collector, Issue, Severity, CAP_PER_CHECK};
 use super::spec::{RuleLevel, Standard};
-use super::tableschema::{key_hash, Field, FieldsMatch, ForeignKey, KeySet, MAX_KEYS};
+use super::tableschema::{Field, ForeignKey, KeySet, MAX_KEYS};
 use super::values;
+
+mod header;
+mod keys;
+
+use header::{label_names, labels_of};
+use keys::push_foreign;
 
 pub fn level(l: RuleLevel) -> Severity {
     match l {
@@ -307,388 +313,6 @@ impl<'a> TableChecker<'a> {
         }
     }
 
-    fn set_header(&mut self, labels: Vec<String>, out: &mut Collector) {
-        self.saw_header = true;
-        self.phase = if self.descriptors_seen.is_empty() {
-            Phase::Data
-        } else {
-            Phase::Descriptors
-        };
-        self.labels = labels;
-        self.named = self.named_width();
-        self.check_labels(out);
-        self.fields = vec![None; self.labels.len()];
-        self.stats = (0..self.labels.len())
-            .map(|_| ColumnStats::default())
-            .collect();
-        match self.standard.schema.fields_match {
-            None => self.match_by_name(out),
-            Some(mode) => self.match_frictionless(mode, out),
-        }
-        self.prepare_keys();
-        if let Some(r) = self.rules.as_mut() {
-            r.header(&self.labels, &self.fields, out);
-        }
-    }
-
-    /// Columns up to the last named one; all of them under Frictionless's rules.
-    fn named_width(&self) -> usize {
-        if self.standard.schema.fields_match.is_some() {
-            return self.labels.len();
-        }
-        self.labels
-            .iter()
-            .rposition(|l| !l.trim().is_empty())
-            .map_or(0, |i| i + 1)
-    }
-
-    fn check_labels(&self, out: &mut Collector) {
-        let column_re = self
-            .standard
-            .structure
-            .as_ref()
-            .and_then(|s| s.column_name.as_ref());
-        if !self.labels.is_empty() && self.labels.iter().all(|l| l.trim().is_empty()) {
-            out.push(Issue::new(
-                "blank-header",
-                Severity::Error,
-                "the header row is empty: the first row must name the columns",
-            ));
-            return;
-        }
-        let mut seen = HashSet::new();
-        let named = self.named;
-        if named < self.labels.len() {
-            // holdfast's own standards: unnamed columns after the last named one are a
-            // spreadsheet's export, a warning (a value in one is an error, row by row).
-            out.push(
-                Issue::new(
-                    "blank-column",
-                    Severity::Warning,
-                    format!(
-                        "{} unnamed column(s) after the last named one; delete them",
-                        self.labels.len() - named
-                    ),
-                )
-                .column(format!("column {}", named + 1)),
-            );
-        }
-        for (i, label) in self.labels.iter().enumerate().take(named) {
-            let column = format!("{} (column {})", label, i + 1);
-            if label.trim().is_empty() {
-                out.push(
-                    Issue::new("blank-label", Severity::Error, "column has no name").column(column),
-                );
-                continue;
-            }
-            if !seen.insert(label.as_str()) {
-                out.push(
-                    Issue::new(
-                        "duplicate-label",
-                        Severity::Error,
-                        format!("column name {label:?} appears more than once"),
-                    )
-                    .column(column.clone()),
-                );
-            }
-            if column_re.is_some_and(|re| !re.is_match(label)) {
-                out.push(
-                    Issue::new(
-                        "label-format",
-                        Severity::Warning,
-                        "column names should use only letters, digits, `_` and `-`, and not start with `_` or `-`",
-                    )
-                    .column(column),
-                );
-            }
-        }
-    }
-
-    /// holdfast's rule for its own standards: columns found by name without case, older
-    /// names (aliases) accepted with one warning, other columns allowed.
-    fn match_by_name(&mut self, out: &mut Collector) {
-        let mut legacy = Vec::new();
-        for field in &self.standard.schema.fields {
-            let by_name = self
-                .labels
-                .iter()
-                .position(|l| l.trim().eq_ignore_ascii_case(&field.name));
-            let at = by_name.or_else(|| {
-                let i = self.labels.iter().position(|l| label_names(l, field));
-                if let Some(i) = i {
-                    legacy.push(format!("{} → {}", self.labels[i], field.name));
-                }
-                i
-            });
-            match at {
-                Some(i) => self.fields[i] = Some(field),
-                None if field.constraints.required || field.recommended => {
-                    let (severity, what) = if field.constraints.required {
-                        (Severity::Error, "required")
-                    } else {
-                        (Severity::Warning, "recommended")
-                    };
-                    out.push(
-                        Issue::new(
-                            "missing-column",
-                            severity,
-                            format!("{what} column {:?} is missing", field.name),
-                        )
-                        .column(field.name.clone()),
-                    )
-                }
-                None => {}
-            }
-        }
-        if !legacy.is_empty() {
-            // DECISIONS.md 4: older names are accepted, with one warning per file.
-            out.push(Issue::new(
-                "legacy-names",
-                Severity::Warning,
-                format!(
-                    "older column names used; current names: {}",
-                    legacy.join(", ")
-                ),
-            ));
-        }
-    }
-
-    /// Table Schema's `fieldsMatch` (v2; `exact` is the default and v1's only rule).
-    fn match_frictionless(&mut self, mode: FieldsMatch, out: &mut Collector) {
-        let fields = &self.standard.schema.fields;
-        let extra = |out: &mut Collector, i: usize, label: &str| {
-            out.push(
-                Issue::new(
-                    "extra-label",
-                    Severity::Error,
-                    format!("column {} ({label:?}) is not a field of the schema", i + 1),
-                )
-                .column(format!("{label} (column {})", i + 1)),
-            );
-        };
-        let missing = |out: &mut Collector, f: &Field| {
-            out.push(
-                Issue::new(
-                    "missing-label",
-                    Severity::Error,
-                    format!(
-                        "the schema's field {:?} has no column in the header",
-                        f.name
-                    ),
-                )
-                .column(f.name.clone()),
-            );
-        };
-        if mode == FieldsMatch::Exact {
-            for (i, label) in self.labels.iter().enumerate() {
-                match fields.get(i) {
-                    Some(f) => {
-                        if *label != f.name {
-                            out.push(
-                                Issue::new(
-                                    "incorrect-label",
-                                    Severity::Error,
-                                    format!("column {} is labelled {label:?} but the schema's field there is {:?}", i + 1, f.name),
-                                )
-                                .column(format!("{label} (column {})", i + 1)),
-                            );
-                        }
-                        self.fields[i] = Some(f);
-                    }
-                    None => extra(out, i, label),
-                }
-            }
-            for f in fields.iter().skip(self.labels.len()) {
-                missing(out, f);
-            }
-            return;
-        }
-        let mut matched = 0;
-        for f in fields {
-            match self.labels.iter().position(|l| *l == f.name) {
-                Some(i) => {
-                    self.fields[i] = Some(f);
-                    matched += 1;
-                }
-                None if matches!(mode, FieldsMatch::Equal | FieldsMatch::Subset) => missing(out, f),
-                None => {}
-            }
-        }
-        if matches!(mode, FieldsMatch::Equal | FieldsMatch::Superset) {
-            for (i, label) in self.labels.iter().enumerate() {
-                if self.fields[i].is_none() {
-                    extra(out, i, label);
-                }
-            }
-        }
-        if mode == FieldsMatch::Partial && matched == 0 {
-            out.push(Issue::new(
-                "missing-label",
-                Severity::Error,
-                "no column of the header is a field of the schema (fieldsMatch: partial needs one)",
-            ));
-        }
-    }
-
-    fn column_of(&self, field: &str) -> Option<usize> {
-        self.fields
-            .iter()
-            .position(|f| f.is_some_and(|f| f.name == field))
-    }
-
-    fn columns_of(&self, names: &[String]) -> Option<Vec<usize>> {
-        names.iter().map(|n| self.column_of(n)).collect()
-    }
-
-    fn prepare_keys(&mut self) {
-        let schema = &self.standard.schema;
-        let mut sets = Vec::new();
-        if let Some(columns) = self
-            .columns_of(&schema.primary_key)
-            .filter(|c| !c.is_empty())
-        {
-            sets.push(UniqueSet::new(columns, true, schema.primary_key.join(", ")));
-        }
-        for (i, f) in self.fields.iter().enumerate() {
-            if let Some(f) = f.filter(|f| f.constraints.unique) {
-                sets.push(UniqueSet::new(vec![i], false, f.name.clone()));
-            }
-        }
-        for keys in &schema.unique_keys {
-            if let Some(columns) = self.columns_of(keys) {
-                sets.push(UniqueSet::new(columns, false, keys.join(", ")));
-            }
-        }
-        self.unique = sets;
-        let mut foreign = Vec::new();
-        for (i, key) in schema.foreign_keys.iter().enumerate() {
-            // Referring columns absent from the header: missing-label already says so.
-            let Some(columns) = self.columns_of(&key.fields) else {
-                continue;
-            };
-            let target = if key.is_self_reference() {
-                match self.columns_of(&key.reference.fields) {
-                    Some(columns) => Target::SameTable {
-                        columns,
-                        keys: HashSet::new(),
-                        pending: Vec::new(),
-                        overflow: false,
-                    },
-                    None => continue,
-                }
-            } else {
-                match schema.referenced_keys.get(i).cloned().flatten() {
-                    Some(set) => Target::Other(set),
-                    None => Target::Unavailable,
-                }
-            };
-            foreign.push(ForeignCheck {
-                key,
-                columns,
-                target,
-                severity: key.level.map_or(Severity::Error, level),
-            });
-        }
-        self.foreign = foreign;
-    }
-
-    fn key_of(&self, record: &ByteRecord, columns: &[usize]) -> Option<u64> {
-        key_hash(columns.iter().map(|&c| self.cell(record, c)), |i, cell| {
-            self.is_missing(columns[i], cell)
-        })
-    }
-
-    fn key_text(&self, record: &ByteRecord, columns: &[usize]) -> String {
-        columns
-            .iter()
-            .map(|&c| String::from_utf8_lossy(self.cell(record, c)).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn check_keys(&mut self, row: u64, record: &ByteRecord, out: &mut Collector) {
-        for u in 0..self.unique.len() {
-            if self.unique[u].full {
-                continue;
-            }
-            // Nulls are not compared (Table Schema uniqueKeys; a null primary key is a
-            // constraint-error already).
-            let Some(hash) = self.key_of(record, &self.unique[u].columns) else {
-                continue;
-            };
-            let set = &mut self.unique[u];
-            if !set.seen.insert(hash) {
-                let (code, message) = if set.primary {
-                    (
-                        "primary-key",
-                        format!("{} must be unique; this value appears earlier", set.label),
-                    )
-                } else {
-                    (
-                        "unique-error",
-                        format!("{} must be unique; this value appears earlier", set.label),
-                    )
-                };
-                let value = self.key_text(record, &self.unique[u].columns);
-                if out.has_room(code) {
-                    out.push(
-                        Issue::new(code, Severity::Error, message)
-                            .row(row)
-                            .value(value.as_bytes()),
-                    );
-                } else {
-                    out.count_suppressed(code, Severity::Error);
-                }
-            }
-            let set = &mut self.unique[u];
-            set.full = set.seen.len() >= MAX_KEYS;
-        }
-        for f in 0..self.foreign.len() {
-            let referring = self.key_of(record, &self.foreign[f].columns);
-            if let Target::SameTable { columns, .. } = &self.foreign[f].target {
-                let defined = self.key_of(record, columns);
-                if let (Some(h), Target::SameTable { keys, overflow, .. }) =
-                    (defined, &mut self.foreign[f].target)
-                {
-                    if keys.len() < MAX_KEYS {
-                        keys.insert(h);
-                    } else {
-                        *overflow = true;
-                    }
-                }
-            }
-            let Some(hash) = referring else { continue };
-            match &self.foreign[f].target {
-                Target::SameTable { keys, .. } if keys.contains(&hash) => {}
-                Target::SameTable { .. } => {
-                    // Resolved at the end: the key may be defined further down.
-                    let value: String = self
-                        .key_text(record, &self.foreign[f].columns)
-                        .chars()
-                        .take(200)
-                        .collect();
-                    if let Target::SameTable {
-                        pending, overflow, ..
-                    } = &mut self.foreign[f].target
-                    {
-                        if pending.len() < MAX_KEYS {
-                            pending.push((hash, row, value));
-                        } else {
-                            *overflow = true;
-                        }
-                    }
-                }
-                Target::Other(set) => {
-                    if set.complete && !set.hashes.contains(&hash) {
-                        let value = self.key_text(record, &self.foreign[f].columns);
-                        push_foreign(out, &self.foreign[f], row, &value);
-                    }
-                }
-                Target::Unavailable => {}
-            }
-        }
-    }
-
     fn data_row(&mut self, row: u64, record: &ByteRecord, out: &mut Collector) {
         if record.iter().all(|c| c.trim_ascii().is_empty()) {
             self.note_blank(row, 1);
@@ -697,6 +321,18 @@ impl<'a> TableChecker<'a> {
         if self.blank_count > 0 {
             self.flush_blank(Severity::Error, out);
         }
+        self.check_width(row, record, out);
+        self.check_cells(row, record, out);
+        if !self.unique.is_empty() || !self.foreign.is_empty() {
+            self.check_keys(row, record, out);
+        }
+        if let Some(r) = self.rules.as_mut() {
+            r.row(row, record, &self.labels, out);
+        }
+    }
+
+    /// Values in columns without a name, and rows longer or shorter than the header.
+    fn check_width(&self, row: u64, record: &ByteRecord, out: &mut Collector) {
         let width = self.labels.len();
         let named = self.named;
         if let Some(i) = (named..record.len().min(width))
@@ -735,6 +371,12 @@ impl<'a> TableChecker<'a> {
                 .column(self.labels[record.len()].clone()),
             );
         }
+    }
+
+    /// Each cell: empty cells (when the structure rules ask for missing-value codes),
+    /// the mix of numbers and text per column, and the field's type and constraints.
+    fn check_cells(&mut self, row: u64, record: &ByteRecord, out: &mut Collector) {
+        let width = self.labels.len();
         let structure = self.standard.structure.as_ref();
         let empty_rule = structure.and_then(|s| s.empty_cell);
         let track_types = structure.and_then(|s| s.mixed_types).is_some();
@@ -797,64 +439,7 @@ impl<'a> TableChecker<'a> {
                 }
             }
         }
-        if !self.unique.is_empty() || !self.foreign.is_empty() {
-            self.check_keys(row, record, out);
-        }
-        if let Some(r) = self.rules.as_mut() {
-            r.row(row, record, &self.labels, out);
-        }
     }
-}
-
-impl UniqueSet {
-    fn new(columns: Vec<usize>, primary: bool, label: String) -> UniqueSet {
-        UniqueSet {
-            columns,
-            primary,
-            seen: HashSet::new(),
-            full: false,
-            label,
-        }
-    }
-}
-
-fn labels_of(record: &ByteRecord) -> Vec<String> {
-    record
-        .iter()
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect()
-}
-
-/// Whether a header label names a field, by its name or an alias, without case.
-fn label_names(label: &str, field: &Field) -> bool {
-    let label = label.trim();
-    label.eq_ignore_ascii_case(&field.name)
-        || field.aliases.iter().any(|a| label.eq_ignore_ascii_case(a))
-}
-
-fn push_foreign(out: &mut Collector, fk: &ForeignCheck, row: u64, value: &str) {
-    if !out.has_room("foreign-key") {
-        out.count_suppressed("foreign-key", fk.severity);
-        return;
-    }
-    let target = match fk.key.reference.resource.as_deref() {
-        Some(r) if !r.is_empty() => format!("resource {r:?}"),
-        _ => "this table".to_string(),
-    };
-    out.push(
-        Issue::new(
-            "foreign-key",
-            fk.severity,
-            format!(
-                "{} must name a row of {target} ({}); no such row",
-                fk.key.fields.join(", "),
-                fk.key.reference.fields.join(", ")
-            ),
-        )
-        .row(row)
-        .column(fk.key.fields.join(", "))
-        .value(value.as_bytes()),
-    );
 }
 
 impl Checker for TableChecker<'_> {
