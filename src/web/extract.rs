@@ -1,9 +1,10 @@
 //! Typed request bodies: a page's form (`CsrfForm<T>`, its CSRF token checked once,
 //! here), an API's JSON document (`ApiJson<T>`), and the bounded readers both use.
 //!
-//! Declare these after the caller's identity (`SignedIn`, `ApiUser`) in a handler's
-//! arguments, so a path that does not parse or a visitor who must sign in is answered
-//! before the body is read.
+//! Declare these last in a handler's arguments, after the path, the query and the
+//! caller's identity (`SignedIn`, `ApiUser`): a path that does not parse or a visitor
+//! who must sign in is answered before the body is read, as it was when handlers read
+//! bodies themselves.
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -189,4 +190,84 @@ pub async fn csrf_first(
         }
     };
     verify_csrf(req, submitted.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::cookie::Cookie;
+    use actix_web::test::TestRequest;
+
+    const TOKEN: &str = "a-csrf-token-of-this-browser-0123";
+
+    #[derive(serde::Deserialize, Debug, Default, PartialEq)]
+    #[serde(default)]
+    struct Comment {
+        body: String,
+        reason: String,
+    }
+
+    fn browser() -> HttpRequest {
+        TestRequest::default()
+            .cookie(Cookie::new(crate::web::auth::CSRF_COOKIE, TOKEN))
+            .to_http_request()
+    }
+
+    #[test]
+    fn a_form_with_this_browsers_token_reads_into_its_struct() {
+        let body = format!("csrf_token={TOKEN}&body=hello+there&unknown=x");
+        let form: Comment = decode_form(&browser(), body.as_bytes()).expect("read");
+        assert_eq!(form.body, "hello there");
+        assert_eq!(form.reason, "", "a field not sent takes its default");
+    }
+
+    #[test]
+    fn a_repeated_field_counts_once_with_its_first_value() {
+        let body = format!("csrf_token={TOKEN}&body=first&body=second");
+        let form: Comment = decode_form(&browser(), body.as_bytes()).expect("read");
+        assert_eq!(form.body, "first");
+        let all: Vec<(String, String)> = decode_form(&browser(), body.as_bytes()).expect("read");
+        assert_eq!(all.len(), 2, "a list of fields keeps every value");
+    }
+
+    #[test]
+    fn a_forged_or_missing_token_is_refused_before_the_fields_are_read() {
+        for body in [
+            "csrf_token=forged-forged-forged-forged&body=x",
+            "body=x",
+            "",
+        ] {
+            let refused = decode_form::<Comment>(&browser(), body.as_bytes());
+            assert!(
+                matches!(&refused, Err(DomainError::Forbidden(m)) if m.contains("this form has expired")),
+                "{body:?}: {refused:?}"
+            );
+        }
+        let no_cookie = TestRequest::default().to_http_request();
+        let body = format!("csrf_token={TOKEN}");
+        assert!(matches!(
+            decode_form::<Comment>(&no_cookie, body.as_bytes()),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn fields_the_struct_cannot_take_are_a_bad_request_after_the_token_check() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Count {
+            #[allow(dead_code)]
+            n: i64,
+        }
+        let body = format!("csrf_token={TOKEN}&n=many");
+        let refused = decode_form::<Count>(&browser(), body.as_bytes());
+        assert!(
+            matches!(&refused, Err(DomainError::BadRequest(m)) if m.starts_with("the form could not be read")),
+            "{refused:?}"
+        );
+        let forged = decode_form::<Count>(&browser(), b"csrf_token=forged-forged-forged&n=many");
+        assert!(
+            matches!(forged, Err(DomainError::Forbidden(_))),
+            "{forged:?}"
+        );
+    }
 }
