@@ -15,6 +15,7 @@ pub mod federation;
 pub mod fixity;
 pub mod http_client;
 pub mod jobs;
+pub mod landing;
 pub mod mail;
 pub mod metrics;
 pub mod node;

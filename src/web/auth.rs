@@ -12,7 +12,6 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{http::Method, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 
 use super::errors::{ApiError, PageError};
 use crate::accounts::{sessions, tokens, User};
@@ -118,79 +117,6 @@ pub fn verify_csrf(req: &HttpRequest, submitted: Option<&str>) -> Result<(), Dom
                 .into(),
         ))
     }
-}
-
-/// Reads a request body of at most `limit` bytes into memory (forms and JSON only;
-/// file uploads stream instead).
-pub async fn read_body(
-    mut payload: web::Payload,
-    limit: usize,
-    what: &str,
-) -> Result<web::Bytes, DomainError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| DomainError::BadRequest(format!("reading the {what}: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(DomainError::PayloadTooLarge(format!(
-                "the {what} is larger than {} KiB; shorten the longest fields",
-                limit / 1024
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-/// Reads a URL-encoded form body of at most `limit` bytes, checks its CSRF token and
-/// returns the other fields in order.
-pub async fn read_form(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<(String, String)>, DomainError> {
-    let body = read_body(payload, limit, "form").await?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| DomainError::BadRequest(format!("the form could not be read: {e}")))?;
-    let submitted = pairs
-        .iter()
-        .find(|(k, _)| k == CSRF_FIELD)
-        .map(|(_, v)| v.as_str());
-    verify_csrf(req, submitted)?;
-    Ok(pairs.into_iter().filter(|(k, _)| k != CSRF_FIELD).collect())
-}
-
-/// The first value of a form field, or "".
-/// Limit of the short text fields of multipart forms (tokens, folder names).
-pub const SMALL_FIELD: usize = 4096;
-
-/// Reads a text field of a multipart form, refusing more than `limit` bytes.
-pub async fn read_text_field(
-    part: &mut actix_multipart::Field,
-    limit: usize,
-) -> Result<String, DomainError> {
-    use futures_util::StreamExt;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = part.next().await {
-        let chunk = chunk.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(DomainError::PayloadTooLarge(format!(
-                "a text field of the form is longer than {} KiB",
-                limit / 1024
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| DomainError::BadRequest("a form field is not valid UTF-8".into()))
-}
-
-pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 fn archive(req: &HttpRequest) -> Result<web::Data<Archive>, DomainError> {
@@ -329,6 +255,20 @@ impl ApiCaller {
                     .into(),
             ))
         })
+    }
+}
+
+/// An API endpoint that needs a caller: without a token (or, for reading, a session)
+/// it answers 401 before anything else is read.
+pub struct ApiUser(pub User);
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = ApiCaller::from_request(req, payload);
+        Box::pin(async move { caller.await?.required().map(ApiUser) })
     }
 }
 

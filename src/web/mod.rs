@@ -3,16 +3,13 @@
 pub mod api;
 pub mod auth;
 pub mod errors;
-pub mod federation;
-pub mod federation_audit;
+pub mod extract;
 pub mod head;
 pub mod metrics;
-pub mod oai;
 pub mod pages;
+pub mod protocols;
 pub mod request_id;
-pub mod resourcesync;
 mod routes;
-pub mod tus;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};

@@ -6,9 +6,10 @@ use actix_web::web;
 use super::api;
 use super::errors::{ApiError, PageError};
 use super::pages::{
-    accounts, admin, curation, datasets, downloads, exports, home, reports, samples, search,
-    signposting, sitemap, tickets,
+    accounts, admin, curation, datasets, deposit, downloads, exports, home, reports, samples,
+    search, sitemap, tickets,
 };
+use super::protocols::signposting;
 use crate::error::DomainError;
 
 /// A path that does not parse (`/datasets/abc`) is simply not found.
@@ -38,11 +39,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(home::healthz))
         .route("/metrics", web::get().to(super::metrics::scrape))
         .route("/static/style.css", web::get().to(home::stylesheet))
-        .route("/static/tus.min.js", web::get().to(super::tus::client_js))
-        .route("/static/upload.js", web::get().to(super::tus::upload_js))
+        .route(
+            "/static/tus.min.js",
+            web::get().to(super::protocols::tus::client_js),
+        )
+        .route(
+            "/static/upload.js",
+            web::get().to(super::protocols::tus::upload_js),
+        )
         .route(
             "/static/tus-js-client.LICENSE",
-            web::get().to(super::tus::client_license),
+            web::get().to(super::protocols::tus::client_license),
         )
         // For search engines
         .route("/robots.txt", web::get().to(sitemap::robots))
@@ -84,21 +91,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         // Deposit
         .route("/datasets/mine", web::get().to(datasets::mine))
-        .route("/datasets/new", web::get().to(datasets::new_form))
-        .route("/datasets", web::post().to(datasets::create))
+        .route("/datasets/new", web::get().to(deposit::new_form))
+        .route("/datasets", web::post().to(deposit::create))
         .route("/datasets/{id}", web::get().to(datasets::show))
-        .route("/datasets/{id}/edit", web::get().to(datasets::edit_form))
-        .route("/datasets/{id}/edit", web::post().to(datasets::update))
-        .route("/datasets/{id}/files", web::post().to(datasets::upload))
+        .route("/datasets/{id}/edit", web::get().to(deposit::edit_form))
+        .route("/datasets/{id}/edit", web::post().to(deposit::update))
+        .route("/datasets/{id}/files", web::post().to(deposit::upload))
         .route(
             "/datasets/{id}/files/delete",
-            web::post().to(datasets::remove_file),
+            web::post().to(deposit::remove_file),
         )
-        .route("/datasets/{id}/submit", web::post().to(datasets::submit))
-        .route("/datasets/{id}/doi", web::post().to(datasets::reserve_doi))
+        .route("/datasets/{id}/submit", web::post().to(deposit::submit))
+        .route("/datasets/{id}/doi", web::post().to(deposit::reserve_doi))
         .route(
             "/datasets/{id}/standards",
-            web::post().to(datasets::set_standards),
+            web::post().to(deposit::set_standards),
         )
         .route(
             "/datasets/{id}/versions/{n}",
@@ -177,102 +184,126 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(curation::deaccession),
         )
         // OAI-PMH 2.0 (src/federation)
-        .route("/oai", web::get().to(super::oai::get))
-        .route("/oai", web::post().to(super::oai::post))
+        .route("/oai", web::get().to(super::protocols::oai::get))
+        .route("/oai", web::post().to(super::protocols::oai::post))
         // ResourceSync 1.1 (src/federation/resourcesync.rs)
         .route(
             "/.well-known/resourcesync",
-            web::get().to(super::resourcesync::source_description),
+            web::get().to(super::protocols::resourcesync::source_description),
         )
         .route(
             "/resourcesync/capabilitylist.xml",
-            web::get().to(super::resourcesync::capability_list),
+            web::get().to(super::protocols::resourcesync::capability_list),
         )
         .route(
             "/resourcesync/resourcelist.xml",
-            web::get().to(super::resourcesync::resource_list),
+            web::get().to(super::protocols::resourcesync::resource_list),
         )
         .route(
             "/resourcesync/changelist.xml",
-            web::get().to(super::resourcesync::change_list),
+            web::get().to(super::protocols::resourcesync::change_list),
         )
         // OCFL object files for replicas (src/federation/objects.rs)
         .route(
             "/federation/objects/{id}/{path:.+}",
-            web::get().to(super::federation::object_file),
+            web::get().to(super::protocols::federation::object_file),
         )
         // API
         .service(
             web::scope("/api")
                 .app_data(web::PathConfig::default().error_handler(api_path_error))
                 .app_data(web::QueryConfig::default().error_handler(api_query_error))
-                .route("/profile/notifications", web::get().to(api::notifications))
                 .route(
                     "/profile/notifications",
-                    web::put().to(api::set_notifications),
+                    web::get().to(api::profile::notifications),
                 )
-                .route("/search", web::get().to(api::search))
+                .route(
+                    "/profile/notifications",
+                    web::put().to(api::profile::set_notifications),
+                )
+                .route("/search", web::get().to(api::datasets::search))
                 // Resumable uploads (tus 1.0)
-                .configure(super::tus::configure)
-                .route("/datasets", web::post().to(api::create))
-                .route("/datasets", web::get().to(api::list_mine))
-                .route("/datasets/{id}", web::get().to(api::show))
-                .route("/datasets/{id}", web::put().to(api::update))
+                .configure(super::protocols::tus::configure)
+                .route("/datasets", web::post().to(api::datasets::create))
+                .route("/datasets", web::get().to(api::datasets::list_mine))
+                .route("/datasets/{id}", web::get().to(api::datasets::show))
+                .route("/datasets/{id}", web::put().to(api::datasets::update))
                 .route(
                     "/datasets/{id}/files/{path:.+}",
-                    web::put().to(api::put_file),
+                    web::put().to(api::files::put_file),
                 )
                 .route(
                     "/datasets/{id}/files/{path:.+}",
-                    web::delete().to(api::delete_file),
+                    web::delete().to(api::files::delete_file),
                 )
-                .route("/datasets/{id}/submit", web::post().to(api::submit))
-                .route("/datasets/{id}/doi", web::post().to(api::reserve_doi))
+                .route("/datasets/{id}/submit", web::post().to(api::review::submit))
+                .route(
+                    "/datasets/{id}/doi",
+                    web::post().to(api::datasets::reserve_doi),
+                )
                 .route(
                     "/datasets/{id}/standards",
-                    web::put().to(api::set_standards),
+                    web::put().to(api::datasets::set_standards),
                 )
-                .route("/datasets/{id}/review", web::post().to(api::review))
-                .route("/datasets/{id}/claim", web::post().to(api::claim))
-                .route("/datasets/{id}/events", web::get().to(api::events))
-                .route("/datasets/{id}/fixity", web::get().to(api::fixity))
+                .route("/datasets/{id}/review", web::post().to(api::review::review))
+                .route("/datasets/{id}/claim", web::post().to(api::review::claim))
+                .route(
+                    "/datasets/{id}/events",
+                    web::get().to(api::preservation::events),
+                )
+                .route(
+                    "/datasets/{id}/fixity",
+                    web::get().to(api::preservation::fixity),
+                )
                 .route(
                     "/datasets/{id}/replicas",
-                    web::get().to(super::federation_audit::dataset_replicas),
+                    web::get().to(super::protocols::federation_audit::dataset_replicas),
                 )
                 // Replica audits (src/federation/answer.rs), signed by the origin
                 .route(
                     "/federation/challenges",
-                    web::post().to(super::federation_audit::challenge),
+                    web::post().to(super::protocols::federation_audit::challenge),
                 )
                 .route(
                     "/federation/files",
-                    web::post().to(super::federation_audit::fetch_file),
+                    web::post().to(super::protocols::federation_audit::fetch_file),
                 )
                 .route(
                     "/datasets/{id}/copies",
-                    web::get().to(super::federation::copies),
+                    web::get().to(super::protocols::federation::copies),
                 )
                 .route(
                     "/federation/receipts",
-                    web::post().to(super::federation::post_receipt),
+                    web::post().to(super::protocols::federation::post_receipt),
                 )
-                .route("/datasets/{id}/versions", web::post().to(api::new_version))
+                .route(
+                    "/datasets/{id}/versions",
+                    web::post().to(api::datasets::new_version),
+                )
                 .route(
                     "/datasets/{id}/deaccession",
-                    web::post().to(api::deaccession),
+                    web::post().to(api::review::deaccession),
                 )
-                .route("/curation/queue", web::get().to(api::curation_queue))
-                .route("/datasets/{id}/validation", web::get().to(api::validation))
+                .route(
+                    "/curation/queue",
+                    web::get().to(api::review::curation_queue),
+                )
+                .route(
+                    "/datasets/{id}/validation",
+                    web::get().to(api::tickets::validation),
+                )
                 .route(
                     "/datasets/{id}/tickets",
-                    web::get().to(api::dataset_tickets),
+                    web::get().to(api::tickets::dataset_tickets),
                 )
-                .route("/tickets/{id}", web::get().to(api::ticket))
-                .route("/tickets/{id}", web::post().to(api::ticket_comment))
+                .route("/tickets/{id}", web::get().to(api::tickets::ticket))
+                .route(
+                    "/tickets/{id}",
+                    web::post().to(api::tickets::ticket_comment),
+                )
                 .route(
                     "/tickets/{id}/items/{item}/waive",
-                    web::post().to(api::waive_item),
+                    web::post().to(api::tickets::waive_item),
                 )
                 .default_service(web::to(api::not_found)),
         );

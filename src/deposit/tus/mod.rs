@@ -1,4 +1,4 @@
-//! Resumable uploads (the tus 1.0 protocol's state and rules; `web::tus` speaks HTTP).
+//! Resumable uploads (the tus 1.0 protocol's state and rules; `web::protocols::tus` speaks HTTP).
 //!
 //! An upload is a row in `tus_uploads` and a file `STAGING/tus/<id>.bin`. The row's
 //! `upload_offset` only ever counts bytes that are fsynced, and its `hash_state` is the

@@ -7,10 +7,9 @@ use crate::accounts::{sessions, tokens, users, Role};
 use crate::app::Archive;
 use crate::error::DomainError;
 use crate::mail;
-use crate::web::auth::{self, field, read_form, SignedIn, Viewer};
+use crate::web::auth::{self, SignedIn, Viewer};
 use crate::web::errors::{redirect, render, PageError};
-
-const SMALL_FORM: usize = 16 * 1024;
+use crate::web::extract::{CsrfForm, CsrfOnly, SMALL_FORM};
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -39,23 +38,30 @@ pub async fn signup_form(
     )
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct SignUpForm {
+    name: String,
+    email: String,
+    password: String,
+}
+
 pub async fn signup(
     req: HttpRequest,
     archive: web::Data<Archive>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<SignUpForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&req, payload, SMALL_FORM).await?;
     if !archive.settings.open_signup {
         return Err(DomainError::Forbidden(
             "this archive does not take new sign-ups; ask an administrator for an account".into(),
         )
         .into());
     }
-    let (name, email, password) = (
-        field(&form, "name").to_string(),
-        field(&form, "email").to_string(),
-        field(&form, "password").to_string(),
-    );
+    let SignUpForm {
+        name,
+        email,
+        password,
+    } = form;
     let (n, e, p) = (name.clone(), email.clone(), password);
     let created = archive
         .db
@@ -135,15 +141,26 @@ pub async fn signin_form(
     )
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    /// Where to go after signing in (checked by `safe_next`).
+    next: String,
+}
+
 pub async fn signin(
     req: HttpRequest,
     archive: web::Data<Archive>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&req, payload, SMALL_FORM).await?;
-    let email = field(&form, "email").to_string();
-    let password = field(&form, "password").to_string();
-    let next = safe_next(field(&form, "next"));
+    let SignInForm {
+        email,
+        password,
+        next,
+    } = form;
+    let next = safe_next(&next);
     let ip = auth::client_ip(&req);
     let max = archive.settings.signin_max_failures;
     let e = email.clone();
@@ -175,9 +192,8 @@ pub async fn signin(
 pub async fn signout(
     req: HttpRequest,
     archive: web::Data<Archive>,
-    payload: web::Payload,
+    _: CsrfOnly<SMALL_FORM>,
 ) -> Result<HttpResponse, PageError> {
-    read_form(&req, payload, SMALL_FORM).await?;
     if let Some(cookie) = req.cookie(auth::SESSION_COOKIE) {
         let token = cookie.value().to_string();
         archive
@@ -270,12 +286,10 @@ pub async fn profile(
 /// Saves the Notifications form: a ticked box (`on=KIND`) keeps that kind on, every
 /// other kind is turned off.
 pub async fn save_notifications(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&req, payload, SMALL_FORM).await?;
     let mut wanted = Vec::new();
     for (name, value) in &form {
         if name != "on" {
@@ -303,14 +317,18 @@ pub async fn save_notifications(
     Ok(redirect("/profile?saved=notifications#notifications"))
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct TokenForm {
+    label: String,
+}
+
 pub async fn create_token(
     req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
-    payload: web::Payload,
+    CsrfForm(TokenForm { label }): CsrfForm<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&req, payload, SMALL_FORM).await?;
-    let label = field(&form, "label").to_string();
     let user_id = user.0.id;
     match archive
         .db
@@ -336,13 +354,11 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    _: CsrfOnly<SMALL_FORM>,
 ) -> Result<HttpResponse, PageError> {
-    read_form(&req, payload, SMALL_FORM).await?;
     let token_id = path.into_inner();
     let user_id = user.0.id;
     archive

@@ -6,8 +6,9 @@ use super::PageCtx;
 use crate::accounts::{access, users, Role, User};
 use crate::app::Archive;
 use crate::error::DomainError;
-use crate::web::auth::{field, read_form, SignedIn};
+use crate::web::auth::SignedIn;
 use crate::web::errors::{redirect, render, PageError};
+use crate::web::extract::CsrfForm;
 
 fn require_admin(user: &User) -> Result<(), PageError> {
     Ok(access::require_admin(user, "manage accounts")?)
@@ -38,16 +39,21 @@ pub async fn users_page(
     )
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct RoleForm {
+    role: String,
+}
+
 pub async fn set_role(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<RoleForm, 4096>,
 ) -> Result<HttpResponse, PageError> {
     require_admin(&user.0)?;
-    let form = read_form(&req, payload, 4096).await?;
-    let role: Role = field(&form, "role")
+    let role: Role = form
+        .role
         .parse()
         .map_err(|e: String| DomainError::invalid("role", e))?;
     let target = path.into_inner();

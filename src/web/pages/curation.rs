@@ -2,13 +2,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::PageCtx;
+use super::{PageCtx, ReasonForm};
 use crate::accounts::{access, users, User};
 use crate::app::Archive;
 use crate::curation::{self, QueueEntry, QueueFilter};
 use crate::error::DomainError;
-use crate::web::auth::{field, read_form, SignedIn};
+use crate::web::auth::SignedIn;
 use crate::web::errors::{redirect, render, PageError};
+use crate::web::extract::{CsrfForm, CsrfOnly};
 
 #[derive(Template)]
 #[template(path = "curation_queue.html")]
@@ -73,19 +74,24 @@ pub async fn queue(
     )
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ReviewForm {
+    decision: String,
+    comment: String,
+}
+
 /// The review form: claim, request changes (with a comment), or accept.
 pub async fn review(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<ReviewForm, { 64 * 1024 }>,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = read_form(&req, payload, 64 * 1024).await?;
-    let comment = field(&form, "comment").to_string();
+    let ReviewForm { decision, comment } = form;
     let curator = user.0;
-    match field(&form, "decision") {
+    match decision.as_str() {
         "claim" => {
             let settings = archive.settings.clone();
             archive
@@ -119,14 +125,12 @@ pub async fn review(
 
 /// The depositor opens the next version of a published dataset.
 pub async fn new_version(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    _: CsrfOnly,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    read_form(&req, payload, 4096).await?;
     archive
         .db
         .run(move |conn| crate::deposit::service::new_version(conn, &user.0, id))
@@ -137,15 +141,12 @@ pub async fn new_version(
 
 /// An admin withdraws a published dataset with a reason.
 pub async fn deaccession(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(ReasonForm { reason }): CsrfForm<ReasonForm, { 64 * 1024 }>,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = read_form(&req, payload, 64 * 1024).await?;
-    let reason = field(&form, "reason").to_string();
     let settings = archive.settings.clone();
     archive
         .db

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use crate::app::Archive;
 use crate::deposit::ingest::DatasetPath;
+use crate::deposit::model::{DatasetView, FileRow};
 use crate::deposit::service;
 use crate::doi::export::signposting;
 use crate::error::{DomainError, ErrorContext};
@@ -18,7 +19,7 @@ use crate::usage;
 use crate::web::auth::Viewer;
 use crate::web::errors::PageError;
 use crate::web::pages::count_usage;
-use crate::web::pages::signposting::{link_value, LandingUrls};
+use crate::web::protocols::signposting::{link_value, LandingUrls};
 
 /// What a Range header asks of a representation of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,8 +113,8 @@ async fn open_local(
 /// better no bytes than bad bytes.
 fn refuse_damaged(
     conn: &mut crate::db::AnyConnection,
-    view: &crate::deposit::model::DatasetView,
-    files: &[&crate::deposit::model::FileRow],
+    view: &DatasetView,
+    files: &[&FileRow],
 ) -> Result<(), DomainError> {
     let Some(object_id) = &view.dataset.ocfl_object_id else {
         return Ok(());
@@ -184,21 +185,55 @@ async fn serve(
             .and_then(|v| v.to_str().ok()),
         size,
     );
-    let digest_b64 = hex::decode(&file.sha256)
-        .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
-        .map_err(DomainError::internal)?;
-    let mut response = match &range {
+    let wanted = match range {
         RangeRequest::Unsatisfiable => {
             return Ok(HttpResponse::build(StatusCode::RANGE_NOT_SATISFIABLE)
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
                 .finish());
         }
-        RangeRequest::Full => {
+        RangeRequest::Full => None,
+        RangeRequest::Partial(r) => Some(r),
+    };
+    let length = wanted.as_ref().map(|r| r.end - r.start).unwrap_or(size);
+    let mut response = file_response(&archive, &view, number, &file, wanted.as_ref(), size)?;
+    if crate::web::head::is_head(&req) {
+        // No file is opened: the HEAD answer keeps the Content-Length of a sized body.
+        let empty: ByteStream = Box::pin(futures_util::stream::empty());
+        return Ok(response.body(SizedStream::new(length, empty)));
+    }
+    let stream = file_stream(&archive, &view, &file, wanted).await?;
+    if view.is_published_version() {
+        count_usage(
+            &req,
+            &archive,
+            view.dataset.id,
+            view.version.number,
+            usage::Kind::Download,
+        );
+    }
+    Ok(response.body(SizedStream::new(length, stream)))
+}
+
+/// The status and headers of a file's answer: 200 with its digest, or 206 with the
+/// part `wanted`.
+fn file_response(
+    archive: &Archive,
+    view: &DatasetView,
+    number: Option<i32>,
+    file: &FileRow,
+    wanted: Option<&Range<u64>>,
+    size: u64,
+) -> Result<actix_web::HttpResponseBuilder, DomainError> {
+    let digest_b64 = hex::decode(&file.sha256)
+        .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
+        .map_err(DomainError::internal)?;
+    let mut response = match wanted {
+        None => {
             let mut r = HttpResponse::Ok();
             r.insert_header(("Content-Digest", format!("sha-256=:{digest_b64}:")));
             r
         }
-        RangeRequest::Partial(r) => {
+        Some(r) => {
             let mut resp = HttpResponse::PartialContent();
             resp.insert_header((
                 header::CONTENT_RANGE,
@@ -207,11 +242,6 @@ async fn serve(
             resp
         }
     };
-    let wanted = match &range {
-        RangeRequest::Partial(r) => Some(r.clone()),
-        _ => None,
-    };
-    let length = wanted.as_ref().map(|r| r.end - r.start).unwrap_or(size);
     response
         .insert_header(("Repr-Digest", format!("sha-256=:{digest_b64}:")))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
@@ -221,19 +251,24 @@ async fn serve(
         .insert_header(("X-Content-Type-Options", "nosniff"));
     if view.is_published_version() {
         // Level 1 Signposting on a content file: the landing page it belongs to.
-        let urls = LandingUrls::new(&archive, &view, number);
+        let urls = LandingUrls::new(archive, view, number);
         if let Some(value) = link_value(&signposting::item_header(&urls.urls())) {
             response.insert_header((header::LINK, value));
         }
     } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     }
-    if crate::web::head::is_head(&req) {
-        // No file is opened: the HEAD answer keeps the Content-Length of a sized body.
-        let empty: ByteStream = Box::pin(futures_util::stream::empty());
-        return Ok(response.body(SizedStream::new(length, empty)));
-    }
-    let stream = match (&file.content_path, &file.staged_name) {
+    Ok(response)
+}
+
+/// The bytes of `file` (or the part `wanted`), from the store or from staging.
+async fn file_stream(
+    archive: &Archive,
+    view: &DatasetView,
+    file: &FileRow,
+    wanted: Option<Range<u64>>,
+) -> Result<ByteStream, DomainError> {
+    Ok(match (&file.content_path, &file.staged_name) {
         // Published files, and files a new draft carries over from a published version.
         (Some(content_path), _) => {
             let object_id = view.dataset.ocfl_object_id.clone().ok_or_else(|| {
@@ -265,18 +300,13 @@ async fn serve(
             }
         }
         (_, Some(blob)) => open_local(archive.staged_blob_path(blob)?, wanted).await?,
-        _ => return Err(DomainError::internal(format!("file {} has no bytes", file.id)).into()),
-    };
-    if view.is_published_version() {
-        count_usage(
-            &req,
-            &archive,
-            view.dataset.id,
-            view.version.number,
-            usage::Kind::Download,
-        );
-    }
-    Ok(response.body(SizedStream::new(length, stream)))
+        _ => {
+            return Err(DomainError::internal(format!(
+                "file {} has no bytes",
+                file.id
+            )))
+        }
+    })
 }
 
 /// Passes a stream through while hashing it, holding back its last chunk until the
@@ -395,7 +425,7 @@ pub async fn download_version(
             let view = service::load_view(conn, v.as_ref(), id, Some(n))?;
             view.access(v.as_ref())
                 .check_download(view.is_published_version())?;
-            let files: Vec<&crate::deposit::model::FileRow> = view.files.iter().collect();
+            let files: Vec<&FileRow> = view.files.iter().collect();
             refuse_damaged(conn, &view, &files)?;
             Ok(view)
         })
@@ -438,16 +468,31 @@ pub async fn download_version(
     } else {
         response.insert_header((header::CACHE_CONTROL, "private, no-store"));
     }
-    // The file list is moved, not copied: a version may have 100,000 files.
-    let mut files = Vec::with_capacity(view.files.len());
-    for f in view.files {
+    let files = package_files(&archive, view.files, object_root.as_deref(), published)?;
+    if published {
+        count_usage(&req, &archive, id, n, usage::Kind::Download);
+    }
+    let body = packaging::stream(archive.store.clone(), files, package, modified);
+    Ok(response.streaming(body))
+}
+
+/// Where each file of the package comes from. The file list is moved, not copied: a
+/// version may have 100,000 files.
+fn package_files(
+    archive: &Archive,
+    rows: Vec<FileRow>,
+    object_root: Option<&str>,
+    published: bool,
+) -> Result<Vec<PackageFile>, DomainError> {
+    let mut files = Vec::with_capacity(rows.len());
+    for f in rows {
         // Published bytes are in the OCFL object; a draft's new uploads are staged, and
         // files it carries over unchanged are already in the object.
         let source = match (f.content_path, &object_root, f.staged_name) {
             (_, _, Some(blob)) if !published => Source::Local(archive.staged_blob_path(&blob)?),
             (Some(content_path), Some(root), _) => Source::Stored(format!("{root}/{content_path}")),
             (_, _, Some(blob)) => Source::Local(archive.staged_blob_path(&blob)?),
-            _ => return Err(DomainError::internal(format!("file {} has no bytes", f.id)).into()),
+            _ => return Err(DomainError::internal(format!("file {} has no bytes", f.id))),
         };
         files.push(PackageFile {
             size: u64::try_from(f.size).map_err(DomainError::internal)?,
@@ -456,11 +501,7 @@ pub async fn download_version(
             source,
         });
     }
-    if published {
-        count_usage(&req, &archive, id, n, usage::Kind::Download);
-    }
-    let body = packaging::stream(archive.store.clone(), files, package, modified);
-    Ok(response.streaming(body))
+    Ok(files)
 }
 
 #[cfg(test)]

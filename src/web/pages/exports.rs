@@ -12,7 +12,7 @@ use crate::doi::export::{self, signposting, CitationStyle, ExportFile, Published
 use crate::error::DomainError;
 use crate::web::auth::Viewer;
 use crate::web::errors::PageError;
-use crate::web::pages::signposting::{link_value, LandingUrls};
+use crate::web::protocols::signposting::{link_value, LandingUrls};
 
 /// The export formats, by the name used in URLs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,13 +4,13 @@ pub mod accounts;
 pub mod admin;
 pub mod curation;
 pub mod datasets;
+pub mod deposit;
 pub mod downloads;
 pub mod exports;
 pub mod home;
 pub mod reports;
 pub mod samples;
 pub mod search;
-pub mod signposting;
 pub mod sitemap;
 pub mod tickets;
 pub mod tombstone;
@@ -44,6 +44,13 @@ impl PageCtx {
     pub fn is_admin(&self) -> bool {
         access::is_admin(self.user.as_ref())
     }
+}
+
+/// A form with a reason (deaccession, waiving a ticket item).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ReasonForm {
+    pub reason: String,
 }
 
 /// Errors of a form, looked up by field name from templates.

@@ -95,8 +95,9 @@ fn toggled(req: &SearchRequest, facet: Facet, value: &str) -> SearchRequest {
     next
 }
 
-fn view(ctx: PageCtx, req: &SearchRequest, results: SearchResults) -> SearchPage {
-    let facets = results
+/// The facets with values, each value with the link that toggles it.
+fn facet_views(req: &SearchRequest, results: &SearchResults) -> Vec<FacetView> {
+    results
         .facets
         .0
         .iter()
@@ -114,7 +115,34 @@ fn view(ctx: PageCtx, req: &SearchRequest, results: SearchResults) -> SearchPage
                 })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// The sort orders to switch to, when there is a text to rank by.
+fn sort_links(req: &SearchRequest) -> Vec<SortLink> {
+    if req.query.is_empty() {
+        return Vec::new();
+    }
+    [SortOrder::Relevance, SortOrder::Newest]
+        .into_iter()
+        .map(|s| {
+            let mut r = req.clone();
+            r.sort = s;
+            r.page = 1;
+            SortLink {
+                label: match s {
+                    SortOrder::Relevance => "best match",
+                    SortOrder::Newest => "newest",
+                },
+                href: href(&r),
+                current: s == req.sort,
+            }
+        })
+        .collect()
+}
+
+fn view(ctx: PageCtx, req: &SearchRequest, results: SearchResults) -> SearchPage {
+    let facets = facet_views(req, &results);
     let active: Vec<ActiveFilter> = req
         .filters
         .iter()
@@ -133,26 +161,7 @@ fn view(ctx: PageCtx, req: &SearchRequest, results: SearchResults) -> SearchPage
         r.page = 1;
         href(&r)
     });
-    let sorts = if req.query.is_empty() {
-        Vec::new()
-    } else {
-        [SortOrder::Relevance, SortOrder::Newest]
-            .into_iter()
-            .map(|s| {
-                let mut r = req.clone();
-                r.sort = s;
-                r.page = 1;
-                SortLink {
-                    label: match s {
-                        SortOrder::Relevance => "best match",
-                        SortOrder::Newest => "newest",
-                    },
-                    href: href(&r),
-                    current: s == req.sort,
-                }
-            })
-            .collect()
-    };
+    let sorts = sort_links(req);
     let page_count = results.page_count();
     let at = |n: i64| {
         let mut r = req.clone();

@@ -7,15 +7,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::PageCtx;
+use super::{PageCtx, ReasonForm};
 use crate::accounts::{access, users, User};
 use crate::app::Archive;
 use crate::error::{DomainError, ErrorContext};
 use crate::tickets::{
     self, linkify, Attachment, Segment, TicketDetail, TicketState, TicketSummary,
 };
-use crate::web::auth::{field, read_form, read_text_field, verify_csrf, SignedIn, CSRF_FIELD};
+use crate::web::auth::SignedIn;
 use crate::web::errors::{redirect, render, PageError};
+use crate::web::extract::{csrf_first, read_text_field, CsrfForm, CsrfOnly};
 
 /// Largest file attached to a comment (a screenshot, a corrected sample).
 pub const ATTACHMENT_MAX_BYTES: u64 = 25 * 1024 * 1024;
@@ -277,7 +278,7 @@ pub async fn comment(
         .db
         .run(move |conn| tickets::load_for(conn, &viewer, id).map(|_| ()))
         .await?;
-    let mut csrf_checked = false;
+    csrf_first(&req, &mut multipart, "form").await?;
     let mut body = String::new();
     let mut staged = None;
     let mut attachment_name = String::new();
@@ -286,16 +287,6 @@ pub async fn comment(
             let mut part =
                 item.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
             let name = part.name().unwrap_or("").to_string();
-            if !csrf_checked {
-                let value = if name == CSRF_FIELD {
-                    Some(read_text_field(&mut part, 4096).await?)
-                } else {
-                    None
-                };
-                verify_csrf(&req, value.as_deref())?;
-                csrf_checked = true;
-                continue;
-            }
             let filename = part
                 .content_disposition()
                 .and_then(|cd| cd.get_filename())
@@ -320,9 +311,6 @@ pub async fn comment(
                     )))
                 }
             }
-        }
-        if !csrf_checked {
-            verify_csrf(&req, None)?;
         }
         Ok(())
     }
@@ -435,23 +423,16 @@ pub async fn attachment(
         .body(bytes))
 }
 
-async fn ticket_form(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Vec<(String, String)>, PageError> {
-    Ok(read_form(req, payload, 128 * 1024).await?)
-}
+/// The limit of a ticket's forms: room for a long title and body.
+const TICKET_FORM: usize = 128 * 1024;
 
 pub async fn waive(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<(i64, i64)>,
-    payload: web::Payload,
+    CsrfForm(ReasonForm { reason }): CsrfForm<ReasonForm, TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let (id, item) = path.into_inner();
-    let form = ticket_form(&req, payload).await?;
-    let reason = field(&form, "reason").to_string();
     let settings = archive.settings.clone();
     archive
         .db
@@ -462,14 +443,12 @@ pub async fn waive(
 }
 
 pub async fn unwaive(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<(i64, i64)>,
-    payload: web::Payload,
+    _: CsrfOnly<TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let (id, item) = path.into_inner();
-    ticket_form(&req, payload).await?;
     archive
         .db
         .run(move |conn| tickets::unwaive(conn, &user.0, id, item))
@@ -477,16 +456,21 @@ pub async fn unwaive(
     Ok(redirect(&format!("/tickets/{id}?msg=unwaived")))
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct AssignForm {
+    /// A curator's id, or empty for nobody.
+    assignee: String,
+}
+
 pub async fn assign(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<AssignForm, TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = ticket_form(&req, payload).await?;
-    let assignee = match field(&form, "assignee") {
+    let assignee = match form.assignee.as_str() {
         "" => None,
         text => Some(
             text.parse::<i64>()
@@ -500,16 +484,20 @@ pub async fn assign(
     Ok(redirect(&format!("/tickets/{id}?msg=assigned")))
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DueForm {
+    due_date: String,
+}
+
 pub async fn due(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<DueForm, TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = ticket_form(&req, payload).await?;
-    let due = tickets::parse_due(field(&form, "due_date"))?;
+    let due = tickets::parse_due(&form.due_date)?;
     archive
         .db
         .run(move |conn| tickets::set_due(conn, &user.0, id, due))
@@ -517,16 +505,21 @@ pub async fn due(
     Ok(redirect(&format!("/tickets/{id}?msg=due")))
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct StateForm {
+    state: String,
+}
+
 pub async fn set_state(
-    req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<StateForm, TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
-    let form = ticket_form(&req, payload).await?;
-    let state: TicketState = field(&form, "state")
+    let state: TicketState = form
+        .state
         .parse()
         .map_err(|_| DomainError::invalid("state", "use open or closed"))?;
     archive
@@ -569,17 +562,22 @@ pub async fn new_form(
     )
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct NewTicketForm {
+    title: String,
+    body: String,
+}
+
 pub async fn open(
     req: HttpRequest,
     archive: web::Data<Archive>,
     user: SignedIn,
     path: web::Path<i64>,
-    payload: web::Payload,
+    CsrfForm(form): CsrfForm<NewTicketForm, TICKET_FORM>,
 ) -> Result<HttpResponse, PageError> {
     let dataset_id = path.into_inner();
-    let form = ticket_form(&req, payload).await?;
-    let title = field(&form, "title").to_string();
-    let body = field(&form, "body").to_string();
+    let NewTicketForm { title, body } = form;
     let actor = user.0.clone();
     let settings = archive.settings.clone();
     let (t, b) = (title.clone(), body.clone());

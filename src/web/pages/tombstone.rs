@@ -6,7 +6,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::signposting::{landing_targets, link_value};
 use super::{exports, PageCtx};
 use crate::accounts::User;
 use crate::app::Archive;
@@ -14,6 +13,7 @@ use crate::deposit::model::DatasetView;
 use crate::doi::export::signposting::{header_value, Target};
 use crate::error::DomainError;
 use crate::web::errors::{render, PageError};
+use crate::web::protocols::signposting::{landing_targets, link_value};
 
 #[derive(Template)]
 #[template(path = "tombstone.html")]

@@ -338,14 +338,14 @@ fn static_file(content_type: &str, body: &'static str) -> HttpResponse {
 pub async fn client_js() -> HttpResponse {
     static_file(
         "text/javascript; charset=utf-8",
-        include_str!("../../static/tus.min.js"),
+        include_str!("../../../static/tus.min.js"),
     )
 }
 
 pub async fn client_license() -> HttpResponse {
     static_file(
         "text/plain; charset=utf-8",
-        include_str!("../../static/tus-js-client.LICENSE"),
+        include_str!("../../../static/tus-js-client.LICENSE"),
     )
 }
 
@@ -353,6 +353,6 @@ pub async fn client_license() -> HttpResponse {
 pub async fn upload_js() -> HttpResponse {
     static_file(
         "text/javascript; charset=utf-8",
-        include_str!("../../static/upload.js"),
+        include_str!("../../../static/upload.js"),
     )
 }

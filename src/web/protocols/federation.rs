@@ -174,8 +174,14 @@ pub async fn copies(
             receipts::copies_of(conn, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "dataset_id": id,
-        "copies": copies,
-    })))
+    Ok(HttpResponse::Ok().json(Copies {
+        dataset_id: id,
+        copies,
+    }))
+}
+
+#[derive(serde::Serialize)]
+struct Copies {
+    dataset_id: i64,
+    copies: Vec<receipts::CopyView>,
 }

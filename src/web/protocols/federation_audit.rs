@@ -10,8 +10,9 @@ use crate::accounts::access;
 use crate::app::Archive;
 use crate::error::DomainError;
 use crate::federation::{answer, signing};
-use crate::web::auth::{read_body, ApiCaller};
+use crate::web::auth::ApiCaller;
 use crate::web::errors::ApiError;
+use crate::web::extract::read_body;
 
 fn signature(req: &HttpRequest) -> Option<String> {
     req.headers()

@@ -4,13 +4,13 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::exports::{self, Format};
 use crate::app::Archive;
 use crate::deposit::model::DatasetView;
 use crate::deposit::service;
 use crate::doi::export::signposting::{self, MetadataDoc, Target, Urls, LINKSET, LINKSET_JSON};
 use crate::error::DomainError;
 use crate::web::errors::PageError;
+use crate::web::pages::exports::{self, Format};
 
 /// The signposting URLs of a version's landing page. `number` is None for the dataset's
 /// own page (`/datasets/{id}`, the latest version), which has its own link set.
