@@ -353,8 +353,13 @@ pub async fn put_file(
     path: web::Path<(i64, String)>,
     query: web::Query<UploadQuery>,
     payload: web::Payload,
+    limits: web::Data<crate::web::limits::Limits>,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.required()?;
+    let _uploading = match limits.upload(user.id) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy),
+    };
     let (id, raw_path) = path.into_inner();
     let dataset_path = uploads::parse_path(&raw_path)?;
     let actor = user.clone();

@@ -35,6 +35,7 @@ mod s3;
 mod samples;
 mod search;
 mod security;
+mod slow_clients;
 mod standards;
 mod tombstone;
 mod tus;
