@@ -358,7 +358,7 @@ pub async fn put_file(
     let user = caller.required()?;
     let _uploading = match limits.upload(user.id) {
         Ok(permit) => permit,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.response()),
     };
     let (id, raw_path) = path.into_inner();
     let dataset_path = uploads::parse_path(&raw_path)?;

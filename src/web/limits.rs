@@ -43,27 +43,27 @@ impl Limits {
 
     /// A place among the whole-version downloads for the client of `req`, or the 503
     /// to answer. The permit must live as long as the response body.
-    pub fn download(&self, req: &HttpRequest) -> Result<Permit, HttpResponse> {
+    pub fn download(&self, req: &HttpRequest) -> Result<Permit, Refused> {
         let address = client_address(req);
         self.downloads.enter(address).map_err(|full| {
             let why = match full {
                 Full::Total => "the archive is serving as many whole-version downloads as it can",
                 Full::PerKey => "you already have as many whole-version downloads running as one address may",
             };
-            busy(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("{why}; please try again in a few seconds (single files can be downloaded meanwhile)."),
-            )
+            Refused {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: format!("{why}; please try again in a few seconds (single files can be downloaded meanwhile)."),
+            }
         })
     }
 
     /// A place among the uploads of account `user_id`, or the 429 to answer.
-    pub fn upload(&self, user_id: i64) -> Result<Permit, HttpResponse> {
+    pub fn upload(&self, user_id: i64) -> Result<Permit, Refused> {
         self.uploads.enter(user_id).map_err(|_| {
-            busy(
-                StatusCode::TOO_MANY_REQUESTS,
-                "this account already sends as many uploads at once as it may; please wait for one to finish and try again.",
-            )
+            Refused {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "this account already sends as many uploads at once as it may; please wait for one to finish and try again.".into(),
+            }
         })
     }
 }
@@ -77,12 +77,19 @@ fn client_address(req: &HttpRequest) -> IpAddr {
 }
 
 /// A refusal that tells the client when to come back.
-fn busy(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/plain; charset=utf-8")
-        .body(message.to_string())
+pub struct Refused {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refused {
+    pub fn response(self) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("text/plain; charset=utf-8")
+            .body(self.message)
+    }
 }
 
 enum Full {

@@ -240,7 +240,7 @@ pub async fn create(
     let user = caller(&req, &archive).await?;
     let _uploading = match limits.upload(user.id) {
         Ok(permit) => permit,
-        Err(busy) => return Ok(tus_busy(busy)),
+        Err(busy) => return Ok(tus_busy(busy.response())),
     };
     if req.headers().contains_key("Upload-Defer-Length") {
         return Err(DomainError::BadRequest(
@@ -324,7 +324,7 @@ pub async fn patch(
     let user = caller(&req, &archive).await?;
     let _uploading = match limits.upload(user.id) {
         Ok(permit) => permit,
-        Err(busy) => return Ok(tus_busy(busy)),
+        Err(busy) => return Ok(tus_busy(busy.response())),
     };
     let done = tus::patch(&archive.uploads(), &user, &path, request, payload).await?;
     let mut r = tus_response(StatusCode::NO_CONTENT);

@@ -872,7 +872,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, PageError> {
     let _uploading = match limits.upload(user.0.id) {
         Ok(permit) => permit,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.response()),
     };
     let id = path.into_inner();
     let actor = user.0.clone();

@@ -382,7 +382,7 @@ pub async fn download_version(
     let (id, n) = path.into_inner();
     let permit = match limits.download(&req) {
         Ok(permit) => permit,
-        Err(busy) => return Ok(busy),
+        Err(busy) => return Ok(busy.response()),
     };
     let bag = match query.format.as_deref().map(str::trim) {
         None | Some("zip") => false,
