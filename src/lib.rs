@@ -1,4 +1,4 @@
-//! holdfast: a FAIR data archive. See DESIGN.md for the architecture: modules by
+//! holdfast: a FAIR data archive. See docs/architecture.md for the module map: modules by
 //! domain, a thin web layer, one error policy (`error`).
 
 pub mod accounts;

@@ -16,14 +16,14 @@
 //! Staging leftovers (`.part-*` files, staged blobs no draft refers to) are cleaned by
 //! the composition root (`Archive::open`) (`Staging::cleanup_leftovers`, `sweep_unreferenced_blobs`).
 
-use chrono::Utc;
 use diesel::prelude::*;
 use std::path::Path;
 
 use crate::config::Settings;
-use crate::db::schema::{datasets, jobs};
+use crate::db::schema::datasets;
 use crate::db::{AnyConnection, Db};
 use crate::error::DomainError;
+use crate::jobs::{self, history::Claim};
 use crate::storage::{LocalDiskStore, OcflRoot};
 
 /// Temp files without a writer pid in their name (older releases) are removed only
@@ -63,7 +63,7 @@ fn remove_old_entries(dir: &Path, age: std::time::Duration) -> std::io::Result<u
 }
 
 /// How long recovery holds a publication job while it repairs the object.
-const RECOVERY_LEASE_SECS: i64 = 300;
+const RECOVERY_LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(300);
 
 /// Runs every recovery step and logs what it did.
 pub async fn run(db: &Db, settings: &Settings, ocfl: &OcflRoot) -> anyhow::Result<()> {
@@ -90,7 +90,11 @@ pub async fn run(db: &Db, settings: &Settings, ocfl: &OcflRoot) -> anyhow::Resul
 
     let host = crate::node::host_name();
     let requeued = db
-        .run(move |conn| requeue_dead_jobs(conn, &host))
+        .run(move |conn| {
+            jobs::history::requeue_abandoned(conn, |holder| {
+                worker_pid(holder, &host).is_some_and(crate::node::process_is_dead)
+            })
+        })
         .await
         .map_err(|e| anyhow::anyhow!("recovery: requeuing jobs of dead workers: {e}"))?;
     if !requeued.is_empty() {
@@ -109,12 +113,21 @@ pub async fn run(db: &Db, settings: &Settings, ocfl: &OcflRoot) -> anyhow::Resul
     for (dataset_id, object_id) in in_flight {
         let who = me.clone();
         let claimed = db
-            .run(move |conn| claim_publication(conn, dataset_id, &who))
+            .run(move |conn| {
+                let key = crate::publish::publish_key(dataset_id);
+                jobs::history::claim_waiting(conn, &key, &who, RECOVERY_LEASE)
+            })
             .await
             .map_err(|e| anyhow::anyhow!("recovery: claiming publication {dataset_id}: {e}"))?;
-        let Some(job_id) = claimed else {
-            tracing::info!(dataset = dataset_id, object = %object_id, "recovery: publication is being run by a live worker; left to it");
-            continue;
+        // Only with no job that will run the publication, or with its job held, may
+        // recovery touch the object.
+        let job_id = match claimed {
+            Claim::Busy => {
+                tracing::info!(dataset = dataset_id, object = %object_id, "recovery: publication is being run by a live worker; left to it");
+                continue;
+            }
+            Claim::NoJob => None,
+            Claim::Claimed(id) => Some(id),
         };
         match ocfl.recover_object(&object_id).await {
             Ok(report) if report.changed() => tracing::warn!(
@@ -134,7 +147,7 @@ pub async fn run(db: &Db, settings: &Settings, ocfl: &OcflRoot) -> anyhow::Resul
         }
         if let Some(job_id) = job_id {
             let who = me.clone();
-            db.run(move |conn| release_publication(conn, job_id, &who))
+            db.run(move |conn| jobs::history::release(conn, job_id, &who))
                 .await
                 .map_err(|e| anyhow::anyhow!("recovery: releasing job {job_id}: {e}"))?;
         }
@@ -191,41 +204,6 @@ fn remove_dead_temp_files(dir: &Path, prefix: &str) -> std::io::Result<Vec<Strin
     Ok(removed)
 }
 
-/// Puts `running` jobs whose lease belongs to a dead process of this host back in the
-/// queue, due now. Returns their ids.
-fn requeue_dead_jobs(conn: &mut AnyConnection, host: &str) -> Result<Vec<i64>, DomainError> {
-    let running: Vec<(i64, Option<String>)> = jobs::table
-        .filter(jobs::state.eq("running"))
-        .select((jobs::id, jobs::locked_by))
-        .load(conn)?;
-    let now = Utc::now().naive_utc();
-    let mut requeued = Vec::new();
-    for (id, locked_by) in running {
-        let Some(holder) = locked_by else { continue };
-        if !worker_pid(&holder, host).is_some_and(crate::node::process_is_dead) {
-            continue;
-        }
-        let changed = diesel::update(
-            jobs::table
-                .find(id)
-                .filter(jobs::state.eq("running"))
-                .filter(jobs::locked_by.eq(&holder)),
-        )
-        .set((
-            jobs::state.eq("queued"),
-            jobs::run_after.eq(now),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        if changed == 1 {
-            requeued.push(id);
-        }
-    }
-    Ok(requeued)
-}
-
 /// Approved datasets (their publication started or is about to) with an OCFL object id.
 fn publications_in_flight(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>, DomainError> {
     let rows: Vec<(i64, Option<String>)> = datasets::table
@@ -237,66 +215,6 @@ fn publications_in_flight(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>
         .into_iter()
         .filter_map(|(id, object)| object.map(|o| (id, o)))
         .collect())
-}
-
-/// Takes the dataset's publication job for recovery. `Some(Some(job))`: claimed (give
-/// it back with `release_publication`); `Some(None)`: no job will run it (none, or
-/// given up), so recovery may touch the object; `None`: a live worker holds it.
-fn claim_publication(
-    conn: &mut AnyConnection,
-    dataset_id: i64,
-    me: &str,
-) -> Result<Option<Option<i64>>, DomainError> {
-    let job: Option<(i64, String, i32)> = jobs::table
-        .filter(jobs::dedupe_key.eq(crate::publish::publish_key(dataset_id)))
-        .filter(jobs::state.eq_any(["queued", "running"]))
-        .order(jobs::id.desc())
-        .select((jobs::id, jobs::state, jobs::attempts))
-        .first(conn)
-        .optional()?;
-    let Some((id, state, attempts)) = job else {
-        return Ok(Some(None));
-    };
-    if state == "running" {
-        // Dead local workers' jobs were queued again just before; this one is live
-        // (or on another host, whose lease will tell).
-        return Ok(None);
-    }
-    let now = Utc::now().naive_utc();
-    let taken = diesel::update(
-        jobs::table
-            .find(id)
-            .filter(jobs::state.eq("queued"))
-            .filter(jobs::attempts.eq(attempts)),
-    )
-    .set((
-        jobs::state.eq("running"),
-        jobs::locked_by.eq(me),
-        jobs::locked_until.eq(now + chrono::Duration::seconds(RECOVERY_LEASE_SECS)),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok((taken == 1).then_some(Some(id)))
-}
-
-/// Gives a publication job back to the queue, due now.
-fn release_publication(conn: &mut AnyConnection, job: i64, me: &str) -> Result<(), DomainError> {
-    let now = Utc::now().naive_utc();
-    diesel::update(
-        jobs::table
-            .find(job)
-            .filter(jobs::state.eq("running"))
-            .filter(jobs::locked_by.eq(me)),
-    )
-    .set((
-        jobs::state.eq("queued"),
-        jobs::run_after.eq(now),
-        jobs::locked_by.eq(None::<String>),
-        jobs::locked_until.eq(None::<chrono::NaiveDateTime>),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -82,6 +82,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    federation_seen_requests (signature) {
+        signature -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     file_validations (id) {
         id -> BigInt,
         version_id -> BigInt,
@@ -549,6 +556,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     datasets,
     dois,
     federation_partners,
+    federation_seen_requests,
     file_validations,
     fixity_checks,
     fixity_runs,

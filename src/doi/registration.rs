@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use crate::accounts::User;
 use crate::config::{DoiProviderKind, Settings};
-use crate::db::schema::{dataset_versions, dois, jobs};
+use crate::db::schema::{dataset_versions, dois};
 use crate::db::{AnyConnection, Db};
 use crate::deposit::service;
 use crate::error::DomainError;
-use crate::jobs::Job;
+use crate::jobs::{Job, JobState};
 
 /// Why a `register-doi` job was queued (its payload's `action`). The job does what the
 /// DOI's row asks for when it runs; the action says what changed, and `delete` is the
@@ -408,45 +408,35 @@ fn pending_of(
     conn: &mut AnyConnection,
     row: &DoiRow,
 ) -> Result<Option<PendingRegistration>, DomainError> {
-    let recent: Vec<(String, i32, Option<String>, NaiveDateTime)> = jobs::table
-        .filter(jobs::dedupe_key.eq(job_key(&row.doi)))
-        .order(jobs::id.desc())
-        .limit(10)
-        .select((
-            jobs::state,
-            jobs::attempts,
-            jobs::last_error,
-            jobs::run_after,
-        ))
-        .load(conn)?;
+    let recent = crate::jobs::history::recent_of_key(conn, &job_key(&row.doi), 10)?;
     // Jobs newer than the last one that succeeded.
     let open: Vec<_> = recent
         .into_iter()
-        .take_while(|(state, ..)| state != "done")
+        .take_while(|job| job.state != JobState::Done)
         .collect();
     if open.is_empty() {
         return Ok(None);
     }
-    let has = |s: &str| open.iter().any(|(state, ..)| state == s);
-    let job_state = if has("running") {
-        "running"
-    } else if has("queued") {
-        "queued"
+    let has = |state: JobState| open.iter().any(|job| job.state == state);
+    let job_state = if has(JobState::Running) {
+        JobState::Running
+    } else if has(JobState::Queued) {
+        JobState::Queued
     } else {
-        "failed"
+        JobState::Failed
     };
     let in_sync = row.provider_state.as_deref() == Some(row.state.as_str());
-    if job_state == "failed" && in_sync {
+    if job_state == JobState::Failed && in_sync {
         return Ok(None);
     }
     Ok(Some(PendingRegistration {
-        job_state: job_state.to_string(),
-        attempts: open.iter().map(|(_, a, ..)| *a).max().unwrap_or(0),
-        last_error: open.iter().find_map(|(_, _, e, _)| e.clone()),
+        job_state: job_state.as_str().to_string(),
+        attempts: open.iter().map(|job| job.attempts).max().unwrap_or(0),
+        last_error: open.iter().find_map(|job| job.last_error.clone()),
         next_attempt_at: open
             .iter()
-            .filter(|(state, ..)| state == "queued")
-            .map(|(.., at)| *at)
+            .filter(|job| job.state == JobState::Queued)
+            .map(|job| job.run_after)
             .min(),
     }))
 }

@@ -98,7 +98,7 @@ pub fn authenticate(
             replication_sources::token,
         ))
         .load(conn)?;
-    sources
+    let source = sources
         .into_iter()
         .find_map(|(id, base_url, token)| {
             let key = signing::key_of_token(token.as_deref()?);
@@ -106,7 +106,35 @@ pub fn authenticate(
         })
         .ok_or_else(|| {
             DomainError::Unauthorized("the signature matches no archive this one replicates".into())
-        })
+        })?;
+    refuse_replay(conn, signature)?;
+    Ok(source)
+}
+
+/// Each signed request is answered once: its signature is kept for as long as the
+/// request could pass the clock check, and a second arrival is refused. Kept in the
+/// database, so a request replayed to another node is refused too.
+fn refuse_replay(conn: &mut AnyConnection, signature: &str) -> Result<(), DomainError> {
+    use crate::db::schema::federation_seen_requests as seen;
+    let now = Utc::now().naive_utc();
+    // Twice the allowed skew: a request may be issued that far ahead of this clock
+    // and arrive that far behind it.
+    let window = chrono::Duration::seconds(2 * signing::MAX_SKEW_SECS);
+    diesel::delete(seen::table.filter(seen::seen_at.lt(now - window))).execute(conn)?;
+    let inserted = diesel::insert_into(seen::table)
+        .values((seen::signature.eq(signature.trim()), seen::seen_at.eq(now)))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(DomainError::Unauthorized(
+            "this signed request was already received; requests are single-use, sign a new one"
+                .into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn fresh(issued_at: DateTime<Utc>) -> Result<(), DomainError> {

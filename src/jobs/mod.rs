@@ -17,6 +17,7 @@
 //! next round with [`ensure_scheduled`], which takes the node lock so two nodes never
 //! queue the same round.
 
+pub mod history;
 pub mod registry;
 pub mod schedule;
 pub mod worker;
@@ -54,6 +55,45 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Does the work. Idempotent: a job cut short runs again from the start.
     fn run(self, ctx: &Self::Context) -> impl Future<Output = Result<(), DomainError>> + Send;
+}
+
+/// Where a job is in its life: `queued` (waiting, or waiting to be tried again),
+/// `running` (held under a lease), `done`, or `failed` (given up after its attempts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    /// States of a job that will still run.
+    pub const PENDING: [&'static str; 2] = ["queued", "running"];
+
+    /// The stored text, in `jobs.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<JobState, DomainError> {
+        Ok(match text {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            other => {
+                return Err(DomainError::internal(format!(
+                    "unknown job state {other:?}"
+                )))
+            }
+        })
+    }
 }
 
 /// Wakes this process's workers when a request commits a job, so it starts at once
@@ -109,7 +149,7 @@ pub fn enqueue_at<J: Job>(
     if let Some(key) = &dedupe_key {
         let waiting: i64 = jobs::table
             .filter(jobs::dedupe_key.eq(key))
-            .filter(jobs::state.eq("queued"))
+            .filter(jobs::state.eq(JobState::Queued.as_str()))
             .filter(jobs::attempts.eq(0))
             .count()
             .get_result(conn)?;
@@ -127,7 +167,7 @@ pub fn enqueue_at<J: Job>(
             jobs::kind.eq(J::KIND),
             jobs::payload.eq(payload),
             jobs::dedupe_key.eq(dedupe_key),
-            jobs::state.eq("queued"),
+            jobs::state.eq(JobState::Queued.as_str()),
             jobs::attempts.eq(0),
             jobs::max_attempts.eq(J::MAX_ATTEMPTS),
             jobs::run_after.eq(run_after),
@@ -142,7 +182,7 @@ pub fn enqueue_at<J: Job>(
 pub fn is_pending(conn: &mut AnyConnection, dedupe_key: &str) -> Result<bool, DomainError> {
     let pending: i64 = jobs::table
         .filter(jobs::dedupe_key.eq(dedupe_key))
-        .filter(jobs::state.eq_any(["queued", "running"]))
+        .filter(jobs::state.eq_any(JobState::PENDING))
         .count()
         .get_result(conn)?;
     Ok(pending > 0)
@@ -173,5 +213,22 @@ mod tests {
         assert_eq!(backoff(1000, 3).num_milliseconds(), 8000);
         assert_eq!(backoff(1000, 30).num_milliseconds(), 3_600_000);
         assert_eq!(backoff(u64::MAX, 5).num_milliseconds(), 3_600_000);
+    }
+
+    #[test]
+    fn job_states_read_back_what_they_store() {
+        for state in [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Failed,
+        ] {
+            assert_eq!(JobState::parse(state.as_str()).ok(), Some(state));
+        }
+        assert!(JobState::parse("paused").is_err());
+        for pending in JobState::PENDING {
+            let state = JobState::parse(pending).ok();
+            assert!(matches!(state, Some(JobState::Queued | JobState::Running)));
+        }
     }
 }

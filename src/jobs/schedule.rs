@@ -56,7 +56,7 @@ fn ensure_scheduled_in<J: Job>(
         let pending: i64 = jobs::table
             .filter(jobs::kind.eq(J::KIND))
             .filter(jobs::dedupe_key.eq(&key))
-            .filter(jobs::state.eq_any(["queued", "running"]))
+            .filter(jobs::state.eq_any(super::JobState::PENDING))
             .filter(jobs::id.ne(me.unwrap_or(-1)))
             .count()
             .get_result(conn)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use super::{backoff, JobRow, Registry, Waker};
+use super::{backoff, JobRow, JobState, Registry, Waker};
 use crate::db::schema::jobs;
 use crate::db::Db;
 use crate::error::DomainError;
@@ -198,9 +198,11 @@ fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<Job
     let due: Vec<JobRow> = jobs::table
         .filter(
             jobs::state
-                .eq("queued")
+                .eq(JobState::Queued.as_str())
                 .and(jobs::run_after.le(now))
-                .or(jobs::state.eq("running").and(jobs::locked_until.lt(now))),
+                .or(jobs::state
+                    .eq(JobState::Running.as_str())
+                    .and(jobs::locked_until.lt(now))),
         )
         .order((jobs::run_after.asc(), jobs::id.asc()))
         .limit(8)
@@ -215,7 +217,7 @@ fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<Job
                 .filter(jobs::attempts.eq(job.attempts)),
         )
         .set((
-            jobs::state.eq("running"),
+            jobs::state.eq(JobState::Running.as_str()),
             jobs::attempts.eq(job.attempts + 1),
             jobs::locked_by.eq(worker),
             jobs::locked_until.eq(lease_end),
@@ -224,7 +226,7 @@ fn claim(conn: &mut crate::db::AnyConnection, worker: &str) -> Result<Option<Job
         .execute(conn)?;
         if taken == 1 {
             job.attempts += 1;
-            job.state = "running".into();
+            job.state = JobState::Running.as_str().into();
             return Ok(Some(job));
         }
     }
@@ -244,9 +246,11 @@ fn claim_skip_locked(
         let job: Option<JobRow> = jobs::table
             .filter(
                 jobs::state
-                    .eq("queued")
+                    .eq(JobState::Queued.as_str())
                     .and(jobs::run_after.le(now))
-                    .or(jobs::state.eq("running").and(jobs::locked_until.lt(now))),
+                    .or(jobs::state
+                        .eq(JobState::Running.as_str())
+                        .and(jobs::locked_until.lt(now))),
             )
             .order((jobs::run_after.asc(), jobs::id.asc()))
             .limit(1)
@@ -258,7 +262,7 @@ fn claim_skip_locked(
         let Some(mut job) = job else { return Ok(None) };
         diesel::update(jobs::table.find(job.id))
             .set((
-                jobs::state.eq("running"),
+                jobs::state.eq(JobState::Running.as_str()),
                 jobs::attempts.eq(job.attempts + 1),
                 jobs::locked_by.eq(worker),
                 jobs::locked_until.eq(lease_end),
@@ -266,7 +270,7 @@ fn claim_skip_locked(
             ))
             .execute(conn)?;
         job.attempts += 1;
-        job.state = "running".into();
+        job.state = JobState::Running.as_str().into();
         job.locked_by = Some(worker.to_string());
         job.locked_until = Some(lease_end);
         Ok(Some(job))
@@ -280,7 +284,7 @@ fn renew(conn: &mut crate::db::AnyConnection, id: i64, worker: &str) -> Result<(
     diesel::update(
         jobs::table
             .find(id)
-            .filter(jobs::state.eq("running"))
+            .filter(jobs::state.eq(JobState::Running.as_str()))
             .filter(jobs::locked_by.eq(worker)),
     )
     .set(jobs::locked_until.eq(until))
@@ -300,13 +304,13 @@ fn finish(
     let now = Utc::now().naive_utc();
     let mine = jobs::table
         .find(job.id)
-        .filter(jobs::state.eq("running"))
+        .filter(jobs::state.eq(JobState::Running.as_str()))
         .filter(jobs::locked_by.eq(worker));
     let none: Option<chrono::NaiveDateTime> = None;
     match error {
         None => diesel::update(mine)
             .set((
-                jobs::state.eq("done"),
+                jobs::state.eq(JobState::Done.as_str()),
                 jobs::locked_by.eq(None::<String>),
                 jobs::locked_until.eq(none),
                 jobs::last_error.eq(None::<String>),
@@ -318,7 +322,7 @@ fn finish(
             tracing::error!(job = job.id, kind = %job.kind, error = %message, "job failed for good");
             diesel::update(mine)
                 .set((
-                    jobs::state.eq("failed"),
+                    jobs::state.eq(JobState::Failed.as_str()),
                     jobs::locked_by.eq(None::<String>),
                     jobs::locked_until.eq(none),
                     jobs::last_error.eq(Some(message)),
@@ -329,7 +333,7 @@ fn finish(
         }
         Some(message) => diesel::update(mine)
             .set((
-                jobs::state.eq("queued"),
+                jobs::state.eq(JobState::Queued.as_str()),
                 jobs::run_after.eq(now + backoff(backoff_base_ms, job.attempts - 1)),
                 jobs::locked_by.eq(None::<String>),
                 jobs::locked_until.eq(none),

@@ -116,7 +116,9 @@ pub fn record(
     agent: Agent,
 ) -> Result<(), DomainError> {
     let (agent_type, agent_name, agent_user_id) = match agent {
-        Agent::Person(u) => ("person", format!("{} <{}>", u.name, u.email), Some(u.id)),
+        // The name only: the history is public, addresses are not (the account is
+        // linked by id for the archive's own use).
+        Agent::Person(u) => ("person", u.name.clone(), Some(u.id)),
         Agent::Holdfast => ("software", software_agent(), None),
         Agent::Organization(name) => ("organization", name.to_string(), None),
     };
@@ -168,6 +170,73 @@ pub fn of_dataset(conn: &mut AnyConnection, dataset_id: i64) -> Result<Vec<Event
         .order(premis_events::id.asc())
         .select(EventRow::as_select())
         .load(conn)?)
+}
+
+/// Who reads a dataset's history.
+#[derive(Clone, Copy, Debug)]
+pub enum Reader<'a> {
+    /// The depositor and the archive's staff: every event, with people's names.
+    Insider,
+    /// Everyone else, and the copy kept in the OCFL object: the events of published
+    /// versions and of the dataset as a whole, without the work on drafts (removed
+    /// draft files, checks of drafts), and people named by their role.
+    Public {
+        owner_id: i64,
+        published_versions: &'a [i32],
+    },
+}
+
+/// Whether the event records work on a draft: a file removed before publication, or a
+/// data standards check (which runs on drafts and names their files).
+fn is_draft_work(event: &EventRow) -> bool {
+    matches!(
+        EventType::parse(&event.event_type),
+        Some(EventType::Deletion | EventType::Validation)
+    )
+}
+
+/// A dataset's history as `reader` may see it.
+pub fn history_for(rows: Vec<EventRow>, reader: Reader) -> Vec<EventRow> {
+    rows.into_iter()
+        .filter_map(|mut event| {
+            // Rows written before names went without addresses carried "Name <email>".
+            if let Some((name, _)) = event.agent_name.split_once(" <") {
+                event.agent_name = name.to_string();
+            }
+            let Reader::Public {
+                owner_id,
+                published_versions,
+            } = reader
+            else {
+                return Some(event);
+            };
+            let of_published = event
+                .version_number
+                .is_none_or(|n| published_versions.contains(&n));
+            if !of_published || is_draft_work(&event) {
+                return None;
+            }
+            if event.agent_type == "person" {
+                event.agent_name = if event.agent_user_id == Some(owner_id) {
+                    "depositor".to_string()
+                } else {
+                    "curator".to_string()
+                };
+            }
+            Some(event)
+        })
+        .collect()
+}
+
+/// An opaque, stable identifier of a person acting in this archive, for records that
+/// travel with the content (OCFL inventories): it names no address, and the archive can
+/// tell whose it is.
+pub fn person_uri(base_url: &str, user_id: i64) -> String {
+    let name = format!("{}/agents/{user_id}", base_url.trim_end_matches('/'));
+    format!(
+        "urn:uuid:{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+    )
 }
 
 const PREMIS_NS: &str = "http://www.loc.gov/premis/v3";
@@ -333,5 +402,58 @@ mod tests {
             assert_eq!(EventType::parse(t).map(EventType::as_str), Some(t));
         }
         assert_eq!(EventType::parse("repair"), None);
+    }
+
+    fn by_person(kind: &str, version: Option<i32>, user: i64, name: &str) -> EventRow {
+        EventRow {
+            version_number: version,
+            agent_type: "person".into(),
+            agent_name: name.into(),
+            agent_user_id: Some(user),
+            ..event(kind, Some("data/a.csv"))
+        }
+    }
+
+    #[test]
+    fn the_public_history_names_roles_and_leaves_out_drafts() {
+        let rows = vec![
+            by_person("deletion", Some(1), 7, "Dee Positor"),
+            by_person("validation", Some(1), 7, "Dee Positor"),
+            by_person("ingestion", Some(1), 9, "Cura Tor <cur@example.org>"),
+            by_person("ingestion", Some(2), 9, "Cura Tor"),
+            by_person("deaccession", None, 3, "Ad Min"),
+        ];
+        let public = history_for(
+            rows.clone(),
+            Reader::Public {
+                owner_id: 7,
+                published_versions: &[1],
+            },
+        );
+        let seen: Vec<(&str, &str)> = public
+            .iter()
+            .map(|e| (e.event_type.as_str(), e.agent_name.as_str()))
+            .collect();
+        assert_eq!(seen, [("ingestion", "curator"), ("deaccession", "curator")]);
+
+        let insider = history_for(rows, Reader::Insider);
+        assert_eq!(insider.len(), 5);
+        assert_eq!(
+            insider[2].agent_name, "Cura Tor",
+            "no address, even in old rows"
+        );
+        assert!(insider.iter().all(|e| !e.agent_name.contains('@')));
+    }
+
+    #[test]
+    fn a_person_uri_is_stable_and_names_no_address() {
+        let uri = person_uri("https://archive.example/", 42);
+        assert_eq!(uri, person_uri("https://archive.example", 42));
+        assert_ne!(uri, person_uri("https://archive.example", 43));
+        let id = uri.strip_prefix("urn:uuid:").map(uuid::Uuid::parse_str);
+        assert_eq!(
+            id.and_then(Result::ok).map(|u| u.get_version_num()),
+            Some(5)
+        );
     }
 }

@@ -82,7 +82,7 @@ pub(super) async fn commit_to_storage(
             plan.version.number, plan.version_doi
         ),
         user_name: curator.name.clone(),
-        user_address: Some(format!("mailto:{}", curator.email)),
+        user_address: Some(events::person_uri(&publisher.settings.base_url, curator.id)),
         files,
     };
     ocfl.commit_version_counted(&plan.object_id, version, copied)

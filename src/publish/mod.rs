@@ -186,7 +186,17 @@ async fn publish(publisher: &Publisher, curator: &User, id: i64) -> Result<Publi
     // while the write transaction holds the database.
     match publisher
         .db
-        .run(move |conn| events::of_dataset(conn, id))
+        .run(move |conn| {
+            let published: Vec<i32> = crate::deposit::service::published_versions(conn, id)?
+                .iter()
+                .map(|v| v.number)
+                .collect();
+            let reader = events::Reader::Public {
+                owner_id: owner,
+                published_versions: &published,
+            };
+            Ok(events::history_for(events::of_dataset(conn, id)?, reader))
+        })
         .await
     {
         Ok(history) => write_event_log(publisher, &object_id, &history).await,

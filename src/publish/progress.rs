@@ -1,12 +1,12 @@
 //! How a publication is going: the running job notes its phase and counts, and the
 //! dataset's page and the API read them.
 
-use diesel::prelude::*;
 use std::time::Duration;
 
 use super::Publisher;
 use crate::db::AnyConnection;
 use crate::error::DomainError;
+use crate::jobs::history;
 
 /// How often the publication job notes how many files it has copied.
 pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -55,62 +55,15 @@ pub fn publish_progress(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<PublishProgress>, DomainError> {
-    use crate::db::schema::jobs;
-    type Row = (
-        String,
-        i32,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    );
-    Ok(jobs::table
-        .filter(jobs::dedupe_key.eq(publish_key(id)))
-        .order(jobs::id.desc())
-        .select((
-            jobs::state,
-            jobs::attempts,
-            jobs::last_error,
-            jobs::progress_phase,
-            jobs::progress_done,
-            jobs::progress_total,
-        ))
-        .first::<Row>(conn)
-        .optional()?
-        .map(
-            |(state, attempts, last_error, phase, done, total)| PublishProgress {
-                state,
-                attempts,
-                last_error,
-                phase,
-                done,
-                total,
-            },
-        ))
-}
-
-/// Notes on the running publication job of dataset `id` what it is doing (nothing
-/// when the publication runs outside a job).
-fn set_publish_progress(
-    conn: &mut AnyConnection,
-    id: i64,
-    phase: &str,
-    done: Option<i64>,
-    total: Option<i64>,
-) -> Result<(), DomainError> {
-    use crate::db::schema::jobs;
-    diesel::update(
-        jobs::table
-            .filter(jobs::dedupe_key.eq(publish_key(id)))
-            .filter(jobs::state.eq("running")),
-    )
-    .set((
-        jobs::progress_phase.eq(phase),
-        jobs::progress_done.eq(done),
-        jobs::progress_total.eq(total),
-    ))
-    .execute(conn)?;
-    Ok(())
+    let latest = history::recent_of_key(conn, &publish_key(id), 1)?;
+    Ok(latest.into_iter().next().map(|job| PublishProgress {
+        state: job.state.as_str().to_string(),
+        attempts: job.attempts,
+        last_error: job.last_error,
+        phase: job.progress.phase,
+        done: job.progress.done,
+        total: job.progress.total,
+    }))
 }
 
 pub(super) async fn report_progress(
@@ -122,7 +75,14 @@ pub(super) async fn report_progress(
 ) {
     let written = publisher
         .db
-        .run(move |conn| set_publish_progress(conn, id, phase, done, total))
+        .run(move |conn| {
+            let progress = history::Progress {
+                phase: Some(phase.to_string()),
+                done,
+                total,
+            };
+            history::note_progress(conn, &publish_key(id), &progress)
+        })
         .await;
     if let Err(e) = written {
         tracing::warn!(dataset = id, error = %e, "could not note the publication's progress");

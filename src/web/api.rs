@@ -871,8 +871,8 @@ pub struct EventsQuery {
 }
 
 /// The dataset's PREMIS event history: JSON, or PREMIS 3 XML with `?format=premis`.
-/// Its depositor and curators see every event; others see the events of published
-/// versions (and of the dataset as a whole, such as a deaccession).
+/// Its depositor and curators see every event; others the public history
+/// (`events::history_for`).
 pub async fn events(
     archive: web::Data<Archive>,
     caller: ApiCaller,
@@ -885,15 +885,19 @@ pub async fn events(
         .db
         .run(move |conn| {
             let view = service::load_landing_view(conn, viewer.as_ref(), id, None)?;
-            let insider = view.access(viewer.as_ref()).may_see_drafts();
             let published: Vec<i32> = service::published_versions(conn, id)?
                 .iter()
                 .map(|v| v.number)
                 .collect();
-            let list: Vec<events::EventRow> = events::of_dataset(conn, id)?
-                .into_iter()
-                .filter(|e| insider || e.version_number.is_none_or(|n| published.contains(&n)))
-                .collect();
+            let reader = if view.access(viewer.as_ref()).may_see_drafts() {
+                events::Reader::Insider
+            } else {
+                events::Reader::Public {
+                    owner_id: view.dataset.owner_id,
+                    published_versions: &published,
+                }
+            };
+            let list = events::history_for(events::of_dataset(conn, id)?, reader);
             let object_id = view
                 .dataset
                 .ocfl_object_id

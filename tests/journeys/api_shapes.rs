@@ -137,7 +137,7 @@ async fn the_error_json() -> TestResult {
 const PER_ANSWER_HEADERS: [&str; 3] = ["date", "set-cookie", "x-request-id"];
 
 /// A route of the table with its parameters filled in for `dataset` (published).
-fn concrete(path: &str, dataset: &Value) -> Option<String> {
+pub(crate) fn concrete(path: &str, dataset: &Value) -> Option<String> {
     let id = dataset["id"].as_i64()?.to_string();
     let doi = dataset["doi"].as_str()?;
     let mut out = path.to_string();

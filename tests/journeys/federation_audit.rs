@@ -315,7 +315,8 @@ async fn a_copy_counts_once_its_challenges_pass(pair: &Pair) -> TestResult {
     Ok(())
 }
 
-/// A challenge must be signed; an unsigned or wrongly signed one changes nothing.
+/// A challenge must be signed, and each signed request is answered once; an unsigned,
+/// wrongly signed or replayed one changes nothing.
 async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
     // The replica knows the origin's key once it replicates it.
     pair.replicated().await?;
@@ -340,13 +341,19 @@ async fn challenges_must_be_signed(pair: &Pair) -> TestResult {
     let key = holdfast::federation::signing::key_of_token(&pair.partner_token);
     let bad = br#"{"object_id":"doi:10.5072/none","version":1,"files":[]}"#;
     let signature = holdfast::federation::signing::sign(&key, bad);
-    let r = client
-        .post(&url)
-        .header("x-holdfast-signature", signature)
-        .body(bad.to_vec())
-        .send()
-        .await?;
+    let send = || {
+        client
+            .post(&url)
+            .header("x-holdfast-signature", signature.clone())
+            .body(bad.to_vec())
+            .send()
+    };
+    let r = send().await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", r.text().await?);
+    // The same signed request again, as an eavesdropper would replay it: refused.
+    let r = send().await?;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await?.contains("already received"));
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod federation;
 mod federation_audit;
 mod fixity;
 mod harness;
+mod history;
 mod landing;
 mod mail;
 mod many_files;

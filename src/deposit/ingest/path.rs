@@ -36,12 +36,21 @@ pub enum PathError {
     TrailingSlash,
     #[error("it contains a control character ({})", describe_char(*.0))]
     ControlChar(char),
+    #[error("it contains a bidirectional text control ({}), which can make a name display as something it is not (a file ending '.exe' shown as ending '.pdf')", describe_char(*.0))]
+    BidiControl(char),
     #[error("the name '{segment}' is {len} bytes long; the limit is {MAX_SEGMENT_BYTES} bytes")]
     SegmentTooLong { segment: String, len: usize },
     #[error("it is {len} bytes long; the limit is {MAX_PATH_BYTES} bytes")]
     TooLong { len: usize },
     #[error("it is {depth} levels deep; the limit is {MAX_DEPTH}")]
     TooDeep { depth: usize },
+}
+
+/// Unicode's explicit bidirectional formatting characters (embeddings, overrides,
+/// isolates and the directional marks): invisible, and able to reorder how the rest of
+/// a name is shown.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn describe_char(c: char) -> String {
@@ -63,6 +72,9 @@ impl DatasetPath {
         // could hide anything (NFC never produces control characters anyway).
         if let Some(c) = raw.chars().find(|c| c.is_control()) {
             return Err(PathError::ControlChar(c));
+        }
+        if let Some(c) = raw.chars().find(|c| is_bidi_control(*c)) {
+            return Err(PathError::BidiControl(c));
         }
         let s: String = raw.replace('\\', "/").nfc().collect();
 
@@ -275,6 +287,12 @@ mod tests {
         assert_eq!(err("a\u{7f}b"), PathError::ControlChar('\u{7f}'));
         assert_eq!(err("a\u{85}b"), PathError::ControlChar('\u{85}'));
         assert_eq!(err("a\u{9b}b"), PathError::ControlChar('\u{9b}'));
+        assert_eq!(
+            err("report\u{202E}fdp.exe"),
+            PathError::BidiControl('\u{202E}')
+        );
+        assert_eq!(err("a\u{2067}b"), PathError::BidiControl('\u{2067}'));
+        assert_eq!(err("a\u{200F}b"), PathError::BidiControl('\u{200F}'));
     }
 
     #[test]
