@@ -184,7 +184,8 @@ pub async fn idle_body_timeout(
         let idle = limits.body_idle_timeout;
         let payload = req.take_payload();
         req.set_payload(Payload::Stream {
-            payload: Box::pin(with_idle_timeout(payload, idle)),
+            // Fused: body readers (multipart) may poll again after the end.
+            payload: Box::pin(with_idle_timeout(payload, idle).fuse()),
         });
     }
     next.call(req).await
