@@ -4,6 +4,7 @@
 //! `HOLDFAST_CONFIG`), `HOLDFAST_*` environment variables, command-line flags. Clap
 //! reads the last two; the file fills whatever they left unset.
 
+mod limits;
 mod oai;
 pub mod smtp;
 
@@ -11,6 +12,7 @@ use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+pub use self::limits::{LimitArgs, LimitSettings};
 pub use crate::secret::Secret;
 
 /// Sitemaps (ResourceSync's documents) allow 50,000 URLs per document: the largest page
@@ -201,6 +203,8 @@ pub struct SettingsArgs {
     /// monitoring network reaches, e.g. 10.0.0.5:9464).
     #[arg(long, env = "HOLDFAST_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The same settings as read from a config file.
@@ -243,6 +247,10 @@ struct FileSettings {
     replication_min_copies: Option<u32>,
     replication_alert_hours: Option<f64>,
     oai_page_size: Option<usize>,
+    downloads_max_total: Option<usize>,
+    downloads_max_per_address: Option<usize>,
+    uploads_max_per_account: Option<usize>,
+    body_idle_timeout_secs: Option<u64>,
     oai_admin_email: Option<String>,
     resourcesync_page_size: Option<usize>,
     replication_interval_secs: Option<u64>,
@@ -332,6 +340,7 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// A separate, token-free address for `/metrics`.
     pub metrics_bind: Option<String>,
+    pub limits: LimitSettings,
 }
 
 /// How the scheduled fixity audit runs (see src/fixity).
@@ -560,6 +569,15 @@ impl Settings {
                 .clone()
                 .or(file.metrics_bind)
                 .filter(|b| !b.is_empty()),
+            limits: LimitSettings::pick(
+                &args.limits,
+                limits::LimitFile {
+                    downloads_max_total: file.downloads_max_total,
+                    downloads_max_per_address: file.downloads_max_per_address,
+                    uploads_max_per_account: file.uploads_max_per_account,
+                    body_idle_timeout_secs: file.body_idle_timeout_secs,
+                },
+            ),
         })
     }
 

@@ -1,9 +1,9 @@
 //! Whole-version packages: every file of a dataset version in one zip, or as a BagIt 1.0
 //! bag (RFC 8493) inside a zip, streamed while it is built.
 //!
-//! Nothing is staged: a blocking thread writes the zip with zip's streaming writer (data
+//! Nothing is staged: a thread of its own writes the zip with zip's streaming writer (data
 //! descriptors, so nothing is ever rewritten) into a bounded channel that the response
-//! body reads. Files are copied one at a time from storage in 256 KiB chunks and stored
+//! body reads. Files are copied one at a time from storage in 128 KiB chunks and stored
 //! uncompressed (data files are often compressed already, and storing keeps the CPU for
 //! CRC-32 only), with zip64 structures where sizes, offsets or the entry count need them.
 //! Memory is the channel's few chunks plus the central directory's one small record per
@@ -28,9 +28,10 @@ use crate::storage::{BlobStore, ByteStream};
 pub use self::bagit::{bag_size, BagInfo};
 
 /// Size of the chunks handed to the response, and of file reads.
-const CHUNK: usize = 256 * 1024;
-/// Chunks that may wait between the zip writer and the network (about 2 MiB).
-const QUEUED_CHUNKS: usize = 8;
+const CHUNK: usize = 128 * 1024;
+/// Chunks that may wait between the zip writer and the network (256 KiB): what a
+/// client that stops reading holds, besides the chunk being written.
+const QUEUED_CHUNKS: usize = 2;
 
 /// Where the bytes of one file are.
 #[derive(Clone, Debug)]
@@ -73,24 +74,33 @@ pub fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(QUEUED_CHUNKS);
     let handle = tokio::runtime::Handle::current();
     let errors = tx.clone();
-    tokio::task::spawn_blocking(move || {
-        let out = ChannelWriter {
-            tx,
-            buf: BytesMut::with_capacity(CHUNK),
-        };
-        let source = Reader {
-            handle,
-            store: store.as_ref(),
-        };
-        if let Err(e) = write_package(out, &source, &files, &package, modified) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                tracing::debug!("a package download ended early: the client went away");
-            } else {
-                tracing::error!(error = %e, "building a package failed part way");
-                let _ = errors.blocking_send(Err(e));
+    // A thread of its own, not one of the runtime's blocking threads: those also run
+    // the database calls, and a client that stops reading parks this thread. The web
+    // layer caps how many packages are built at once.
+    let thread = std::thread::Builder::new()
+        .name("package".into())
+        .spawn(move || {
+            let out = ChannelWriter {
+                tx,
+                buf: BytesMut::with_capacity(CHUNK),
+            };
+            let source = Reader {
+                handle,
+                store: store.as_ref(),
+            };
+            if let Err(e) = write_package(out, &source, &files, &package, modified) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    tracing::debug!("a package download ended early: the client went away");
+                } else {
+                    tracing::error!(error = %e, "building a package failed part way");
+                    let _ = errors.blocking_send(Err(e));
+                }
             }
-        }
-    });
+        });
+    if let Err(e) = thread {
+        tracing::error!(error = %e, "no thread to build a package");
+        return futures_util::stream::once(async move { Err(e) }).boxed();
+    }
     futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })

@@ -8,6 +8,7 @@ pub mod layout;
 pub mod ocfl;
 pub mod remote;
 pub mod s3;
+pub mod stream;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod extract;
 pub mod head;
+pub mod limits;
 pub mod metrics;
 pub mod pages;
 pub mod protocols;
@@ -36,12 +37,15 @@ impl Application {
     pub fn from_listener(archive: Archive, listener: TcpListener) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let metrics = metrics::server(&archive)?;
+        let gates = web::Data::new(limits::Limits::new(&archive.settings.limits));
         let data = web::Data::new(archive);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(gates.clone())
                 // Innermost: HEAD is routed as GET; the logger still sees HEAD.
                 .wrap(from_fn(head::head_as_get))
+                .wrap(from_fn(limits::idle_body_timeout))
                 .wrap(from_fn(auth::csrf_cookie))
                 .wrap(from_fn(auth::return_after_signin))
                 .wrap(

@@ -37,6 +37,7 @@ mod s3;
 mod samples;
 mod search;
 mod security;
+mod slow_clients;
 mod standards;
 mod tombstone;
 mod tus;

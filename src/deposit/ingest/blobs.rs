@@ -2,16 +2,13 @@
 //! request body while it arrives, and removing blobs no draft keeps.
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
+use super::staging::StagingWriter;
 use super::{StagedFile, Staging};
 use crate::error::{DomainError, ErrorContext, InternalError};
-
-/// How many chunks may wait between the network and the disk writer.
-const UPLOAD_QUEUE_CHUNKS: usize = 16;
+use crate::storage::stream::{drain_into, BlockingSink};
 
 impl Staging {
     /// The staged bytes of a draft file. Names come from our own database, but are
@@ -52,63 +49,38 @@ impl Staging {
         self.remove_blobs(names).await;
     }
 
-    /// Streams a request body into staging while hashing it. Memory stays bounded by
-    /// the channel: the network side waits when the disk side falls behind.
-    pub async fn stage_stream<S, E>(
-        &self,
-        mut body: S,
-        limit: u64,
-    ) -> Result<StagedFile, DomainError>
+    /// Streams a request body into staging while hashing it. Memory stays bounded:
+    /// the network side waits when the disk side falls behind, and a silent client
+    /// holds no thread (see [`crate::storage::stream`]).
+    pub async fn stage_stream<S, E>(&self, body: S, limit: u64) -> Result<StagedFile, DomainError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut writer = self
+        let writer = self
             .create_pipelined()
             .with_context(|| format!("creating an upload file in {}", self.dir().display()))?
             .with_limit(limit);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(UPLOAD_QUEUE_CHUNKS);
-        // Set only when the body arrived whole; otherwise the writer discards its file.
-        let body_complete = Arc::new(AtomicBool::new(false));
-        let complete = body_complete.clone();
-        let disk = tokio::task::spawn_blocking(move || -> Result<StagedFile, DomainError> {
-            while let Some(chunk) = rx.blocking_recv() {
-                writer.write_bytes(chunk).map_err(upload_error)?;
-                crate::crashpoint::hit("upload.mid-file");
-            }
-            if !complete.load(Ordering::Acquire) {
-                // Dropping the writer without finish() removes the partial file.
-                return Err(DomainError::BadRequest("the upload was interrupted".into()));
-            }
-            writer.finish().map_err(upload_error)
-        });
-        let mut network_error = None;
-        while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    if tx.send(bytes).await.is_err() {
-                        break; // the writer stopped (size limit or disk error); its error wins
-                    }
-                }
-                Err(e) => {
-                    network_error = Some(e.to_string());
-                    break;
-                }
-            }
-        }
-        if network_error.is_none() {
-            body_complete.store(true, Ordering::Release);
-        }
-        drop(tx);
-        let written = disk
+        let sink = StagingSink {
+            writer,
+            error: None,
+        };
+        let drained = drain_into(body, sink)
             .await
-            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
-        match network_error {
-            Some(e) => Err(DomainError::BadRequest(format!(
+            .map_err(DomainError::internal)?;
+        let StagingSink { writer, error } = drained.sink;
+        // Dropping the writer without finish() removes the partial file.
+        let outcome = match (error, drained.body_error) {
+            (Some(e), _) => Err(e),
+            (None, Some(e)) => Err(DomainError::BadRequest(format!(
                 "the upload was interrupted ({e}); nothing was stored, please try again"
             ))),
-            None => written,
-        }
+            (None, None) => return finish_blocking(writer).await,
+        };
+        tokio::task::spawn_blocking(move || drop(writer))
+            .await
+            .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
+        outcome
     }
 
     /// Removes staged blobs not in `referenced` (left by a crash between staging a file
@@ -138,6 +110,33 @@ impl Staging {
         .await
         .map_err(std::io::Error::other)?
     }
+}
+
+/// A staging file fed from the network; the first write error stops the upload.
+struct StagingSink {
+    writer: StagingWriter,
+    error: Option<DomainError>,
+}
+
+impl BlockingSink for StagingSink {
+    fn write(&mut self, batch: Bytes) -> bool {
+        match self.writer.write_bytes(batch) {
+            Ok(()) => {
+                crate::crashpoint::hit("upload.mid-file");
+                true
+            }
+            Err(e) => {
+                self.error = Some(upload_error(e));
+                false
+            }
+        }
+    }
+}
+
+async fn finish_blocking(writer: StagingWriter) -> Result<StagedFile, DomainError> {
+    tokio::task::spawn_blocking(move || writer.finish().map_err(upload_error))
+        .await
+        .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
 }
 
 fn upload_error(e: std::io::Error) -> DomainError {

@@ -3,12 +3,10 @@
 use bytes::Bytes;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use super::{
     blob_name, data_path, expired, expiry_from, fetch_any, load, remove_if_present, remove_upload,
@@ -21,10 +19,9 @@ use crate::deposit::ingest::StagedFile;
 use crate::deposit::service;
 use crate::deposit::uploads::Uploads;
 use crate::error::DomainError;
+use crate::storage::stream::{drain_into, BlockingSink};
 
 const BUFFER_BYTES: usize = 1 << 20;
-/// Chunks that may wait between the network and the disk writer.
-const QUEUE_CHUNKS: usize = 16;
 
 #[derive(Debug)]
 pub enum PatchError {
@@ -74,10 +71,10 @@ pub async fn patch<S, E>(
     actor: &User,
     id: &str,
     req: PatchRequest,
-    mut body: S,
+    body: S,
 ) -> Result<PatchOutcome, PatchError>
 where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin + 'static,
     E: std::fmt::Display,
 {
     let lock = uploads.tus_locks.acquire(id).await?;
@@ -124,48 +121,38 @@ where
         return Err(too_long(remaining).into());
     }
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
-    let body_complete = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let uploads = uploads.clone();
-        let actor = actor.clone();
-        let complete = body_complete.clone();
+    // The disk side is driven by a task of its own that finishes (and commits) even if
+    // the request is dropped because the client went away. It holds a blocking thread
+    // only while bytes are written, never while the client is silent.
+    let uploads = uploads.clone();
+    let actor = actor.clone();
+    let upload_id = id.to_string();
+    let task = actix_web::rt::spawn(async move {
+        // The lease goes first, then this node's lock: the next request finds both free.
+        let _lock = lock;
         let checksum = req.checksum;
-        tokio::task::spawn_blocking(move || {
-            // The lease goes first, then this node's lock: the next request finds both free.
-            let _lock = lock;
-            let mut lease = lease;
-            let outcome =
-                write_and_commit(&uploads, &actor, row, checksum, rx, &complete, &mut lease);
-            lease.release();
-            outcome
-        })
-    };
-    let mut network_error = None;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(bytes) => {
-                if tx.send(bytes).await.is_err() {
-                    break; // the writer stopped; its error wins
-                }
-            }
-            Err(e) => {
-                network_error = Some(e.to_string());
-                break;
-            }
+        let opened = {
+            let (uploads, row) = (uploads.clone(), row.clone());
+            tokio::task::spawn_blocking(move || open_for_append(&uploads, &row, checksum, lease))
+                .await
+                .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
+        };
+        let sink = opened?;
+        let drained = drain_into(body, sink)
+            .await
+            .map_err(DomainError::internal)?;
+        if let Some(e) = &drained.body_error {
+            tracing::info!(upload = %upload_id, error = %e, "a resumable upload was interrupted");
         }
-    }
-    if network_error.is_none() {
-        body_complete.store(true, Ordering::Release);
-    }
-    drop(tx);
-    let outcome = writer
+        let body_complete = drained.body_error.is_none();
+        tokio::task::spawn_blocking(move || {
+            commit(&uploads, &actor, row, checksum, drained.sink, body_complete)
+        })
         .await
-        .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?;
-    if let (Some(e), Ok(done)) = (&network_error, &outcome) {
-        tracing::info!(upload = id, offset = done.offset, error = %e, "a resumable upload was interrupted");
-    }
-    outcome
+        .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
+    });
+    task.await
+        .map_err(|e| DomainError::internal(format!("upload writer: {e}")))?
 }
 
 fn too_long(remaining: u64) -> DomainError {
@@ -181,15 +168,27 @@ fn roll_back(out: BufWriter<File>, offset: u64) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn write_and_commit(
+/// The upload's file, open at its committed offset, with the hash state so far.
+struct Appender {
+    path: std::path::PathBuf,
+    offset: u64,
+    out: BufWriter<File>,
+    hasher: ResumableSha256,
+    chunk_hasher: Option<Sha256>,
+    remaining: u64,
+    written: u64,
+    failure: Option<DomainError>,
+    /// Set when the lease was lost: another writer may own the file now.
+    lost: Option<DomainError>,
+    lease: WriterLease,
+}
+
+fn open_for_append(
     uploads: &Uploads,
-    actor: &User,
-    row: UploadRow,
+    row: &UploadRow,
     checksum: Option<[u8; 32]>,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
-    body_complete: &AtomicBool,
-    lease: &mut WriterLease,
-) -> Result<PatchOutcome, PatchError> {
+    lease: WriterLease,
+) -> Result<Appender, PatchError> {
     let offset = row.offset();
     let path = data_path(uploads.staging.dir(), &row.id);
     if let Some(parent) = path.parent() {
@@ -220,33 +219,122 @@ fn write_and_commit(
         file.set_len(offset)?;
     }
     file.seek(SeekFrom::Start(offset))?;
-    let mut hasher =
+    let hasher =
         ResumableSha256::from_bytes(&row.hash_state, offset).map_err(DomainError::internal)?;
-    let mut chunk_hasher = checksum.map(|_| Sha256::new());
-    let remaining = row.length() - offset;
-    let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
-    let mut written = 0u64;
-    let mut failure: Option<DomainError> = None;
-    while let Some(chunk) = rx.blocking_recv() {
-        if let Err(lost) = lease.keep() {
-            // Another writer may own the file now: leave it as it is.
-            return Err(lost.into());
+    Ok(Appender {
+        path,
+        offset,
+        out: BufWriter::with_capacity(BUFFER_BYTES, file),
+        hasher,
+        chunk_hasher: checksum.map(|_| Sha256::new()),
+        remaining: row.length() - offset,
+        written: 0,
+        failure: None,
+        lost: None,
+        lease,
+    })
+}
+
+impl BlockingSink for Appender {
+    fn write(&mut self, chunk: Bytes) -> bool {
+        if let Err(lost) = self.lease.keep() {
+            self.lost = Some(lost);
+            return false;
         }
-        if written + chunk.len() as u64 > remaining {
-            failure = Some(too_long(remaining));
-            break;
+        if self.written + chunk.len() as u64 > self.remaining {
+            self.failure = Some(too_long(self.remaining));
+            return false;
         }
-        if let Err(e) = out.write_all(&chunk) {
-            failure = Some(DomainError::internal(format!("writing upload: {e}")));
-            break;
+        if let Err(e) = self.out.write_all(&chunk) {
+            self.failure = Some(DomainError::internal(format!("writing upload: {e}")));
+            return false;
         }
-        hasher.update(&chunk);
-        if let Some(h) = chunk_hasher.as_mut() {
+        self.hasher.update(&chunk);
+        if let Some(h) = self.chunk_hasher.as_mut() {
             h.update(&chunk);
         }
-        written += chunk.len() as u64;
+        self.written += chunk.len() as u64;
+        true
     }
-    drop(rx);
+}
+
+/// Checks what arrived, makes it durable and moves the upload's offset on; then gives
+/// the lease up, before the request answers, so the client's next request finds it free.
+fn commit(
+    uploads: &Uploads,
+    actor: &User,
+    row: UploadRow,
+    checksum: Option<[u8; 32]>,
+    sink: Appender,
+    body_complete: bool,
+) -> Result<PatchOutcome, PatchError> {
+    let Appender {
+        path,
+        offset,
+        out,
+        hasher,
+        chunk_hasher,
+        written,
+        failure,
+        lost,
+        mut lease,
+        remaining: _,
+    } = sink;
+    if let Some(lost) = lost {
+        // Another writer may own the file now: leave it as it is.
+        return Err(lost.into());
+    }
+    let appended = Appended {
+        path,
+        offset,
+        out,
+        hasher,
+        chunk_hasher,
+        written,
+        failure,
+    };
+    let outcome = commit_appended(
+        uploads,
+        actor,
+        row,
+        checksum,
+        appended,
+        body_complete,
+        &mut lease,
+    );
+    lease.release();
+    outcome
+}
+
+/// What a request appended, not yet durable.
+struct Appended {
+    path: std::path::PathBuf,
+    offset: u64,
+    out: BufWriter<File>,
+    hasher: ResumableSha256,
+    chunk_hasher: Option<Sha256>,
+    written: u64,
+    failure: Option<DomainError>,
+}
+
+fn commit_appended(
+    uploads: &Uploads,
+    actor: &User,
+    row: UploadRow,
+    checksum: Option<[u8; 32]>,
+    appended: Appended,
+    body_complete: bool,
+    lease: &mut WriterLease,
+) -> Result<PatchOutcome, PatchError> {
+    let Appended {
+        path,
+        offset,
+        out,
+        hasher,
+        chunk_hasher,
+        written,
+        failure,
+    } = appended;
     // Still ours? Only then may the file be cut back or its new bytes committed.
     lease.confirm()?;
     if let Some(e) = failure {
@@ -254,7 +342,7 @@ fn write_and_commit(
         return Err(e.into());
     }
     if let (Some(expected), Some(h)) = (checksum, chunk_hasher) {
-        if !body_complete.load(Ordering::Acquire) {
+        if !body_complete {
             roll_back(out, offset)?;
             return Err(DomainError::BadRequest(format!(
                 "the request was interrupted; a request with Upload-Checksum is kept only whole, \

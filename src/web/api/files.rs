@@ -64,7 +64,12 @@ pub async fn put_file(
     query: web::Query<UploadQuery>,
     ApiUser(user): ApiUser,
     payload: web::Payload,
+    limits: web::Data<crate::web::limits::Limits>,
 ) -> Result<HttpResponse, ApiError> {
+    let _uploading = match limits.upload(user.id) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy.response()),
+    };
     let (id, raw_path) = path.into_inner();
     let dataset_path = uploads::parse_path(&raw_path)?;
     let actor = user.clone();

@@ -279,7 +279,12 @@ pub async fn upload(
     user: SignedIn,
     path: web::Path<i64>,
     mut multipart: Multipart,
+    limits: web::Data<crate::web::limits::Limits>,
 ) -> Result<HttpResponse, PageError> {
+    let _uploading = match limits.upload(user.0.id) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy.response()),
+    };
     let id = path.into_inner();
     let actor = user.0.clone();
     archive

@@ -18,6 +18,7 @@ use crate::storage::ByteStream;
 use crate::usage;
 use crate::web::auth::Viewer;
 use crate::web::errors::PageError;
+use crate::web::limits::Limits;
 use crate::web::pages::count_usage;
 use crate::web::protocols::signposting::{link_value, LandingUrls};
 
@@ -406,8 +407,13 @@ pub async fn download_version(
     viewer: Viewer,
     path: web::Path<(i64, i32)>,
     query: web::Query<PackageQuery>,
+    limits: web::Data<Limits>,
 ) -> Result<HttpResponse, PageError> {
     let (id, n) = path.into_inner();
+    let permit = match limits.download(&req) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy.response()),
+    };
     let bag = match query.format.as_deref().map(str::trim) {
         None | Some("zip") => false,
         Some("bagit" | "bag") => true,
@@ -473,7 +479,7 @@ pub async fn download_version(
         count_usage(&req, &archive, id, n, usage::Kind::Download);
     }
     let body = packaging::stream(archive.store.clone(), files, package, modified);
-    Ok(response.streaming(body))
+    Ok(response.streaming(permit.hold_during(body)))
 }
 
 /// Where each file of the package comes from. The file list is moved, not copied: a

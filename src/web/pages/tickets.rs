@@ -409,9 +409,15 @@ pub async fn attachment(
         .await?;
     let blob = event.attachment_blob.unwrap_or_default();
     let file = attachment_path(&archive, &blob)?;
-    let bytes = tokio::fs::read(&file)
-        .await
-        .map_err(|e| DomainError::internal(format!("reading attachment {blob}: {e}")))?;
+    // Streamed, like dataset files: a client that does not read holds one chunk.
+    let reading =
+        |e: std::io::Error| DomainError::internal(format!("reading attachment {blob}: {e}"));
+    let opened = tokio::fs::File::open(&file).await.map_err(reading)?;
+    let size = opened.metadata().await.map_err(reading)?.len();
+    let bytes = actix_web::body::SizedStream::new(
+        size,
+        tokio_util::io::ReaderStream::with_capacity(opened, 64 * 1024),
+    );
     let name = event.attachment_name.unwrap_or_else(|| "attachment".into());
     let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
     Ok(HttpResponse::Ok()

@@ -170,6 +170,15 @@ fn tus_response(status: StatusCode) -> HttpResponseBuilder {
     r
 }
 
+/// A refusal from [`crate::web::limits`], with the header every tus answer carries.
+fn tus_busy(mut busy: HttpResponse) -> HttpResponse {
+    busy.headers_mut().insert(
+        header::HeaderName::from_static("tus-resumable"),
+        header::HeaderValue::from_static(TUS_VERSION),
+    );
+    busy
+}
+
 fn checksum_of(req: &HttpRequest) -> Result<Option<[u8; 32]>, DomainError> {
     let Some(value) = header_str(req, "Upload-Checksum")? else {
         return Ok(None);
@@ -225,9 +234,14 @@ pub async fn create(
     req: HttpRequest,
     archive: web::Data<Archive>,
     payload: web::Payload,
+    limits: web::Data<crate::web::limits::Limits>,
 ) -> Result<HttpResponse, TusError> {
     check_version(&req)?;
     let user = caller(&req, &archive).await?;
+    let _uploading = match limits.upload(user.id) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(tus_busy(busy.response())),
+    };
     if req.headers().contains_key("Upload-Defer-Length") {
         return Err(DomainError::BadRequest(
             "Upload-Defer-Length is not supported; send Upload-Length".into(),
@@ -297,6 +311,7 @@ pub async fn patch(
     archive: web::Data<Archive>,
     path: web::Path<String>,
     payload: web::Payload,
+    limits: web::Data<crate::web::limits::Limits>,
 ) -> Result<HttpResponse, TusError> {
     check_version(&req)?;
     if !is_offset_stream(&req) {
@@ -307,6 +322,10 @@ pub async fn patch(
     })?;
     let request = patch_request(&req, offset)?;
     let user = caller(&req, &archive).await?;
+    let _uploading = match limits.upload(user.id) {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(tus_busy(busy.response())),
+    };
     let done = tus::patch(&archive.uploads(), &user, &path, request, payload).await?;
     let mut r = tus_response(StatusCode::NO_CONTENT);
     r.insert_header(("Upload-Offset", done.offset.to_string()));
