@@ -54,6 +54,21 @@ fn check_four_eyes(
     access::check_reviewer_is_not_depositor(curator, row.owner_id, others, settings.four_eyes)
 }
 
+/// A submission a curator is about to decide on: in review (or submitted) and not their
+/// own deposit (four eyes).
+fn under_review(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    curator: &User,
+    id: i64,
+    action: &str,
+) -> Result<(DatasetRow, DatasetState), DomainError> {
+    let (row, state) = state_of(conn, id)?;
+    require_in_review(state, action)?;
+    check_four_eyes(conn, settings, curator, &row)?;
+    Ok((row, state))
+}
+
 fn require_in_review(state: DatasetState, action: &str) -> Result<(), DomainError> {
     if matches!(state, DatasetState::Submitted | DatasetState::InReview) {
         Ok(())
@@ -134,9 +149,7 @@ pub fn request_changes(
     require_curator(curator)?;
     let comment = review_comment(comment, true)?;
     crate::db::transaction(conn, |conn| {
-        let (row, state) = state_of(conn, id)?;
-        require_in_review(state, "sent back")?;
-        check_four_eyes(conn, settings, curator, &row)?;
+        let (row, state) = under_review(conn, settings, curator, id, "sent back")?;
         claim_on_the_way(conn, curator, id, state)?;
         service::set_state(
             conn,
@@ -173,9 +186,7 @@ pub fn approve(
     require_curator(curator)?;
     let comment = review_comment(comment, false)?;
     crate::db::transaction(conn, |conn| {
-        let (row, state) = state_of(conn, id)?;
-        require_in_review(state, "approved")?;
-        check_four_eyes(conn, settings, curator, &row)?;
+        let (_, state) = under_review(conn, settings, curator, id, "approved")?;
         let view = service::load_landing_view(conn, Some(curator), id, None)?;
         if validation::is_checking(conn, view.version.id)? {
             return Err(DomainError::Conflict(

@@ -77,6 +77,8 @@ pub struct LandingPage {
     /// The owner or a curator (who see drafts and registration errors).
     pub insider: bool,
     pub can_edit: bool,
+    /// Whether the viewer may download the version's files (never a withdrawn one's).
+    pub may_download: bool,
     /// The depositor may reserve a DOI for this draft.
     pub can_reserve_doi: bool,
     pub can_review: bool,
@@ -161,6 +163,7 @@ pub fn load(
         doi_statuses: registration::statuses_of_dataset(conn, settings, id)?,
         insider: access.may_see_drafts(),
         can_edit,
+        may_download: access.may_download(published),
         can_reserve_doi: can_edit && view.version.doi.is_none(),
         can_review: access.may_review(),
         can_open_version: access.may_open_version(),

@@ -192,6 +192,35 @@ pub async fn csrf_first(
     verify_csrf(req, submitted.as_deref())
 }
 
+/// One part of a multipart form: the part, its field name, and the file name the
+/// browser gave for a file field.
+pub struct FormPart {
+    pub part: actix_multipart::Field,
+    pub name: String,
+    pub filename: Option<String>,
+}
+
+/// The form's next part, or None at its end; `what` names the form as in [`csrf_first`].
+pub async fn next_part(
+    multipart: &mut actix_multipart::Multipart,
+    what: &str,
+) -> Result<Option<FormPart>, DomainError> {
+    let Some(item) = multipart.next().await else {
+        return Ok(None);
+    };
+    let part = item.map_err(|e| DomainError::BadRequest(format!("reading the {what}: {e}")))?;
+    let name = part.name().unwrap_or("").to_string();
+    let filename = part
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .map(str::to_string);
+    Ok(Some(FormPart {
+        part,
+        name,
+        filename,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,4 +42,5 @@ mod standards;
 mod tombstone;
 mod tus;
 mod tus_protocol;
+mod withdrawn;
 mod workflow;

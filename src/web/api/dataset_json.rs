@@ -33,12 +33,12 @@ struct Links {
 }
 
 impl Links {
-    fn of(archive: &Archive, view: &DatasetView) -> Links {
+    fn of(archive: &Archive, view: &DatasetView, downloadable: bool) -> Links {
         let base = &archive.settings.base_url;
         let id = view.dataset.id;
         let version = format!("{base}/datasets/{id}/versions/{}", view.version.number);
         let download = |format: &str| {
-            view.has_files()
+            (downloadable && view.has_files())
                 .then(|| format!("{version}/download?format={format}"))
         };
         Links {
@@ -62,20 +62,29 @@ pub struct FileJson<'a> {
     size: i64,
     sha256: &'a str,
     media_type: &'a str,
-    download: String,
+    /// None when the reader may not download it (a withdrawn dataset's files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    download: Option<String>,
 }
 
-pub fn file_json<'a>(archive: &Archive, id: i64, f: &'a FileRow) -> FileJson<'a> {
+pub fn file_json<'a>(
+    archive: &Archive,
+    id: i64,
+    f: &'a FileRow,
+    downloadable: bool,
+) -> FileJson<'a> {
     FileJson {
         path: &f.path,
         size: f.size,
         sha256: &f.sha256,
         media_type: &f.media_type,
-        download: format!(
-            "{}/datasets/{id}/files/{}",
-            archive.settings.base_url,
-            encode_path(&f.path)
-        ),
+        download: downloadable.then(|| {
+            format!(
+                "{}/datasets/{id}/files/{}",
+                archive.settings.base_url,
+                encode_path(&f.path)
+            )
+        }),
     }
 }
 
@@ -88,9 +97,17 @@ fn iso(t: chrono::NaiveDateTime) -> String {
 }
 
 /// The metadata with the archive's own fields set over it (a map, not a struct: the
-/// metadata's own keys, such as DataCite's `version`, give way to the archive's).
-fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Map<String, Value>, DomainError> {
+/// metadata's own keys, such as DataCite's `version`, give way to the archive's). Links
+/// to the files and packages only where `viewer` may download them.
+fn dataset_json(
+    archive: &Archive,
+    view: &DatasetView,
+    viewer: Option<&User>,
+) -> Result<Map<String, Value>, DomainError> {
     let id = view.dataset.id;
+    let downloadable = view
+        .access(viewer)
+        .may_download(view.is_published_version());
     let mut out = match to_value(&view.metadata)? {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -99,7 +116,7 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Map<String, Val
     let files: Vec<FileJson> = view
         .files
         .iter()
-        .map(|f| file_json(archive, id, f))
+        .map(|f| file_json(archive, id, f, downloadable))
         .collect();
     let claimed: Vec<String> = serde_json::from_str(&view.version.standards).unwrap_or_default();
     let fields = [
@@ -117,7 +134,7 @@ fn dataset_json(archive: &Archive, view: &DatasetView) -> Result<Map<String, Val
         ("updated_at", json!(iso(view.dataset.updated_at))),
         ("files", to_value(files)?),
         ("standards", json!(claimed)),
-        ("links", to_value(Links::of(archive, view))?),
+        ("links", to_value(Links::of(archive, view, downloadable))?),
     ];
     out.extend(fields.map(|(k, v)| (k.to_string(), v)));
     if let Some(reason) = &view.dataset.deaccession_reason {
@@ -273,7 +290,7 @@ pub async fn view_json_with(
         .await?;
     let view = &parts.view;
     let insider = view.access(viewer.as_ref()).may_see_drafts();
-    let mut body = dataset_json(archive, view)?;
+    let mut body = dataset_json(archive, view, viewer.as_ref())?;
     if !with_files {
         body.remove("files");
     }

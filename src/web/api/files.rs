@@ -108,7 +108,11 @@ pub async fn put_file(
         unpack,
     };
     let files = uploads::add_uploads(&archive.uploads(), &user, id, vec![upload]).await?;
-    let list: Vec<FileJson> = files.iter().map(|f| file_json(&archive, id, f)).collect();
+    let list: Vec<FileJson> = files
+        .iter()
+        // Just added to a draft its uploader may edit, and so download.
+        .map(|f| file_json(&archive, id, f, true))
+        .collect();
     if unpack {
         return Ok(HttpResponse::Created().json(FileList { files: list }));
     }

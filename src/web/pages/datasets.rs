@@ -408,7 +408,7 @@ fn present(
     let view = &landing.view;
     let id = view.dataset.id;
     let (citation, styles, exports, jsonld) = citations(archive, view, query.style.as_deref())?;
-    let packages = view.has_files().then(|| {
+    let packages = (landing.may_download && view.has_files()).then(|| {
         let base = format!("/datasets/{id}/versions/{}/download", view.version.number);
         PackageLinks {
             zip: format!("{base}?format=zip"),

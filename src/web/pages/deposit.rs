@@ -5,7 +5,6 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use futures_util::StreamExt;
 use std::borrow::Borrow;
 
 use super::{FormErrors, PageCtx};
@@ -17,7 +16,9 @@ use crate::doi::registration;
 use crate::error::{DomainError, FieldError};
 use crate::web::auth::SignedIn;
 use crate::web::errors::{redirect, render, PageError};
-use crate::web::extract::{csrf_first, read_text_field, CsrfForm, CsrfOnly, SMALL_FIELD};
+use crate::web::extract::{
+    csrf_first, next_part, read_text_field, CsrfForm, CsrfOnly, FormPart, SMALL_FIELD,
+};
 
 /// Metadata forms are small; 512 KiB leaves room for long abstracts and many creators.
 const METADATA_FORM_LIMIT: usize = 512 * 1024;
@@ -296,14 +297,12 @@ pub async fn upload(
     let mut unpack = false;
     let mut received = Vec::new();
     let result: Result<(), DomainError> = async {
-        while let Some(item) = multipart.next().await {
-            let mut part =
-                item.map_err(|e| DomainError::BadRequest(format!("reading the upload: {e}")))?;
-            let name = part.name().unwrap_or("").to_string();
-            let filename = part
-                .content_disposition()
-                .and_then(|cd| cd.get_filename())
-                .map(str::to_string);
+        while let Some(FormPart {
+            mut part,
+            name,
+            filename,
+        }) = next_part(&mut multipart, "upload").await?
+        {
             match (name.as_str(), filename) {
                 ("folder", None) => folder = read_text_field(&mut part, SMALL_FIELD).await?,
                 ("unpack", None) => {

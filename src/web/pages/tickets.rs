@@ -5,7 +5,6 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use futures_util::StreamExt;
 
 use super::{PageCtx, ReasonForm};
 use crate::accounts::{access, users, User};
@@ -16,7 +15,7 @@ use crate::tickets::{
 };
 use crate::web::auth::SignedIn;
 use crate::web::errors::{redirect, render, PageError};
-use crate::web::extract::{csrf_first, read_text_field, CsrfForm, CsrfOnly};
+use crate::web::extract::{csrf_first, next_part, read_text_field, CsrfForm, CsrfOnly, FormPart};
 
 /// Largest file attached to a comment (a screenshot, a corrected sample).
 pub const ATTACHMENT_MAX_BYTES: u64 = 25 * 1024 * 1024;
@@ -283,14 +282,12 @@ pub async fn comment(
     let mut staged = None;
     let mut attachment_name = String::new();
     let read: Result<(), DomainError> = async {
-        while let Some(item) = multipart.next().await {
-            let mut part =
-                item.map_err(|e| DomainError::BadRequest(format!("reading the form: {e}")))?;
-            let name = part.name().unwrap_or("").to_string();
-            let filename = part
-                .content_disposition()
-                .and_then(|cd| cd.get_filename())
-                .map(str::to_string);
+        while let Some(FormPart {
+            mut part,
+            name,
+            filename,
+        }) = next_part(&mut multipart, "form").await?
+        {
             match (name.as_str(), filename) {
                 ("body", None) => body = read_text_field(&mut part, COMMENT_FIELD_LIMIT).await?,
                 ("attachment", Some(filename)) => {
