@@ -19,6 +19,15 @@ use std::net::TcpListener;
 
 use crate::app::Archive;
 
+/// Marks an answer that carries bytes someone uploaded (dataset files, ticket
+/// attachments, federation objects): a browser must neither guess another type nor
+/// run it as a page of the archive's origin, whatever it holds (HTML, SVG, scripts).
+pub fn user_content(response: &mut actix_web::HttpResponseBuilder) {
+    response
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Content-Security-Policy", "sandbox"));
+}
+
 /// A bound, not yet running web server. Tests bind port 0 and read `port()`.
 pub struct Application {
     port: u16,

@@ -351,3 +351,52 @@ async fn an_interrupted_upload_leaves_no_file_and_no_row() -> TestResult {
     })
     .await
 }
+
+/// Files people upload (a page with a script, an SVG) are saved, never shown or run as a
+/// page of the archive: every answer that carries them is an attachment, with no type
+/// guessing and a sandbox, for the depositor's draft and for the public alike.
+#[actix_web::test]
+async fn uploaded_pages_and_images_are_never_run_as_the_archives_own() -> TestResult {
+    on_each_backend(|app| async move {
+        let users = app.users().await?;
+        let page = b"<html><script>fetch('/profile')</script></html>".as_slice();
+        let svg = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".as_slice();
+        let files = [("page.html", page), ("logo.svg", svg)];
+        let published = app.published(&users, "Pages", &files).await?;
+        let id = published["id"].as_i64().ok_or("id")?;
+        let owner = app.signed_in(&users.depositor).await?;
+        for (who, client) in [("a reader", app.client()), ("the depositor", owner.client)] {
+            for (name, bytes) in files {
+                let r = client
+                    .get(app.url(&format!("/datasets/{id}/files/{name}")))
+                    .send()
+                    .await?;
+                assert_eq!(r.status(), StatusCode::OK, "{who}: {name}");
+                let header = |h: &str| {
+                    r.headers()
+                        .get(h)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                assert!(
+                    header("content-disposition").starts_with("attachment;"),
+                    "{name}"
+                );
+                assert_eq!(
+                    header("content-security-policy"),
+                    "sandbox",
+                    "{who}: {name}"
+                );
+                assert_eq!(header("x-content-type-options"), "nosniff");
+                assert_eq!(
+                    r.bytes().await?.as_ref(),
+                    bytes,
+                    "the bytes are kept as they are"
+                );
+            }
+        }
+        Ok(())
+    })
+    .await
+}

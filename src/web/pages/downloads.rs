@@ -248,8 +248,8 @@ fn file_response(
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::ETAG, format!("\"{}\"", file.sha256)))
         .insert_header((header::CONTENT_TYPE, file.media_type.clone()))
-        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.path)))
-        .insert_header(("X-Content-Type-Options", "nosniff"));
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.path)));
+    crate::web::user_content(&mut response);
     if view.is_published_version() {
         // Level 1 Signposting on a content file: the landing page it belongs to.
         let urls = LandingUrls::new(archive, view, number);

@@ -417,13 +417,15 @@ pub async fn attachment(
     );
     let name = event.attachment_name.unwrap_or_else(|| "attachment".into());
     let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .content_type("application/octet-stream")
         .insert_header((
             "Content-Disposition",
             format!("attachment; filename*=UTF-8''{encoded}"),
-        ))
-        .body(bytes))
+        ));
+    crate::web::user_content(&mut response);
+    Ok(response.body(bytes))
 }
 
 /// The limit of a ticket's forms: room for a long title and body.

@@ -83,8 +83,8 @@ pub async fn object_file(
     let length = wanted.as_ref().map_or(size, |r| r.end - r.start);
     response
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CONTENT_TYPE, media_type(&located.path)))
-        .insert_header(("X-Content-Type-Options", "nosniff"));
+        .insert_header((header::CONTENT_TYPE, media_type(&located.path)));
+    crate::web::user_content(&mut response);
     if req.method() == actix_web::http::Method::HEAD {
         let empty: ByteStream = Box::pin(futures_util::stream::empty());
         return Ok(response.body(SizedStream::new(length, empty)));
