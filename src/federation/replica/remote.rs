@@ -23,6 +23,13 @@ pub(super) struct Remote {
     pub(super) advertised: std::sync::Mutex<Option<String>>,
 }
 
+/// Whether `url` is `base` itself or a path or query below it (not `base` followed by
+/// more of a host name, as `https://a.example.evil.org` is not under `https://a.example`).
+fn is_under(url: &str, base: &str) -> bool {
+    url.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+}
+
 impl Remote {
     pub(super) fn new(base: &str, token: Option<String>) -> Result<Remote, DomainError> {
         Ok(Remote {
@@ -50,12 +57,22 @@ impl Remote {
         }
     }
 
-    pub(super) fn request(&self, url: &str) -> reqwest::RequestBuilder {
-        let r = self.client.get(self.rebase(url));
-        match &self.token {
+    /// A GET of `url` with the partner token. Only URLs under the source's registered
+    /// address are followed: a document that names another host gets no request, so
+    /// the token never leaves for a host the replica was not told to trust.
+    pub(super) fn request(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let url = self.rebase(url);
+        if !is_under(&url, &self.base) {
+            return Err(format!(
+                "{url} is not under the source's address {}; a replica follows no link elsewhere",
+                self.base
+            ));
+        }
+        let r = self.client.get(url);
+        Ok(match &self.token {
             Some(t) => r.bearer_auth(t),
             None => r,
-        }
+        })
     }
 
     /// A whole document (list, inventory, sidecar). A connection error or a 5xx answer
@@ -67,7 +84,7 @@ impl Remote {
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
-            let r = match self.request(url).send().await {
+            let r = match self.request(url)?.send().await {
                 Ok(r) => r,
                 Err(e) => {
                     last_error = format!("{url}: {e}");

@@ -85,3 +85,36 @@ fn urls_in_the_source_documents_go_through_the_registered_address() {
         "http://archive.testing/x"
     );
 }
+
+#[test]
+fn the_partner_token_goes_to_no_host_but_the_source() {
+    let remote = Remote::new("http://127.0.0.1:9000", Some("hfp_secret".into())).expect("client");
+    *remote.advertised.lock().expect("lock") = Some("http://archive.test".into());
+    let sent = |url: &str| {
+        remote
+            .request(url)
+            .ok()
+            .and_then(|r| r.build().ok())
+            .map(|r| r.url().to_string())
+    };
+    assert_eq!(
+        sent("http://archive.test/federation/objects/x/inventory.json").as_deref(),
+        Some("http://127.0.0.1:9000/federation/objects/x/inventory.json")
+    );
+    assert_eq!(
+        sent("http://127.0.0.1:9000").as_deref(),
+        Some("http://127.0.0.1:9000/")
+    );
+    for elsewhere in [
+        "http://evil.example/federation/objects/x/inventory.json",
+        "http://archive.testing/x",
+        "http://127.0.0.1:90001/x",
+        "http://127.0.0.1:9000.evil.example/x",
+    ] {
+        let refused = remote.request(elsewhere).err().unwrap_or_default();
+        assert!(
+            refused.contains("not under the source's address"),
+            "{elsewhere}: {refused}"
+        );
+    }
+}

@@ -105,7 +105,7 @@ impl Pull<'_> {
         if have > 0 && expected_len == Some(have) {
             return Ok((have, None));
         }
-        let mut request = self.remote.request(url);
+        let mut request = self.remote.request(url)?;
         if have > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
