@@ -52,13 +52,40 @@ pub async fn csrf_cookie(
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut res = next.call(req).await?;
     if fresh {
-        let cookie = Cookie::build(CSRF_COOKIE, token)
-            .path("/")
-            .http_only(true)
-            .secure(secure)
-            .same_site(SameSite::Lax)
-            .finish();
-        res.response_mut().add_cookie(&cookie)?;
+        res.response_mut()
+            .add_cookie(&csrf_cookie_of(token, secure))?;
+    }
+    Ok(res)
+}
+
+fn csrf_cookie_of(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(CSRF_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+/// A new CSRF token, set when someone signs in or out: a token planted in the browser
+/// before (or seen by whoever shared the browser) is worth nothing after.
+pub fn fresh_csrf_cookie(secure: bool) -> Cookie<'static> {
+    csrf_cookie_of(sessions::random_secret(), secure)
+}
+
+/// Pages read with a session are the reader's own: no cache (a shared proxy, the
+/// browser's back button after signing out) keeps them, unless the handler said
+/// otherwise.
+pub async fn no_store_when_signed_in(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
+    let signed_in = req.cookie(SESSION_COOKIE).is_some();
+    let mut res = next.call(req).await?;
+    if signed_in && !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
     Ok(res)
 }

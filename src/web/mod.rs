@@ -56,6 +56,7 @@ impl Application {
                 .wrap(from_fn(head::head_as_get))
                 .wrap(from_fn(limits::idle_body_timeout))
                 .wrap(from_fn(auth::csrf_cookie))
+                .wrap(from_fn(auth::no_store_when_signed_in))
                 .wrap(from_fn(auth::return_after_signin))
                 .wrap(
                     DefaultHeaders::new()

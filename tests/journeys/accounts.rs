@@ -54,6 +54,56 @@ async fn a_visitor_signs_up_signs_out_and_signs_in_again() -> TestResult {
     .await
 }
 
+/// Signing in gives the browser a new CSRF token: one planted in it before (or read by
+/// whoever used it last) no longer sends forms. Pages read while signed in are not kept
+/// by any cache.
+#[actix_web::test]
+async fn signing_in_rotates_the_form_token_and_private_pages_are_not_cached() -> TestResult {
+    on_each_backend(|app| async move {
+        let users = app.users().await?;
+        let browser = app.browser();
+        let before = browser.csrf("/signin").await?;
+        browser
+            .sign_in(&users.depositor.email, &users.depositor.password)
+            .await?;
+        let after = browser.csrf("/datasets/mine").await?;
+        assert_ne!(before, after, "a new token at sign-in");
+        let stale = [("csrf_token", before.as_str())];
+        let r = browser
+            .client
+            .post(browser.url("/signout"))
+            .form(&stale)
+            .send()
+            .await?;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "the old token sends nothing"
+        );
+        assert_eq!(
+            browser.get("/datasets/mine").await?.status(),
+            StatusCode::OK,
+            "still signed in"
+        );
+
+        let r = browser.get("/datasets/mine").await?;
+        let cache = r
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok());
+        assert!(cache.is_some_and(|c| c.contains("no-store")), "{cache:?}");
+        let r = browser.post_form("/datasets/mine", "/signout", &[]).await?;
+        expect_redirect(&r, "/")?;
+        assert_ne!(
+            browser.csrf("/signin").await?,
+            after,
+            "and again at sign-out"
+        );
+        Ok(())
+    })
+    .await
+}
+
 #[actix_web::test]
 async fn sign_up_errors_show_next_to_fields_and_keep_what_was_typed() -> TestResult {
     on_each_backend(|app| async move {

@@ -89,11 +89,10 @@ pub async fn signup(
 
 fn signed_in_redirect(archive: &Archive, token: String, to: &str) -> HttpResponse {
     let mut response = redirect(to);
-    // Adding a freshly built cookie cannot fail; ignore the impossible error.
-    let _ = response.add_cookie(&auth::session_cookie(
-        token,
-        archive.settings.secure_cookies(),
-    ));
+    let secure = archive.settings.secure_cookies();
+    // Adding freshly built cookies cannot fail; ignore the impossible error.
+    let _ = response.add_cookie(&auth::session_cookie(token, secure));
+    let _ = response.add_cookie(&auth::fresh_csrf_cookie(secure));
     response
 }
 
@@ -203,6 +202,7 @@ pub async fn signout(
     }
     let mut response = redirect("/");
     let _ = response.add_cookie(&auth::expired_session_cookie());
+    let _ = response.add_cookie(&auth::fresh_csrf_cookie(archive.settings.secure_cookies()));
     Ok(response)
 }
 
