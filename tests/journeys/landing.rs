@@ -644,3 +644,44 @@ async fn a_failing_count_never_fails_a_page() -> TestResult {
     })
     .await
 }
+
+/// Google Scholar, Dublin Core readers and link previews find the record in the page's
+/// head, with its canonical address; a draft's page has none of it.
+#[actix_web::test]
+async fn a_published_page_carries_citation_dublin_core_and_open_graph_tags() -> TestResult {
+    on_each_backend(|app| async move {
+        let users = app.users().await?;
+        let title = "Fluxes \"2024\" & <more>";
+        let files = [("data/flux.csv", crate::support::fixtures::FLUX_CSV)];
+        let published = app.published(&users, title, &files).await?;
+        let html = app
+            .browser()
+            .page(&format!("/datasets/{}", published["id"]))
+            .await?;
+        let escaped = "Fluxes &#34;2024&#34; &#38; &#60;more&#62;";
+        assert!(
+            html.contains(&format!(
+                r#"<meta name="citation_title" content="{escaped}">"#
+            )),
+            "{html}"
+        );
+        let doi = published["doi"].as_str().ok_or("DOI")?;
+        for wanted in [
+            format!(r#"<meta name="citation_doi" content="{doi}">"#),
+            format!(r#"<meta name="DC.identifier" content="https://doi.org/{doi}">"#),
+            format!(r#"<meta property="og:title" content="{escaped}">"#),
+            r#"<link rel="canonical" href="http"#.to_string(),
+        ] {
+            assert!(html.contains(&wanted), "{wanted} in the page");
+        }
+        let dep = app.signed_in(&users.depositor).await?;
+        let draft = app
+            .api(&users.depositor.token)
+            .create_draft("Not yet")
+            .await?;
+        let draft_page = dep.page(&format!("/datasets/{draft}")).await?;
+        assert!(!draft_page.contains("citation_title") && !draft_page.contains("canonical"));
+        Ok(())
+    })
+    .await
+}

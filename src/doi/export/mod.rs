@@ -11,6 +11,7 @@ mod access;
 mod citation;
 pub(crate) mod datacite;
 mod jsonld;
+mod meta;
 mod names;
 pub mod signposting;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use self::access::{access_rights, AccessRights, EU_REPO_ACCESS};
 pub use self::citation::{apa, bibtex, chicago, cite, csl_json, harvard, ris, CitationStyle};
 pub use self::datacite::{datacite_json, datacite_xml, DATACITE_SCHEMA_LOCATION};
 pub use self::jsonld::{jsonld_script_text, schema_org_jsonld};
+pub use self::meta::{meta_tags, MetaTag};
 
 /// One file of the published version, as downstream users download it.
 #[derive(Debug, Clone, PartialEq, Eq)]

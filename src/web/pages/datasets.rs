@@ -63,6 +63,10 @@ struct DatasetPage {
     exports: Vec<(String, &'static str)>,
     /// schema.org JSON-LD, escaped for a script element.
     jsonld: Option<String>,
+    /// Highwire, Dublin Core and Open Graph tags of a published version.
+    meta: Vec<crate::doi::export::MetaTag>,
+    /// The version's canonical URL, once published.
+    canonical: Option<String>,
     message: Option<String>,
     file_base: String,
     /// FAIR Signposting links of a published version, repeated as HTML `<link>` elements.
@@ -415,6 +419,12 @@ fn present(
             bagit: format!("{base}?format=bagit"),
         }
     });
+    let (meta, canonical) = if view.is_published_version() {
+        let (meta, canonical) = exports::meta_for_page(archive, view)?;
+        (meta, Some(canonical))
+    } else {
+        (Vec::new(), None)
+    };
     let file_base = match number {
         Some(n) => format!("/datasets/{id}/versions/{n}/files"),
         None => format!("/datasets/{id}/files"),
@@ -428,6 +438,8 @@ fn present(
         styles,
         exports,
         jsonld,
+        meta,
+        canonical,
         packages,
         file_base,
         landing,

@@ -203,6 +203,17 @@ pub fn jsonld_for_page(archive: &Archive, view: &DatasetView) -> Result<String, 
     })
 }
 
+/// The `<meta>` tags of a published version's landing page (Highwire, Dublin Core,
+/// Open Graph), and its canonical URL.
+pub fn meta_for_page(
+    archive: &Archive,
+    view: &DatasetView,
+) -> Result<(Vec<export::MetaTag>, String), DomainError> {
+    with_record(archive, view, |record| {
+        (export::meta_tags(record), record.landing_url.to_string())
+    })
+}
+
 /// What a request for a published version's metadata asks for: an export format, or a
 /// formatted citation (DOI content negotiation's `text/x-bibliography`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

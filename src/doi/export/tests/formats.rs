@@ -309,3 +309,48 @@ fn a_concept_record_lists_its_versions_and_validates() {
     };
     assert!(!datacite_xml(&r).contains("HasVersion"));
 }
+
+#[test]
+fn meta_tags_give_scholar_dublin_core_and_link_previews_the_record() {
+    let m = metadata(FULL);
+    let files = files();
+    let tags = crate::doi::export::meta_tags(&full(&m, &files));
+    let all = |key: &str| -> Vec<&str> {
+        tags.iter()
+            .filter(|t| t.key == key)
+            .map(|t| t.content.as_str())
+            .collect()
+    };
+    assert_eq!(
+        all("citation_title"),
+        ["Flux tower \"EC\" data & <fluxes> 2024"]
+    );
+    assert_eq!(
+        all("citation_author"),
+        [
+            "Doe, Jane Mary",
+            "Müller, Jörg",
+            "O'Brien & <Sons>",
+            "Harvard Forest LTER"
+        ]
+    );
+    assert_eq!(all("citation_publication_date"), ["2026/05/04"]);
+    assert_eq!(all("citation_doi"), ["10.5555/k7qz-m4r9"]);
+    assert_eq!(all("DC.identifier"), ["https://doi.org/10.5555/k7qz-m4r9"]);
+    assert_eq!(all("DC.type"), ["Dataset"]);
+    assert_eq!(all("DC.creator").len(), 4);
+    assert!(all("DC.rights")[0].contains("creativecommons.org/licenses/by/4.0"));
+    assert_eq!(
+        all("og:url"),
+        ["https://archive.example/datasets/7/versions/2"]
+    );
+    let og = tags
+        .iter()
+        .find(|t| t.key == "og:title")
+        .map(|t| t.attribute);
+    assert_eq!(og, Some("property"), "Open Graph tags are properties");
+    assert!(tags
+        .iter()
+        .filter(|t| !t.key.starts_with("og:"))
+        .all(|t| t.attribute == "name"));
+}
