@@ -109,7 +109,20 @@ async fn slow_and_silent_clients_do_not_stop_the_archive() -> TestResult {
     for_each_backend(run).await
 }
 
-async fn run(backend: Backend) -> TestResult {
+/// The archive under attack: the real binary with small limits, a published dataset
+/// with one large file, and a depositor.
+struct Scene {
+    _dir: tempfile::TempDir,
+    home: Home,
+    server: Process,
+    depositor: String,
+    pi: Api,
+    id: i64,
+    big: Vec<u8>,
+    addr: SocketAddr,
+}
+
+async fn scene(backend: Backend) -> Result<Scene, Error> {
     let dir = tempfile::tempdir()?;
     let home = Home::new(dir.path(), "data", backend)?
         .with("HOLDFAST_DOWNLOADS_MAX_TOTAL", TOTAL.to_string())
@@ -132,70 +145,121 @@ async fn run(backend: Backend) -> TestResult {
     let id = pi.create_draft("Readers who never read").await?;
     publish_on(&pi, &curator, id, &[("big.bin", &big)]).await?;
     let addr: SocketAddr = server.base().trim_start_matches("http://").parse()?;
+    Ok(Scene {
+        _dir: dir,
+        home,
+        server,
+        depositor: tokens.depositor,
+        pi,
+        id,
+        big,
+        addr,
+    })
+}
 
-    // Whole-version downloads that are never read, up to both caps.
+async fn run(backend: Backend) -> TestResult {
+    let s = scene(backend).await?;
+    let stalled = downloads_that_are_never_read_stop_at_the_caps(&s).await?;
+    silent_uploads_stop_at_the_cap_and_leave_nothing(&s).await?;
+    a_stalled_tus_patch_keeps_what_arrived(&s).await?;
+    // The readers go away: their places are free again.
+    drop(stalled);
+    let zip = eventually(
+        "a whole-version download after the readers left",
+        || async {
+            let r = reqwest::Client::new()
+                .get(format!(
+                    "{}/datasets/{}/versions/1/download?format=zip",
+                    s.server.base(),
+                    s.id
+                ))
+                .send()
+                .await?;
+            let status = r.status();
+            let length = r.bytes().await?.len();
+            Ok(check(status == reqwest::StatusCode::OK, (status, length)))
+        },
+    )
+    .await?;
+    assert!(zip.1 > BIG, "the whole package arrives: {zip:?}");
+    still_answering(&s.server, &s.pi, s.id).await?;
+    Ok(())
+}
+
+/// Whole-version downloads that are never read, up to both caps; the archive keeps
+/// answering, and the next ones are told to come back. Returns the stalled readers.
+async fn downloads_that_are_never_read_stop_at_the_caps(
+    s: &Scene,
+) -> Result<Vec<TcpStream>, Error> {
     let mut stalled = Vec::new();
     for n in 0..TOTAL {
         let from = loopback(if n < PER_ADDRESS { 1 } else { 2 });
-        let mut stream = connect(addr, from)?;
-        let (status, head) = request_head(&mut stream, &zip_request(id))?;
+        let mut stream = connect(s.addr, from)?;
+        let (status, head) = request_head(&mut stream, &zip_request(s.id))?;
         assert_eq!(status, 200, "download {n} starts: {head}");
         stalled.push(stream);
     }
-    still_answering(&server, &pi, id).await?;
+    still_answering(&s.server, &s.pi, s.id).await?;
     // A single file is not a whole-version download: it is still served, whole.
-    assert_eq!(pi.download(id, "big.bin").await?, big);
+    assert_eq!(s.pi.download(s.id, "big.bin").await?, s.big);
     // One more from the first address is over its cap; one from a third, over the total.
     for (from, why) in [(1, "per address"), (3, "in total")] {
-        let mut stream = connect(addr, loopback(from))?;
-        let (status, head) = request_head(&mut stream, &zip_request(id))?;
+        let mut stream = connect(s.addr, loopback(from))?;
+        let (status, head) = request_head(&mut stream, &zip_request(s.id))?;
         assert_eq!(status, 503, "over the cap {why}: {head}");
         assert!(head.contains("retry-after:"), "{head}");
     }
+    Ok(stalled)
+}
 
-    // Uploads that stop sending, up to the account's cap, then one more.
-    let draft = pi.create_draft("Uploads that stop").await?;
-    let before = staged(&home.data_dir)?;
+/// Uploads that stop sending, up to the account's cap, then one more (429); the idle
+/// timeout drops the silent ones and nothing of them stays staged.
+async fn silent_uploads_stop_at_the_cap_and_leave_nothing(s: &Scene) -> TestResult {
+    let draft = s.pi.create_draft("Uploads that stop").await?;
+    let before = staged(&s.home.data_dir)?;
     let put = |path: &str| {
         format!(
             "PUT /api/datasets/{draft}/files/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 1000000\r\n\r\n0123456789",
-            tokens.depositor
+            s.depositor
         )
     };
     let mut silent = Vec::new();
     for n in 0..UPLOADS_PER_ACCOUNT {
-        let mut stream = connect(addr, loopback(1))?;
+        let mut stream = connect(s.addr, loopback(1))?;
         stream.write_all(put(&format!("silent-{n}.bin")).as_bytes())?;
         silent.push(stream);
     }
     // Both are inside once their staging files exist.
     let expected = before.len() + UPLOADS_PER_ACCOUNT;
     eventually("the silent uploads to start", || async {
-        let now = staged(&home.data_dir)?;
+        let now = staged(&s.home.data_dir)?;
         Ok(check(now.len() >= expected, now))
     })
     .await?;
-    let mut refused = connect(addr, loopback(1))?;
+    let mut refused = connect(s.addr, loopback(1))?;
     let (status, head) = request_head(&mut refused, &put("one-too-many.bin"))?;
     assert_eq!(status, 429, "over the account's upload cap: {head}");
     assert!(head.contains("retry-after:"), "{head}");
-    still_answering(&server, &pi, id).await?;
-    // The idle timeout drops the silent bodies: an answer comes, and nothing stays.
+    still_answering(&s.server, &s.pi, s.id).await?;
     for mut stream in silent {
         let (status, head) = read_head(&mut stream)?;
         assert_eq!(status, 400, "a silent upload is dropped: {head}");
     }
     assert_eq!(
-        staged(&home.data_dir)?,
+        staged(&s.home.data_dir)?,
         before,
         "nothing of the silent uploads is staged"
     );
+    Ok(())
+}
 
-    // A tus PATCH that stops sending keeps what arrived, so the client can resume.
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+/// A tus PATCH that stops sending keeps what arrived, so the client can resume.
+async fn a_stalled_tus_patch_keeps_what_arrived(s: &Scene) -> TestResult {
+    let draft = s.pi.create_draft("An upload to resume").await?;
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
     let created = reqwest::Client::new()
-        .post(server.base() + "/api/uploads")
-        .bearer_auth(&tokens.depositor)
+        .post(s.server.base() + "/api/uploads")
+        .bearer_auth(&s.depositor)
         .header("Tus-Resumable", "1.0.0")
         .header("Upload-Length", "1000")
         .header(
@@ -210,12 +274,12 @@ async fn run(backend: Backend) -> TestResult {
         .await?;
     assert_eq!(created.status(), reqwest::StatusCode::CREATED);
     let location = created.headers()["location"].to_str()?.to_string();
-    let mut patch = connect(addr, loopback(1))?;
+    let mut patch = connect(s.addr, loopback(1))?;
     let (status, head) = request_head(
         &mut patch,
         &format!(
             "PATCH {location} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: 1000\r\n\r\n0123456789",
-            tokens.depositor
+            s.depositor
         ),
     )?;
     assert_eq!(
@@ -223,26 +287,5 @@ async fn run(backend: Backend) -> TestResult {
         "the stalled PATCH ends with what it received: {head}"
     );
     assert!(head.contains("upload-offset: 10\r\n"), "{head}");
-
-    // The readers go away: their places are free again.
-    drop(stalled);
-    let zip = eventually(
-        "a whole-version download after the readers left",
-        || async {
-            let r = reqwest::Client::new()
-                .get(format!(
-                    "{}/datasets/{id}/versions/1/download?format=zip",
-                    server.base()
-                ))
-                .send()
-                .await?;
-            let status = r.status();
-            let length = r.bytes().await?.len();
-            Ok(check(status == reqwest::StatusCode::OK, (status, length)))
-        },
-    )
-    .await?;
-    assert!(zip.1 > BIG, "the whole package arrives: {zip:?}");
-    still_answering(&server, &pi, id).await?;
     Ok(())
 }
