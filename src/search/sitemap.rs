@@ -2,7 +2,8 @@
 //! at `/sitemap.xml` and parts at `/sitemap/{part}`, each part the landing pages of one
 //! block of [`PART_SIZE`] dataset ids. Read from the search index, which holds exactly
 //! the datasets that are published and not withdrawn, with the time their latest
-//! version was indexed.
+//! version was published (not when it was last indexed: a rebuild of the index changes
+//! nothing a crawler should fetch again).
 //!
 //! Parts are blocks of ids rather than pages of results, so a dataset stays in the
 //! same part for good and a part is one indexed range scan, however large the archive.
@@ -45,7 +46,7 @@ pub fn index(conn: &mut AnyConnection, base_url: &str) -> Result<Vec<u8>, Domain
         parts.insert(0, 0);
     }
     let last_change: Option<NaiveDateTime> = search_documents::table
-        .select(max(search_documents::indexed_at))
+        .select(max(search_documents::published_at))
         .first(conn)?;
     write_index(base_url, &parts, last_change).context("writing the sitemap index")
 }
@@ -70,7 +71,7 @@ fn write_index(
 }
 
 /// Part `part`: the landing page of every published dataset of its id block, with the
-/// time its latest version was indexed (part 0 starts with the home page). NotFound for
+/// time its latest version was published (part 0 starts with the home page). NotFound for
 /// a part the index does not list.
 pub fn part(conn: &mut AnyConnection, base_url: &str, part: i64) -> Result<Vec<u8>, DomainError> {
     if !(0..i64::MAX / PART_SIZE).contains(&part) {
@@ -80,7 +81,7 @@ pub fn part(conn: &mut AnyConnection, base_url: &str, part: i64) -> Result<Vec<u
         .filter(search_documents::dataset_id.ge(part * PART_SIZE))
         .filter(search_documents::dataset_id.lt((part + 1) * PART_SIZE))
         .order(search_documents::dataset_id.asc())
-        .select((search_documents::dataset_id, search_documents::indexed_at))
+        .select((search_documents::dataset_id, search_documents::published_at))
         .load(conn)?;
     if rows.is_empty() && part != 0 {
         return Err(DomainError::NotFound);
