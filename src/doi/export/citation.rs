@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::Datelike;
 use serde_json::{json, Value};
 
-use super::names::{initials, name_of, Name};
+use super::names::{initials, inverted_name, name_of, Name};
 use super::{one_line, type_map, PublishedRecord};
 
 /// Citation text styles offered on the landing page.
@@ -350,15 +350,7 @@ pub fn ris(r: &PublishedRecord) -> String {
     let mut out = String::new();
     ris_line(&mut out, "TY", type_map(r.resource_type_general()).ris);
     for c in &r.metadata.creators {
-        let name = match name_of(c) {
-            Name::Person {
-                family,
-                given: Some(g),
-            } => format!("{family}, {g}"),
-            Name::Person { family, .. } => family,
-            Name::Literal(l) => l,
-        };
-        ris_line(&mut out, "AU", &name);
+        ris_line(&mut out, "AU", &inverted_name(c));
     }
     ris_line(&mut out, "TI", r.title());
     ris_line(&mut out, "PY", &r.year().to_string());

@@ -2,7 +2,7 @@
 //! JSON-LD: Google Scholar's Highwire Press tags (`citation_*`), Dublin Core (`DC.*`),
 //! and Open Graph (`og:*`) for link previews. Made from the same record as every export.
 
-use super::names::{name_of, Name};
+use super::names::inverted_name;
 use super::PublishedRecord;
 
 /// One `<meta>`: `property` for Open Graph, `name` for the others.
@@ -29,20 +29,8 @@ fn tag(key: &'static str, content: impl Into<String>) -> MetaTag {
 /// The tags of the record's landing page, in the order readers expect them.
 pub fn meta_tags(r: &PublishedRecord) -> Vec<MetaTag> {
     let mut tags = vec![tag("citation_title", r.title())];
-    let authors: Vec<String> = r
-        .metadata
-        .creators
-        .iter()
-        .map(|c| match name_of(c) {
-            // Highwire's form: "Family, Given".
-            Name::Person {
-                family,
-                given: Some(given),
-            } => format!("{family}, {given}"),
-            Name::Person { family, .. } => family,
-            Name::Literal(name) => name,
-        })
-        .collect();
+    // Highwire's form: "Family, Given".
+    let authors: Vec<String> = r.metadata.creators.iter().map(inverted_name).collect();
     tags.extend(authors.iter().map(|a| tag("citation_author", a.clone())));
     let date = r.published.format("%Y/%m/%d").to_string();
     tags.extend([

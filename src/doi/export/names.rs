@@ -57,6 +57,12 @@ pub(crate) fn display_name(c: &Creator) -> String {
     if !name.is_empty() {
         return name.to_string();
     }
+    inverted_name(c)
+}
+
+/// "Family, Given" for a person (family name alone without a given name), an
+/// organisation's name as it is: the form RIS and Google Scholar's tags want.
+pub(crate) fn inverted_name(c: &Creator) -> String {
     match name_of(c) {
         Name::Person {
             family,
